@@ -1,0 +1,64 @@
+// ESLint: typescript-eslint recommended, the layering of DESIGN.md §6, and no ambient time in
+// hub and agent code (STYLE.md §2: time comes from a Clock).
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+import globals from 'globals'
+
+// Layers of hub/src, lowest first. A layer may import only from layers before it.
+const LAYERS = [
+  ['contract'],
+  ['base'],
+  ['config', 'transport', 'ring', 'store', 'metrics'],
+  ['membership'],
+  ['routing'],
+  ['mqtt'],
+  ['admin'],
+  ['hub'],
+  ['cli', 'main'],
+]
+
+function forbiddenAbove(index) {
+  return LAYERS.slice(index + 1).flat().flatMap((name) => [`**/${name}/*`, `**/${name}.js`])
+}
+
+const layerRules = LAYERS.flatMap((names, index) => forbiddenAbove(index).length === 0 ? [] : names.map((name) => ({
+  files: [`hub/src/${name}/**/*.ts`, `hub/src/${name}.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [{ group: forbiddenAbove(index), message: `hub/src/${name} sits below this layer (DESIGN.md §6)` }],
+    }],
+  },
+})))
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node }, ecmaVersion: 2023, sourceType: 'module' },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  ...layerRules,
+  {
+    // Other parts see the hub only through its contract.
+    files: ['device-agent/**/*.ts', 'firmware-sim/**/*.ts', 'ui/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/hub/src/*', '!**/hub/src/contract', '**/hub/src/*/**', '!**/hub/src/contract/**'], message: 'import only hub/src/contract (DESIGN.md §6)' }],
+      }],
+    },
+  },
+  {
+    files: ['hub/src/**/*.ts', 'device-agent/src/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error',
+        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate'].map((name) => ({
+          name, message: 'take a Clock (STYLE.md §2)',
+        })),
+      ],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'use clock.now() (STYLE.md §2)' }],
+    },
+  },
+)

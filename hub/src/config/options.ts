@@ -1,0 +1,87 @@
+/**
+ * Every hub option, in one table: its YAML key, CLI flag, environment variable, type, default and
+ * unit. The CLI parser, the YAML/env loader, `ringhub hub --help` and docs/configuration.md all
+ * read this table, so an option cannot exist in one place and be missing from another.
+ */
+export type OptionType = 'port' | 'int' | 'string' | 'bool' | 'enum'
+
+export interface OptionSpec {
+  /** Key in the YAML file and in `HubConfig`. */
+  readonly key: keyof HubConfig
+  /** `--flag` on the command line. */
+  readonly flag: string
+  readonly type: OptionType
+  /** Allowed values, for `enum`. */
+  readonly values?: readonly string[]
+  /** Inclusive bounds, for `int`. */
+  readonly min?: number
+  readonly max?: number
+  /** What the default is, in words (for docs and --help). */
+  readonly defaultText: string
+  readonly doc: string
+}
+
+export type StoreSync = 'normal' | 'full'
+export type LogLevelOption = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface HubConfig {
+  /** Hub id, unique in the ring. */
+  id: string
+  /** Bind address for every listener. */
+  host: string
+  /** MQTT/TCP port; 0 = ephemeral. */
+  mqtt: number
+  /** Admin HTTP port (REST, /metrics, /healthz, MQTT over WebSocket at /mqtt); 0 = ephemeral. */
+  admin: number
+  /** MQTT/TLS port; off when undefined. */
+  mqtts: number | undefined
+  tlsCert: string | undefined
+  tlsKey: string | undefined
+  /** Data directory (SQLite file lives here). */
+  data: string
+  /** Path of the YAML file the config came from, if any. */
+  config: string | undefined
+  allowAnonymous: boolean
+  maxPacketBytes: number
+  connectTimeoutMs: number
+  drainTimeoutMs: number
+  queueLimit: number
+  maxInflightInbound: number
+  maxTopicLevels: number
+  keepaliveLimitS: number
+  groupCommitMs: number
+  storeSync: StoreSync
+  sysIntervalMs: number
+  logLevel: LogLevelOption
+}
+
+const PORT = { type: 'port' } as const
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'id', flag: '--id', type: 'string', defaultText: 'the machine host name', doc: 'Hub id, unique in the ring; also the MQTT broker id.' },
+  { key: 'host', flag: '--host', type: 'string', defaultText: '0.0.0.0', doc: 'Address every listener binds to.' },
+  { key: 'mqtt', flag: '--mqtt', ...PORT, defaultText: '1883', doc: 'MQTT over TCP port. 0 picks a free port.' },
+  { key: 'admin', flag: '--admin', ...PORT, defaultText: '8080', doc: 'Admin HTTP port: REST API, /metrics, /healthz and MQTT over WebSocket at /mqtt. 0 picks a free port.' },
+  { key: 'mqtts', flag: '--mqtts', ...PORT, defaultText: 'off', doc: 'MQTT over TLS port; needs tlsCert and tlsKey. 0 picks a free port.' },
+  { key: 'tlsCert', flag: '--tls-cert', type: 'string', defaultText: 'none', doc: 'PEM certificate (chain) file for the TLS listener.' },
+  { key: 'tlsKey', flag: '--tls-key', type: 'string', defaultText: 'none', doc: 'PEM private key file for the TLS listener.' },
+  { key: 'data', flag: '--data', type: 'string', defaultText: './data/<id>', doc: 'Data directory; holds hub.sqlite (WAL).' },
+  { key: 'config', flag: '--config', type: 'string', defaultText: 'none', doc: 'YAML file with any of these options (keys as in this table).' },
+  { key: 'allowAnonymous', flag: '--allow-anonymous', type: 'bool', defaultText: 'false', doc: 'Accept clients without credentials; they get the operator ACL (everything).' },
+  { key: 'maxPacketBytes', flag: '--max-packet-bytes', type: 'int', min: 64, max: 268_435_455, defaultText: '1048576 (1 MiB)', doc: 'Largest MQTT packet accepted (bytes, whole packet). Larger Remaining Length closes the connection before the body is buffered. Also the WebSocket maxPayload.' },
+  { key: 'connectTimeoutMs', flag: '--connect-timeout-ms', type: 'int', min: 100, max: 600_000, defaultText: '10000', doc: 'Milliseconds a new connection has to send CONNECT.' },
+  { key: 'drainTimeoutMs', flag: '--drain-timeout-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '60000', doc: 'Milliseconds a client may stay unwritable before it is disconnected (0 = never).' },
+  { key: 'queueLimit', flag: '--queue-limit', type: 'int', min: 1, max: 100_000, defaultText: '100', doc: 'Packets a connecting client may queue before CONNECT processing ends.' },
+  { key: 'maxInflightInbound', flag: '--max-inflight-inbound', type: 'int', min: 0, max: 65_535, defaultText: '1000', doc: 'Inbound QoS 2 messages per client awaiting PUBREL (0 = unlimited).' },
+  { key: 'maxTopicLevels', flag: '--max-topic-levels', type: 'int', min: 1, max: 100, defaultText: '64', doc: 'Most levels in a topic or filter; deeper ones close the connection.' },
+  { key: 'keepaliveLimitS', flag: '--keepalive-limit-s', type: 'int', min: 0, max: 65_535, defaultText: '0 (no limit)', doc: 'Largest keep-alive (seconds) a client may ask for; larger gets CONNACK 0x06 (aedes).' },
+  { key: 'groupCommitMs', flag: '--group-commit-ms', type: 'int', min: 0, max: 1000, defaultText: '2', doc: 'Milliseconds writes gather into one SQLite transaction before commit (0 = next event-loop turn).' },
+  { key: 'storeSync', flag: '--store-sync', type: 'enum', values: ['normal', 'full'], defaultText: 'normal', doc: 'SQLite synchronous mode: normal survives process crashes (kill -9); full also survives power loss, at a cost per commit.' },
+  { key: 'sysIntervalMs', flag: '--sys-interval-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '10000', doc: 'Milliseconds between $SYS/broker/... updates (0 = off).' },
+  { key: 'logLevel', flag: '--log-level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], defaultText: 'info', doc: 'pino log level (JSON lines on stdout).' },
+]
+
+/** `RINGHUB_MAX_PACKET_BYTES` for `maxPacketBytes`. */
+export function envName(key: string): string {
+  return 'RINGHUB_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
+}

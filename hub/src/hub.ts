@@ -1,0 +1,147 @@
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Aedes } from 'aedes'
+import type { Clock } from './base/clock.js'
+import type { Logger } from './base/log.js'
+import { ConfigError } from './base/errors.js'
+import type { HubConfig } from './config/options.js'
+import type { HubInfo } from './contract/hub-info.js'
+import { HubMetrics } from './metrics/hub-metrics.js'
+import { HubDb } from './store/db.js'
+import { SqlitePersistence } from './store/sqlite-persistence.js'
+import { UserStore } from './store/user-store.js'
+import { MqttAuth } from './mqtt/auth.js'
+import { closeBroker, createBroker } from './mqtt/broker.js'
+import { MqttListeners } from './mqtt/listeners.js'
+import { SysTopics } from './mqtt/sys-topics.js'
+import { publishOrphanedWills } from './mqtt/orphaned-wills.js'
+import { AdminServer } from './admin/admin-server.js'
+import { RINGHUB_VERSION } from './version.js'
+
+export interface HubDeps {
+  config: HubConfig
+  clock: Clock
+  log: Logger
+  /** Defaults to a fresh registry with process metrics. */
+  metrics?: HubMetrics
+}
+
+export const WS_PATH = '/mqtt'
+export const DB_FILE = 'hub.sqlite'
+
+/**
+ * A running hub: one aedes broker on SQLite, its MQTT listeners (TCP, TLS, WebSocket) and the
+ * admin server. The composition root: the only place that wires the parts together.
+ */
+export class Hub {
+  #stopped = false
+
+  private constructor(
+    readonly config: HubConfig,
+    readonly ports: HubInfo['ports'],
+    readonly broker: Aedes,
+    readonly db: HubDb,
+    readonly users: UserStore,
+    readonly metrics: HubMetrics,
+    private readonly parts: {
+      listeners: MqttListeners
+      admin: AdminServer
+      sys: SysTopics
+      persistence: SqlitePersistence
+      log: Logger
+    },
+  ) {}
+
+  static async start(deps: HubDeps): Promise<Hub> {
+    const { config, clock } = deps
+    const log = deps.log.child({ hub: config.id })
+    const metrics = deps.metrics ?? new HubMetrics({ processMetrics: true })
+    const startedMs = clock.now()
+    mkdirSync(config.data, { recursive: true })
+    const tls = config.mqtts === undefined ? undefined : readTls(config)
+
+    const db = HubDb.open({ path: join(config.data, DB_FILE), clock, log, metrics, groupCommitMs: config.groupCommitMs, sync: config.storeSync })
+    const cleanups: Array<() => Promise<void> | void> = [() => db.close()]
+    try {
+      const users = new UserStore(db)
+      const persistence = new SqlitePersistence({ db, log })
+      const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics })
+      const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config })
+      cleanups.unshift(() => closeBroker(broker))
+      await publishOrphanedWills(broker, persistence, log)
+
+      const listeners = new MqttListeners({ broker, maxPacketBytes: config.maxPacketBytes, log, metrics })
+      cleanups.unshift(() => listeners.close())
+      const mqttPort = await listeners.listenTcp(config.host, config.mqtt)
+      const mqttsPort = tls ? await listeners.listenTls(config.host, config.mqtts as number, tls) : null
+
+      let ports: HubInfo['ports'] = { mqtt: mqttPort, mqtts: mqttsPort, admin: 0 }
+      const admin = new AdminServer({
+        log,
+        metrics,
+        info: (): HubInfo => ({
+          apiVersion: 1,
+          id: config.id,
+          version: RINGHUB_VERSION,
+          host: config.host,
+          ports,
+          wsPath: WS_PATH,
+          startedAt: new Date(startedMs).toISOString(),
+          uptimeMs: clock.now() - startedMs,
+          clients: { connected: broker.connectedClients },
+          allowAnonymous: config.allowAnonymous,
+          maxPacketBytes: config.maxPacketBytes,
+        }),
+        healthCheck: () => {
+          if (broker.closed) throw new Error('broker closed')
+          db.read(() => db.sqlite.prepare('SELECT 1').get())
+        },
+      })
+      listeners.attachWebSocket(admin.server, WS_PATH)
+      cleanups.unshift(() => admin.close())
+      ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
+
+      const sys = new SysTopics({
+        broker, clock, log, metrics,
+        version: `ringhub ${RINGHUB_VERSION} (aedes ${(broker as unknown as { version: string }).version})`,
+        intervalMs: config.sysIntervalMs,
+        storeCounts: async () => {
+          const { subsCount } = await persistence.countOffline()
+          return { subscriptions: subsCount, retained: persistence.retainedCount }
+        },
+      })
+      sys.start()
+
+      log.info({ ports, data: config.data, version: RINGHUB_VERSION }, 'hub started')
+      return new Hub(config, ports, broker, db, users, metrics, { listeners, admin, sys, persistence, log })
+    } catch (err) {
+      for (const cleanup of cleanups) await cleanup()
+      throw err
+    }
+  }
+
+  /** Graceful stop: stop accepting, close clients, flush and close the store. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    const { listeners, admin, sys, log } = this.parts
+    sys.stop()
+    await admin.close()
+    await listeners.close()
+    await closeBroker(this.broker)
+    this.db.close()
+    log.info('hub stopped')
+  }
+}
+
+function readTls(config: HubConfig): { cert: Buffer, key: Buffer } {
+  const read = (field: 'tlsCert' | 'tlsKey'): Buffer => {
+    const path = config[field] as string
+    try {
+      return readFileSync(path)
+    } catch (err) {
+      throw new ConfigError(field, `cannot read ${path}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  return { cert: read('tlsCert'), key: read('tlsKey') }
+}

@@ -1,0 +1,39 @@
+import { runHub } from './cli/hub-command.js'
+import { runUsers } from './cli/users-command.js'
+import { runDemo } from './cli/demo-command.js'
+import { RINGHUB_VERSION } from './version.js'
+
+const USAGE = `ringhub ${RINGHUB_VERSION}: MQTT device hub for edge machines
+
+Usage:
+  ringhub hub [options]                 run a hub (ringhub hub --help lists the options)
+  ringhub users add NAME --role device|operator [--password P | --password -] [--data DIR | --id ID]
+  ringhub users remove NAME [--data DIR | --id ID]
+  ringhub users list [--data DIR | --id ID]
+  ringhub demo                          the npm start demo: one hub, anonymous on loopback
+  ringhub bench                         benchmarks (same as npm run bench)
+  ringhub --version
+`
+
+/** The CLI. Returns the process exit code; long-running commands resolve when they stop. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'hub': return runHub(rest)
+    case 'users': return runUsers(rest)
+    case 'demo': return runDemo(rest)
+    case 'bench': {
+      const { runBench } = await import('./cli/bench-command.js')
+      return runBench(rest)
+    }
+    case '--version': case '-v':
+      process.stdout.write(RINGHUB_VERSION + '\n')
+      return 0
+    case undefined: case '--help': case '-h': case 'help':
+      process.stdout.write(USAGE)
+      return command === undefined ? 2 : 0
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
+      return 2
+  }
+}

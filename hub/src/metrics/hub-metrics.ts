@@ -1,0 +1,42 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * The hub's Prometheus metrics, on a registry of its own (no global default registry: several
+ * hubs may live in one process in tests). Names follow Prometheus conventions, `ringhub_` prefix.
+ */
+export class HubMetrics {
+  readonly registry = new Registry()
+
+  readonly connections = new Gauge({ name: 'ringhub_connections', help: 'Open MQTT client connections', labelNames: ['listener'] as const, registers: [this.registry] })
+  readonly connectionsTotal = new Counter({ name: 'ringhub_connections_total', help: 'MQTT connections accepted', labelNames: ['listener'] as const, registers: [this.registry] })
+  readonly messagesIn = new Counter({ name: 'ringhub_messages_in_total', help: 'PUBLISH packets received from clients', labelNames: ['qos'] as const, registers: [this.registry] })
+  readonly messagesOut = new Counter({ name: 'ringhub_messages_out_total', help: 'PUBLISH packets delivered to clients', registers: [this.registry] })
+  readonly bytesIn = new Counter({ name: 'ringhub_bytes_in_total', help: 'Bytes received on MQTT connections', registers: [this.registry] })
+  readonly bytesOut = new Counter({ name: 'ringhub_bytes_out_total', help: 'Bytes sent on MQTT connections', registers: [this.registry] })
+  readonly drops = new Counter({ name: 'ringhub_dropped_total', help: 'Messages or connections dropped, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly protocolErrors = new Counter({ name: 'ringhub_protocol_errors_total', help: 'Connections closed for bad input, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly authFailures = new Counter({ name: 'ringhub_auth_failures_total', help: 'Refused CONNECTs, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly aclDenials = new Counter({ name: 'ringhub_acl_denials_total', help: 'Publishes and subscriptions refused by the ACL', labelNames: ['action'] as const, registers: [this.registry] })
+  readonly storeCommitSeconds = new Histogram({
+    name: 'ringhub_store_commit_seconds',
+    help: 'SQLite group-commit latency (one transaction)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  })
+  readonly storeCommitOps = new Histogram({
+    name: 'ringhub_store_commit_ops',
+    help: 'Writes gathered into one SQLite transaction',
+    buckets: [1, 2, 5, 10, 50, 100, 500, 1000],
+    registers: [this.registry],
+  })
+  readonly storeErrors = new Counter({ name: 'ringhub_store_errors_total', help: 'Failed SQLite commits', registers: [this.registry] })
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    // Process metrics (RSS, event-loop lag, GC) only when this registry is the process's one.
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry })
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics()
+  }
+}

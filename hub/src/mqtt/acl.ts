@@ -1,0 +1,32 @@
+/**
+ * Who a connected client is, and the default ACL (pure functions, table-tested).
+ *
+ * - `operator` (and anonymous clients, when anonymous access is on) may publish and subscribe
+ *   anywhere, like Mosquitto with allow_anonymous and no ACL file.
+ * - `device` authenticated as `d42` may publish and subscribe under `devices/d42/#` only: a topic
+ *   `devices/d42` or `devices/d42/...`, a filter whose fixed prefix stays inside that subtree.
+ */
+export type Role = 'device' | 'operator' | 'anonymous'
+
+export interface Identity {
+  readonly username: string | undefined
+  readonly role: Role
+}
+
+export type AclAction = 'publish' | 'subscribe'
+
+export function deviceRoot(username: string): string {
+  return `devices/${username}`
+}
+
+/** True when `identity` may do `action` on `topic` (a topic name or, for subscribe, a filter). */
+export function aclAllows(identity: Identity, action: AclAction, topic: string): boolean {
+  if (identity.role === 'operator' || identity.role === 'anonymous') return true
+  if (identity.username === undefined) return false
+  const root = deviceRoot(identity.username)
+  if (topic === root) return true
+  if (!topic.startsWith(root + '/')) return false
+  // A filter such as `devices/d42/#` or `devices/d42/+/temp` stays inside the subtree because the
+  // two key levels are literal. Publish topics never hold wildcards (aedes rejects them earlier).
+  return action === 'subscribe' || !/[+#]/.test(topic)
+}

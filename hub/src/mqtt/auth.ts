@@ -1,0 +1,104 @@
+import type { Client, AuthenticateError, ConnectPacket, PublishPacket, Subscription } from 'aedes'
+import type { Logger } from '../base/log.js'
+import type { HubMetrics } from '../metrics/hub-metrics.js'
+import { aclAllows, type Identity } from './acl.js'
+
+/** Checks a username/password pair; returns the role, or undefined when refused. */
+export interface CredentialChecker {
+  verify(username: string, password: string): Promise<'device' | 'operator' | undefined>
+}
+
+interface ConnectFacts {
+  readonly clientId: string
+  readonly clean: boolean
+}
+
+/**
+ * aedes' authenticate / authorize hooks: credentials from the user store, the default ACL, and
+ * MQTT 3.1.1 rules aedes 1.x does not enforce. Every refusal is logged and counted.
+ */
+export class MqttAuth {
+  readonly #identities = new WeakMap<Client, Identity>()
+  readonly #connects = new WeakMap<Client, ConnectFacts>()
+
+  constructor(private readonly deps: {
+    credentials: CredentialChecker
+    allowAnonymous: boolean
+    log: Logger
+    metrics: HubMetrics
+  }) {}
+
+  identityOf(client: Client): Identity | undefined {
+    return this.#identities.get(client)
+  }
+
+  /** aedes `preConnect`: remembers what authenticate needs from the CONNECT packet. */
+  readonly preConnect = (client: Client, packet: ConnectPacket, callback: (err: Error | null, ok: boolean) => void): void => {
+    this.#connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false })
+    callback(null, true)
+  }
+
+  readonly authenticate = (client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, callback: (err: AuthenticateError | null, ok: boolean | null) => void): void => {
+    const facts = this.#connects.get(client)
+    this.#connects.delete(client)
+    // [MQTT-3.1.3-8] an empty client id needs clean session 1; aedes 1.x would invent an id.
+    if (facts && facts.clientId === '' && !facts.clean) {
+      return this.#refuse(client, callback, 2, 'empty-client-id-persistent', 'identifier rejected: empty client id needs clean session')
+    }
+    if (username === undefined || username === '') {
+      if (this.deps.allowAnonymous) {
+        this.#identities.set(client, { username: undefined, role: 'anonymous' })
+        return callback(null, true)
+      }
+      return this.#refuse(client, callback, 5, 'anonymous', 'not authorized: anonymous access is off')
+    }
+    const secret = password === undefined ? '' : password.toString('utf8')
+    this.deps.credentials.verify(username, secret).then((role) => {
+      if (role === undefined) return this.#refuse(client, callback, 4, 'bad-credentials', 'bad user name or password', username)
+      this.#identities.set(client, { username, role })
+      callback(null, true)
+    }, (err: unknown) => {
+      this.deps.log.error({ err, username }, 'credential check failed')
+      this.#refuse(client, callback, 5, 'store-error', 'not authorized: credential store unavailable', username)
+    })
+  }
+
+  readonly authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
+    if (packet.topic.startsWith('$SYS')) {
+      // Clients never publish into $SYS, whatever their role (Mosquitto does the same).
+      return this.#deny(client, 'publish', packet.topic, callback)
+    }
+    const identity = client ? this.#identities.get(client) : undefined
+    if (client && (!identity || !aclAllows(identity, 'publish', packet.topic))) {
+      return this.#deny(client, 'publish', packet.topic, callback)
+    }
+    callback(null)
+  }
+
+  readonly authorizeSubscribe = (client: Client, sub: Subscription, callback: (err: Error | null, sub?: Subscription | null) => void): void => {
+    const identity = this.#identities.get(client)
+    if (!identity || !aclAllows(identity, 'subscribe', sub.topic)) {
+      this.deps.metrics.aclDenials.inc({ action: 'subscribe' })
+      this.deps.log.warn({ clientId: client.id, username: identity?.username, filter: sub.topic }, 'subscription denied by ACL')
+      // A null subscription makes aedes answer SUBACK 0x80 for this filter [MQTT-3.9.3].
+      return callback(null, null)
+    }
+    callback(null, sub)
+  }
+
+  #deny(client: Client | null, action: 'publish', topic: string, callback: (error?: Error | null) => void): void {
+    this.deps.metrics.aclDenials.inc({ action })
+    const username = client ? this.#identities.get(client)?.username : undefined
+    this.deps.log.warn({ clientId: client?.id, username, topic }, 'publish denied by ACL; closing connection')
+    // MQTT 3.1.1 has no negative PUBACK: the connection is closed (aedes; EMQX deny_action=disconnect).
+    callback(new Error(`publish to ${topic} not authorized`))
+  }
+
+  #refuse(client: Client, callback: (err: AuthenticateError | null, ok: boolean | null) => void, returnCode: 2 | 4 | 5, reason: string, message: string, username?: string): void {
+    this.deps.metrics.authFailures.inc({ reason })
+    this.deps.log.warn({ clientId: client.id, username, reason, returnCode }, 'connect refused')
+    const err = new Error(message) as AuthenticateError
+    err.returnCode = returnCode as AuthenticateError['returnCode']
+    callback(err, null)
+  }
+}

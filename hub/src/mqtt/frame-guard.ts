@@ -1,0 +1,121 @@
+import type { Duplex } from 'node:stream'
+
+/**
+ * A byte-level guard in front of aedes' packet parser. aedes (via mqtt-packet) buffers a whole
+ * packet before it looks at it, so a peer that claims a 268 MB Remaining Length and streams
+ * garbage makes the broker hold all of it. The guard walks packet boundaries as bytes are read
+ * (fixed header + Remaining Length, then skips the body arithmetically, without copying) and
+ * rejects the connection the moment a header is wrong:
+ *  - the first packet is not CONNECT           [MQTT-3.1.0-1]
+ *  - a second CONNECT                          [MQTT-3.1.0-2]
+ *  - a reserved packet type (0 or 15)          [MQTT-2.2.1]
+ *  - a Remaining Length longer than 4 bytes    [MQTT-2.2.3]
+ *  - a packet larger than maxPacketBytes       (before its body is buffered)
+ */
+export type FrameRejection = 'first-packet-not-connect' | 'second-connect' | 'reserved-packet-type' | 'malformed-remaining-length' | 'packet-too-large'
+
+const enum Phase { Header, Length, Body }
+
+export class FrameScanner {
+  #phase = Phase.Header
+  #packets = 0
+  #headerByte = 0
+  #length = 0
+  #multiplier = 1
+  #lengthBytes = 0
+  #bodyLeft = 0
+
+  constructor(readonly maxPacketBytes: number) {}
+
+  /** Packets whose header has been fully read so far. */
+  get packets(): number { return this.#packets }
+
+  /** Scans the next chunk of the stream; returns why to reject, or undefined when all is well. */
+  scan(buf: Uint8Array): FrameRejection | undefined {
+    let i = 0
+    const n = buf.length
+    while (i < n) {
+      switch (this.#phase) {
+        case Phase.Body: {
+          const take = Math.min(this.#bodyLeft, n - i)
+          i += take
+          this.#bodyLeft -= take
+          if (this.#bodyLeft === 0) this.#phase = Phase.Header
+          break
+        }
+        case Phase.Header: {
+          const b = buf[i++] as number
+          const type = b >> 4
+          if (this.#packets === 0 && b !== 0x10) return 'first-packet-not-connect'
+          if (this.#packets > 0 && type === 1) return 'second-connect'
+          if (type === 0 || type === 15) return 'reserved-packet-type'
+          this.#headerByte = b
+          this.#length = 0
+          this.#multiplier = 1
+          this.#lengthBytes = 0
+          this.#phase = Phase.Length
+          break
+        }
+        case Phase.Length: {
+          const b = buf[i++] as number
+          this.#length += (b & 0x7f) * this.#multiplier
+          this.#multiplier *= 128
+          this.#lengthBytes++
+          if (b & 0x80) {
+            if (this.#lengthBytes === 4) return 'malformed-remaining-length'
+            break
+          }
+          if (1 + this.#lengthBytes + this.#length > this.maxPacketBytes) return 'packet-too-large'
+          this.#packets++
+          this.#bodyLeft = this.#length
+          this.#phase = this.#bodyLeft === 0 ? Phase.Header : Phase.Body
+          break
+        }
+      }
+    }
+    return undefined
+  }
+
+  /** The first byte of the packet being read (for logs). */
+  get currentHeaderByte(): number { return this.#headerByte }
+}
+
+export interface FrameGuardHooks {
+  onBytes(count: number): void
+  onReject(reason: FrameRejection): void
+}
+
+/**
+ * Installs the guard on a stream before it is handed to aedes. aedes reads with
+ * `conn.read(null)` on 'readable' (lib/client.js), so wrapping `read` on this one instance sees
+ * every byte aedes will see, with no extra stream stage on the hot path.
+ */
+export function installFrameGuard(conn: Duplex, maxPacketBytes: number, hooks: FrameGuardHooks): FrameScanner {
+  const scanner = new FrameScanner(maxPacketBytes)
+  const originalRead = conn.read
+  let rejected = false
+  conn.read = function guardedRead(this: Duplex, size?: number) {
+    if (rejected) return null
+    const chunk: unknown = originalRead.call(this, size)
+    if (chunk === null || !(chunk instanceof Uint8Array)) return chunk
+    hooks.onBytes(chunk.length)
+    const reason = scanner.scan(chunk)
+    if (reason === undefined) return chunk
+    rejected = true
+    hooks.onReject(reason)
+    this.destroy()
+    return null
+  }
+  return scanner
+}
+
+/** Counts bytes written on a stream, by wrapping `write` on this one instance. */
+export function countWrites(conn: Duplex, onBytes: (count: number) => void): void {
+  const originalWrite = conn.write
+  conn.write = function countedWrite(this: Duplex, ...args: Parameters<Duplex['write']>) {
+    const chunk: unknown = args[0]
+    if (chunk instanceof Uint8Array) onBytes(chunk.length)
+    else if (typeof chunk === 'string') onBytes(Buffer.byteLength(chunk))
+    return originalWrite.apply(this, args)
+  } as Duplex['write']
+}

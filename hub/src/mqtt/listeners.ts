@@ -1,0 +1,121 @@
+import { createServer as createTcpServer, type Server as TcpServer, type Socket, type AddressInfo } from 'node:net'
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls'
+import type { Server as HttpServer, IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
+import type { Aedes } from 'aedes'
+import type { Logger } from '../base/log.js'
+import type { HubMetrics } from '../metrics/hub-metrics.js'
+import { countWrites, installFrameGuard } from './frame-guard.js'
+
+export type ListenerName = 'mqtt' | 'mqtts' | 'ws'
+
+export interface ListenerDeps {
+  broker: Aedes
+  maxPacketBytes: number
+  log: Logger
+  metrics: HubMetrics
+}
+
+/**
+ * Accepts MQTT connections on TCP, TLS and WebSocket and hands each one to aedes behind the
+ * frame guard, counting bytes and connections per listener.
+ */
+export class MqttListeners {
+  readonly #servers: TcpServer[] = []
+  readonly #open = new Set<Duplex>()
+  #wss: WebSocketServer | undefined
+
+  constructor(private readonly deps: ListenerDeps) {}
+
+  /** Hands one connection to aedes (after the frame guard). Also used by tests and the WS path. */
+  accept(conn: Duplex, listener: ListenerName, req?: IncomingMessage): void {
+    const { broker, metrics, log } = this.deps
+    metrics.connectionsTotal.inc({ listener })
+    metrics.connections.inc({ listener })
+    this.#open.add(conn)
+    conn.once('close', () => {
+      this.#open.delete(conn)
+      metrics.connections.dec({ listener })
+    })
+    installFrameGuard(conn, this.deps.maxPacketBytes, {
+      onBytes: (n) => metrics.bytesIn.inc(n),
+      onReject: (reason) => {
+        metrics.protocolErrors.inc({ reason })
+        log.warn({ listener, reason, remote: remoteOf(conn, req) }, 'bad MQTT framing; connection closed')
+      },
+    })
+    countWrites(conn, (n) => metrics.bytesOut.inc(n))
+    broker.handle(conn, req)
+  }
+
+  /** Starts the plain TCP listener; resolves with the bound port. */
+  listenTcp(host: string, port: number): Promise<number> {
+    const server = createTcpServer({ noDelay: true }, (socket: Socket) => this.accept(socket, 'mqtt'))
+    return this.#listen(server, host, port)
+  }
+
+  /** Starts the TLS listener; resolves with the bound port. */
+  listenTls(host: string, port: number, tls: Pick<TlsOptions, 'cert' | 'key' | 'ca'>): Promise<number> {
+    const server = createTlsServer({ ...tls }, (socket) => {
+      socket.setNoDelay(true)
+      this.accept(socket, 'mqtts')
+    })
+    server.on('tlsClientError', (err) => {
+      this.deps.metrics.protocolErrors.inc({ reason: 'tls-handshake' })
+      this.deps.log.info({ err: err.message }, 'TLS handshake failed')
+    })
+    return this.#listen(server, host, port)
+  }
+
+  /** Serves MQTT over WebSocket at `path` on an existing HTTP server (the admin server). */
+  attachWebSocket(http: HttpServer, path: string): void {
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.deps.maxPacketBytes,
+      // Browsers and mqtt.js ask for the `mqtt` subprotocol; agree to it when offered.
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    })
+    this.#wss = wss
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = req.url ?? '/'
+      if (url !== path && !url.startsWith(path + '?')) return // another upgrade handler may take it
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        const stream = createWebSocketStream(ws)
+        ws.on('error', (err) => {
+          this.deps.metrics.protocolErrors.inc({ reason: 'websocket' })
+          this.deps.log.info({ err: err.message }, 'WebSocket error; connection closed')
+        })
+        // errors surface on the ws and on the stream; aedes listens on the stream
+        stream.on('error', () => { /* counted via the ws 'error' above or by aedes */ })
+        this.accept(stream, 'ws', req)
+      })
+    })
+  }
+
+  get openConnections(): number { return this.#open.size }
+
+  /** Stops accepting, then closes every open connection. */
+  async close(): Promise<void> {
+    const closing = this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
+    for (const conn of this.#open) conn.destroy()
+    this.#wss?.close()
+    await Promise.all(closing)
+  }
+
+  #listen(server: TcpServer, host: string, port: number): Promise<number> {
+    this.#servers.push(server)
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => {
+        server.off('error', reject)
+        resolve((server.address() as AddressInfo).port)
+      })
+    })
+  }
+}
+
+function remoteOf(conn: Duplex, req?: IncomingMessage): string | undefined {
+  const socket = (req?.socket ?? conn) as Partial<Socket>
+  return socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined
+}

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { Hub } from '../../hub/src/hub.js'
+import { loadConfig } from '../../hub/src/config/load.js'
+import type { HubConfig } from '../../hub/src/config/options.js'
+import { silentLogger } from '../../hub/src/base/log.js'
+import { systemClock } from '../../hub/src/base/system-clock.js'
+import { HubMetrics } from '../../hub/src/metrics/hub-metrics.js'
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+/** A temp directory removed by the returned cleanup. */
+export function tempDir(prefix = 'ringhub-test-'): { path: string, remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** Config for a loopback hub on ephemeral ports. */
+export function testConfig(data: string, overrides: Partial<HubConfig> = {}): HubConfig {
+  return loadConfig({
+    overrides: { id: 'h1', host: '127.0.0.1', mqtt: 0, admin: 0, data, logLevel: 'silent', sysIntervalMs: 0, ...overrides },
+  })
+}
+
+/** An in-process hub on ephemeral loopback ports with its own metrics registry. */
+export async function startHub(data: string, overrides: Partial<HubConfig> = {}): Promise<Hub> {
+  return Hub.start({ config: testConfig(data, overrides), clock: systemClock, log: silentLogger(), metrics: new HubMetrics() })
+}
+
+export interface SpawnedHub {
+  child: ChildProcess
+  ports: { mqtt: number, admin: number, mqtts: number | null }
+  /** Everything the hub printed on stdout and stderr. */
+  output: string[]
+  /** Resolves with the exit code or signal once the process has exited. */
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+/** Runs `ringhub hub` as a real process (the built CLI) and waits for its "hub started" line. */
+export async function spawnHub(args: readonly string[], deadlineMs = 15_000): Promise<SpawnedHub> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/ringhub.js'), 'hub', '--host', '127.0.0.1', '--mqtt', '0', '--admin', '0', '--log-level', 'info', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RINGHUB_SYS_INTERVAL_MS: process.env.RINGHUB_SYS_INTERVAL_MS ?? '0' },
+  })
+  const output: string[] = []
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }))
+  })
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (l) => output.push(l))
+  const ports = await new Promise<SpawnedHub['ports']>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hub did not start within ${deadlineMs} ms:\n${output.join('\n')}`)) }, deadlineMs)
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      output.push(line)
+      try {
+        const entry = JSON.parse(line) as { msg?: string, ports?: SpawnedHub['ports'] }
+        if (entry.msg === 'hub started' && entry.ports) { clearTimeout(timer); resolve(entry.ports) }
+      } catch { /* not JSON */ }
+    })
+    void exited.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`hub exited (${code ?? signal}) before starting:\n${output.join('\n')}`)) })
+  })
+  return { child, ports, output, exited }
+}
+
+/** Stops a spawned hub: SIGTERM (graceful) by default, or SIGKILL. */
+export async function stopHub(hub: SpawnedHub, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+  if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill(signal)
+  return hub.exited
+}

@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import mqtt, { type MqttClient } from 'mqtt'
+import type { Hub } from '../../hub/src/hub.js'
+import { startHub, tempDir } from '../helpers/hubs.js'
+import { close, collect, connect, grantedQos, rawConnack } from '../helpers/mqtt.js'
+import { waitFor } from '../helpers/wait.js'
+
+const dir = tempDir()
+let hub: Hub
+let url: string
+const clients: MqttClient[] = []
+
+async function as(username?: string, password?: string, extra: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const c = await connect(url, { username, password, ...extra })
+  clients.push(c)
+  return c
+}
+
+/** CONNACK return code for a CONNECT with these options (0 = accepted). */
+async function connackCode(opts: mqtt.IClientOptions): Promise<number> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, ...opts })
+  clients.push(c)
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no CONNACK')), 5000)
+    c.once('connect', (p) => { clearTimeout(timer); resolve(p.returnCode ?? 0) })
+    c.once('error', (err: Error & { code?: number }) => { clearTimeout(timer); resolve(err.code ?? -1) })
+  })
+}
+
+async function count(metric: 'authFailures' | 'aclDenials', label: Record<string, string>): Promise<number> {
+  const { values } = await hub.metrics[metric].get()
+  return values.filter((v) => Object.entries(label).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0)
+}
+
+beforeAll(async () => {
+  hub = await startHub(dir.path, { allowAnonymous: false })
+  url = `mqtt://127.0.0.1:${hub.ports.mqtt}`
+  await hub.users.add('d42', 'pw-d42', 'device')
+  await hub.users.add('d43', 'pw-d43', 'device')
+  await hub.users.add('ops', 'pw-ops', 'operator')
+})
+
+afterAll(async () => {
+  await close(...clients)
+  await hub.stop()
+  dir.remove()
+})
+
+describe('authentication', () => {
+  it.each([
+    ['right device password', { username: 'd42', password: 'pw-d42' }, 0],
+    ['right operator password', { username: 'ops', password: 'pw-ops' }, 0],
+    ['wrong password', { username: 'd42', password: 'nope' }, 4],
+    ['unknown user', { username: 'ghost', password: 'x' }, 4],
+    ['no credentials while anonymous access is off', {}, 5],
+  ])('%s', async (_name, opts, code) => {
+    expect(await connackCode(opts)).toBe(code)
+  })
+
+  // mqtt.js refuses to send these itself, so they go out as raw packets.
+  it.each([
+    ['empty client id with clean session 0 gets 0x02 [MQTT-3.1.3-8]', { clientId: '', clean: false }, 2],
+    ['empty client id with clean session 1 is accepted', { clientId: '', clean: true }, 0],
+    ['a 200-byte client id is accepted (3.1.1 allows up to 65535)', { clientId: 'c'.repeat(200), clean: true }, 0],
+  ])('%s', async (_name, connect, code) => {
+    expect(await rawConnack(hub.ports.mqtt, { ...connect, username: 'd42', password: Buffer.from('pw-d42') })).toBe(code)
+  })
+
+  it('counts refused CONNECTs by reason', async () => {
+    expect(await count('authFailures', { reason: 'bad-credentials' })).toBeGreaterThanOrEqual(2)
+    expect(await count('authFailures', { reason: 'anonymous' })).toBeGreaterThanOrEqual(1)
+    expect(await count('authFailures', { reason: 'empty-client-id-persistent' })).toBeGreaterThanOrEqual(1)
+  })
+
+  it('sees a user removed while the hub runs', async () => {
+    await hub.users.add('temp', 'pw', 'device')
+    expect(await connackCode({ username: 'temp', password: 'pw' })).toBe(0)
+    expect(await hub.users.remove('temp')).toBe(true)
+    expect(await connackCode({ username: 'temp', password: 'pw' })).toBe(4)
+  })
+})
+
+describe('default ACL', () => {
+  it.each([
+    ['d42', 'devices/d42/#', 1],
+    ['d42', 'devices/d42/cmd', 1],
+    ['d42', 'devices/d43/#', 128],
+    ['d42', 'devices/+/telemetry', 128],
+    ['d42', '#', 128],
+    ['d42', '$SYS/#', 128],
+    ['ops', 'devices/+/telemetry', 1],
+    ['ops', '#', 1],
+  ])('%s subscribing to %s is granted %i', async (user, filter, granted) => {
+    const c = await as(user, `pw-${user}`)
+    expect(await grantedQos(c, filter, 1)).toBe(granted)
+  })
+
+  it('lets a device publish under its own subtree and delivers it to an operator', async () => {
+    const ops = await as('ops', 'pw-ops')
+    const got = collect(ops)
+    await ops.subscribeAsync('devices/#', { qos: 1 })
+    const d42 = await as('d42', 'pw-d42')
+    await d42.publishAsync('devices/d42/telemetry/temp', '21.5', { qos: 1 })
+    await waitFor(() => got.length === 1, 'operator delivery')
+    expect(got[0]).toMatchObject({ topic: 'devices/d42/telemetry/temp', payload: '21.5' })
+  })
+
+  it('closes a device that publishes outside its subtree, and delivers nothing', async () => {
+    const ops = await as('ops', 'pw-ops')
+    const got = collect(ops)
+    await ops.subscribeAsync('devices/d43/#', { qos: 1 })
+    const before = await count('aclDenials', { action: 'publish' })
+    const d42 = await as('d42', 'pw-d42')
+    const closed = new Promise<void>((resolve) => d42.once('close', () => resolve()))
+    d42.publish('devices/d43/cmd', 'spoofed', { qos: 1 })
+    await closed
+    expect(await count('aclDenials', { action: 'publish' })).toBe(before + 1)
+    const d43 = await as('d43', 'pw-d43')
+    await d43.publishAsync('devices/d43/marker', 'm', { qos: 1 })
+    await waitFor(() => got.length >= 1, 'marker')
+    expect(got.map((m) => m.payload)).toEqual(['m'])
+  })
+
+  it('counts denied subscriptions', async () => {
+    expect(await count('aclDenials', { action: 'subscribe' })).toBeGreaterThanOrEqual(4)
+  })
+})

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import mqttPacket from 'mqtt-packet'
+import { FrameScanner } from '../../hub/src/mqtt/frame-guard.js'
+
+const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'c1', clean: true, keepalive: 30 })
+const publish = (bytes: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(bytes), qos: 0, retain: false, dup: false })
+const ping = mqttPacket.generate({ cmd: 'pingreq' })
+
+function scanAll(max: number, chunks: Buffer[]): string | undefined {
+  const s = new FrameScanner(max)
+  for (const c of chunks) {
+    const r = s.scan(c)
+    if (r) return r
+  }
+  return undefined
+}
+
+/** Splits a buffer into pieces of `size` bytes, to exercise headers split across reads. */
+function bytewise(buf: Buffer, size = 1): Buffer[] {
+  const out: Buffer[] = []
+  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size))
+  return out
+}
+
+describe('FrameScanner', () => {
+  it.each([
+    ['connect then publishes', [connect, publish(10), ping], 1024, undefined],
+    ['whole stream in one chunk', [Buffer.concat([connect, publish(100), publish(0), ping])], 1024, undefined],
+    ['byte by byte', bytewise(Buffer.concat([connect, publish(300), ping])), 1024, undefined],
+    ['publish first', [publish(1)], 1024, 'first-packet-not-connect'],
+    ['CONNECT with flags set', [Buffer.from([0x11, 0x00])], 1024, 'first-packet-not-connect'],
+    ['second CONNECT', [connect, connect], 1024, 'second-connect'],
+    ['reserved type 0', [connect, Buffer.from([0x00, 0x00])], 1024, 'reserved-packet-type'],
+    ['reserved type 15', [connect, Buffer.from([0xf0, 0x00])], 1024, 'reserved-packet-type'],
+    ['five-byte remaining length', [connect, Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])], 1 << 30, 'malformed-remaining-length'],
+    ['oversized publish', [connect, publish(2000)], 1024, 'packet-too-large'],
+    ['oversized header only, body never sent', [connect, publish(2000).subarray(0, 4)], 1024, 'packet-too-large'],
+    ['exactly the limit', [connect, publish(1024 - 6)], 1024, undefined],
+    ['one byte over the limit', [connect, publish(1024 - 5)], 1024, 'packet-too-large'],
+    ['268 MB claim in the first packet', [Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])], 1 << 20, 'first-packet-not-connect'],
+    ['268 MB CONNECT', [Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f])], 1 << 20, 'packet-too-large'],
+  ])('%s', (_name, chunks, max, expected) => {
+    expect(scanAll(max, chunks)).toBe(expected)
+  })
+
+  it('counts packets across chunk boundaries', () => {
+    const s = new FrameScanner(1 << 20)
+    for (const c of bytewise(Buffer.concat([connect, publish(200), ping, publish(5)]), 7)) expect(s.scan(c)).toBeUndefined()
+    expect(s.packets).toBe(4)
+  })
+})
