@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { MqttClient } from 'mqtt'
+import mqtt, { type MqttClient } from 'mqtt'
 import { spawnHub, startHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
 import { close, collect, connect } from '../helpers/mqtt.js'
 import { waitFor } from '../helpers/wait.js'
@@ -39,12 +39,12 @@ async function prepareOfflineSession(url: string, count: number): Promise<void> 
 /** Reconnects the persistent session and returns what it receives. */
 async function resume(url: string, expected: number): Promise<{ sessionPresent: boolean, got: string[], client: MqttClient }> {
   let sessionPresent = false
-  const client = await connect(url, { clientId: 'keeper', clean: false, manualConnect: true })
+  // Collect from the first byte: the queued messages follow CONNACK immediately.
+  const client = mqtt.connect(url, { clientId: 'keeper', clean: false, reconnectPeriod: 0 })
   const got = collect(client)
   await new Promise<void>((resolve, reject) => {
     client.once('connect', (connack) => { sessionPresent = connack.sessionPresent; resolve() })
     client.once('error', reject)
-    client.connect()
   })
   await waitFor(() => got.filter((m) => m.topic === 'dur/m').length >= expected, `${expected} queued messages`)
   return { sessionPresent, got: got.filter((m) => m.topic === 'dur/m').map((m) => m.payload), client }
@@ -82,7 +82,7 @@ describe('state survives a hub restart', () => {
     await prepareOfflineSession(`mqtt://127.0.0.1:${hub.ports.mqtt}`, 20)
     // aedes sends PUBACK before the offline enqueue commits (within groupCommitMs): wait until
     // the rows are on disk, seen through a separate connection, then kill without warning.
-    await waitFor(() => committedRows(dir.path, "SELECT count(*) AS n FROM outgoing WHERE client_id = 'keeper'") === 20, 'queue committed')
+    await waitFor(() => committedRows(dir.path, "SELECT count(*) AS n FROM outgoing WHERE client_id = 'keeper' AND topic = 'dur/m'") === 20, 'queue committed')
     await waitFor(() => committedRows(dir.path, "SELECT count(*) AS n FROM retained WHERE topic = 'dur/state'") === 1, 'retained committed')
     const exit = await stopHub(hub, 'SIGKILL')
     expect(exit.signal).toBe('SIGKILL')

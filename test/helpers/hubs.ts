@@ -41,10 +41,11 @@ export interface SpawnedHub {
 }
 
 /** Runs `ringhub hub` as a real process (the built CLI) and waits for its "hub started" line. */
-export async function spawnHub(args: readonly string[], deadlineMs = 15_000): Promise<SpawnedHub> {
+export async function spawnHub(args: readonly string[], opts: { env?: NodeJS.ProcessEnv, deadlineMs?: number } = {}): Promise<SpawnedHub> {
+  const deadlineMs = opts.deadlineMs ?? 15_000
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/ringhub.js'), 'hub', '--host', '127.0.0.1', '--mqtt', '0', '--admin', '0', '--log-level', 'info', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RINGHUB_SYS_INTERVAL_MS: process.env.RINGHUB_SYS_INTERVAL_MS ?? '0' },
+    env: { ...process.env, RINGHUB_SYS_INTERVAL_MS: '0', ...opts.env },
   })
   const output: string[] = []
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {

@@ -29,7 +29,7 @@ async function connackCode(opts: mqtt.IClientOptions): Promise<number> {
 
 async function count(metric: 'authFailures' | 'aclDenials', label: Record<string, string>): Promise<number> {
   const { values } = await hub.metrics[metric].get()
-  return values.filter((v) => Object.entries(label).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0)
+  return values.filter((v) => Object.entries(label).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((s, v) => s + v.value, 0)
 }
 
 beforeAll(async () => {
