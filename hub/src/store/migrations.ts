@@ -1,0 +1,82 @@
+/**
+ * Numbered schema migrations. Migration `i` brings `PRAGMA user_version` from `i` to `i + 1`;
+ * HubDb runs each pending one in its own transaction. Append only: never edit a migration that
+ * has shipped, add a new one instead (an old hub must keep refusing a newer file, a new hub must
+ * upgrade an old one step by step).
+ */
+
+/**
+ * Columns that hold one MQTT packet (see packet-codec.ts). The common fields get a column each so
+ * queries can filter on them and the file stays readable with the sqlite3 shell; `shape` records
+ * which of them were own properties of the packet (so absent and `undefined` round-trip), and
+ * `extra` holds every other field (MQTT 5 properties, clientId, ...) as a v8-serialized object.
+ * `payload` has BLOB affinity, so a string payload stays TEXT and comes back a string.
+ */
+const PACKET_COLUMNS = `
+  cmd TEXT,
+  payload BLOB,
+  qos INTEGER,
+  retain INTEGER,
+  dup INTEGER,
+  broker_id TEXT,
+  broker_counter INTEGER,
+  shape INTEGER NOT NULL,
+  extra BLOB`
+
+const V1 = `
+-- aedes session persistence (sqlite-persistence.ts). retained and subscriptions keep a rowid and
+-- are upserted, so loading them in rowid order restores the order aedes saw them in.
+CREATE TABLE retained (
+  topic TEXT NOT NULL UNIQUE,
+  message_id INTEGER,${PACKET_COLUMNS}
+);
+
+-- Subscriptions of persistent (clean=false) clients; QoS 0 ones too, aedes restores them.
+CREATE TABLE subscriptions (
+  client_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  qos INTEGER NOT NULL,
+  rh INTEGER,
+  rap INTEGER,
+  nl INTEGER,
+  subscription_id INTEGER,
+  UNIQUE (client_id, topic)
+);
+
+-- Offline queue and in-flight QoS 1/2 per client. seq (the rowid) keeps FIFO order per client.
+CREATE TABLE outgoing (
+  seq INTEGER PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  topic TEXT,
+  message_id INTEGER,${PACKET_COLUMNS}
+);
+CREATE INDEX outgoing_by_client ON outgoing (client_id, seq);
+CREATE INDEX outgoing_by_message_id ON outgoing (client_id, message_id);
+CREATE INDEX outgoing_by_broker ON outgoing (client_id, broker_id, broker_counter);
+
+-- Received QoS 2 PUBLISHes awaiting PUBREL [MQTT-4.3.3].
+CREATE TABLE incoming (
+  client_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL,
+  topic TEXT,${PACKET_COLUMNS},
+  PRIMARY KEY (client_id, message_id)
+) WITHOUT ROWID;
+
+CREATE TABLE wills (
+  client_id TEXT NOT NULL PRIMARY KEY,
+  topic TEXT,
+  message_id INTEGER,${PACKET_COLUMNS}
+) WITHOUT ROWID;
+
+-- Credentials (user-store.ts). params: JSON scrypt parameters, so they can change per user.
+CREATE TABLE users (
+  username TEXT NOT NULL PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('device', 'operator')),
+  salt BLOB NOT NULL,
+  hash BLOB NOT NULL,
+  params TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+export const migrations: readonly string[] = [V1]
