@@ -5,6 +5,14 @@ import { FrameScanner } from '../../hub/src/mqtt/frame-guard.js'
 const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'c1', clean: true, keepalive: 30 })
 const publish = (bytes: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(bytes), qos: 0, retain: false, dup: false })
 const ping = mqttPacket.generate({ cmd: 'pingreq' })
+const connect31 = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clientId: 'c1', clean: true, keepalive: 30 })
+
+/** A copy of `packet` with the protocol level byte (at `offset`: header 2 + name 2 + "MQTT") set. */
+function withLevel(packet: Buffer, level: number, offset = 8): Buffer {
+  const copy = Buffer.from(packet)
+  copy[offset] = level
+  return copy
+}
 
 function scanAll(max: number, chunks: Buffer[]): string | undefined {
   const s = new FrameScanner(max)
@@ -39,6 +47,14 @@ describe('FrameScanner', () => {
     ['one byte over the limit', [connect, publish(1024 - 5)], 1024, 'packet-too-large'],
     ['268 MB claim in the first packet', [Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])], 1 << 20, 'first-packet-not-connect'],
     ['268 MB CONNECT', [Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f])], 1 << 20, 'packet-too-large'],
+    ['protocol level 6', [withLevel(connect, 6)], 1024, 'unacceptable-protocol-level'],
+    ['protocol level 2, byte by byte', bytewise(withLevel(connect, 2)), 1024, 'unacceptable-protocol-level'],
+    ['protocol level 5 (aedes answers it)', [withLevel(connect, 5)], 1024, undefined],
+    ['bridge flag on level 4 (0x84)', [withLevel(connect, 0x84)], 1024, undefined],
+    ['MQTT 3.1 "MQIsdp" level 3, byte by byte', bytewise(connect31), 1024, undefined],
+    ['MQTT 3.1 "MQIsdp" level 9', [withLevel(connect31, 9, 10)], 1024, 'unacceptable-protocol-level'],
+    ['CONNECT body too short to hold a level', [Buffer.from([0x10, 0x03, 0x00, 0x04, 0x4d]), ping], 1024, undefined],
+    ['unknown protocol name is left to the parser', [Buffer.from([0x10, 0x05, 0x00, 0x03, 0x41, 0x42, 0x43]), ping], 1024, undefined],
   ])('%s', (_name, chunks, max, expected) => {
     expect(scanAll(max, chunks)).toBe(expected)
   })

@@ -14,6 +14,7 @@ export class HubMetrics {
   readonly bytesIn = new Counter({ name: 'ringhub_bytes_in_total', help: 'Bytes received on MQTT connections', registers: [this.registry] })
   readonly bytesOut = new Counter({ name: 'ringhub_bytes_out_total', help: 'Bytes sent on MQTT connections', registers: [this.registry] })
   readonly drops = new Counter({ name: 'ringhub_dropped_total', help: 'Messages or connections dropped, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly disconnects = new Counter({ name: 'ringhub_disconnects_total', help: 'Connections lost without a protocol error, by reason (reset, keepalive-timeout)', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly protocolErrors = new Counter({ name: 'ringhub_protocol_errors_total', help: 'Connections closed for bad input, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly authFailures = new Counter({ name: 'ringhub_auth_failures_total', help: 'Refused CONNECTs, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly aclDenials = new Counter({ name: 'ringhub_acl_denials_total', help: 'Publishes and subscriptions refused by the ACL', labelNames: ['action'] as const, registers: [this.registry] })

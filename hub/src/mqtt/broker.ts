@@ -62,16 +62,23 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   broker.on('clientDisconnect', (client) => {
     log.debug({ clientId: client.id }, 'client disconnected')
   })
-  broker.on('clientError', (client, err) => {
-    metrics.protocolErrors.inc({ reason: 'client-error' })
-    log.info({ clientId: client.id, err: err.message }, 'client error; connection closed')
-  })
-  broker.on('connectionError', (_client, err) => {
-    metrics.protocolErrors.inc({ reason: 'connection-error' })
-    log.info({ err: err.message }, 'connection error before CONNECT completed; connection closed')
-  })
+  // aedes emits an error event for every failed write to a client it is already closing, so
+  // only the error that closes a connection is counted. A peer that hangs up (ECONNRESET, EPIPE)
+  // is a lost connection, not bad input.
+  const onError = (kind: 'client-error' | 'connection-error') => (client: Client, err: Error & { code?: string }) => {
+    if (client.closed) return
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      metrics.disconnects.inc({ reason: 'reset' })
+      log.debug({ clientId: client.id, err: err.message }, 'connection reset by peer')
+      return
+    }
+    metrics.protocolErrors.inc({ reason: kind })
+    log.info({ clientId: client.id, err: err.message }, kind === 'client-error' ? 'client error; connection closed' : 'error before CONNECT completed; connection closed')
+  }
+  broker.on('clientError', onError('client-error'))
+  broker.on('connectionError', onError('connection-error'))
   broker.on('keepaliveTimeout', (client) => {
-    metrics.drops.inc({ reason: 'keepalive-timeout' })
+    metrics.disconnects.inc({ reason: 'keepalive-timeout' })
     log.info({ clientId: client.id }, 'keep-alive timeout')
   })
   return broker

@@ -11,8 +11,17 @@ import type { Duplex } from 'node:stream'
  *  - a reserved packet type (0 or 15)          [MQTT-2.2.1]
  *  - a Remaining Length longer than 4 bytes    [MQTT-2.2.3]
  *  - a packet larger than maxPacketBytes       (before its body is buffered)
+ *  - a CONNECT with a protocol level other than 3, 4 or 5: answered with CONNACK 0x01
+ *    [MQTT-3.1.2-2] (mqtt-packet treats such a CONNECT as a parse error, so aedes would close
+ *    without it); level 5 reaches aedes, which answers 0x01 itself.
  */
-export type FrameRejection = 'first-packet-not-connect' | 'second-connect' | 'reserved-packet-type' | 'malformed-remaining-length' | 'packet-too-large'
+export type FrameRejection = 'first-packet-not-connect' | 'second-connect' | 'reserved-packet-type' | 'malformed-remaining-length' | 'packet-too-large' | 'unacceptable-protocol-level'
+
+/** CONNACK with return code 0x01, unacceptable protocol version (MQTT 3.1.1 §3.2.2.3). */
+export const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01])
+
+/** Bytes of the CONNECT body that hold the protocol name and level: 2 + "MQIsdp" + 1. */
+const CONNECT_PREFIX_BYTES = 9
 
 const enum Phase { Header, Length, Body }
 
@@ -24,6 +33,8 @@ export class FrameScanner {
   #multiplier = 1
   #lengthBytes = 0
   #bodyLeft = 0
+  /** The start of the CONNECT body, gathered across reads until the protocol level is known. */
+  #connectPrefix: number[] | undefined = []
 
   constructor(readonly maxPacketBytes: number) {}
 
@@ -37,6 +48,10 @@ export class FrameScanner {
     while (i < n) {
       switch (this.#phase) {
         case Phase.Body: {
+          if (this.#connectPrefix) {
+            const verdict = this.#gatherConnectPrefix(buf, i)
+            if (verdict) return verdict
+          }
           const take = Math.min(this.#bodyLeft, n - i)
           i += take
           this.#bodyLeft -= take
@@ -68,12 +83,39 @@ export class FrameScanner {
           if (1 + this.#lengthBytes + this.#length > this.maxPacketBytes) return 'packet-too-large'
           this.#packets++
           this.#bodyLeft = this.#length
+          if (this.#packets === 1 && this.#length === 0) this.#connectPrefix = undefined
           this.#phase = this.#bodyLeft === 0 ? Phase.Header : Phase.Body
           break
         }
       }
     }
     return undefined
+  }
+
+  /**
+   * Copies CONNECT body bytes (without consuming them) until the protocol level can be read, then
+   * judges it. Runs only for the first packet, on at most CONNECT_PREFIX_BYTES bytes.
+   */
+  #gatherConnectPrefix(buf: Uint8Array, from: number): FrameRejection | undefined {
+    const prefix = this.#connectPrefix as number[]
+    const seenBody = this.#length - this.#bodyLeft
+    const available = Math.min(this.#bodyLeft, buf.length - from)
+    for (let k = 0; k < available && seenBody + k === prefix.length && prefix.length < CONNECT_PREFIX_BYTES; k++) {
+      prefix.push(buf[from + k] as number)
+    }
+    if (prefix.length < 2) return undefined
+    const nameLength = ((prefix[0] as number) << 8) | (prefix[1] as number)
+    // Only MQTT ("MQTT", 4) and MQTT 3.1 ("MQIsdp", 6) have a level we can judge; other names are
+    // left to the parser, which closes the connection [MQTT-3.1.2-1].
+    if (nameLength !== 4 && nameLength !== 6) { this.#connectPrefix = undefined; return undefined }
+    const levelAt = 2 + nameLength
+    if (prefix.length <= levelAt) {
+      if (seenBody + available >= this.#length) this.#connectPrefix = undefined // body too short: the parser decides
+      return undefined
+    }
+    this.#connectPrefix = undefined
+    const level = (prefix[levelAt] as number) & 0x7f // the top bit marks a bridge (Mosquitto)
+    return level === 3 || level === 4 || level === 5 ? undefined : 'unacceptable-protocol-level'
   }
 
   /** The first byte of the packet being read (for logs). */
@@ -103,7 +145,12 @@ export function installFrameGuard(conn: Duplex, maxPacketBytes: number, hooks: F
     if (reason === undefined) return chunk
     rejected = true
     hooks.onReject(reason)
-    this.destroy()
+    if (reason === 'unacceptable-protocol-level') {
+      // [MQTT-3.1.2-2]: answer CONNACK 0x01, then disconnect.
+      this.end(CONNACK_UNACCEPTABLE_PROTOCOL, () => this.destroy())
+    } else {
+      this.destroy()
+    }
     return null
   }
   return scanner
