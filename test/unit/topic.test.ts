@@ -1,6 +1,30 @@
 import { describe, expect, it } from 'vitest'
 import { topicMatches } from '../../hub/src/mqtt/topic.js'
 
+/** The plain split-based reading of MQTT 3.1.1 §4.7, as the reference for the fast matcher. */
+function reference(filter: string, topic: string): boolean {
+  if (topic.startsWith('$') && /^[+#]/.test(filter)) return false
+  const f = filter.split('/')
+  const t = topic.split('/')
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false
+  }
+  return f.length === t.length
+}
+
+/** mulberry32: a small seeded PRNG, so a failure names the case that reproduces it. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 describe('topicMatches', () => {
   it.each([
     ['a/b', 'a/b', true],
@@ -21,7 +45,43 @@ describe('topicMatches', () => {
     ['$SYS/#', '$SYS/broker/uptime', true],
     ['a/b/c', 'a/b', false],
     ['a/+', 'a/', true],
+    ['a/b/#', 'a/b', true],
+    ['a/+/#', 'a/b', true],
+    ['+/#', 'a', true],
+    ['a/+/b', 'a//b', true],
+    ['a/b', 'a/b/', false],
+    ['a/+', 'a', false],
+    ['a', 'ab', false],
+    ['ab', 'a', false],
+    ['sport/#', 'sport', true],
+    ['sport/#', 'sports', false],
+    ['a/b/#', 'a', false],
+    ['a//#', 'a/', true],
   ])('%s ~ %s → %s', (filter, topic, expected) => {
     expect(topicMatches(filter, topic)).toBe(expected)
+  })
+})
+
+describe('topicMatches against the reference', () => {
+  it('agrees on 20,000 random filter/topic pairs (seed 2026)', () => {
+    const next = rng(2026)
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T
+    const levels = ['a', 'b', 'ab', '', '$SYS', 'x']
+    const make = (wild: boolean): string => {
+      const n = 1 + Math.floor(next() * 4)
+      const parts: string[] = []
+      for (let i = 0; i < n; i++) {
+        const r = next()
+        if (wild && r < 0.15) parts.push('+')
+        else if (wild && r < 0.25 && i === n - 1) parts.push('#')
+        else parts.push(pick(levels))
+      }
+      return parts.join('/')
+    }
+    for (let i = 0; i < 20_000; i++) {
+      const filter = make(true)
+      const topic = make(false)
+      expect(topicMatches(filter, topic), `case ${i}: ${filter} ~ ${topic}`).toBe(reference(filter, topic))
+    }
   })
 })

@@ -1,6 +1,18 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
+ * Counters bumped on the hot path (every read, write and message) as plain numbers; prom-client
+ * picks them up when /metrics is scraped, so a message costs an addition, not a label lookup.
+ */
+export class TrafficCounters {
+  bytesIn = 0
+  bytesOut = 0
+  messagesOut = 0
+  /** PUBLISH packets received from clients, by QoS 0, 1, 2. */
+  readonly messagesIn: [number, number, number] = [0, 0, 0]
+}
+
+/**
  * The hub's Prometheus metrics, on a registry of its own (no global default registry: several
  * hubs may live in one process in tests). Names follow Prometheus conventions, `ringhub_` prefix.
  */
@@ -9,10 +21,13 @@ export class HubMetrics {
 
   readonly connections = new Gauge({ name: 'ringhub_connections', help: 'Open MQTT client connections', labelNames: ['listener'] as const, registers: [this.registry] })
   readonly connectionsTotal = new Counter({ name: 'ringhub_connections_total', help: 'MQTT connections accepted', labelNames: ['listener'] as const, registers: [this.registry] })
-  readonly messagesIn = new Counter({ name: 'ringhub_messages_in_total', help: 'PUBLISH packets received from clients', labelNames: ['qos'] as const, registers: [this.registry] })
-  readonly messagesOut = new Counter({ name: 'ringhub_messages_out_total', help: 'PUBLISH packets delivered to clients', registers: [this.registry] })
-  readonly bytesIn = new Counter({ name: 'ringhub_bytes_in_total', help: 'Bytes received on MQTT connections', registers: [this.registry] })
-  readonly bytesOut = new Counter({ name: 'ringhub_bytes_out_total', help: 'Bytes sent on MQTT connections', registers: [this.registry] })
+  readonly traffic = new TrafficCounters()
+  readonly messagesIn = counterFrom(this.registry, 'ringhub_messages_in_total', 'PUBLISH packets received from clients', (set) => {
+    this.traffic.messagesIn.forEach((n, qos) => set(n, { qos: String(qos) }))
+  }, ['qos'])
+  readonly messagesOut = counterFrom(this.registry, 'ringhub_messages_out_total', 'PUBLISH packets delivered to clients', (set) => set(this.traffic.messagesOut))
+  readonly bytesIn = counterFrom(this.registry, 'ringhub_bytes_in_total', 'Bytes received on MQTT connections', (set) => set(this.traffic.bytesIn))
+  readonly bytesOut = counterFrom(this.registry, 'ringhub_bytes_out_total', 'Bytes sent on MQTT connections', (set) => set(this.traffic.bytesOut))
   readonly drops = new Counter({ name: 'ringhub_dropped_total', help: 'Messages or connections dropped, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly disconnects = new Counter({ name: 'ringhub_disconnects_total', help: 'Connections lost without a protocol error, by reason (reset, keepalive-timeout)', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly protocolErrors = new Counter({ name: 'ringhub_protocol_errors_total', help: 'Connections closed for bad input, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
@@ -40,4 +55,30 @@ export class HubMetrics {
   async render(): Promise<string> {
     return this.registry.metrics()
   }
+}
+
+type SetTotal = (total: number, labels?: Record<string, string>) => void
+
+/**
+ * A Prometheus counter whose value is read from a running total at scrape time. The counter is
+ * advanced by the difference, so it stays monotonic like any other.
+ */
+function counterFrom(registry: Registry, name: string, help: string, read: (set: SetTotal) => void, labelNames: string[] = []): Counter {
+  const seen = new Map<string, number>()
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      read((total, labels = {}) => {
+        const key = JSON.stringify(labels)
+        const delta = total - (seen.get(key) ?? 0)
+        if (delta > 0) {
+          this.inc(labels, delta)
+          seen.set(key, total)
+        }
+      })
+    },
+  })
 }

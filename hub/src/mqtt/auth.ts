@@ -72,6 +72,8 @@ export class MqttAuth {
     if (client && (!identity || !aclAllows(identity, 'publish', packet.topic))) {
       return this.#deny(client, 'publish', packet.topic, callback)
     }
+    // aedes calls this once for every PUBLISH a client sends, so it is where they are counted.
+    if (client) this.deps.metrics.traffic.messagesIn[packet.qos]++
     callback(null)
   }
 

@@ -48,14 +48,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     authorizePublish: auth.authorizePublish,
     authorizeSubscribe: auth.authorizeSubscribe,
     authorizeForward: (_client: Client, packet: AedesPublishPacket) => {
-      metrics.messagesOut.inc()
+      metrics.traffic.messagesOut++
       return packet
     },
   })
 
-  broker.on('publish', (packet, client) => {
-    if (client) metrics.messagesIn.inc({ qos: String(packet.qos) })
-  })
   broker.on('clientReady', (client) => {
     log.debug({ clientId: client.id, username: auth.identityOf(client)?.username }, 'client connected')
   })

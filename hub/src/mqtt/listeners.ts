@@ -38,14 +38,15 @@ export class MqttListeners {
       this.#open.delete(conn)
       metrics.connections.dec({ listener })
     })
+    const traffic = metrics.traffic
     installFrameGuard(conn, this.deps.maxPacketBytes, {
-      onBytes: (n) => metrics.bytesIn.inc(n),
+      onBytes: (n) => { traffic.bytesIn += n },
       onReject: (reason) => {
         metrics.protocolErrors.inc({ reason })
         log.warn({ listener, reason, remote: remoteOf(conn, req) }, 'bad MQTT framing; connection closed')
       },
     })
-    countWrites(conn, (n) => metrics.bytesOut.inc(n))
+    countWrites(conn, (n) => { traffic.bytesOut += n })
     broker.handle(conn, req)
   }
 

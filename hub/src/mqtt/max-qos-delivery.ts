@@ -27,7 +27,8 @@ export function installMaxQosDelivery(client: Client): void {
   const deliver0 = c.deliver0
   const deliverQoS = c.deliverQoS
   const deliver: Deliver = (packet, cb) => {
-    const qos = Math.min(packet.qos, maxGrantedQos(c.subscriptions, packet.topic)) as 0 | 1 | 2
+    // QoS 0 stays 0 whatever was granted: no need to look at the subscriptions.
+    const qos = packet.qos === 0 ? 0 : Math.min(packet.qos, maxGrantedQos(c.subscriptions, packet.topic, packet.qos)) as 0 | 1 | 2
     // The packet is already this subscription's own copy (aedes' handlePacketSubscription).
     packet.qos = qos
     if (qos === 0) deliver0(packet, cb)
@@ -37,13 +38,16 @@ export function installMaxQosDelivery(client: Client): void {
   c.deliverQoS = deliver
 }
 
-function maxGrantedQos(subscriptions: Record<string, { qos: number }>, topic: string): number {
-  let max = 0
+/** The highest QoS granted by a subscription matching `topic`, stopping early at `cap`. */
+function maxGrantedQos(subscriptions: Record<string, { qos: number }>, topic: string, cap: number): number {
+  const exact = subscriptions[topic]
+  let max = exact ? exact.qos : 0
+  if (max >= cap) return max
   for (const filter in subscriptions) {
     const qos = (subscriptions[filter] as { qos: number }).qos
     if (qos > max && topicMatches(filter, topic)) {
       max = qos
-      if (max === 2) break
+      if (max >= cap) break
     }
   }
   return max
