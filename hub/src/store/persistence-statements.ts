@@ -67,6 +67,7 @@ export function prepareStatements(sqlite: Database.Database) {
     outgoingSetMessageId: p<[number | null, number]>(`UPDATE outgoing SET message_id = ?, shape = shape | ${MESSAGE_ID_BIT} WHERE seq = ?`),
     outgoingReplace: p<[PacketRow & { seq: number }]>(`UPDATE outgoing SET (${COLS}) = (${PARAMS}) WHERE seq = @seq`),
     outgoingDelete: p<[number]>('DELETE FROM outgoing WHERE seq = ?'),
+    outgoingCounts: p<[], { client_id: string, n: number }>('SELECT client_id, count(*) AS n FROM outgoing GROUP BY client_id'),
 
     incomingPut: p<[ClientPacketRow]>(`INSERT OR REPLACE INTO incoming (client_id, ${COLS}) VALUES (@client_id, ${PARAMS})`),
     incomingGet: p<[string, number | null], PacketRow>(`SELECT ${COLS} FROM incoming WHERE client_id = ? AND message_id = ?`),

@@ -37,6 +37,11 @@ export class SqlitePersistence {
   readonly #ownsDb: boolean
   readonly #sql: PersistenceStatements
   readonly #retained = new Map<string, PacketLike>()
+  /**
+   * Rows in `outgoing` per client. aedes asks to clear an outgoing packet on every PUBACK, also
+   * from clean-session clients that never have queued rows; this answers those without SQLite.
+   */
+  readonly #queued = new Map<string, number>()
   readonly #subscriptions = new Map<string, Map<string, SubscriptionRecord>>()
   readonly #trie = createSubscriptionTrie()
   #broker: PersistenceBroker | undefined
@@ -59,6 +64,7 @@ export class SqlitePersistence {
   async setup(broker: PersistenceBroker): Promise<void> {
     this.#broker = broker
     this.#retained.clear()
+    this.#queued.clear()
     this.#subscriptions.clear()
     this.#trie.clear()
     this.#db.read(() => {
@@ -67,6 +73,7 @@ export class SqlitePersistence {
         if (packet.topic !== undefined) this.#retained.set(packet.topic, packet)
       }
       for (const row of this.#sql.subscriptionsAll.iterate()) this.#remember(row.client_id, row.topic, subscriptionFromRow(row))
+      for (const row of this.#sql.outgoingCounts.iterate()) this.#queued.set(row.client_id, row.n)
     })
     this.#log.debug({ retained: this.#retained.size, clients: this.#subscriptions.size }, 'persistence: loaded')
   }
@@ -157,7 +164,10 @@ export class SqlitePersistence {
     if (subs.length === 0) return
     const row = encodePacket(toAedesPacket(packet))
     await this.#db.write(() => {
-      for (const sub of subs) this.#sql.outgoingPut.run({ ...row, client_id: sub.clientId })
+      for (const sub of subs) {
+        this.#sql.outgoingPut.run({ ...row, client_id: sub.clientId })
+        this.#queued.set(sub.clientId, (this.#queued.get(sub.clientId) ?? 0) + 1)
+      }
     })
   }
 
@@ -180,10 +190,14 @@ export class SqlitePersistence {
     // aedes also clears never-sent packets (messageId undefined); NULL then matches NULL, like
     // `undefined === undefined` in the memory persistence.
     const messageId = packet.messageId ?? null
+    const queued = this.#queued.get(client.id) ?? 0
+    if (queued === 0) return undefined
     return this.#db.write(() => {
       const row = this.#sql.outgoingFirstByMessageId.get(client.id, messageId)
       if (!row) return undefined
       this.#sql.outgoingDelete.run(row.seq)
+      if (queued > 1) this.#queued.set(client.id, queued - 1)
+      else this.#queued.delete(client.id)
       return decodePacket(row)
     })
   }
@@ -254,6 +268,7 @@ export class SqlitePersistence {
     if (this.#destroyed) throw new Error('destroyed called twice!')
     this.#destroyed = true
     this.#retained.clear()
+    this.#queued.clear()
     this.#subscriptions.clear()
     this.#trie.clear()
     if (this.#db.closed) return
