@@ -1,0 +1,97 @@
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { BROKER_KINDS, type BrokerKind } from './ipc-protocol.js'
+
+export interface BenchOptions {
+  quick: boolean
+  /** Scenario-name tokens from --only; undefined runs everything. */
+  only: string[] | undefined
+  brokers: BrokerKind[]
+  /** Each scenario runs this many times per broker; the broker order alternates between rounds. */
+  rounds: number
+  /** Throughput: warm-up before the measured interval, then the interval. */
+  warmupMs: number
+  durationMs: number
+  latencyRatePerS: number
+  latencyWarmupMs: number
+  latencyDurationMs: number
+  idleConnections: number
+  idleWorkers: number
+  /** Load-generator processes per side (publishers, subscribers) in throughput scenarios. */
+  workers: number
+  resultsDir: string
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --quick                short smoke run (1.5 s per throughput run, 2 s latency, 1,000 idle connections, 1 round)
+  --only NAME[,NAME]     run only these scenarios (full names, or prefixes: qos0, qos1, fanout, latency, idle)
+  --duration-ms N        measured interval of every timed scenario (throughput and latency), in ms
+  --rounds N             runs per scenario and broker, broker order alternating (default 2, quick 1)
+  --brokers A[,B]        brokers to measure: ringhub, aedes, relay (default ringhub,aedes;
+                         relay = a no-op forwarder that shows the load generator's ceiling)
+  --idle-connections N   idle-connection count (default 10000, quick 1000)
+  --workers N            load-generator processes per side in throughput runs (default 2)
+  --help                 this text
+`
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+/** Parses the command line (after `npm run bench --`). */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
+  let values
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        'quick': { type: 'boolean', default: false },
+        'only': { type: 'string' },
+        'duration-ms': { type: 'string' },
+        'rounds': { type: 'string' },
+        'brokers': { type: 'string' },
+        'idle-connections': { type: 'string' },
+        'workers': { type: 'string' },
+        'help': { type: 'boolean', default: false },
+      },
+    }))
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err })
+  }
+  if (values.help) return 'help'
+  const quick = values.quick === true
+  const duration = optionalInt(values['duration-ms'], '--duration-ms', 100, 600_000)
+  const brokers = list(values.brokers) ?? ['ringhub', 'aedes']
+  for (const b of brokers) if (!BROKER_KINDS.includes(b as BrokerKind)) throw new UsageError(`--brokers: unknown broker ${b} (one of ${BROKER_KINDS.join(', ')})`)
+  return {
+    quick,
+    only: list(values.only),
+    brokers: brokers as BrokerKind[],
+    rounds: optionalInt(values.rounds, '--rounds', 1, 20) ?? (quick ? 1 : 2),
+    warmupMs: quick ? 500 : 1000,
+    durationMs: duration ?? (quick ? 1500 : 5000),
+    latencyRatePerS: 2000,
+    latencyWarmupMs: quick ? 500 : 1000,
+    latencyDurationMs: duration ?? (quick ? 2000 : 10_000),
+    idleConnections: optionalInt(values['idle-connections'], '--idle-connections', 1, 100_000) ?? (quick ? 1000 : 10_000),
+    idleWorkers: 4,
+    workers: optionalInt(values.workers, '--workers', 1, 16) ?? 2,
+    resultsDir: fileURLToPath(new URL('../results/', import.meta.url)),
+  }
+}
+
+function list(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  if (items.length === 0) throw new UsageError('empty list')
+  return items
+}
+
+function optionalInt(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined
+  const n = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`)
+  return n
+}

@@ -1,0 +1,7 @@
+/** A broker under test, as the broker process sees it: where it listens and how to stop it. */
+export interface RunningBroker {
+  port: number
+  /** Connected clients as the broker counts them (a sanity check for the idle scenario). */
+  clients(): number
+  stop(): Promise<void>
+}
