@@ -3,6 +3,7 @@ import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import type { MqttAuth } from './auth.js'
 import { installMaxQosDelivery } from './max-qos-delivery.js'
+import { createMqEmitter } from './mq-emitter.js'
 
 export interface BrokerLimits {
   connectTimeoutMs: number
@@ -32,6 +33,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   const broker = await Aedes.createBroker({
     id: deps.id,
     persistence: deps.persistence,
+    // aedes' default concurrency (100), on an emitter that survives deep queues.
+    mq: createMqEmitter({ concurrency: 100 }),
     connectTimeout: limits.connectTimeoutMs,
     drainTimeout: limits.drainTimeoutMs,
     queueLimit: limits.queueLimit,
