@@ -8,5 +8,6 @@ export default defineConfig({
     // Spawned hubs and real sockets: forks keep native modules (better-sqlite3) out of worker threads.
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 })
