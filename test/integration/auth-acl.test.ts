@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { Hub } from '../../hub/src/hub.js'
+import { MAX_PENDING_CREDENTIAL_CHECKS } from '../../hub/src/mqtt/auth.js'
 import { startHub, tempDir } from '../helpers/hubs.js'
 import { close, collect, connect, grantedQos, rawConnack } from '../helpers/mqtt.js'
 import { waitFor } from '../helpers/wait.js'
@@ -11,14 +12,16 @@ let url: string
 const clients: MqttClient[] = []
 
 async function as(username?: string, password?: string, extra: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = await connect(url, { username, password, ...extra })
+  // A device must use its own client id, or one of its own (`d42:<suffix>`).
+  const clientId = username ? `${username}:${clients.length}` : undefined
+  const c = await connect(url, { username, password, clientId, ...extra })
   clients.push(c)
   return c
 }
 
 /** CONNACK return code for a CONNECT with these options (0 = accepted). */
 async function connackCode(opts: mqtt.IClientOptions): Promise<number> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, ...opts })
+  const c = mqtt.connect(url, { reconnectPeriod: 0, clientId: opts.username ? `${opts.username}:${clients.length}` : undefined, ...opts })
   clients.push(c)
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no CONNACK')), 5000)
@@ -37,6 +40,7 @@ beforeAll(async () => {
   url = `mqtt://127.0.0.1:${hub.ports.mqtt}`
   await hub.users.add('d42', 'pw-d42', 'device')
   await hub.users.add('d43', 'pw-d43', 'device')
+  await hub.users.add('d4', 'pw-d4', 'device')
   await hub.users.add('ops', 'pw-ops', 'operator')
 })
 
@@ -61,15 +65,47 @@ describe('authentication', () => {
   it.each([
     ['empty client id with clean session 0 gets 0x02 [MQTT-3.1.3-8]', { clientId: '', clean: false }, 2],
     ['empty client id with clean session 1 is accepted', { clientId: '', clean: true }, 0],
-    ['a 200-byte client id is accepted (3.1.1 allows up to 65535)', { clientId: 'c'.repeat(200), clean: true }, 0],
+    ['a 200-byte client id is accepted (3.1.1 allows up to 65535)', { clientId: 'd42:' + 'c'.repeat(196), clean: true }, 0],
   ])('%s', async (_name, connect, code) => {
     expect(await rawConnack(hub.ports.mqtt, { ...connect, username: 'd42', password: Buffer.from('pw-d42') })).toBe(code)
+  })
+
+  it.each([
+    ['its own name as client id', 'd42', 'd42', 0],
+    ['one of its own ids', 'd42', 'd42:agent', 0],
+    ["another device's id (session takeover)", 'd43', 'd42', 2],
+    ["another device's id with a suffix", 'd43', 'd42:agent', 2],
+    ['an id its own name is only a prefix of', 'd4', 'd42', 2],
+    ['an operator, any id', 'ops', 'd42', 0],
+  ])('a user connecting with %s → CONNACK %i', async (_name, user, clientId, code) => {
+    expect(await connackCode({ username: user, password: `pw-${user}`, clientId })).toBe(code)
+  })
+
+  it.each([
+    ['a device will inside its subtree', 'd42', 'devices/d42/status', 0],
+    ['a device will on another device', 'd42', 'devices/d43/cmd/unlock', 5],
+    ['an operator will in $SYS', 'ops', '$SYS/broker/fake', 5],
+    ['an operator will anywhere else', 'ops', 'site/alarm', 0],
+  ])('%s → CONNACK %i', async (_name, user, willTopic, code) => {
+    expect(await connackCode({ username: user, password: `pw-${user}`, will: { topic: willTopic, payload: Buffer.from('x'), qos: 1, retain: false } })).toBe(code)
+  })
+
+  it('answers a login flood beyond the concurrent password checks with CONNACK 0x03, every socket answered', async () => {
+    const codes = await Promise.all(Array.from({ length: MAX_PENDING_CREDENTIAL_CHECKS + 40 }, (_, i) =>
+      rawConnack(hub.ports.mqtt, { clientId: `flood-${i}`, username: `nobody-${i}`, password: Buffer.from('x') }, 20_000)))
+    expect(codes.filter((c) => c === 3).length).toBeGreaterThan(0)
+    expect(codes.every((c) => c === 3 || c === 4)).toBe(true)
+    expect(await count('authFailures', { reason: 'busy' })).toBe(codes.filter((c) => c === 3).length)
+    // Once the flood is answered, logins work again.
+    expect(await connackCode({ username: 'd42', password: 'pw-d42' })).toBe(0)
   })
 
   it('counts refused CONNECTs by reason', async () => {
     expect(await count('authFailures', { reason: 'bad-credentials' })).toBeGreaterThanOrEqual(2)
     expect(await count('authFailures', { reason: 'anonymous' })).toBeGreaterThanOrEqual(1)
     expect(await count('authFailures', { reason: 'empty-client-id-persistent' })).toBeGreaterThanOrEqual(1)
+    expect(await count('authFailures', { reason: 'client-id-not-owned' })).toBe(3)
+    expect(await count('aclDenials', { action: 'will' })).toBe(2)
   })
 
   it('sees a user removed while the hub runs', async () => {

@@ -70,6 +70,22 @@ describe('UserStore', () => {
     expect(users.list()).toEqual([{ username: 'gw', role: 'operator', createdMs: 1_700_000_000_000 }])
   })
 
+  it('forgets a remembered login once the password changes or the user is removed', async () => {
+    const { users, db } = setup()
+    await users.add('d1', 'first', 'device')
+    expect(await users.verify('d1', 'first')).toBe('device') // now remembered
+    expect(await users.verify('d1', 'first')).toBe('device') // from the cache
+    expect(await users.verify('d1', 'wrong')).toBeUndefined() // the cache never widens what passes
+    await users.add('d1', 'second', 'operator')
+    expect(await users.verify('d1', 'first')).toBeUndefined()
+    expect(await users.verify('d1', 'second')).toBe('operator')
+    // Another process (ringhub users) changes the row behind this store's back.
+    db.sqlite.prepare("UPDATE users SET role = 'device' WHERE username = 'd1'").run()
+    expect(await users.verify('d1', 'second')).toBe('device')
+    expect(await users.remove('d1')).toBe(true)
+    expect(await users.verify('d1', 'second')).toBeUndefined()
+  })
+
   it('removes users and says whether one existed', async () => {
     const { users } = setup()
     await users.add('gone', 'pw', 'device')

@@ -30,3 +30,24 @@ export function aclAllows(identity: Identity, action: AclAction, topic: string):
   // two key levels are literal. Publish topics never hold wildcards (aedes rejects them earlier).
   return action === 'subscribe' || !/[+#]/.test(topic)
 }
+
+/**
+ * A device may only use its own client id (`d42`) or one of its own (`d42:agent`), so it can
+ * neither resume another device's persistent session (and read its queued messages) nor take
+ * over its connection [MQTT-3.1.4-2]. ':' cannot occur in a user name, so `d42:x` never names
+ * another user. An empty client id (the hub assigns one; clean session only) is allowed.
+ */
+export function clientIdAllowed(identity: Identity, clientId: string): boolean {
+  if (identity.role !== 'device' || clientId === '') return true
+  const name = identity.username as string
+  return clientId === name || clientId.startsWith(name + ':')
+}
+
+/**
+ * The will is a publish the hub makes on the client's behalf later, so it needs the same right
+ * as a publish now; aedes does not check it, so it is checked at CONNECT (refused with 0x05, as
+ * Mosquitto does). No one may leave a will in $SYS.
+ */
+export function willAllowed(identity: Identity, topic: string): boolean {
+  return !topic.startsWith('$SYS') && aclAllows(identity, 'publish', topic)
+}

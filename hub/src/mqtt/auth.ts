@@ -1,7 +1,7 @@
 import type { Client, AuthenticateError, ConnectPacket, PublishPacket, Subscription } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
-import { aclAllows, type Identity } from './acl.js'
+import { aclAllows, clientIdAllowed, willAllowed, type Identity } from './acl.js'
 
 /** Checks a username/password pair; returns the role, or undefined when refused. */
 export interface CredentialChecker {
@@ -11,14 +11,22 @@ export interface CredentialChecker {
 interface ConnectFacts {
   readonly clientId: string
   readonly clean: boolean
+  readonly willTopic: string | undefined
 }
 
 /**
  * aedes' authenticate / authorize hooks: credentials from the user store, the default ACL, and
  * MQTT 3.1.1 rules aedes 1.x does not enforce. Every refusal is logged and counted.
  */
+/**
+ * Password checks (scrypt, on libuv's 4-thread pool) allowed at once; further CONNECTs get
+ * CONNACK 0x03 server unavailable and retry, instead of queueing without bound behind a flood.
+ */
+export const MAX_PENDING_CREDENTIAL_CHECKS = 64
+
 export class MqttAuth {
   readonly #identities = new WeakMap<Client, Identity>()
+  #pendingChecks = 0
   readonly #connects = new WeakMap<Client, ConnectFacts>()
 
   constructor(private readonly deps: {
@@ -34,7 +42,7 @@ export class MqttAuth {
 
   /** aedes `preConnect`: remembers what authenticate needs from the CONNECT packet. */
   readonly preConnect = (client: Client, packet: ConnectPacket, callback: (err: Error | null, ok: boolean) => void): void => {
-    this.#connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false })
+    this.#connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false, willTopic: packet.will?.topic })
     callback(null, true)
   }
 
@@ -47,15 +55,32 @@ export class MqttAuth {
     }
     if (username === undefined || username === '') {
       if (this.deps.allowAnonymous) {
-        this.#identities.set(client, { username: undefined, role: 'anonymous' })
+        const identity: Identity = { username: undefined, role: 'anonymous' }
+        if (facts?.willTopic !== undefined && !willAllowed(identity, facts.willTopic)) {
+          this.deps.metrics.aclDenials.inc({ action: 'will' })
+          return this.#refuse(client, callback, 5, 'will-not-authorized', `not authorized: will topic ${facts.willTopic}`)
+        }
+        this.#identities.set(client, identity)
         return callback(null, true)
       }
       return this.#refuse(client, callback, 5, 'anonymous', 'not authorized: anonymous access is off')
     }
     const secret = password === undefined ? '' : password.toString('utf8')
-    this.deps.credentials.verify(username, secret).then((role) => {
+    if (this.#pendingChecks >= MAX_PENDING_CREDENTIAL_CHECKS) {
+      return this.#refuse(client, callback, 3, 'busy', 'server unavailable: too many logins in progress', username)
+    }
+    this.#pendingChecks++
+    this.deps.credentials.verify(username, secret).finally(() => { this.#pendingChecks-- }).then((role) => {
       if (role === undefined) return this.#refuse(client, callback, 4, 'bad-credentials', 'bad user name or password', username)
-      this.#identities.set(client, { username, role })
+      const identity: Identity = { username, role }
+      if (facts && !clientIdAllowed(identity, facts.clientId)) {
+        return this.#refuse(client, callback, 2, 'client-id-not-owned', `identifier rejected: device ${username} may use client id ${username} or ${username}:<suffix>`, username)
+      }
+      if (facts?.willTopic !== undefined && !willAllowed(identity, facts.willTopic)) {
+        this.deps.metrics.aclDenials.inc({ action: 'will' })
+        return this.#refuse(client, callback, 5, 'will-not-authorized', `not authorized: will topic ${facts.willTopic}`, username)
+      }
+      this.#identities.set(client, identity)
       callback(null, true)
     }, (err: unknown) => {
       this.deps.log.error({ err, username }, 'credential check failed')
@@ -96,7 +121,7 @@ export class MqttAuth {
     callback(new Error(`publish to ${topic} not authorized`))
   }
 
-  #refuse(client: Client, callback: (err: AuthenticateError | null, ok: boolean | null) => void, returnCode: 2 | 4 | 5, reason: string, message: string, username?: string): void {
+  #refuse(client: Client, callback: (err: AuthenticateError | null, ok: boolean | null) => void, returnCode: 2 | 3 | 4 | 5, reason: string, message: string, username?: string): void {
     this.deps.metrics.authFailures.inc({ reason })
     this.deps.log.warn({ clientId: client.id, username, reason, returnCode }, 'connect refused')
     const err = new Error(message) as AuthenticateError

@@ -1,4 +1,4 @@
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { RinghubError, StoreError } from '../base/errors.js'
 import type { HubDb } from './db.js'
 
@@ -45,6 +45,13 @@ export class UserStore {
   readonly #db: HubDb
   readonly #params: ScryptParams
   readonly #sql
+  /**
+   * Logins verified since start: user → (stored hash, HMAC of the password under a key that lives
+   * only in this process). A repeat login with the same password skips scrypt; a changed or
+   * removed user misses, because the row is read every time.
+   */
+  readonly #verified = new Map<string, { hash: Buffer, mac: Buffer }>()
+  readonly #cacheKey = randomBytes(32)
 
   constructor(db: HubDb, opts: { scrypt?: ScryptParams } = {}) {
     this.#db = db
@@ -96,11 +103,22 @@ export class UserStore {
       await derive(password, DUMMY_SALT, this.#params)
       return undefined
     }
+    const mac = createHmac('sha256', this.#cacheKey).update(password).digest()
+    const known = this.#verified.get(username)
+    // Same stored hash (no password change since) and the same password as last time.
+    if (known && known.hash.equals(row.hash) && timingSafeEqual(known.mac, mac)) return row.role
     const params = parseParams(row.params, username)
     const actual = await derive(password, row.salt, params)
-    return actual.length === row.hash.length && timingSafeEqual(actual, row.hash) ? row.role : undefined
+    if (actual.length !== row.hash.length || !timingSafeEqual(actual, row.hash)) return undefined
+    this.#verified.delete(username) // re-insert: Map order is the eviction order
+    this.#verified.set(username, { hash: row.hash, mac })
+    if (this.#verified.size > VERIFIED_CACHE_ENTRIES) this.#verified.delete(this.#verified.keys().next().value as string)
+    return row.role
   }
 }
+
+/** Verified logins remembered, so a fleet reconnecting after a restart costs one scrypt each. */
+const VERIFIED_CACHE_ENTRIES = 10_000
 
 const DUMMY_SALT = Buffer.alloc(SALT_BYTES)
 
