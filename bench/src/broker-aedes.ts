@@ -1,5 +1,7 @@
 import { createServer, type Socket } from 'node:net'
-import { Aedes } from 'aedes'
+// The upstream package, installed under an alias: the hub's own `aedes` carries our patches
+// (patches/aedes+1.2.0.patch), the reference must not.
+import { Aedes } from 'aedes-upstream'
 import type { RunningBroker } from './running-broker.js'
 import { closeServer, listenLoopback } from './net-util.js'
 

@@ -14,7 +14,7 @@ import { MqttAuth } from './mqtt/auth.js'
 import { closeBroker, createBroker } from './mqtt/broker.js'
 import { MqttListeners } from './mqtt/listeners.js'
 import { SysTopics } from './mqtt/sys-topics.js'
-import { publishOrphanedWills } from './mqtt/orphaned-wills.js'
+import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer } from './admin/admin-server.js'
 import { RINGHUB_VERSION } from './version.js'
 
@@ -64,7 +64,12 @@ export class Hub {
     const cleanups: Array<() => Promise<void> | void> = [() => db.close()]
     try {
       const users = new UserStore(db)
-      const persistence = new SqlitePersistence({ db, log })
+      const persistence = new SqlitePersistence({
+        db,
+        log,
+        maxQueuedMessages: config.maxQueuedMessages,
+        onQueueFull: () => metrics.drops.inc({ reason: 'offline-queue-full' }),
+      })
       const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics })
       const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config })
       cleanups.unshift(() => closeBroker(broker))
@@ -124,10 +129,13 @@ export class Hub {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    const { listeners, admin, sys, log } = this.parts
+    const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
-    await admin.close()
+    await publishWillsBeforeStop(this.broker, persistence, log)
+    // Listeners first: they own the upgraded WebSocket connections, which the HTTP server's
+    // close would otherwise wait for.
     await listeners.close()
+    await admin.close()
     await closeBroker(this.broker)
     this.db.close()
     log.info('hub stopped')

@@ -97,6 +97,33 @@ describe('listeners', () => {
     expect(got[0]?.topic).toBe('wsbig/ok')
   })
 
+  it('answers a WebSocket upgrade on another path with 404 and closes it', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${hub.ports.admin}/not-mqtt`, 'mqtt')
+    const status = await new Promise<number>((resolve) => {
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.once('error', () => resolve(-1))
+    })
+    expect(status).toBe(404)
+    const metrics = await (await fetch(`http://127.0.0.1:${hub.ports.admin}/metrics`)).text()
+    expect(metrics).toMatch(/ringhub_protocol_errors_total\{reason="websocket-path"\} 1/)
+  })
+
+  it('stops promptly while a WebSocket client is still connected', async () => {
+    const other = tempDir()
+    try {
+      const wsHub = await startHub(other.path, { allowAnonymous: true })
+      const ws = await connect(`ws://127.0.0.1:${wsHub.ports.admin}/mqtt`)
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
+      const started = performance.now()
+      await wsHub.stop()
+      expect(performance.now() - started).toBeLessThan(3_000)
+      await closed
+      ws.end(true)
+    } finally {
+      other.remove()
+    }
+  })
+
   it('serves /healthz and Prometheus /metrics', async () => {
     const health = await fetch(`http://127.0.0.1:${hub.ports.admin}/healthz`)
     expect(health.status).toBe(200)

@@ -98,7 +98,8 @@ describe('MQTT 3.1.1 on one hub', () => {
 
   it.each([
     ['two wildcards', { 'ov1/#': 0, 'ov1/+': 1 }, 'ov1/x', 2, 1],
-    ['wildcard above an exact QoS 0 filter', { 'ov2/a': 1, 'ov2/#': 0 }, 'ov2/a', 1, 1],
+    ['exact filter above a wildcard', { 'ov2/a': 1, 'ov2/#': 0 }, 'ov2/a', 1, 1],
+    ['wildcard above an exact QoS 0 filter', { 'ov5/a': 0, 'ov5/#': 1 }, 'ov5/a', 2, 1],
     ['granted QoS caps a QoS 2 publish', { 'ov3/+': 1 }, 'ov3/x', 2, 1],
     ['three overlapping', { 'ov4/#': 0, 'ov4/+/c': 2, 'ov4/b/+': 1 }, 'ov4/b/c', 2, 2],
   ] as const)('delivers once at the highest granted QoS of overlapping subscriptions: %s', async (_name, filters, topic, pubQos, expected) => {

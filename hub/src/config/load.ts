@@ -23,6 +23,7 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   maxInflightInbound: 1000,
   maxTopicLevels: 64,
   keepaliveLimitS: 0,
+  maxQueuedMessages: 1000,
   groupCommitMs: 2,
   storeSync: 'normal',
   sysIntervalMs: 10_000,

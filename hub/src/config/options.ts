@@ -49,6 +49,7 @@ export interface HubConfig {
   maxInflightInbound: number
   maxTopicLevels: number
   keepaliveLimitS: number
+  maxQueuedMessages: number
   groupCommitMs: number
   storeSync: StoreSync
   sysIntervalMs: number
@@ -75,6 +76,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxInflightInbound', flag: '--max-inflight-inbound', type: 'int', min: 0, max: 65_535, defaultText: '1000', doc: 'Inbound QoS 2 messages per client awaiting PUBREL (0 = unlimited).' },
   { key: 'maxTopicLevels', flag: '--max-topic-levels', type: 'int', min: 1, max: 100, defaultText: '64', doc: 'Most levels in a topic or filter; deeper ones close the connection.' },
   { key: 'keepaliveLimitS', flag: '--keepalive-limit-s', type: 'int', min: 0, max: 65_535, defaultText: '0 (no limit)', doc: 'Largest keep-alive (seconds) a client may ask for; larger gets CONNACK 0x06 (aedes).' },
+  { key: 'maxQueuedMessages', flag: '--max-queued-messages', type: 'int', min: 0, max: 10_000_000, defaultText: '1000', doc: 'Messages (QoS 1/2) queued for one disconnected persistent-session client; further ones are dropped and counted (0 = unlimited).' },
   { key: 'groupCommitMs', flag: '--group-commit-ms', type: 'int', min: 0, max: 1000, defaultText: '2', doc: 'Milliseconds writes gather into one SQLite transaction before commit (0 = next event-loop turn).' },
   { key: 'storeSync', flag: '--store-sync', type: 'enum', values: ['normal', 'full'], defaultText: 'normal', doc: 'SQLite synchronous mode: normal survives process crashes (kill -9); full also survives power loss, at a cost per commit.' },
   { key: 'sysIntervalMs', flag: '--sys-interval-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '10000', doc: 'Milliseconds between $SYS/broker/... updates (0 = off).' },

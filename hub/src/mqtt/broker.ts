@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events'
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
@@ -77,6 +78,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   }
   broker.on('clientError', onError('client-error'))
   broker.on('connectionError', onError('connection-error'))
+  // aedes emits 'error' when a persistence call inside its own flows fails (offline enqueue, will
+  // cleanup); an EventEmitter without a listener would throw it and end the process.
+  // aedes' typings list only its own events; 'error' is EventEmitter's.
+  ;(broker as EventEmitter).on('error', (err: Error) => {
+    metrics.storeErrors.inc()
+    log.error({ err }, 'broker error')
+  })
   broker.on('keepaliveTimeout', (client) => {
     metrics.disconnects.inc({ reason: 'keepalive-timeout' })
     log.info({ clientId: client.id }, 'keep-alive timeout')

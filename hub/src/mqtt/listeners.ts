@@ -80,7 +80,13 @@ export class MqttListeners {
     this.#wss = wss
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = req.url ?? '/'
-      if (url !== path && !url.startsWith(path + '?')) return // another upgrade handler may take it
+      if (url !== path && !url.startsWith(path + '?')) {
+        // Nothing else upgrades on this server: answer, or the socket would hang open forever.
+        this.deps.metrics.protocolErrors.inc({ reason: 'websocket-path' })
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        socket.destroy()
+        return
+      }
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         const stream = createWebSocketStream(ws)
         ws.on('error', (err) => {

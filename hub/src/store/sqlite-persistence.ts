@@ -4,9 +4,11 @@ import type { HubDb } from './db.js'
 import { decodePacket, encodePacket, toAedesPacket, type PacketLike } from './packet-codec.js'
 import {
   prepareStatements, subscriptionFromRow, subscriptionToRow,
-  type OutgoingRow, type PersistenceStatements, type Subscription, type SubscriptionRecord, type SubscriptionRow,
+  type PersistenceStatements, type Subscription, type SubscriptionRecord, type SubscriptionRow,
 } from './persistence-statements.js'
 import { createSubscriptionTrie, createTopicMatcher, type TrieSubscription } from './topic-tries.js'
+import { OfflineQueues } from './offline-queues.js'
+import { earliest, isDollarTopic, snapshotStream, startsWithWildcard } from './persistence-helpers.js'
 
 export type { PacketLike } from './packet-codec.js'
 export type { TrieSubscription } from './topic-tries.js'
@@ -14,13 +16,21 @@ export type { Subscription } from './persistence-statements.js'
 
 /** What the persistence needs of a client and of the broker (aedes passes its own objects). */
 export interface PersistenceClient { id: string }
-export interface PersistenceBroker { id: string }
+export interface PersistenceBroker {
+  id: string
+  /** aedes' connected clients by id (absent in aedes-persistence's test broker). */
+  clients?: Record<string, unknown>
+}
 
 export interface SqlitePersistenceOptions {
   db: HubDb
   log: Logger
   /** Close `db` in destroy(). Default false: the caller owns the db and closes it. */
   ownsDb?: boolean
+  /** Most messages queued for one disconnected client; 0 = unlimited (default). */
+  maxQueuedMessages?: number
+  /** Called for each message not queued because the client's queue is full. */
+  onQueueFull?: (clientId: string) => void
 }
 
 /**
@@ -37,11 +47,8 @@ export class SqlitePersistence {
   readonly #ownsDb: boolean
   readonly #sql: PersistenceStatements
   readonly #retained = new Map<string, PacketLike>()
-  /**
-   * Rows in `outgoing` per client. aedes asks to clear an outgoing packet on every PUBACK, also
-   * from clean-session clients that never have queued rows; this answers those without SQLite.
-   */
-  readonly #queued = new Map<string, number>()
+  readonly #queues: OfflineQueues
+  readonly #onQueueFull: (clientId: string) => void
   readonly #subscriptions = new Map<string, Map<string, SubscriptionRecord>>()
   readonly #trie = createSubscriptionTrie()
   #broker: PersistenceBroker | undefined
@@ -52,6 +59,8 @@ export class SqlitePersistence {
     this.#log = opts.log
     this.#ownsDb = opts.ownsDb ?? false
     this.#sql = prepareStatements(opts.db.sqlite)
+    this.#queues = new OfflineQueues(opts.maxQueuedMessages ?? 0)
+    this.#onQueueFull = opts.onQueueFull ?? (() => {})
   }
 
   /** The broker given to setup(); aedes-persistence's tests read and change its id. */
@@ -64,7 +73,7 @@ export class SqlitePersistence {
   async setup(broker: PersistenceBroker): Promise<void> {
     this.#broker = broker
     this.#retained.clear()
-    this.#queued.clear()
+    this.#queues.clear()
     this.#subscriptions.clear()
     this.#trie.clear()
     this.#db.read(() => {
@@ -73,7 +82,7 @@ export class SqlitePersistence {
         if (packet.topic !== undefined) this.#retained.set(packet.topic, packet)
       }
       for (const row of this.#sql.subscriptionsAll.iterate()) this.#remember(row.client_id, row.topic, subscriptionFromRow(row))
-      for (const row of this.#sql.outgoingCounts.iterate()) this.#queued.set(row.client_id, row.n)
+      this.#queues.load(this.#sql.outgoingCounts.iterate())
     })
     this.#log.debug({ retained: this.#retained.size, clients: this.#subscriptions.size }, 'persistence: loaded')
   }
@@ -161,12 +170,15 @@ export class SqlitePersistence {
   }
 
   async outgoingEnqueueCombi(subs: { clientId: string }[], packet: PacketLike): Promise<void> {
-    if (subs.length === 0) return
+    const connected = this.#broker?.clients ?? {}
+    const admitted = subs.filter((sub) => this.#queues.admits(sub.clientId, connected[sub.clientId] !== undefined))
+    for (const sub of subs) if (!admitted.includes(sub)) this.#onQueueFull(sub.clientId)
+    if (admitted.length === 0) return
     const row = encodePacket(toAedesPacket(packet))
     await this.#db.write(() => {
-      for (const sub of subs) {
+      for (const sub of admitted) {
         this.#sql.outgoingPut.run({ ...row, client_id: sub.clientId })
-        this.#queued.set(sub.clientId, (this.#queued.get(sub.clientId) ?? 0) + 1)
+        this.#queues.added(sub.clientId)
       }
     })
   }
@@ -190,14 +202,12 @@ export class SqlitePersistence {
     // aedes also clears never-sent packets (messageId undefined); NULL then matches NULL, like
     // `undefined === undefined` in the memory persistence.
     const messageId = packet.messageId ?? null
-    const queued = this.#queued.get(client.id) ?? 0
-    if (queued === 0) return undefined
+    if (this.#queues.count(client.id) === 0) return undefined // every clean-session PUBACK
     return this.#db.write(() => {
       const row = this.#sql.outgoingFirstByMessageId.get(client.id, messageId)
       if (!row) return undefined
       this.#sql.outgoingDelete.run(row.seq)
-      if (queued > 1) this.#queued.set(client.id, queued - 1)
-      else this.#queued.delete(client.id)
+      this.#queues.removed(client.id)
       return decodePacket(row)
     })
   }
@@ -268,7 +278,7 @@ export class SqlitePersistence {
     if (this.#destroyed) throw new Error('destroyed called twice!')
     this.#destroyed = true
     this.#retained.clear()
-    this.#queued.clear()
+    this.#queues.clear()
     this.#subscriptions.clear()
     this.#trie.clear()
     if (this.#db.closed) return
@@ -297,22 +307,5 @@ export class SqlitePersistence {
     for (const [topic, packet] of this.#retained) {
       if (!(skipDollar && isDollarTopic(topic)) && matcher.test(topic)) yield packet
     }
-  }
-}
-
-const isDollarTopic = (topic: string): boolean => topic.charCodeAt(0) === 0x24 // '$'
-const startsWithWildcard = (filter: string): boolean => filter.charCodeAt(0) === 0x23 || filter.charCodeAt(0) === 0x2b // '#', '+'
-
-function earliest(a: OutgoingRow | undefined, b: OutgoingRow | undefined): OutgoingRow | undefined {
-  if (!a || !b) return a ?? b
-  return a.seq <= b.seq ? a : b
-}
-
-/** A stream of what `load` returns now; if loading fails, a stream that errors with it. */
-function snapshotStream<T>(load: () => T[]): Readable {
-  try {
-    return Readable.from(load())
-  } catch (err) {
-    return new Readable({ objectMode: true, read() { this.destroy(err instanceof Error ? err : new Error(String(err))) } })
   }
 }
