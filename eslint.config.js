@@ -58,7 +58,14 @@ export default tseslint.config(
           name, message: 'take a Clock (STYLE.md §2)',
         })),
       ],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'use clock.now() (STYLE.md §2)' }],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'use clock.now() (STYLE.md §2)' },
+        { object: 'performance', property: 'now', message: 'use clock.monotonicMs() (STYLE.md §2)' },
+      ],
+      'no-restricted-syntax': ['error', {
+        selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+        message: 'new Date() reads the time: use new Date(clock.now()) (STYLE.md §2)',
+      }],
     },
   },
 )
