@@ -50,6 +50,16 @@ async function resume(url: string, expected: number): Promise<{ sessionPresent: 
   return { sessionPresent, got: got.filter((m) => m.topic === 'dur/m').map((m) => m.payload), client }
 }
 
+/** A new subscriber gets the retained message prepareOfflineSession left. */
+async function expectRetained(url: string): Promise<void> {
+  const late = await connect(url)
+  cleanups.push(() => close(late))
+  const retained = collect(late)
+  await late.subscribeAsync('dur/state', { qos: 1 })
+  await waitFor(() => retained.length === 1, 'retained message')
+  expect(retained[0]).toMatchObject({ payload: 'retained-v1', retain: true })
+}
+
 describe('state survives a hub restart', () => {
   it('keeps the persistent session, offline queue and retained messages across a graceful restart', async () => {
     const dir = tempDir()
@@ -66,12 +76,7 @@ describe('state survives a hub restart', () => {
     expect(sessionPresent).toBe(true)
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `msg-${i}`))
 
-    const late = await connect(url)
-    cleanups.push(() => close(late))
-    const retained = collect(late)
-    await late.subscribeAsync('dur/state', { qos: 1 })
-    await waitFor(() => retained.length === 1, 'retained message')
-    expect(retained[0]).toMatchObject({ payload: 'retained-v1', retain: true })
+    await expectRetained(url)
   })
 
   it('keeps them across kill -9 of the hub process right after the last PUBACK', async () => {
@@ -91,12 +96,7 @@ describe('state survives a hub restart', () => {
     cleanups.push(() => close(client))
     expect(sessionPresent).toBe(true)
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `msg-${i}`))
-    const late = await connect(url)
-    cleanups.push(() => close(late))
-    const retained = collect(late)
-    await late.subscribeAsync('dur/state', { qos: 1 })
-    await waitFor(() => retained.length === 1, 'retained message')
-    expect(retained[0]?.payload).toBe('retained-v1')
+    await expectRetained(url)
   })
 
   it('publishes the will of a client whose hub was killed, when the hub comes back', async () => {

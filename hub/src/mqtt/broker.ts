@@ -1,19 +1,14 @@
 import type { EventEmitter } from 'node:events'
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes'
 import type { Logger } from '../base/log.js'
+import type { HubConfig } from '../config/options.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import type { MqttAuth } from './auth.js'
 import { installMaxQosDelivery } from './max-qos-delivery.js'
 import { createMqEmitter } from './mq-emitter.js'
 
-export interface BrokerLimits {
-  connectTimeoutMs: number
-  drainTimeoutMs: number
-  queueLimit: number
-  maxInflightInbound: number
-  maxTopicLevels: number
-  keepaliveLimitS: number
-}
+/** The limits aedes enforces itself; documented with the options they come from. */
+export type BrokerLimits = Pick<HubConfig, 'connectTimeoutMs' | 'drainTimeoutMs' | 'queueLimit' | 'maxInflightInbound' | 'maxTopicLevels' | 'keepaliveLimitS'>
 
 export interface BrokerDeps {
   id: string
