@@ -6,7 +6,7 @@ import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
 import type { Aedes } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
-import { countWrites, installFrameGuard } from './frame-guard.js'
+import { coalesceWrites, countWrites, installFrameGuard } from './frame-guard.js'
 
 export type ListenerName = 'mqtt' | 'mqtts' | 'ws'
 
@@ -47,6 +47,7 @@ export class MqttListeners {
       },
     })
     countWrites(conn, (n) => { traffic.bytesOut += n })
+    coalesceWrites(conn)
     broker.handle(conn, req)
   }
 

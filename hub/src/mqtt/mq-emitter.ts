@@ -1,4 +1,5 @@
 import mqemitter from 'mqemitter'
+import { nextTurn } from '../base/next-turn.js'
 
 type MQEmitter = mqemitter.MQEmitter
 type Callback = (error?: Error) => void
@@ -20,8 +21,7 @@ const MAX_NESTED = 64
  * recursion and overflows the stack, killing the process (mcollina/mqemitter#204; plain aedes
  * 1.2 dies this way).
  *
- * The trampoline counts nesting and, past MAX_NESTED, continues on a fresh stack
- * (setImmediate). The slot stays reserved (`current`) while it waits, so later emits queue
+ * The trampoline counts nesting and, past MAX_NESTED, continues on a fresh stack (nextTurn). The slot stays reserved (`current`) while it waits, so later emits queue
  * behind it: delivery order is unchanged [MQTT-4.6.0-6].
  */
 export function createMqEmitter(opts: { concurrency: number }): MQEmitter {
@@ -32,8 +32,7 @@ export function createMqEmitter(opts: { concurrency: number }): MQEmitter {
   internals._do = function trampolinedDo(this: EmitterInternals, message, callback) {
     if (depth >= MAX_NESTED) {
       this.current++
-      // eslint-disable-next-line no-restricted-globals -- a fresh stack, not a timer: no Clock involved
-      setImmediate(() => {
+      nextTurn(() => {
         this.current--
         run.call(this, message, callback)
       })
