@@ -6,7 +6,8 @@ import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
 import type { Aedes } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
-import { coalesceWrites, countWrites, installFrameGuard } from './frame-guard.js'
+import { installFrameGuard } from './frame-guard.js'
+import { coalesceWrites, countWrites } from './write-hooks.js'
 
 export type ListenerName = 'mqtt' | 'mqtts' | 'ws'
 
