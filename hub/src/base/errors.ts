@@ -30,3 +30,10 @@ export class AuthError extends RinghubError {
     super(message)
   }
 }
+
+/** A request to another hub failed: unreachable, closed, timed out, or answered with garbage. */
+export class TransportError extends RinghubError {
+  constructor(readonly reason: 'timeout' | 'unreachable' | 'closed' | 'too-large' | 'refused', message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
