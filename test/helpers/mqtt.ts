@@ -85,13 +85,17 @@ export function encodeConnect(c: { clientId: string, clean: boolean, username?: 
     ...(c.password !== undefined ? [str(c.password)] : []),
   ])
   const body = Buffer.concat([variable, payload])
-  const length: number[] = []
-  let n = body.length
+  return Buffer.concat([Buffer.from([0x10]), encodeRemainingLength(body.length), body])
+}
+
+/** MQTT's variable-length Remaining Length encoding (§2.2.3). */
+export function encodeRemainingLength(n: number): Buffer {
+  const out: number[] = []
   do {
     let byte = n % 128
     n = Math.floor(n / 128)
     if (n > 0) byte |= 0x80
-    length.push(byte)
+    out.push(byte)
   } while (n > 0)
-  return Buffer.concat([Buffer.from([0x10, ...length]), body])
+  return Buffer.from(out)
 }

@@ -4,7 +4,7 @@ import mqttPacket, { type Packet, type QoS } from 'mqtt-packet'
 import type { MqttClient } from 'mqtt'
 import type { Hub } from '../../hub/src/hub.js'
 import { startHub, tempDir } from '../helpers/hubs.js'
-import { close, collect, connect } from '../helpers/mqtt.js'
+import { close, collect, connect, encodeRemainingLength } from '../helpers/mqtt.js'
 import { waitFor } from '../helpers/wait.js'
 
 // A seeded mutation fuzzer for the MQTT side of a hub: valid MQTT 3.1.1 packet sequences made with
@@ -90,16 +90,7 @@ function anyPacket(r: Rng): Buffer {
   }
 }
 
-function encodeLength(n: number): Buffer {
-  const out: number[] = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return Buffer.from(out)
-}
+const encodeLength = encodeRemainingLength
 
 const u16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff])
 const str = (b: Buffer): Buffer => Buffer.concat([u16(b.length), b])
