@@ -1,0 +1,70 @@
+import type { MemberVersion } from './member.js'
+
+/**
+ * The one precedence rule (STYLE §5): whether news about a member (`update`, from an alive,
+ * suspect or dead message, or one entry of a push-pull state) changes what this hub holds about
+ * it (`current`, `undefined` when the member is unknown). Nothing else in membership compares
+ * incarnations or states.
+ *
+ * Derived from memberlist `state.go` (`aliveNode`, `suspectNode`, `deadNode`):
+ * - alive: `a.Incarnation <= state.Incarnation` → bail; a node not in `nodeMap` is created
+ *   first, so an unknown member is always taken. Any state, dead and left included, yields to
+ *   a strictly newer alive: that is how a restarted or refuting member comes back.
+ * - suspect: unknown → ignore; `s.Incarnation < state.Incarnation` → ignore; a running
+ *   suspicion timer → `Confirm(from)` instead of applying (Lifeguard LHA-Suspicion);
+ *   `state.State != StateAlive` → ignore. So suspect takes an alive member at an equal or newer
+ *   incarnation, and never revives a dead or left one.
+ * - dead / left (a `dead` message with `From == Node`): unknown → ignore;
+ *   `d.Incarnation < state.Incarnation` → ignore; `state.DeadOrLeft()` → ignore. So dead and
+ *   left take an alive or suspect member at an equal or newer incarnation, and a member that is
+ *   already dead or left stays as it is: a left member stays left against a later dead.
+ *
+ * The table (`older`/`equal`/`newer` = update incarnation vs current):
+ *
+ * | current      | alive        | suspect               | dead         | left         |
+ * |--------------|--------------|-----------------------|--------------|--------------|
+ * | unknown      | apply        | ignore                | ignore       | ignore       |
+ * | any, older   | ignore       | ignore                | ignore       | ignore       |
+ * | alive, equal | ignore       | apply                 | apply        | apply        |
+ * | alive, newer | apply        | apply                 | apply        | apply        |
+ * | suspect, eq. | ignore       | confirm               | apply        | apply        |
+ * | suspect, new | apply        | apply (*)             | apply        | apply        |
+ * | dead, equal  | ignore       | ignore                | ignore       | ignore       |
+ * | dead, newer  | apply        | ignore                | ignore       | ignore       |
+ * | left, equal  | ignore       | ignore                | ignore       | ignore       |
+ * | left, newer  | apply        | ignore                | ignore       | ignore       |
+ *
+ * (*) One deliberate difference: memberlist treats a suspect at a *newer* incarnation for a
+ * member it already suspects as one more confirmation of the old suspicion (its timer keeps the
+ * old incarnation). Here it is applied: the member must have refuted with an alive we missed
+ * and been suspected again, so we end where we would be had that alive arrived, and the
+ * handler starts a fresh suspicion; late confirmations of the old one are then stale.
+ *
+ * About ourselves the handler reads the verdict differently (memberlist's `refute`): `apply` of
+ * a suspect/dead/left means "refute with a higher incarnation" (unless we are leaving), and an
+ * alive about us at an equal incarnation with other metadata is refuted too; that is not this
+ * rule's business.
+ */
+export type Verdict =
+  /** Replace the current state and incarnation with the update's, then re-broadcast it. */
+  | 'apply'
+  /** Same suspicion heard again: count `from` as a Lifeguard confirmation; state unchanged. */
+  | 'confirm'
+  /** Stale or irrelevant: drop it (and do not re-broadcast). */
+  | 'ignore'
+
+export function judge(current: MemberVersion | undefined, update: MemberVersion): Verdict {
+  if (current === undefined) return update.state === 'alive' ? 'apply' : 'ignore'
+  const delta = Math.sign(update.incarnation - current.incarnation)
+  if (delta < 0) return 'ignore'
+  if (update.state === 'alive') return delta > 0 ? 'apply' : 'ignore'
+  // suspect, dead or left from here on: they never revive a member that is gone.
+  if (current.state === 'dead' || current.state === 'left') return 'ignore'
+  if (update.state === 'suspect' && current.state === 'suspect' && delta === 0) return 'confirm'
+  return 'apply'
+}
+
+/** `judge(current, update) === 'apply'`: the update changes the member table. */
+export function shouldApply(current: MemberVersion | undefined, update: MemberVersion): boolean {
+  return judge(current, update) === 'apply'
+}
