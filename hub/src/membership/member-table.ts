@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events'
+import type { Clock } from '../base/clock.js'
+import type { Logger } from '../base/log.js'
+import type { Awareness } from './awareness.js'
+import { AWARENESS_DELTA } from './awareness.js'
+import type { BroadcastQueue } from './broadcast-queue.js'
+import { encodePacket } from './codec.js'
+import type { Member, MemberAddresses, MemberMeta } from './member.js'
+import { versionOf, type AliveMessage, type DeadMessage, type SuspectMessage } from './messages.js'
+import { judge } from './precedence.js'
+import type { GossipProfile } from './profiles.js'
+import { Suspicion, expectedConfirmations, suspicionBoundsMs } from './suspicion.js'
+
+/** Typed membership events, in the past tense (STYLE §10). Each carries the member as now held. */
+export interface MembershipEvents {
+  memberJoined: [Member]
+  memberUpdated: [Member]
+  memberSuspected: [Member]
+  memberDied: [Member]
+  memberLeft: [Member]
+  /** This hub was accused and raised its incarnation to refute (Lifeguard counts it). */
+  selfRefuted: [number]
+}
+
+interface Entry {
+  member: Member
+  suspicion: Suspicion | undefined
+}
+
+/**
+ * What this hub knows about every member, changed only through `alive`, `suspect` and `dead`
+ * news judged by the one precedence rule (`precedence.ts`). Handlers follow memberlist's order:
+ * drop stale → confirm suspicion → refute if about us → apply → broadcast.
+ */
+export class MemberTable extends EventEmitter<MembershipEvents> {
+  readonly #entries = new Map<string, Entry>()
+  #self: Member
+  #leaving = false
+
+  constructor(private readonly deps: {
+    self: Member
+    clock: Clock
+    log: Logger
+    profile: GossipProfile
+    broadcasts: BroadcastQueue
+    awareness: Awareness
+  }) {
+    super()
+    this.#self = { ...deps.self, state: 'alive' }
+    this.#entries.set(this.#self.id, { member: this.#self, suspicion: undefined })
+  }
+
+  get self(): Member { return this.#self }
+  get(id: string): Member | undefined { return this.#entries.get(id)?.member }
+  all(): Member[] { return [...this.#entries.values()].map((e) => e.member) }
+
+  /** Members that count for the retransmit limit and suspicion math: not dead, not left. */
+  get liveCount(): number {
+    let n = 0
+    for (const e of this.#entries.values()) if (e.member.state === 'alive' || e.member.state === 'suspect') n++
+    return n
+  }
+
+  /** Announces ourselves (at start, and after a metadata change) at a higher incarnation. */
+  announceSelf(changes: { addresses?: MemberAddresses, meta?: MemberMeta } = {}): void {
+    this.#self = { ...this.#self, ...changes, incarnation: this.#self.incarnation + 1, state: 'alive', stateChangeMs: this.deps.clock.now() }
+    this.#entries.set(this.#self.id, { member: this.#self, suspicion: undefined })
+    this.#broadcast(this.#self.id, this.aliveOf(this.#self))
+  }
+
+  /** Graceful leave: broadcast a dead message about ourselves (memberlist: from === node). */
+  leave(onSent: () => void): void {
+    this.#leaving = true
+    this.#self = { ...this.#self, state: 'left', stateChangeMs: this.deps.clock.now() }
+    const message: DeadMessage = { type: 'dead', incarnation: this.#self.incarnation, node: this.#self.id, from: this.#self.id }
+    this.deps.broadcasts.enqueue(this.#self.id, encodePacket(message), () => onSent())
+  }
+
+  aliveOf(m: Member): AliveMessage {
+    return { type: 'alive', incarnation: m.incarnation, node: m.id, addresses: m.addresses, meta: m.meta }
+  }
+
+  applyAlive(msg: AliveMessage): void {
+    if (msg.node === this.#self.id) {
+      // Someone says we are alive at an incarnation at least ours with other data: a stale
+      // announcement of ours, or an impostor; either way re-assert ourselves above it.
+      if (msg.incarnation > this.#self.incarnation || (msg.incarnation === this.#self.incarnation && !sameIdentity(msg, this.#self))) {
+        this.#refute(msg.incarnation)
+      }
+      return
+    }
+    const entry = this.#entries.get(msg.node)
+    if (judge(entry?.member, versionOf(msg)) !== 'apply') return
+    entry?.suspicion?.cancel()
+    const before = entry?.member.state
+    const member: Member = { id: msg.node, incarnation: msg.incarnation, state: 'alive', stateChangeMs: this.deps.clock.now(), addresses: msg.addresses, meta: msg.meta }
+    this.#entries.set(msg.node, { member, suspicion: undefined })
+    this.#broadcast(msg.node, msg)
+    this.emit(before === undefined || before === 'dead' || before === 'left' ? 'memberJoined' : 'memberUpdated', member)
+  }
+
+  applySuspect(msg: SuspectMessage): void {
+    if (msg.node === this.#self.id) {
+      if (msg.incarnation >= this.#self.incarnation && !this.#leaving) this.#refute(msg.incarnation)
+      return
+    }
+    const entry = this.#entries.get(msg.node)
+    const verdict = judge(entry?.member, versionOf(msg))
+    if (verdict === 'confirm') {
+      // Lifeguard: an independent confirmation shortens the timer; pass on only new information.
+      if (entry?.suspicion?.confirm(msg.from)) this.#broadcast(msg.node, msg)
+      return
+    }
+    if (verdict !== 'apply' || !entry) return
+    entry.suspicion?.cancel()
+    const member: Member = { ...entry.member, state: 'suspect', incarnation: msg.incarnation, stateChangeMs: this.deps.clock.now() }
+    const { profile } = this.deps
+    const n = this.liveCount
+    const bounds = suspicionBoundsMs({ n, suspicionMult: profile.suspicionMult, probeIntervalMs: profile.probeIntervalMs, suspicionMaxTimeoutMult: profile.suspicionMaxTimeoutMult })
+    const suspicion = new Suspicion({
+      clock: this.deps.clock,
+      from: msg.from,
+      k: expectedConfirmations(profile.suspicionMult, n),
+      minMs: bounds.minMs,
+      maxMs: bounds.maxMs,
+      onTimeout: (confirmations) => {
+        this.deps.log.info({ member: msg.node, confirmations }, 'suspicion timed out; member declared dead')
+        this.applyDead({ type: 'dead', incarnation: msg.incarnation, node: msg.node, from: this.#self.id })
+      },
+    })
+    this.#entries.set(msg.node, { member, suspicion })
+    this.#broadcast(msg.node, msg)
+    this.emit('memberSuspected', member)
+  }
+
+  applyDead(msg: DeadMessage): void {
+    if (msg.node === this.#self.id) {
+      if (!this.#leaving && msg.incarnation >= this.#self.incarnation) this.#refute(msg.incarnation)
+      return
+    }
+    const entry = this.#entries.get(msg.node)
+    if (!entry || judge(entry.member, versionOf(msg)) !== 'apply') return
+    entry.suspicion?.cancel()
+    const state = versionOf(msg).state
+    const member: Member = { ...entry.member, state, incarnation: msg.incarnation, stateChangeMs: this.deps.clock.now() }
+    this.#entries.set(msg.node, { member, suspicion: undefined })
+    this.#broadcast(msg.node, msg)
+    this.emit(state === 'left' ? 'memberLeft' : 'memberDied', member)
+  }
+
+  /**
+   * Forgets members that left more than `leftMs` ago, and dead ones after `deadMs` (kept longer,
+   * so they can be retried after a partition heals; serf's reconnect).
+   */
+  reap(leftMs: number, deadMs: number): void {
+    const now = this.deps.clock.now()
+    for (const [id, e] of this.#entries) {
+      const age = now - e.member.stateChangeMs
+      if ((e.member.state === 'left' && age > leftMs) || (e.member.state === 'dead' && age > deadMs)) this.#entries.delete(id)
+    }
+  }
+
+  /** Stops every suspicion timer (on shutdown). */
+  stop(): void {
+    for (const e of this.#entries.values()) e.suspicion?.cancel()
+  }
+
+  #refute(accusedIncarnation: number): void {
+    const incarnation = Math.max(this.#self.incarnation, accusedIncarnation) + 1
+    this.#self = { ...this.#self, incarnation, state: 'alive' }
+    this.#entries.set(this.#self.id, { member: this.#self, suspicion: undefined })
+    this.deps.awareness.applyDelta(AWARENESS_DELTA.REFUTED)
+    this.#broadcast(this.#self.id, this.aliveOf(this.#self))
+    this.emit('selfRefuted', incarnation)
+  }
+
+  #broadcast(about: string, message: AliveMessage | SuspectMessage | DeadMessage): void {
+    this.deps.broadcasts.enqueue(about, encodePacket(message))
+  }
+}
+
+function sameIdentity(msg: AliveMessage, self: Member): boolean {
+  return msg.addresses.gossip === self.addresses.gossip
+}
