@@ -5,10 +5,12 @@ import { shuffle, type Rng } from '../base/rng.js'
 import type { Transport } from '../transport/transport.js'
 import { AWARENESS_DELTA, Awareness } from './awareness.js'
 import { BroadcastQueue } from './broadcast-queue.js'
-import { COMPOUND_HEADER_BYTES, COMPOUND_PART_OVERHEAD_BYTES, decodePacket, encodeCompound, encodePacket } from './codec.js'
+import { decodePacket, encodePacket } from './codec.js'
+import { PacketSender } from './packet-sender.js'
+import { localState, mergeState } from './push-pull.js'
 import type { Member } from './member.js'
 import { MemberTable, type MembershipEvents } from './member-table.js'
-import type { Decoded, GossipMessage, IndirectPingMessage, PingMessage, PushPullMember, PushPullMessage } from './messages.js'
+import type { Decoded, GossipMessage, IndirectPingMessage, PingMessage } from './messages.js'
 import { pushPullScaleMs, type GossipProfile } from './profiles.js'
 import { PacketSecurity } from './security.js'
 
@@ -59,6 +61,7 @@ export class SwimNode {
   readonly #awareness: Awareness
   readonly #broadcasts: BroadcastQueue
   readonly #security: PacketSecurity
+  readonly #sender: PacketSender
   readonly #acks = new Map<number, AckWaiter>()
   readonly #timers = new Set<TimerHandle>()
   #seq = 0
@@ -71,6 +74,7 @@ export class SwimNode {
     this.#awareness = new Awareness(profile.awarenessMaxMultiplier)
     this.#security = deps.security ?? new PacketSecurity()
     this.#broadcasts = new BroadcastQueue({ retransmitMult: profile.retransmitMult, numMembers: () => this.table.liveCount, maxQueued: profile.maxQueuedBroadcasts })
+    this.#sender = new PacketSender({ transport: deps.transport, security: this.#security, broadcasts: this.#broadcasts, udpPacketBytes: profile.udpPacketBytes })
     this.table = new MemberTable({ self: deps.self, clock: deps.clock, log: deps.log, profile, broadcasts: this.#broadcasts, awareness: this.#awareness })
   }
 
@@ -153,7 +157,7 @@ export class SwimNode {
     // Lifeguard buddy system: a suspect hears of its suspicion in the probe itself, so it can
     // refute without waiting for gossip to reach it.
     const buddy = target.state === 'suspect' ? [encodePacket({ type: 'suspect', incarnation: target.incarnation, node: target.id, from: this.self.id })] : []
-    this.#send(target.addresses.gossip, encodePacket(ping), buddy)
+    this.#sender.send(target.addresses.gossip, encodePacket(ping), buddy)
 
     this.#after(this.#awareness.scaleTimeout(profile.probeTimeoutMs), () => {
       if (acked) return
@@ -161,7 +165,7 @@ export class SwimNode {
       expectedNacks = helpers.length
       for (const h of helpers) {
         const req: IndirectPingMessage = { type: 'indirect-ping', seq, target: target.id, targetAddr: target.addresses.gossip, nack: true, from: this.self.id, fromAddr: this.self.addresses.gossip }
-        this.#send(h.addresses.gossip, encodePacket(req))
+        this.#sender.send(h.addresses.gossip, encodePacket(req))
       }
     })
     this.#after(this.#awareness.scaleTimeout(profile.probeIntervalMs) - 1, () => {
@@ -225,7 +229,7 @@ export class SwimNode {
   #onPing(ping: PingMessage): void {
     // A ping meant for another id that used to live at our address (memberlist ping.Node).
     if (ping.target !== this.self.id) return
-    this.#send(ping.fromAddr, encodePacket({ type: 'ack', seq: ping.seq }))
+    this.#sender.send(ping.fromAddr, encodePacket({ type: 'ack', seq: ping.seq }))
   }
 
   #onIndirectPing(req: IndirectPingMessage): void {
@@ -234,14 +238,14 @@ export class SwimNode {
     this.#acks.set(seq, {
       onAck: () => {
         acked = true
-        this.#send(req.fromAddr, encodePacket({ type: 'ack', seq: req.seq }))
+        this.#sender.send(req.fromAddr, encodePacket({ type: 'ack', seq: req.seq }))
       },
       onNack: () => {},
     })
-    this.#send(req.targetAddr, encodePacket({ type: 'ping', seq, target: req.target, from: this.self.id, fromAddr: this.self.addresses.gossip }))
+    this.#sender.send(req.targetAddr, encodePacket({ type: 'ping', seq, target: req.target, from: this.self.id, fromAddr: this.self.addresses.gossip }))
     this.#after(this.#awareness.scaleTimeout(this.deps.profile.probeTimeoutMs), () => {
       this.#acks.delete(seq)
-      if (!acked && req.nack) this.#send(req.fromAddr, encodePacket({ type: 'nack', seq: req.seq }))
+      if (!acked && req.nack) this.#sender.send(req.fromAddr, encodePacket({ type: 'nack', seq: req.seq }))
     })
   }
 
@@ -254,31 +258,8 @@ export class SwimNode {
     // The recently dead get gossip too, so one wrongly declared dead learns it and refutes.
     const targets = this.#randomMembers(gossipNodes, (m) => m.state === 'alive' || m.state === 'suspect' || now - m.stateChangeMs < gossipToTheDeadMs)
     for (const t of targets) {
-      const parts = this.#broadcasts.getBroadcasts(COMPOUND_PART_OVERHEAD_BYTES, this.#packetBudget() - COMPOUND_HEADER_BYTES)
-      if (parts.length === 0) return
-      this.#sendParts(t.addresses.gossip, parts)
+      if (!this.#sender.sendBroadcasts(t.addresses.gossip)) return
     }
-  }
-
-  /** Sends `packet` (plus `priority` parts) with as many queued broadcasts as fit piggybacked. */
-  #send(to: string, packet: Uint8Array, priority: Uint8Array[] = []): void {
-    const own = [packet, ...priority]
-    const used = COMPOUND_HEADER_BYTES + own.reduce((n, p) => n + COMPOUND_PART_OVERHEAD_BYTES + p.byteLength, 0)
-    const piggyback = this.#broadcasts.getBroadcasts(COMPOUND_PART_OVERHEAD_BYTES, this.#packetBudget() - used)
-    this.#sendParts(to, [...own, ...piggyback])
-  }
-
-  #sendParts(to: string, parts: Uint8Array[]): void {
-    if (parts.length === 1) {
-      this.deps.transport.sendPacket(to, this.#security.seal(parts[0] as Uint8Array))
-      return
-    }
-    const { packet } = encodeCompound(parts, this.#packetBudget())
-    if (packet) this.deps.transport.sendPacket(to, this.#security.seal(packet))
-  }
-
-  #packetBudget(): number {
-    return Math.min(this.deps.profile.udpPacketBytes, this.deps.transport.maxPacketBytes) - this.#security.overheadBytes
   }
 
   // ------------------------------------------------------------------------------ push-pull
@@ -302,7 +283,7 @@ export class SwimNode {
 
   /** Full state exchange over the reliable channel (memberlist pushPullNode). */
   async #pushPull(address: string, join: boolean): Promise<void> {
-    const request = this.#security.seal(encodePacket(this.#localState(join)))
+    const request = this.#security.seal(encodePacket(localState(this.table, join)))
     const response = await this.deps.transport.request(address, request, this.deps.profile.tcpTimeoutMs)
     let message: Decoded
     try {
@@ -312,7 +293,7 @@ export class SwimNode {
       throw err
     }
     if (message.type !== 'push-pull') throw new ProtocolError('bad-field', `push-pull answered with ${message.type}`)
-    this.#merge(message.members)
+    mergeState(this.table, message.members)
   }
 
   async #answerPushPull(from: string, data: Uint8Array): Promise<Uint8Array> {
@@ -327,27 +308,9 @@ export class SwimNode {
       this.#countRejected('not-push-pull')
       throw new ProtocolError('bad-field', `expected push-pull, got ${message.type}`)
     }
-    const response = this.#security.seal(encodePacket(this.#localState(false)))
-    this.#merge(message.members)
+    const response = this.#security.seal(encodePacket(localState(this.table, false)))
+    mergeState(this.table, message.members)
     return response
-  }
-
-  #localState(join: boolean): PushPullMessage {
-    const members: PushPullMember[] = this.table.all().map((m) => ({ id: m.id, incarnation: m.incarnation, state: m.state, addresses: m.addresses, meta: m.meta }))
-    return { type: 'push-pull', join, members }
-  }
-
-  /** Remote state through the same handlers as gossip (memberlist mergeState). */
-  #merge(members: readonly PushPullMember[]): void {
-    for (const m of members) {
-      switch (m.state) {
-        case 'alive': this.table.applyAlive({ type: 'alive', incarnation: m.incarnation, node: m.id, addresses: m.addresses, meta: m.meta }); break
-        case 'left': this.table.applyDead({ type: 'dead', incarnation: m.incarnation, node: m.id, from: m.id }); break
-        // A remote "dead" is only a suspicion here: the member gets its chance to refute.
-        case 'dead':
-        case 'suspect': this.table.applySuspect({ type: 'suspect', incarnation: m.incarnation, node: m.id, from: this.self.id }); break
-      }
-    }
   }
 
   // ------------------------------------------------------------------------------ helpers
