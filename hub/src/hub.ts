@@ -15,12 +15,19 @@ import { closeBroker, createBroker } from './mqtt/broker.js'
 import { MqttListeners } from './mqtt/listeners.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
-import { AdminServer } from './admin/admin-server.js'
+import { AdminServer, sendJson } from './admin/admin-server.js'
+import { Cluster } from './membership/cluster.js'
+import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
+import { NodeState } from './store/node-state.js'
+import { randomRng, type Rng } from './base/rng.js'
+import { advertisedHost, hostPort } from './hub-addresses.js'
 import { RINGHUB_VERSION } from './version.js'
 
 export interface HubDeps {
   config: HubConfig
   clock: Clock
+  /** Randomness for gossip (probe order, jitter); a fresh unpredictable one by default. */
+  rng?: Rng
   log: Logger
   /** Defaults to a fresh registry with process metrics. */
   metrics?: HubMetrics
@@ -43,6 +50,7 @@ export class Hub {
     readonly db: HubDb,
     readonly users: UserStore,
     readonly metrics: HubMetrics,
+    readonly cluster: Cluster,
     private readonly parts: {
       listeners: MqttListeners
       admin: AdminServer
@@ -80,7 +88,7 @@ export class Hub {
       const mqttPort = await listeners.listenTcp(config.host, config.mqtt)
       const mqttsPort = tls ? await listeners.listenTls(config.host, config.mqtts as number, tls) : null
 
-      let ports: HubInfo['ports'] = { mqtt: mqttPort, mqtts: mqttsPort, admin: 0 }
+      let ports: HubInfo['ports'] = { mqtt: mqttPort, mqtts: mqttsPort, admin: 0, gossip: 0 }
       const admin = new AdminServer({
         log,
         metrics,
@@ -106,6 +114,30 @@ export class Hub {
       cleanups.unshift(() => admin.close())
       ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
 
+      const transport = await UdpTcpTransport.start({ host: config.host, port: config.gossip, advertise: config.advertise, clock, log })
+      cleanups.unshift(() => transport.close())
+      const host = advertisedHost(config.host, config.advertise)
+      const cluster = Cluster.start({
+        options: {
+          id: config.id,
+          addresses: { mqtt: hostPort(host, ports.mqtt), admin: hostPort(host, ports.admin) },
+          meta: { version: RINGHUB_VERSION, role: 'hub' },
+          profile: config.profile,
+          seeds: config.join,
+          gossipKeys: config.gossipKeys,
+          clusterLabel: config.clusterLabel,
+        },
+        transport, clock, rng: deps.rng ?? randomRng(), log, state: new NodeState(db),
+      })
+      cleanups.unshift(() => cluster.stop(0))
+      ports = { ...ports, gossip: transport.port }
+      admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
+      admin.route('GET /api/ring/owner', (req, res) => {
+        const topic = new URL(req.url ?? '/', 'http://x').searchParams.get('topic')
+        if (!topic) return sendJson(res, 400, { error: 'query parameter topic is required' })
+        sendJson(res, 200, { topic, ...cluster.ownerOf(topic) })
+      })
+
       const sys = new SysTopics({
         broker, clock, log, metrics,
         version: `ringhub ${RINGHUB_VERSION} (aedes ${(broker as unknown as { version: string }).version})`,
@@ -117,8 +149,8 @@ export class Hub {
       })
       sys.start()
 
-      log.info({ ports, data: config.data, version: RINGHUB_VERSION }, 'hub started')
-      return new Hub(config, ports, broker, db, users, metrics, { listeners, admin, sys, persistence, log })
+      log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
+      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log })
     } catch (err) {
       for (const cleanup of cleanups) await cleanup()
       throw err
@@ -131,6 +163,8 @@ export class Hub {
     this.#stopped = true
     const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
+    // Leave the ring first: the others stop routing here at once instead of suspecting us.
+    await this.cluster.stop()
     await publishWillsBeforeStop(this.broker, persistence, log)
     // Listeners first: they own the upgraded WebSocket connections, which the HTTP server's
     // close would otherwise wait for.

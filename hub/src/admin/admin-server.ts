@@ -40,6 +40,11 @@ export class AdminServer {
     })
   }
 
+  /** Adds a route, e.g. `GET /api/ring`; later parts of the hub register theirs at start. */
+  route(key: `${'GET' | 'POST' | 'PUT' | 'DELETE'} /${string}`, handler: Handler): void {
+    this.#routes.set(key, handler)
+  }
+
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject)
@@ -71,7 +76,7 @@ export class AdminServer {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
   res.end(text)

@@ -22,6 +22,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   const host = '127.0.0.1'
   const mqtt = await freeOr(1883, host)
   const admin = await freeOr(8080, host)
+  const gossip = await freeOr(7946, host)
   const onStarted = ({ ports }: Hub): void => {
     process.stdout.write([
       '',
@@ -34,5 +35,5 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       '',
     ].join('\n') + '\n')
   }
-  return runHub(['--id', 'demo', '--host', host, '--mqtt', String(mqtt), '--admin', String(admin), '--allow-anonymous', '--log-level', 'warn', ...argv], { onStarted })
+  return runHub(['--id', 'demo', '--host', host, '--mqtt', String(mqtt), '--admin', String(admin), '--gossip', String(gossip), '--allow-anonymous', '--log-level', 'warn', ...argv], { onStarted })
 }

@@ -8,7 +8,7 @@ import { renderOptionsTable } from '../config/options-doc.js'
 
 export function hubHelp(): string {
   const rows = OPTIONS.map((o) => {
-    const value = o.type === 'bool' ? '' : o.type === 'enum' ? ` ${o.values?.join('|')}` : o.type === 'string' ? ' VALUE' : ' N'
+    const value = o.type === 'bool' ? '' : o.type === 'enum' ? ` ${o.values?.join('|')}` : o.type === 'string' ? ' VALUE' : o.type === 'list' ? ' A,B' : ' N'
     return `  ${(o.flag + value).padEnd(34)} ${o.doc}\n  ${''.padEnd(34)} default: ${o.defaultText}; env ${envName(o.key)}; YAML ${o.key}`
   })
   return `Usage: ringhub hub [options]\n\nPrecedence: flags > RINGHUB_* env > YAML (--config) > defaults.\n\n${rows.join('\n')}\n`

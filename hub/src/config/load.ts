@@ -28,6 +28,12 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   storeSync: 'normal',
   sysIntervalMs: 10_000,
   logLevel: 'info',
+  gossip: 7946,
+  join: [],
+  advertise: undefined,
+  profile: 'lan',
+  gossipKeys: [],
+  clusterLabel: undefined,
 }
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]))
@@ -102,6 +108,10 @@ function coerce(spec: OptionSpec, raw: unknown): unknown {
       if (n < min || n > max) fail(`is out of range [${min}, ${max}]`)
       return n
     }
+    case 'list': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : fail('is not a list (comma-separated)')
+      return items.map((x) => String(x).trim()).filter((x) => x !== '')
+    }
     case 'enum':
       if (typeof raw !== 'string' || !spec.values?.includes(raw)) fail(`is not one of ${spec.values?.join(', ')}`)
       return raw
@@ -138,6 +148,14 @@ export function loadConfig(sources: LoadSources = {}): HubConfig {
   }
   if (out.data === undefined) out.data = join('data', String(out.id))
   const cfg = out as unknown as HubConfig
+  for (const seed of cfg.join) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(seed)) throw new ConfigError('join', `${JSON.stringify(seed)} is not host:port`)
+  }
+  for (const key of cfg.gossipKeys) {
+    if (Buffer.from(key, 'base64').length !== 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) {
+      throw new ConfigError('gossipKeys', 'each key must be base64 of 32 random bytes (openssl rand -base64 32)')
+    }
+  }
   if (cfg.mqtts !== undefined && (!cfg.tlsCert || !cfg.tlsKey)) {
     throw new ConfigError('mqtts', 'the TLS listener needs both tlsCert and tlsKey')
   }

@@ -3,7 +3,7 @@
  * unit. The CLI parser, the YAML/env loader, `ringhub hub --help` and docs/configuration.md all
  * read this table, so an option cannot exist in one place and be missing from another.
  */
-export type OptionType = 'port' | 'int' | 'string' | 'bool' | 'enum'
+export type OptionType = 'port' | 'int' | 'string' | 'bool' | 'enum' | 'list'
 
 export interface OptionSpec {
   /** Key in the YAML file and in `HubConfig`. */
@@ -54,6 +54,16 @@ export interface HubConfig {
   storeSync: StoreSync
   sysIntervalMs: number
   logLevel: LogLevelOption
+  /** Gossip port, UDP and TCP; 0 = ephemeral. */
+  gossip: number
+  /** Seeds to join, "host:port". */
+  join: string[]
+  /** Gossip address others should use ("host" or "host:port"); default the bound one. */
+  advertise: string | undefined
+  profile: 'lan' | 'edge'
+  /** Base64 AES-256 keys for gossip encryption; the first encrypts, all decrypt. */
+  gossipKeys: string[]
+  clusterLabel: string | undefined
 }
 
 const PORT = { type: 'port' } as const
@@ -80,6 +90,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'groupCommitMs', flag: '--group-commit-ms', type: 'int', min: 0, max: 1000, defaultText: '2', doc: 'Milliseconds writes gather into one SQLite transaction before commit (0 = next event-loop turn).' },
   { key: 'storeSync', flag: '--store-sync', type: 'enum', values: ['normal', 'full'], defaultText: 'normal', doc: 'SQLite synchronous mode: normal survives process crashes (kill -9); full also survives power loss, at a cost per commit.' },
   { key: 'sysIntervalMs', flag: '--sys-interval-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '10000', doc: 'Milliseconds between $SYS/broker/... updates (0 = off).' },
+  { key: 'gossip', flag: '--gossip', type: 'port', defaultText: '7946', doc: 'SWIM gossip port, UDP (probes, gossip) and TCP (state sync) on the same number. 0 picks a free port.' },
+  { key: 'join', flag: '--join', type: 'list', defaultText: 'none', doc: 'Seed hubs to join, comma-separated host:port; retried with backoff until one answers.' },
+  { key: 'advertise', flag: '--advertise', type: 'string', defaultText: 'the bound address', doc: 'Address (host or host:port) other hubs use to reach this one, for NAT and network namespaces; also used for the MQTT and admin addresses it gossips.' },
+  { key: 'profile', flag: '--profile', type: 'enum', values: ['lan', 'edge'], defaultText: 'lan', doc: 'Failure-detection profile: lan (memberlist LAN defaults, probe 1 s) or edge (probe 200 ms, for small rings on one LAN). See docs/membership.md.' },
+  { key: 'gossipKeys', flag: '--gossip-key', type: 'list', defaultText: 'none (plaintext)', doc: 'AES-256-GCM gossip keys, base64 of 32 bytes, comma-separated; the first encrypts, all decrypt (rotate: add, make first, remove).' },
+  { key: 'clusterLabel', flag: '--cluster-label', type: 'string', defaultText: 'none', doc: 'Cluster label bound to every gossip packet; packets with another label are dropped.' },
   { key: 'logLevel', flag: '--log-level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], defaultText: 'info', doc: 'pino log level (JSON lines on stdout).' },
 ]
 

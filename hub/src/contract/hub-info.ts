@@ -9,6 +9,8 @@ export interface HubPorts {
   mqtts: number | null
   /** Admin HTTP (also MQTT over WebSocket at /mqtt). */
   admin: number
+  /** SWIM gossip, UDP and TCP. */
+  gossip: number
 }
 
 export interface HubInfo {

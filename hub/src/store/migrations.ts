@@ -79,4 +79,13 @@ CREATE TABLE users (
 ) WITHOUT ROWID;
 `
 
-export const migrations: readonly string[] = [V1]
+// Small durable facts about this hub itself (membership.ts: the last SWIM incarnation it used, so
+// a restarted hub rejoins above it and its old incarnation cannot be replayed against it).
+const V2 = `
+CREATE TABLE node_state (
+  name TEXT NOT NULL PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+export const migrations: readonly string[] = [V1, V2]

@@ -11,7 +11,10 @@ export interface UdpTcpOptions {
   host: string
   /** UDP and TCP port (the same number, as memberlist does); 0 picks a free one. */
   port: number
-  /** The address others should use, when it differs from the bound one (NAT, namespaces). */
+  /**
+   * The address others should use when it differs from the bound one (NAT, namespaces): a host
+   * (the bound port is added) or host:port.
+   */
   advertise?: string
   clock: Clock
   log: Logger
@@ -88,7 +91,7 @@ export class UdpTcpTransport implements Transport {
         if (opts.port === 0 && attempt < 10) continue
         throw new TransportError('refused', `cannot bind UDP ${opts.host}:${port}`, { cause: err })
       }
-      return new UdpTcpTransport(opts.advertise ?? formatAddress(opts.host, port), udp, tcp, opts)
+      return new UdpTcpTransport(advertisedAddress(opts.host, port, opts.advertise), udp, tcp, opts)
     }
   }
 
@@ -175,6 +178,13 @@ export class UdpTcpTransport implements Transport {
       )
     })
   }
+}
+
+/** host:port to gossip: `advertise` as given when it has a port, else its host with ours. */
+function advertisedAddress(bindHost: string, port: number, advertise: string | undefined): string {
+  if (advertise === undefined) return formatAddress(bindHost, port)
+  if (/^\[.+\]:\d+$/.test(advertise) || /^[^:]+:\d+$/.test(advertise)) return advertise
+  return formatAddress(advertise.replace(/^\[(.*)\]$/, '$1'), port)
 }
 
 function frame(data: Uint8Array): Buffer {
