@@ -130,6 +130,7 @@ export class Hub {
         transport, clock, rng: deps.rng ?? randomRng(), log, state: new NodeState(db),
       })
       cleanups.unshift(() => cluster.stop(0))
+      metrics.gossipSource = () => ({ ...cluster.swim.stats, events: cluster.events })
       ports = { ...ports, gossip: transport.port }
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
       admin.route('GET /api/ring/owner', (req, res) => {

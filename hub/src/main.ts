@@ -1,6 +1,7 @@
 import { runHub } from './cli/hub-command.js'
 import { runUsers } from './cli/users-command.js'
 import { runDemo } from './cli/demo-command.js'
+import { runRing } from './cli/ring-command.js'
 import { RINGHUB_VERSION } from './version.js'
 
 const USAGE = `ringhub ${RINGHUB_VERSION}: MQTT device hub for edge machines
@@ -10,6 +11,8 @@ Usage:
   ringhub users add NAME --role device|operator [--password P | --password -] [--data DIR | --id ID]
   ringhub users remove NAME [--data DIR | --id ID]
   ringhub users list [--data DIR | --id ID]
+  ringhub ring status --admin HOST:PORT  the ring as that hub sees it
+  ringhub ring owner TOPIC --admin HOST:PORT
   ringhub demo                          the npm start demo: one hub, anonymous on loopback
   ringhub bench                         benchmarks (same as npm run bench)
   ringhub --version
@@ -22,6 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'hub': return runHub(rest)
     case 'users': return runUsers(rest)
     case 'demo': return runDemo(rest)
+    case 'ring': return runRing(rest)
     case 'bench': {
       const { runBench } = await import('./cli/bench-command.js')
       return runBench(rest)

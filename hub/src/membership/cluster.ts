@@ -36,6 +36,8 @@ const JOIN_RETRY_MAX_MS = 30_000
 export class Cluster {
   readonly swim: SwimNode
   readonly tracker = new OwnershipTracker()
+  /** Membership events seen since start, by name (metrics, tests). */
+  readonly events: Record<string, number> = {}
   #joinTimer: TimerHandle | undefined
   #stopped = false
 
@@ -54,7 +56,10 @@ export class Cluster {
     })
     const cluster = new Cluster({ ...deps, log }, swim)
     const refresh = (): void => { cluster.tracker.update(swim.members) }
-    for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected', 'memberDied', 'memberLeft'] as const) swim.on(event, refresh)
+    for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected', 'memberDied', 'memberLeft', 'selfRefuted'] as const) {
+      swim.on(event, () => { cluster.events[event] = (cluster.events[event] ?? 0) + 1 })
+      if (event !== 'selfRefuted') swim.on(event, refresh)
+    }
     // A restarted hub must come back above every incarnation it ever used (SWIM refutation).
     const persist = (): void => { void state.set(INCARNATION, swim.self.incarnation).catch((err: unknown) => log.error({ err }, 'cannot persist incarnation')) }
     swim.on('selfRefuted', persist)

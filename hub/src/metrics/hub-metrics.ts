@@ -45,6 +45,20 @@ export class HubMetrics {
     buckets: [1, 2, 5, 10, 50, 100, 500, 1000],
     registers: [this.registry],
   })
+  /** Gossip counters, read at scrape time from the membership layer once it is running. */
+  gossipSource: (() => { packetsIn: number, rejected: Record<string, number>, unknownTypes: number, events: Record<string, number> }) | undefined
+  readonly membershipEvents = counterFrom(this.registry, 'ringhub_membership_events_total', 'Membership changes this hub saw (memberJoined, memberSuspected, memberDied, memberLeft, selfRefuted, ...)', (set) => {
+    for (const [event, n] of Object.entries(this.gossipSource?.().events ?? {})) set(n, { event })
+  }, ['event'])
+  readonly gossipPacketsIn = counterFrom(this.registry, 'ringhub_gossip_packets_in_total', 'Gossip datagrams received', (set) => {
+    if (this.gossipSource) set(this.gossipSource().packetsIn)
+  })
+  readonly gossipRejected = counterFrom(this.registry, 'ringhub_gossip_rejected_total', 'Gossip packets dropped (failed authentication, other label, malformed), by reason', (set) => {
+    for (const [reason, n] of Object.entries(this.gossipSource?.().rejected ?? {})) set(n, { reason })
+  }, ['reason'])
+  readonly gossipUnknownTypes = counterFrom(this.registry, 'ringhub_gossip_unknown_types_total', 'Gossip messages of a type this version does not know (dropped)', (set) => {
+    if (this.gossipSource) set(this.gossipSource().unknownTypes)
+  })
   readonly storeErrors = new Counter({ name: 'ringhub_store_errors_total', help: 'Failed SQLite commits', registers: [this.registry] })
 
   constructor(opts: { processMetrics?: boolean } = {}) {
