@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr'
+import { decode as unpack, encode as pack } from '@msgpack/msgpack'
 import { ProtocolError } from '../base/errors.js'
 import { MEMBER_STATES, type MemberAddresses, type MemberMeta, type MemberState } from './member.js'
 import {
@@ -41,10 +41,8 @@ export const COMPOUND_HEADER_BYTES = 2 + 1 + 6 + 3
 /** Upper bound of the framing of one compound part below 64 KiB (msgpack bin16 header). */
 export const COMPOUND_PART_OVERHEAD_BYTES = 3
 
-const packr = new Packr({ useRecords: false, variableMapSize: true })
-// No records, no structured-clone references: plain msgpack maps only. Extension types that
-// msgpackr still decodes (dates, sets, …) fail the field checks.
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false })
+// Plain msgpack maps only (@msgpack/msgpack, pure JS). Extension types it still decodes
+// (timestamps, unknown ExtData) fail the field checks.
 
 const TYPE_BY_CODE = new Map<number, MessageType>(
   Object.entries(MESSAGE_TYPE_CODES).map(([type, code]) => [code, type as MessageType]),
@@ -55,8 +53,7 @@ const SEQ_MAX = 0xffff_ffff
 // ---------------------------------------------------------------------------------- encode
 
 function packet(type: MessageType, body: Record<string, unknown>): Uint8Array {
-  const encoded = packr.pack(body)
-  // Copied: msgpackr returns a view into a shared, reused buffer.
+  const encoded = pack(body)
   const out = new Uint8Array(2 + encoded.byteLength)
   out[0] = PROTOCOL_VERSION
   out[1] = MESSAGE_TYPE_CODES[type]
@@ -171,11 +168,11 @@ function decode(bytes: Uint8Array, compoundAllowed: boolean): Decoded {
 
 function unpackBody(bytes: Uint8Array, type: MessageType): unknown {
   try {
-    return unpackr.unpack(bytes)
+    return unpack(bytes)
   } catch (error) {
-    // msgpackr flags reads past the end as `incomplete`; anything else (bad UTF-8 in a
-    // structure, deep nesting overflowing the stack, trailing bytes) is just bad msgpack.
-    const incomplete = error instanceof Error && (error as Error & { incomplete?: boolean }).incomplete === true
+    // Reads past the end are "Insufficient data"; anything else (bad UTF-8, deep nesting
+    // overflowing the stack, trailing bytes, a bad type byte) is just bad msgpack.
+    const incomplete = error instanceof RangeError && /insufficient data/i.test(error.message)
     throw new ProtocolError(incomplete ? 'truncated' : 'bad-msgpack', `${type}: body is not valid msgpack`, { cause: error })
   }
 }
