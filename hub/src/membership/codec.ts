@@ -1,4 +1,4 @@
-import { decode as unpack, encode as pack } from '@msgpack/msgpack'
+import { Decoder, Encoder } from '@msgpack/msgpack'
 import { ProtocolError } from '../base/errors.js'
 import { MEMBER_STATES, type MemberAddresses, type MemberMeta, type MemberState } from './member.js'
 import {
@@ -42,7 +42,12 @@ export const COMPOUND_HEADER_BYTES = 2 + 1 + 6 + 3
 export const COMPOUND_PART_OVERHEAD_BYTES = 3
 
 // Plain msgpack maps only (@msgpack/msgpack, pure JS). Extension types it still decodes
-// (timestamps, unknown ExtData) fail the field checks.
+// (timestamps, unknown ExtData) fail the field checks. One encoder and one decoder for every
+// packet: the library's `encode`/`decode` build a new one per call (a 2 KiB buffer, an empty
+// key cache), which was most of the garbage a gossiping ring of 1000 made. Both are
+// synchronous, and the decoder clones itself if ever re-entered.
+const encoder = new Encoder()
+const decoder = new Decoder()
 
 const TYPE_BY_CODE = new Map<number, MessageType>(
   Object.entries(MESSAGE_TYPE_CODES).map(([type, code]) => [code, type as MessageType]),
@@ -53,7 +58,7 @@ const SEQ_MAX = 0xffff_ffff
 // ---------------------------------------------------------------------------------- encode
 
 function packet(type: MessageType, body: Record<string, unknown>): Uint8Array {
-  const encoded = pack(body)
+  const encoded = encoder.encodeSharedRef(body) // a view of the encoder's buffer: copied below
   const out = new Uint8Array(2 + encoded.byteLength)
   out[0] = PROTOCOL_VERSION
   out[1] = MESSAGE_TYPE_CODES[type]
@@ -168,7 +173,7 @@ function decode(bytes: Uint8Array, compoundAllowed: boolean): Decoded {
 
 function unpackBody(bytes: Uint8Array, type: MessageType): unknown {
   try {
-    return unpack(bytes)
+    return decoder.decode(bytes)
   } catch (error) {
     // Reads past the end are "Insufficient data"; anything else (bad UTF-8, deep nesting
     // overflowing the stack, trailing bytes, a bad type byte) is just bad msgpack.

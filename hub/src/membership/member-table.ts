@@ -34,11 +34,17 @@ interface Entry {
  */
 export class MemberTable extends EventEmitter<MembershipEvents> {
   readonly #entries = new Map<string, Entry>()
+  /** `liveCount`, kept up to date: read for every packet sent (the retransmit limit). */
+  #live = 0
+  /** `ids()`, rebuilt on first use after a member was added or removed. */
+  #ids: readonly string[] | undefined
   #self: Member
   #leaving = false
 
   constructor(private readonly deps: {
     self: Member
+    /** Known before start (see `SwimDeps.members`); a suspect is refused (no timer to restore). */
+    members?: readonly Member[] | undefined
     clock: Clock
     log: Logger
     profile: GossipProfile
@@ -47,24 +53,32 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
   }) {
     super()
     this.#self = { ...deps.self, state: 'alive' }
-    this.#entries.set(this.#self.id, { member: this.#self, suspicion: undefined })
+    this.#put(this.#self.id, { member: this.#self, suspicion: undefined })
+    for (const m of deps.members ?? []) {
+      if (m.state === 'suspect') throw new RangeError(`member ${m.id}: a suspect cannot be restored`)
+      // Member records are never changed in place (every change puts a new one): shared safely.
+      if (m.id !== this.#self.id) this.#put(m.id, { member: m, suspicion: undefined })
+    }
   }
 
   get self(): Member { return this.#self }
   get(id: string): Member | undefined { return this.#entries.get(id)?.member }
   all(): Member[] { return [...this.#entries.values()].map((e) => e.member) }
 
-  /** Members that count for the retransmit limit and suspicion math: not dead, not left. */
-  get liveCount(): number {
-    let n = 0
-    for (const e of this.#entries.values()) if (e.member.state === 'alive' || e.member.state === 'suspect') n++
-    return n
+  /** Ids of every member held (this hub included); the same array until one is added or
+   *  removed, so random picks from it cost O(1) (every gossip round makes some). */
+  ids(): readonly string[] {
+    this.#ids ??= [...this.#entries.keys()]
+    return this.#ids
   }
+
+  /** Members that count for the retransmit limit and suspicion math: not dead, not left. */
+  get liveCount(): number { return this.#live }
 
   /** Announces ourselves (at start, and after a metadata change) at a higher incarnation. */
   announceSelf(changes: { addresses?: MemberAddresses, meta?: MemberMeta } = {}): void {
     this.#self = { ...this.#self, ...changes, incarnation: this.#self.incarnation + 1, state: 'alive', stateChangeMs: this.deps.clock.now() }
-    this.#entries.set(this.#self.id, { member: this.#self, suspicion: undefined })
+    this.#put(this.#self.id, { member: this.#self, suspicion: undefined })
     this.#broadcast(this.#self.id, this.aliveOf(this.#self))
   }
 
@@ -94,7 +108,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     entry?.suspicion?.cancel()
     const before = entry?.member.state
     const member: Member = { id: msg.node, incarnation: msg.incarnation, state: 'alive', stateChangeMs: this.deps.clock.now(), addresses: msg.addresses, meta: msg.meta }
-    this.#entries.set(msg.node, { member, suspicion: undefined })
+    this.#put(msg.node, { member, suspicion: undefined })
     this.#broadcast(msg.node, msg)
     this.emit(before === undefined || before === 'dead' || before === 'left' ? 'memberJoined' : 'memberUpdated', member)
   }
@@ -128,7 +142,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
         this.applyDead({ type: 'dead', incarnation: msg.incarnation, node: msg.node, from: this.#self.id })
       },
     })
-    this.#entries.set(msg.node, { member, suspicion })
+    this.#put(msg.node, { member, suspicion })
     this.#broadcast(msg.node, msg)
     this.emit('memberSuspected', member)
   }
@@ -143,7 +157,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     entry.suspicion?.cancel()
     const state = versionOf(msg).state
     const member: Member = { ...entry.member, state, incarnation: msg.incarnation, stateChangeMs: this.deps.clock.now() }
-    this.#entries.set(msg.node, { member, suspicion: undefined })
+    this.#put(msg.node, { member, suspicion: undefined })
     this.#broadcast(msg.node, msg)
     this.emit(state === 'left' ? 'memberLeft' : 'memberDied', member)
   }
@@ -156,7 +170,10 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     const now = this.deps.clock.now()
     for (const [id, e] of this.#entries) {
       const age = now - e.member.stateChangeMs
-      if ((e.member.state === 'left' && age > leftMs) || (e.member.state === 'dead' && age > deadMs)) this.#entries.delete(id)
+      if ((e.member.state === 'left' && age > leftMs) || (e.member.state === 'dead' && age > deadMs)) {
+        this.#entries.delete(id)
+        this.#ids = undefined
+      }
     }
   }
 
@@ -165,10 +182,18 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     for (const e of this.#entries.values()) e.suspicion?.cancel()
   }
 
+  /** Every change of an entry goes through here (removal: `reap`), keeping the counts right. */
+  #put(id: string, entry: Entry): void {
+    const old = this.#entries.get(id)
+    if (!old) this.#ids = undefined
+    this.#live += (isLive(entry.member) ? 1 : 0) - (old && isLive(old.member) ? 1 : 0)
+    this.#entries.set(id, entry)
+  }
+
   #refute(accusedIncarnation: number): void {
     const incarnation = Math.max(this.#self.incarnation, accusedIncarnation) + 1
     this.#self = { ...this.#self, incarnation, state: 'alive' }
-    this.#entries.set(this.#self.id, { member: this.#self, suspicion: undefined })
+    this.#put(this.#self.id, { member: this.#self, suspicion: undefined })
     this.deps.awareness.applyDelta(AWARENESS_DELTA.REFUTED)
     this.#broadcast(this.#self.id, this.aliveOf(this.#self))
     this.emit('selfRefuted', incarnation)
@@ -177,6 +202,10 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
   #broadcast(about: string, message: AliveMessage | SuspectMessage | DeadMessage): void {
     this.deps.broadcasts.enqueue(about, encodePacket(message))
   }
+}
+
+function isLive(m: Member): boolean {
+  return m.state === 'alive' || m.state === 'suspect'
 }
 
 function sameIdentity(msg: AliveMessage, self: Member): boolean {

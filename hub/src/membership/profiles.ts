@@ -100,6 +100,20 @@ export const EDGE_PROFILE: Readonly<GossipProfile> = Object.freeze({
 export const PROFILES: Readonly<Record<ProfileName, Readonly<GossipProfile>>> = Object.freeze({ lan: LAN_PROFILE, edge: EDGE_PROFILE })
 
 /**
+ * How long a member asked to probe for another waits for the target's ack before it sends a nack:
+ * 80 % of the profile's probe timeout, unscaled (the Lifeguard paper, footnote 5). The requester asks
+ * one (scaled) probe timeout into its period and decides at the end of it, so it leaves the
+ * nack at least one unscaled probe timeout (at health 0: 1000 − 500 ms with lan); a helper
+ * waiting a whole timeout, or one stretched by its own health, would always answer after that
+ * decision, and every probe of a dead member would count its nacks as missing and wrongly
+ * raise the requester's health multiplier (memberlist waits the whole timeout and has this
+ * flaw at health 0; swift-cluster-membership#6 fixed it the same way).
+ */
+export function indirectNackTimeoutMs(profile: Pick<GossipProfile, 'probeTimeoutMs'>): number {
+  return Math.floor(0.8 * profile.probeTimeoutMs)
+}
+
+/**
  * memberlist `pushPullScale`: beyond 32 members the push-pull interval grows by one interval
  * per doubling (`ceil(log2 N − log2 32) + 1` ×), so full-state traffic stays bounded as N grows.
  */

@@ -7,12 +7,12 @@ import { AWARENESS_DELTA, Awareness } from './awareness.js'
 import { BroadcastQueue } from './broadcast-queue.js'
 import { decodePacket, encodePacket } from './codec.js'
 import { PacketSender } from './packet-sender.js'
-import { localState, mergeState } from './push-pull.js'
 import type { Member } from './member.js'
 import { MemberTable, type MembershipEvents } from './member-table.js'
 import type { Decoded, GossipMessage, IndirectPingMessage, PingMessage } from './messages.js'
-import { pushPullScaleMs, type GossipProfile } from './profiles.js'
+import { indirectNackTimeoutMs, pushPullScaleMs, type GossipProfile } from './profiles.js'
 import { PacketSecurity } from './security.js'
+import { StreamChannel } from './stream-channel.js'
 
 /**
  * How long a dead member is remembered and retried (serf's reconnect_timeout is 24 h): a hub
@@ -30,6 +30,12 @@ export interface SwimDeps {
   profile: GossipProfile
   /** Cluster label and keyring; none = plaintext, unlabelled. */
   security?: PacketSecurity
+  /**
+   * Members known before start, taken as they are (alive, dead or left): old news, so neither
+   * broadcast nor reported as events. The simulator starts large rings settled this way instead
+   * of paying for the N² gossip of N joins. Default none.
+   */
+  members?: readonly Member[]
 }
 
 /** Counters of what arrived and what was refused (bad input is counted, never thrown). */
@@ -39,7 +45,10 @@ export interface SwimStats {
   rejected: Record<string, number>
   unknownTypes: number
   probes: number
+  /** Probes no ack answered, over UDP or TCP: each one suspects its target. */
   probesFailed: number
+  /** Probes answered only over TCP (datagrams lost or blocked): no suspicion, but a sign of trouble. */
+  probesTcpOnly: number
 }
 
 interface AckWaiter {
@@ -57,11 +66,12 @@ interface AckWaiter {
  */
 export class SwimNode {
   readonly table: MemberTable
-  readonly stats: SwimStats = { packetsIn: 0, rejected: {}, unknownTypes: 0, probes: 0, probesFailed: 0 }
+  readonly stats: SwimStats = { packetsIn: 0, rejected: {}, unknownTypes: 0, probes: 0, probesFailed: 0, probesTcpOnly: 0 }
   readonly #awareness: Awareness
   readonly #broadcasts: BroadcastQueue
   readonly #security: PacketSecurity
   readonly #sender: PacketSender
+  readonly #stream: StreamChannel
   readonly #acks = new Map<number, AckWaiter>()
   readonly #timers = new Set<TimerHandle>()
   #seq = 0
@@ -75,7 +85,8 @@ export class SwimNode {
     this.#security = deps.security ?? new PacketSecurity()
     this.#broadcasts = new BroadcastQueue({ retransmitMult: profile.retransmitMult, numMembers: () => this.table.liveCount, maxQueued: profile.maxQueuedBroadcasts })
     this.#sender = new PacketSender({ transport: deps.transport, security: this.#security, broadcasts: this.#broadcasts, udpPacketBytes: profile.udpPacketBytes })
-    this.table = new MemberTable({ self: deps.self, clock: deps.clock, log: deps.log, profile, broadcasts: this.#broadcasts, awareness: this.#awareness })
+    this.table = new MemberTable({ self: deps.self, members: deps.members, clock: deps.clock, log: deps.log, profile, broadcasts: this.#broadcasts, awareness: this.#awareness })
+    this.#stream = new StreamChannel({ transport: deps.transport, security: this.#security, table: this.table, tcpTimeoutMs: profile.tcpTimeoutMs, rejected: (from, err) => this.#reject(from, err) })
   }
 
   /** Membership events (typed, past tense), as the member table emits them. */
@@ -94,7 +105,7 @@ export class SwimNode {
     if (this.#running) return
     this.#running = true
     this.deps.transport.onPacket((from, data) => this.#receive(from, data))
-    this.deps.transport.onRequest((from, data) => this.#answerPushPull(from, data))
+    this.deps.transport.onRequest((from, data) => this.#stream.serve(from, data))
     this.table.announceSelf()
     const { profile } = this.deps
     this.#every(() => this.#awareness.scaleTimeout(profile.probeIntervalMs), () => this.#probe())
@@ -111,7 +122,7 @@ export class SwimNode {
     let reached = 0
     await Promise.all(seeds.filter((s) => s !== this.self.addresses.gossip).map(async (seed) => {
       try {
-        await this.#pushPull(seed, true)
+        await this.#stream.pushPull(seed, true)
         reached++
       } catch (err) {
         this.deps.log.debug({ seed, err }, 'join: seed did not answer')
@@ -150,6 +161,7 @@ export class SwimNode {
     this.stats.probes++
     const seq = this.#nextSeq()
     let acked = false
+    let tcpAcked = false
     let nacks = 0
     let expectedNacks = 0
     this.#acks.set(seq, { onAck: () => { acked = true }, onNack: () => { nacks++ } })
@@ -159,7 +171,9 @@ export class SwimNode {
     const buddy = target.state === 'suspect' ? [encodePacket({ type: 'suspect', incarnation: target.incarnation, node: target.id, from: this.self.id })] : []
     this.#sender.send(target.addresses.gossip, encodePacket(ping), buddy)
 
-    this.#after(this.#awareness.scaleTimeout(profile.probeTimeoutMs), () => {
+    const timeoutMs = this.#awareness.scaleTimeout(profile.probeTimeoutMs)
+    const periodMs = this.#awareness.scaleTimeout(profile.probeIntervalMs)
+    this.#after(timeoutMs, () => {
       if (acked) return
       const helpers = this.#randomMembers(profile.indirectChecks, (m) => m.id !== target.id && m.state === 'alive')
       expectedNacks = helpers.length
@@ -167,17 +181,31 @@ export class SwimNode {
         const req: IndirectPingMessage = { type: 'indirect-ping', seq, target: target.id, targetAddr: target.addresses.gossip, nack: true, from: this.self.id, fromAddr: this.self.addresses.gossip }
         this.#sender.send(h.addresses.gossip, encodePacket(req))
       }
+      // memberlist's TCP fallback ping, alongside the indirect ones: a member whose datagrams are
+      // lost (a lossy link, a firewall dropping UDP) but who answers over TCP is not suspected.
+      // Its answer must be in before the verdict below, one period after the ping.
+      const tcpTimeoutMs = Math.min(profile.tcpTimeoutMs, periodMs - timeoutMs - 2)
+      if (tcpTimeoutMs > 0) {
+        this.#stream.ping(target.addresses.gossip, ping, tcpTimeoutMs).then((ok) => { tcpAcked = ok }, (err: unknown) => {
+          this.deps.log.debug({ member: target.id, err }, 'TCP ping failed')
+        })
+      }
     })
-    this.#after(this.#awareness.scaleTimeout(profile.probeIntervalMs) - 1, () => {
+    this.#after(periodMs - 1, () => {
       this.#acks.delete(seq)
       if (acked) {
         this.#awareness.applyDelta(AWARENESS_DELTA.PROBE_SUCCEEDED)
         return
       }
-      this.stats.probesFailed++
       // Lifeguard LHA-Probe: missing nacks mean *we* may be the slow one.
       if (expectedNacks > 0) this.#awareness.applyDelta((expectedNacks - nacks) * AWARENESS_DELTA.NACK_MISSED)
       else this.#awareness.applyDelta(AWARENESS_DELTA.PROBE_FAILED)
+      if (tcpAcked) {
+        this.stats.probesTcpOnly++
+        this.deps.log.warn({ member: target.id }, 'member answered over TCP but not over UDP; the network may drop datagrams')
+        return
+      }
+      this.stats.probesFailed++
       const now = this.table.get(target.id)
       if (now && (now.state === 'alive' || now.state === 'suspect')) {
         this.table.applySuspect({ type: 'suspect', incarnation: now.incarnation, node: now.id, from: this.self.id })
@@ -191,7 +219,7 @@ export class SwimNode {
         const m = this.table.get(this.#probeOrder[this.#probeIndex++] as string)
         if (m && m.id !== this.self.id && (m.state === 'alive' || m.state === 'suspect')) return m
       }
-      this.#probeOrder = shuffle(this.table.all().map((m) => m.id), this.deps.rng)
+      this.#probeOrder = shuffle([...this.table.ids()], this.deps.rng)
       this.#probeIndex = 0
     }
     return undefined
@@ -243,7 +271,7 @@ export class SwimNode {
       onNack: () => {},
     })
     this.#sender.send(req.targetAddr, encodePacket({ type: 'ping', seq, target: req.target, from: this.self.id, fromAddr: this.self.addresses.gossip }))
-    this.#after(this.#awareness.scaleTimeout(this.deps.profile.probeTimeoutMs), () => {
+    this.#after(indirectNackTimeoutMs(this.deps.profile), () => {
       this.#acks.delete(seq)
       if (!acked && req.nack) this.#sender.send(req.fromAddr, encodePacket({ type: 'nack', seq: req.seq }))
     })
@@ -253,6 +281,7 @@ export class SwimNode {
 
   /** Sends queued broadcasts to a few random members (memberlist gossip). */
   #gossip(): void {
+    if (this.#broadcasts.size === 0) return // nothing to tell: skip choosing targets
     const now = this.deps.clock.now()
     const { gossipNodes, gossipToTheDeadMs } = this.deps.profile
     // The recently dead get gossip too, so one wrongly declared dead learns it and refutes.
@@ -274,43 +303,11 @@ export class SwimNode {
     const [lost] = this.#randomMembers(1, (m) => m.state === 'dead')
     await Promise.all([peer, lost].filter((m) => m !== undefined).map(async (m) => {
       try {
-        await this.#pushPull(m.addresses.gossip, false)
+        await this.#stream.pushPull(m.addresses.gossip, false)
       } catch (err) {
         this.deps.log.debug({ peer: m.id, err }, 'push-pull failed')
       }
     }))
-  }
-
-  /** Full state exchange over the reliable channel (memberlist pushPullNode). */
-  async #pushPull(address: string, join: boolean): Promise<void> {
-    const request = this.#security.seal(encodePacket(localState(this.table, join)))
-    const response = await this.deps.transport.request(address, request, this.deps.profile.tcpTimeoutMs)
-    let message: Decoded
-    try {
-      message = decodePacket(this.#security.open(response))
-    } catch (err) {
-      this.#reject(address, err)
-      throw err
-    }
-    if (message.type !== 'push-pull') throw new ProtocolError('bad-field', `push-pull answered with ${message.type}`)
-    mergeState(this.table, message.members)
-  }
-
-  async #answerPushPull(from: string, data: Uint8Array): Promise<Uint8Array> {
-    let message: Decoded
-    try {
-      message = decodePacket(this.#security.open(data))
-    } catch (err) {
-      this.#reject(from, err)
-      throw err
-    }
-    if (message.type !== 'push-pull') {
-      this.#countRejected('not-push-pull')
-      throw new ProtocolError('bad-field', `expected push-pull, got ${message.type}`)
-    }
-    const response = this.#security.seal(encodePacket(localState(this.table, false)))
-    mergeState(this.table, message.members)
-    return response
   }
 
   // ------------------------------------------------------------------------------ helpers
@@ -325,9 +322,19 @@ export class SwimNode {
     this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1
   }
 
+  /**
+   * Up to `k` distinct random members other than us that `keep` accepts (memberlist
+   * `kRandomNodes`): random picks, at most 3 × N of them, so the cost is O(k) in a healthy ring
+   * and the search still covers a small one. Every gossip round and failed probe calls this.
+   */
   #randomMembers(k: number, keep: (m: Member) => boolean): Member[] {
-    const pool = this.table.all().filter((m) => m.id !== this.self.id && keep(m))
-    return shuffle(pool, this.deps.rng).slice(0, k)
+    const ids = this.table.ids()
+    const picked: Member[] = []
+    for (let tries = 0; tries < 3 * ids.length && picked.length < k; tries++) {
+      const m = this.table.get(ids[this.deps.rng.int(ids.length)] as string)
+      if (m && m.id !== this.self.id && keep(m) && !picked.includes(m)) picked.push(m)
+    }
+    return picked
   }
 
   #nextSeq(): number {
