@@ -28,8 +28,9 @@ export interface Traffic {
   streamBytesSent: number
 }
 
-/** `start()` announces incarnation + 1; a settled ring already holds that one. */
-const SETTLED_INCARNATION = 1
+/** A settled member starts from this incarnation and announces the next (`start()`), which
+ *  the others already hold: old news, nobody re-broadcasts it. */
+const SETTLED_START_INCARNATION = 0
 
 function addressOf(id: string): string { return `${id}:7946` }
 
@@ -75,11 +76,11 @@ export class RingSim {
    */
   addSettled(ids: readonly string[]): void {
     if (this.hubs.size > 0) throw new Error('addSettled: the simulator already has members')
-    const members = ids.map((id): Member => Object.freeze({ ...this.#self(id, SETTLED_INCARNATION - 1), incarnation: SETTLED_INCARNATION }))
-    for (const id of ids) this.#start(id, SETTLED_INCARNATION - 1, members)
+    const members = ids.map((id) => Object.freeze(this.#member(id, SETTLED_START_INCARNATION + 1)))
+    for (const id of ids) this.#start(id, SETTLED_START_INCARNATION, members)
   }
 
-  #self(id: string, incarnation: number): Member {
+  #member(id: string, incarnation: number): Member {
     return { id, incarnation, state: 'alive', stateChangeMs: 0, addresses: { gossip: addressOf(id) }, meta: { version: 'sim', role: 'hub' } }
   }
 
@@ -88,7 +89,7 @@ export class RingSim {
     const clock = new ProcessClock(this.clock)
     const transport = new MeteredTransport(this.net.transport(address))
     const node = new SwimNode({
-      self: this.#self(id, incarnation),
+      self: this.#member(id, incarnation),
       members,
       transport,
       clock,

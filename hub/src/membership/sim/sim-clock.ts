@@ -71,11 +71,10 @@ export class SimClock implements Clock {
       const next = this.#heap[0]
       if (!next || next.dueMs > targetMs) break
       this.#nowMs = Math.max(this.#nowMs, next.dueMs)
+      this.#pop()
       if (next.periodMs === undefined) {
-        this.#pop()
         this.#live.delete(next.id)
       } else {
-        this.#pop()
         next.dueMs += next.periodMs
         this.#push(next)
       }
