@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../../hub/src/base/errors.js'
 import { decodePacket, encodeCompound, encodePacket } from '../../hub/src/membership/codec.js'
+import { seededRng } from '../../hub/src/base/rng.js'
 
-/** mulberry32: a small seeded PRNG, so a failure names the case that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The hub's seeded mulberry32, as a bare float source. */
+const rng = (seed: number): (() => number) => seededRng(seed).next
 
 const addresses = { gossip: '10.0.0.1:7946', mqtt: '10.0.0.1:1883' }
 const meta = { version: '0.1.0', role: 'hub' as const }

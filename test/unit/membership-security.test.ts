@@ -4,6 +4,7 @@ import { ConfigError, ProtocolError } from '../../hub/src/base/errors.js'
 import { decodePacket, encodePacket } from '../../hub/src/membership/codec.js'
 import { Keyring, KeyringError } from '../../hub/src/membership/keyring.js'
 import { PacketSecurity } from '../../hub/src/membership/security.js'
+import { seededRng } from '../../hub/src/base/rng.js'
 
 /** Deterministic 32-byte test keys. */
 const key = (name: string) => new Uint8Array(createHash('sha256').update(name).digest())
@@ -26,17 +27,8 @@ function reasonOf(fn: () => unknown): string {
   return 'ok'
 }
 
-/** mulberry32 (see membership-codec-fuzz.test.ts). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The hub's seeded mulberry32, as a bare float source. */
+const rng = (seed: number): (() => number) => seededRng(seed).next
 
 describe('Keyring', () => {
   it('keeps the primary first, installs idempotently, and hands out copies', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { topicMatches } from '../../hub/src/mqtt/topic.js'
+import { seededRng } from '../../hub/src/base/rng.js'
 
 /** The plain split-based reading of MQTT 3.1.1 §4.7, as the reference for the fast matcher. */
 function reference(filter: string, topic: string): boolean {
@@ -13,17 +14,8 @@ function reference(filter: string, topic: string): boolean {
   return f.length === t.length
 }
 
-/** mulberry32: a small seeded PRNG, so a failure names the case that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The hub's seeded mulberry32, as a bare float source. */
+const rng = (seed: number): (() => number) => seededRng(seed).next
 
 describe('topicMatches', () => {
   it.each([
