@@ -1,2 +1,2 @@
 // The simulator lives in hub/src/membership/sim so the ring benchmark can run it from hub/dist.
-export { ProcessClock, RingSim, SimClock, type RingSimOptions, type Traffic, type Transition } from '../../hub/src/membership/sim/ring-sim.js'
+export { ProcessClock, RingSim, type RingSimOptions, type Traffic, type Transition } from '../../hub/src/membership/sim/ring-sim.js'

@@ -6,10 +6,9 @@ import type { GossipProfile } from '../profiles.js'
 import { SwimNode } from '../swim-node.js'
 import { MeteredTransport } from './metered-transport.js'
 import { ProcessClock } from './process-clock.js'
-import { SimClock } from './sim-clock.js'
+import { ManualClock } from '../../base/manual-clock.js'
 
 export { ProcessClock } from './process-clock.js'
-export { SimClock } from './sim-clock.js'
 
 interface SimHub {
   node: SwimNode
@@ -49,7 +48,7 @@ export interface RingSimOptions {
  * can run it from hub/dist.
  */
 export class RingSim {
-  readonly clock = new SimClock(0)
+  readonly clock = new ManualClock(0)
   readonly net: MemoryNetwork
   readonly hubs = new Map<string, SimHub>()
   /** Every state change any hub saw about any other, in order. */
