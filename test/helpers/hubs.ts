@@ -33,7 +33,7 @@ export async function startHub(data: string, overrides: Partial<HubConfig> = {})
 
 export interface SpawnedHub {
   child: ChildProcess
-  ports: { mqtt: number, admin: number, mqtts: number | null }
+  ports: { mqtt: number, admin: number, mqtts: number | null, gossip: number }
   /** Everything the hub printed on stdout and stderr. */
   output: string[]
   /** Resolves with the exit code or signal once the process has exited. */

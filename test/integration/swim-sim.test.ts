@@ -79,4 +79,40 @@ describe(`SWIM in the simulator (seed ${SEED})`, () => {
     const tookMs = await sim.runUntil(() => sim.everyoneSees(sim.ids(), 'alive'), 120_000, 50)
     console.log(`[seed ${SEED}] partition of 6 healed in ${tookMs} ms`)
   })
+  it('never moves a live member to the address of a second process claiming its id', async () => {
+    const sim = await ring(4, EDGE_PROFILE)
+    const original = sim.address('h1')
+    const observers = ['h0', 'h2', 'h3']
+    let conflicts = 0
+    for (const id of observers) sim.node(id).on('addressConflicted', () => { conflicts++ })
+    // `add` with a known id registers the impostor under it; observers keep their own nodes.
+    const impostor = sim.add('h1', 0, 'elsewhere:7946')
+    void impostor.join([sim.address('h0')])
+    await sim.run(60_000)
+    for (const o of observers) expect(sim.node(o).table.get('h1')).toMatchObject({ state: 'alive', addresses: { gossip: original } })
+    expect(conflicts).toBeGreaterThan(0)
+    impostor.stop()
+  })
+
+  it('lets a dead member come back from a new address only after the reclaim time', async () => {
+    const profile = EDGE_PROFILE // reclaim after 10 s
+    const sim = await ring(4, profile)
+    const others = ['h0', 'h1', 'h3']
+    const addressHeld = (id: string): string[] => others.map((o) => sim.node(o).table.get(id)?.addresses.gossip ?? '?')
+    // h2 crashes and restarts at once on another port: refused while its death is recent.
+    const incarnation = sim.node('h0').table.get('h2')?.incarnation as number
+    sim.crash('h2')
+    await sim.runUntil(() => sim.everyoneSees(['h2'], 'dead', others), 10_000)
+    const diedAt = sim.clock.now()
+    const restarted = sim.add('h2', incarnation, 'h2:9000')
+    void restarted.join([sim.address('h0')])
+    await sim.run(profile.deadMemberReclaimMs - 1_000)
+    expect(sim.everyoneSees(['h2'], 'dead', others)).toBe(true)
+    // Then taken back at the new address, by everyone (push-pull carries the claim again).
+    await sim.runUntil(() => sim.everyoneSees(['h2'], 'alive', others), 60_000)
+    const tookMs = sim.clock.now() - diedAt
+    console.log(`[seed ${SEED}] edge: dead member back at a new address ${tookMs} ms after its death (reclaim ${profile.deadMemberReclaimMs} ms)`)
+    expect(tookMs).toBeGreaterThanOrEqual(profile.deadMemberReclaimMs)
+    expect(addressHeld('h2')).toEqual(others.map(() => 'h2:9000'))
+  })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { MEMBER_STATES, type MemberState } from '../../hub/src/membership/member.js'
 import { versionOf } from '../../hub/src/membership/messages.js'
-import { judge, shouldApply, type Verdict } from '../../hub/src/membership/precedence.js'
+import { judge, mayMoveAddress, shouldApply, type Verdict } from '../../hub/src/membership/precedence.js'
 
 type Age = 'older' | 'equal' | 'newer'
 
@@ -97,5 +97,23 @@ describe('versionOf', () => {
     [{ type: 'dead', incarnation: 5, node: 'h1', from: 'h1' }, { state: 'left', incarnation: 5 }],
   ] as const)('%j → %j', (message, version) => {
     expect(versionOf(message)).toEqual(version)
+  })
+})
+
+describe('mayMoveAddress: who may take a member id from another gossip address', () => {
+  const RECLAIM_MS = 30_000
+  it.each([
+    // state, dead/left for (ms), reclaim setting (ms), may move
+    ['alive', 3_600_000, RECLAIM_MS, false],
+    ['suspect', 3_600_000, RECLAIM_MS, false],
+    ['left', 0, RECLAIM_MS, true],
+    ['left', 0, 0, true],
+    ['dead', 0, RECLAIM_MS, false],
+    ['dead', RECLAIM_MS - 1, RECLAIM_MS, false],
+    ['dead', RECLAIM_MS, RECLAIM_MS, true],
+    ['dead', 3_600_000, 0, false],
+  ] as const)('%s for %i ms, reclaim after %i ms → %s', (state, ageMs, reclaimMs, expected) => {
+    const nowMs = 1_000_000_000
+    expect(mayMoveAddress({ state, stateChangeMs: nowMs - ageMs }, nowMs, reclaimMs)).toBe(expected)
   })
 })

@@ -56,9 +56,9 @@ export class Cluster {
     })
     const cluster = new Cluster({ ...deps, log }, swim)
     const refresh = (): void => { cluster.tracker.update(swim.members) }
-    for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected', 'memberDied', 'memberLeft', 'selfRefuted'] as const) {
+    for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected', 'memberDied', 'memberLeft', 'selfRefuted', 'addressConflicted'] as const) {
       swim.on(event, () => { cluster.events[event] = (cluster.events[event] ?? 0) + 1 })
-      if (event !== 'selfRefuted') swim.on(event, refresh)
+      if (event !== 'selfRefuted' && event !== 'addressConflicted') swim.on(event, refresh)
     }
     // A restarted hub must come back above every incarnation it ever used (SWIM refutation).
     const persist = (): void => { void state.set(INCARNATION, swim.self.incarnation).catch((err: unknown) => log.error({ err }, 'cannot persist incarnation')) }

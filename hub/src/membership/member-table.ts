@@ -7,7 +7,7 @@ import type { BroadcastQueue } from './broadcast-queue.js'
 import { encodePacket } from './codec.js'
 import type { Member, MemberAddresses, MemberMeta } from './member.js'
 import { versionOf, type AliveMessage, type DeadMessage, type SuspectMessage } from './messages.js'
-import { judge } from './precedence.js'
+import { judge, mayMoveAddress } from './precedence.js'
 import type { GossipProfile } from './profiles.js'
 import { Suspicion, expectedConfirmations, suspicionBoundsMs } from './suspicion.js'
 
@@ -20,6 +20,9 @@ export interface MembershipEvents {
   memberLeft: [Member]
   /** This hub was accused and raised its incarnation to refute (Lifeguard counts it). */
   selfRefuted: [number]
+  /** An alive claim for a member held at another gossip address was refused (`mayMoveAddress`):
+   *  the member as held, and the address that claimed it. */
+  addressConflicted: [Member, string]
 }
 
 interface Entry {
@@ -105,6 +108,11 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     }
     const entry = this.#entries.get(msg.node)
     if (judge(entry?.member, versionOf(msg)) !== 'apply') return
+    if (entry && entry.member.addresses.gossip !== msg.addresses.gossip && !mayMoveAddress(entry.member, this.deps.clock.now(), this.deps.profile.deadMemberReclaimMs)) {
+      this.deps.log.warn({ member: msg.node, held: entry.member.addresses.gossip, claimed: msg.addresses.gossip, state: entry.member.state }, 'conflicting address for a member; claim refused')
+      this.emit('addressConflicted', entry.member, msg.addresses.gossip)
+      return
+    }
     entry?.suspicion?.cancel()
     const before = entry?.member.state
     const member: Member = { id: msg.node, incarnation: msg.incarnation, state: 'alive', stateChangeMs: this.deps.clock.now(), addresses: msg.addresses, meta: msg.meta }

@@ -68,3 +68,15 @@ export function judge(current: MemberVersion | undefined, update: MemberVersion)
 export function shouldApply(current: MemberVersion | undefined, update: MemberVersion): boolean {
   return judge(current, update) === 'apply'
 }
+
+/**
+ * Whether an alive message that `judge` applies may move `current` to another gossip address
+ * (memberlist `aliveNode`'s address check). Only a member that left, or has been dead for at
+ * least `reclaimMs` (> 0), can be reclaimed from elsewhere; otherwise two processes claim one
+ * id, and the one the ring already holds keeps it (the claim is dropped and counted) so views
+ * do not flap between them.
+ */
+export function mayMoveAddress(current: { state: MemberVersion['state'], stateChangeMs: number }, nowMs: number, reclaimMs: number): boolean {
+  if (current.state === 'left') return true
+  return current.state === 'dead' && reclaimMs > 0 && nowMs - current.stateChangeMs >= reclaimMs
+}

@@ -38,8 +38,11 @@ export interface GossipProfile {
   udpPacketBytes: number
   /** Broadcast queue bound; beyond it the most-sent broadcast is dropped and counted. lan 4096. */
   maxQueuedBroadcasts: number
-  /** A dead member's id may be taken by a new address after this long, ms; 0 = only once it
-   *  left gracefully (memberlist `DeadNodeReclaimTime`). lan 0. */
+  /** A dead member's id may be taken by a new gossip address once it has been dead this long,
+   *  ms (memberlist `DeadNodeReclaimTime`); a left one at once; 0 = never for a dead one.
+   *  Ringhub uses `gossipToTheDeadMs`: a member wrongly declared dead hears it within that time
+   *  and refutes from its old address, so a later claim from elsewhere is a restart (a new
+   *  DHCP address or gossip port), not a second live process. lan 30 000. */
   deadMemberReclaimMs: number
 }
 
@@ -60,7 +63,7 @@ export const LAN_PROFILE: Readonly<GossipProfile> = Object.freeze({
   awarenessMaxMultiplier: 8,
   udpPacketBytes: 1400,
   maxQueuedBroadcasts: 4096,
-  deadMemberReclaimMs: 0,
+  deadMemberReclaimMs: 30_000,
 })
 
 /**
@@ -94,7 +97,7 @@ export const EDGE_PROFILE: Readonly<GossipProfile> = Object.freeze({
   awarenessMaxMultiplier: 8,
   udpPacketBytes: 1400,
   maxQueuedBroadcasts: 4096,
-  deadMemberReclaimMs: 0,
+  deadMemberReclaimMs: 10_000,
 })
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<GossipProfile>>> = Object.freeze({ lan: LAN_PROFILE, edge: EDGE_PROFILE })

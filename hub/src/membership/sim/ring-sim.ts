@@ -61,9 +61,12 @@ export class RingSim {
     this.net = new MemoryNetwork({ clock: this.clock, rng: seededRng(opts.seed ^ 0x9e3779b9), defaults: opts.links })
   }
 
-  /** Adds and starts a member that knows nobody yet (it joins with `node(id).join(...)`). */
-  add(id: string, incarnation = 0): SwimNode {
-    return this.#start(id, incarnation, [])
+  /**
+   * Adds and starts a member that knows nobody yet (it joins with `node(id).join(...)`). Adding
+   * an id again (after `crash`) is a restart, at `address` if given (a new port or host).
+   */
+  add(id: string, incarnation = 0, address = addressOf(id)): SwimNode {
+    return this.#start(id, incarnation, [], address)
   }
 
   /**
@@ -79,16 +82,15 @@ export class RingSim {
     for (const id of ids) this.#start(id, SETTLED_START_INCARNATION, members)
   }
 
-  #member(id: string, incarnation: number): Member {
-    return { id, incarnation, state: 'alive', stateChangeMs: 0, addresses: { gossip: addressOf(id) }, meta: { version: 'sim', role: 'hub' } }
+  #member(id: string, incarnation: number, address = addressOf(id)): Member {
+    return { id, incarnation, state: 'alive', stateChangeMs: 0, addresses: { gossip: address }, meta: { version: 'sim', role: 'hub' } }
   }
 
-  #start(id: string, incarnation: number, members: readonly Member[]): SwimNode {
-    const address = addressOf(id)
+  #start(id: string, incarnation: number, members: readonly Member[], address = addressOf(id)): SwimNode {
     const clock = new ProcessClock(this.clock)
     const transport = new MeteredTransport(this.net.transport(address))
     const node = new SwimNode({
-      self: this.#member(id, incarnation),
+      self: this.#member(id, incarnation, address),
       members,
       transport,
       clock,
