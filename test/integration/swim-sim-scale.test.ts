@@ -72,8 +72,8 @@ describe(`SWIM probing in the simulator (seed ${SEED})`, () => {
     const ids = idsOf(5)
     sim.addSettled(ids)
     for (const other of ids.filter((id) => id !== 'h2')) {
-      sim.net.setLink(sim.address('h2'), sim.address(other), { lossRate: 1 })
-      sim.net.setLink(sim.address(other), sim.address('h2'), { lossRate: 1 })
+      sim.net.setLink(sim.address('h2'), sim.address(other), { udpBlocked: true })
+      sim.net.setLink(sim.address(other), sim.address('h2'), { udpBlocked: true })
     }
     await sim.run(120_000)
     console.log(`[seed ${SEED}] lan N=5, h2 loses every datagram for 120 s: ${total(sim, 'probesTcpOnly')} probes answered only over TCP`)

@@ -47,6 +47,41 @@ describe(`MemoryNetwork (seed ${SEED})`, () => {
     expect(first).toBeLessThan(9_200)
   })
 
+  it('never loses a request to lossRate, but delays some by TCP retransmission timeouts', async () => {
+    const tookMs = async (lossRate: number): Promise<number[]> => {
+      const { clock, a, b } = setup({ lossRate, delayMs: 1 })
+      b.onRequest(async (_from, data) => data)
+      const took: number[] = []
+      const start = clock.now()
+      const pending = Array.from({ length: 200 }, () => a.request('b:1', Buffer.from('q'), 60_000).then(() => took.push(clock.now() - start)))
+      for (let t = 0; t < 20_000 && took.length < 200; t += 5) await settle(clock, 5)
+      await Promise.all(pending)
+      return took
+    }
+    const clean = await tookMs(0)
+    expect(Math.max(...clean)).toBeLessThanOrEqual(10) // the 2 ms round trip, in 5 ms steps
+    const lossy = await tookMs(0.1)
+    expect(lossy).toHaveLength(200)
+    // 4 segments each lost with p = 0.1: about a third of the requests wait; a lost SYN or
+    // SYN-ACK costs 1 s, a lost request or response 200 ms.
+    const delayed = lossy.filter((ms) => ms >= 200).length
+    expect(delayed).toBeGreaterThan(40)
+    expect(delayed).toBeLessThan(110)
+    expect(lossy.filter((ms) => ms >= 1_000).length).toBeGreaterThan(10)
+  })
+
+  it('blocks datagrams but not requests on a link with udpBlocked', async () => {
+    const { clock, net, a, b, got } = setup()
+    net.setLink('a:1', 'b:1', { udpBlocked: true })
+    b.onRequest(async () => Buffer.from('pong'))
+    a.sendPacket('b:1', Buffer.from('lost'))
+    const answer = a.request('b:1', Buffer.from('ping'), 1_000)
+    await settle(clock, 1)
+    await settle(clock, 1)
+    expect(Buffer.from(await answer).toString()).toBe('pong')
+    expect(got).toEqual([])
+  })
+
   it('duplicates and reorders with jitter', () => {
     const { clock, a, got } = setup({ duplicateRate: 1, jitterMs: 50 })
     for (let i = 0; i < 20; i++) a.sendPacket('b:1', Buffer.from(String(i)))

@@ -3,9 +3,11 @@ import { TransportError } from '../base/errors.js'
 import type { Rng } from '../base/rng.js'
 import type { PacketHandler, RequestHandler, Transport } from './transport.js'
 
-/** How one direction of a link treats datagrams. Requests (TCP) are never lost, only delayed. */
+/** How one direction of a link treats datagrams and streams. Requests (TCP) are never lost, but
+ *  `lossRate` delays them by retransmission timeouts. */
 export interface LinkRules {
-  /** Probability that a datagram is lost, 0..1. */
+  /** Probability that a packet is lost, 0..1: a datagram is gone, a TCP segment is resent after a
+   *  retransmission timeout. */
   lossRate: number
   /** Fixed one-way delay, ms. */
   delayMs: number
@@ -13,9 +15,18 @@ export interface LinkRules {
   jitterMs: number
   /** Probability that a delivered datagram arrives twice, 0..1. */
   duplicateRate: number
+  /** A firewall that drops every datagram on the link while TCP passes untouched. */
+  udpBlocked: boolean
 }
 
-const NO_FAULTS: LinkRules = { lossRate: 0, delayMs: 0, jitterMs: 0, duplicateRate: 0 }
+/** Linux's initial SYN retransmission timeout (RFC 6298 §2.1: 1 s). */
+const SYN_RTO_MS = 1_000
+/** Linux's minimum RTO for data segments on a LAN (`TCP_RTO_MIN`). */
+const DATA_RTO_MS = 200
+/** Retransmissions modelled per segment; beyond, the caller's timeout has long fired. */
+const MAX_RETRANSMITS = 6
+
+const NO_FAULTS: LinkRules = { lossRate: 0, delayMs: 0, jitterMs: 0, duplicateRate: 0, udpBlocked: false }
 
 export interface NetworkStats {
   packetsSent: number
@@ -115,7 +126,7 @@ export class MemoryNetwork {
     src.stats.bytesSent += data.length
     if (data.length > this.maxPacketBytes || this.#cuts.has(`${from}>${to}`)) return this.#dropped(src)
     const rules = this.#rules(from, to)
-    if (this.#rng.next() < rules.lossRate) return this.#dropped(src)
+    if (rules.udpBlocked || this.#rng.next() < rules.lossRate) return this.#dropped(src)
     const copies = this.#rng.next() < rules.duplicateRate ? 2 : 1
     const bytes = Uint8Array.from(data) // the sender may reuse its buffer
     for (let i = 0; i < copies; i++) {
@@ -144,7 +155,10 @@ export class MemoryNetwork {
       const timer = this.#clock.setTimeout(() => settle(() => reject(new TransportError('timeout', `request to ${to} timed out after ${timeoutMs} ms`))), timeoutMs)
       const there = this.#rules(from, to)
       const back = this.#rules(to, from)
-      this.#after(this.#delay(there), () => {
+      // TCP under loss: nothing is lost, but each lost segment costs a retransmission timeout.
+      // The handshake (SYN there, SYN-ACK back) and the request travel before the handler runs.
+      const arrivalMs = this.#delay(there) + this.#retransmitMs(there, SYN_RTO_MS) + this.#retransmitMs(back, SYN_RTO_MS) + this.#retransmitMs(there, DATA_RTO_MS)
+      this.#after(arrivalMs, () => {
         // A cut link drops the connection attempt silently: the caller waits for its timeout.
         if (this.#cuts.has(`${from}>${to}`)) return
         const dst = this.#endpoints.get(to)
@@ -154,7 +168,7 @@ export class MemoryNetwork {
         }
         this.#arrive(to, () => {
           dst.transport.handleRequest(from, Uint8Array.from(data)).then((response) => {
-            this.#after(this.#delay(back), () => {
+            this.#after(this.#delay(back) + this.#retransmitMs(back, DATA_RTO_MS), () => {
               if (this.#cuts.has(`${to}>${from}`)) return
               settle(() => resolve(response))
             })
@@ -181,6 +195,21 @@ export class MemoryNetwork {
 
   #rules(from: string, to: string): LinkRules {
     return { ...this.#defaults, ...this.#links.get(`${from}>${to}`) }
+  }
+
+  /**
+   * What loss adds to one TCP segment over a link: for every time it is lost (`lossRate`, drawn
+   * only when > 0 so loss-free runs replay unchanged) a retransmission timeout that doubles each
+   * time (RFC 6298), up to `MAX_RETRANSMITS`.
+   */
+  #retransmitMs(rules: LinkRules, firstRtoMs: number): number {
+    let ms = 0
+    let rtoMs = firstRtoMs
+    for (let i = 0; i < MAX_RETRANSMITS && rules.lossRate > 0 && this.#rng.next() < rules.lossRate; i++) {
+      ms += rtoMs
+      rtoMs *= 2
+    }
+    return ms
   }
 
   #delay(rules: LinkRules): number {
