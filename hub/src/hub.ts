@@ -158,6 +158,32 @@ export class Hub {
     }
   }
 
+  /**
+   * Applies a re-read configuration (SIGHUP) to a running hub. Only `gossipKeys` (key rotation)
+   * and `logLevel` change at run time; any other option that differs is listed in `needRestart`
+   * and keeps its old value. Throws `ConfigError` (nothing applied) for a change it refuses.
+   */
+  reload(next: HubConfig): { applied: string[], needRestart: string[] } {
+    const applied: string[] = []
+    const needRestart: string[] = []
+    for (const key of Object.keys(next) as Array<keyof HubConfig>) {
+      if (JSON.stringify(next[key]) === JSON.stringify(this.config[key])) continue
+      if (key === 'gossipKeys') {
+        this.cluster.useGossipKeys(next.gossipKeys)
+        applied.push(key)
+      } else if (key === 'logLevel') {
+        this.parts.log.level = next.logLevel
+        applied.push(key)
+      } else {
+        needRestart.push(key)
+      }
+    }
+    this.config.gossipKeys = next.gossipKeys
+    this.config.logLevel = next.logLevel
+    this.parts.log.info({ applied, needRestart }, 'configuration reloaded')
+    return { applied, needRestart }
+  }
+
   /** Graceful stop: stop accepting, close clients, flush and close the store. Idempotent. */
   async stop(): Promise<void> {
     if (this.#stopped) return

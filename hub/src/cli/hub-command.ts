@@ -37,7 +37,18 @@ export async function runHub(argv: readonly string[], opts: { onStarted?: (hub: 
   const log = createLogger(config.logLevel)
   const hub = await Hub.start({ config, clock: systemClock, log })
   opts.onStarted?.(hub)
+  // SIGHUP re-reads the configuration (same flags and environment, the YAML file as it is now)
+  // and applies what can change at run time: gossip key rotation, log level.
+  const onHangup = (): void => {
+    try {
+      hub.reload(loadConfig({ argv, env: process.env }))
+    } catch (err) {
+      log.error({ err }, 'configuration reload refused; the running configuration stays')
+    }
+  }
+  process.on('SIGHUP', onHangup)
   await waitForSignal()
+  process.off('SIGHUP', onHangup)
   log.info('signal received; stopping')
   await hub.stop()
   return 0

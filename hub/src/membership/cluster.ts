@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
+import { ConfigError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import type { Rng } from '../base/rng.js'
 import type { RingView } from '../contract/ring-view.js'
@@ -41,7 +42,12 @@ export class Cluster {
   #joinTimer: TimerHandle | undefined
   #stopped = false
 
-  private constructor(private readonly deps: { options: ClusterOptions, transport: Transport, clock: Clock, log: Logger, state: NodeState }, swim: SwimNode) {
+  private constructor(
+    private readonly deps: { options: ClusterOptions, transport: Transport, clock: Clock, log: Logger, state: NodeState },
+    swim: SwimNode,
+    /** The gossip keyring in use; undefined when gossip is plaintext. */
+    private readonly keyring: Keyring | undefined,
+  ) {
     this.swim = swim
   }
 
@@ -49,12 +55,13 @@ export class Cluster {
     const { options, transport, clock, rng, state } = deps
     const log = deps.log.child({ component: 'membership' })
     const keys = options.gossipKeys.map((k) => Buffer.from(k, 'base64'))
-    const security = new PacketSecurity({ label: options.clusterLabel, keyring: keys.length > 0 ? new Keyring(keys, keys[0]) : undefined })
+    const keyring = keys.length > 0 ? new Keyring(keys, keys[0]) : undefined
+    const security = new PacketSecurity({ label: options.clusterLabel, keyring })
     const swim = new SwimNode({
       self: { id: options.id, incarnation: state.get(INCARNATION) ?? 0, state: 'alive', stateChangeMs: clock.now(), addresses: { ...options.addresses, gossip: transport.address }, meta: options.meta },
       transport, clock, rng, log, security, profile: PROFILES[options.profile],
     })
-    const cluster = new Cluster({ ...deps, log }, swim)
+    const cluster = new Cluster({ ...deps, log }, swim, keyring)
     const refresh = (): void => { cluster.tracker.update(swim.members) }
     for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected', 'memberDied', 'memberLeft', 'selfRefuted', 'addressConflicted'] as const) {
       swim.on(event, () => { cluster.events[event] = (cluster.events[event] ?? 0) + 1 })
@@ -86,6 +93,34 @@ export class Cluster {
       .map((m) => ({ id: m.id, state: m.state, incarnation: m.incarnation, addresses: m.addresses, meta: { ...m.meta }, share: ring.has(m.id) ? ring.shareOf(m.id) : 0 }))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     return { apiVersion: 1, self: this.swim.self.id, checksum: ring.checksum, members }
+  }
+
+  /**
+   * Makes the keyring hold exactly `gossipKeys` (base64), the first one encrypting: installs the
+   * new ones, uses the first, then removes the rest, in that order so that at no point is a key
+   * in use that this hub cannot decrypt. One step of the rotation in keyring.ts per call: the
+   * operator runs each step on every hub before the next (docs/membership.md). Switching
+   * between plaintext and encrypted gossip needs a restart (every packet in flight would fail
+   * authentication on one side): refused with a `ConfigError`.
+   */
+  useGossipKeys(gossipKeys: readonly string[]): { installed: number, removed: number, primaryChanged: boolean } {
+    const keyring = this.keyring
+    if ((keyring === undefined) !== (gossipKeys.length === 0)) {
+      throw new ConfigError('gossipKeys', 'switching gossip encryption on or off needs a restart; rotate keys instead')
+    }
+    if (!keyring) return { installed: 0, removed: 0, primaryChanged: false }
+    const wanted = gossipKeys.map((k) => Buffer.from(k, 'base64'))
+    const held = keyring.keys
+    const has = (list: readonly Uint8Array[], key: Uint8Array): boolean => list.some((k) => Buffer.compare(k, key) === 0)
+    const primaryBefore = keyring.primary
+    let installed = 0
+    for (const key of wanted) if (!has(held, key)) { keyring.install(key); installed++ }
+    keyring.use(wanted[0] as Uint8Array)
+    let removed = 0
+    for (const key of held) if (!has(wanted, key)) { keyring.remove(key); removed++ }
+    const result = { installed, removed, primaryChanged: Buffer.compare(primaryBefore, keyring.primary) !== 0 }
+    this.deps.log.info(result, 'gossip keyring changed')
+    return result
   }
 
   onOwnershipChanged(listener: (change: OwnershipChanged) => void): void { this.tracker.on('ownershipChanged', listener) }
