@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { RingView } from '../../hub/src/contract/ring-view.js'
 import { spawnHub, startHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
+import { counter, oneRing, ringOf } from '../helpers/admin.js'
 import { waitFor } from '../helpers/wait.js'
 
 const OLD = randomBytes(32).toString('base64')
@@ -16,28 +16,20 @@ afterAll(async () => {
   for (const d of dirs) d.remove()
 })
 
-async function api<T>(hub: SpawnedHub, path: string): Promise<T> {
-  return await (await fetch(`http://127.0.0.1:${hub.ports.admin}${path}`)).json() as T
-}
-
-async function counter(hub: SpawnedHub, name: string, labelRe: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${hub.ports.admin}/metrics`)).text()
-  return [...text.matchAll(new RegExp(`^${name}\\{${labelRe}\\} (\\d+)`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0)
-}
+const adminOf = (hub: SpawnedHub): string => `127.0.0.1:${hub.ports.admin}`
 
 /** Suspicions, deaths and authentication failures a hub has counted: all must stay put. */
 async function flaps(hubs: SpawnedHub[]): Promise<{ suspected: number, died: number, authFailed: number }> {
   const per = await Promise.all(hubs.map(async (h) => ({
-    suspected: await counter(h, 'ringhub_membership_events_total', 'event="memberSuspected"'),
-    died: await counter(h, 'ringhub_membership_events_total', 'event="memberDied"'),
-    authFailed: await counter(h, 'ringhub_gossip_rejected_total', 'reason="auth-failed"'),
+    suspected: await counter(adminOf(h), 'ringhub_membership_events_total', 'event="memberSuspected"'),
+    died: await counter(adminOf(h), 'ringhub_membership_events_total', 'event="memberDied"'),
+    authFailed: await counter(adminOf(h), 'ringhub_gossip_rejected_total', 'reason="auth-failed"'),
   })))
   return per.reduce((a, b) => ({ suspected: a.suspected + b.suspected, died: a.died + b.died, authFailed: a.authFailed + b.authFailed }))
 }
 
-async function oneRing(hubs: SpawnedHub[], size: number): Promise<boolean> {
-  const views = await Promise.all(hubs.map((h) => api<RingView>(h, '/api/ring')))
-  return views.every((v) => v.members.filter((m) => m.state === 'alive').length === size) && new Set(views.map((v) => v.checksum)).size === 1
+async function whole(hubs: SpawnedHub[], ids: string[]): Promise<boolean> {
+  return oneRing(await Promise.all(hubs.map((h) => ringOf(adminOf(h)))), ids)
 }
 
 describe('gossip key rotation at run time (SIGHUP re-reads the YAML file)', () => {
@@ -59,7 +51,7 @@ describe('gossip key rotation at run time (SIGHUP re-reads the YAML file)', () =
     }
     const first = await start(configs[0] as typeof configs[number])
     const hubs = [first, ...await Promise.all(configs.slice(1).map((c) => start(c, first)))]
-    await waitFor(() => oneRing(hubs, 3), 'one ring of three under OLD', 10_000, 50)
+    await waitFor(() => whole(hubs, ['k1', 'k2', 'k3']), 'one ring of three under OLD', 10_000, 50)
     const before = await flaps(hubs)
 
     // Each step on every hub, then a few probe rounds (edge: 200 ms) of traffic under it.
@@ -72,7 +64,7 @@ describe('gossip key rotation at run time (SIGHUP re-reads the YAML file)', () =
       await new Promise((r) => setTimeout(r, 1_500))
     }
     expect(await flaps(hubs)).toEqual(before)
-    expect(await oneRing(hubs, 3)).toBe(true)
+    expect(await whole(hubs, ['k1', 'k2', 'k3'])).toBe(true)
 
     // The ring now speaks NEW only: a hub with OLD alone is refused (and that is counted),
     // one with NEW joins.
@@ -84,8 +76,8 @@ describe('gossip key rotation at run time (SIGHUP re-reads the YAML file)', () =
     await waitFor(async () => (await flaps(hubs)).authFailed > before.authFailed, 'packets under OLD refused', 5_000, 50)
     const withNew = await spawnHub(['--id', 'k5', '--data', lateNew.path, '--profile', 'edge', '--gossip-key', NEW, '--join', `127.0.0.1:${first.ports.gossip}`])
     spawned.push(withNew)
-    await waitFor(() => oneRing([...hubs, withNew], 4), 'k5 joined under NEW', 10_000, 50)
-    const view = await api<RingView>(first, '/api/ring')
+    await waitFor(() => whole([...hubs, withNew], ['k1', 'k2', 'k3', 'k5']), 'k5 joined under NEW', 10_000, 50)
+    const view = await ringOf(adminOf(first))
     expect(view.members.find((m) => m.id === 'k4')).toBeUndefined()
   })
 })

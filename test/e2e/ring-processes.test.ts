@@ -4,26 +4,16 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 import { REPO_ROOT, spawnHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
+import { counter, oneRing, ringOf as ringAt, stateIn } from '../helpers/admin.js'
 import { waitFor } from '../helpers/wait.js'
 
 // Real `ringhub hub` processes on loopback forming one ring (edge profile: fast detection).
 const dirs = ['r1', 'r2', 'r3', 'r4'].map(() => tempDir())
 const hubs = new Map<string, SpawnedHub>()
 
-async function ringOf(id: string): Promise<RingView> {
-  const hub = hubs.get(id) as SpawnedHub
-  return await (await fetch(`http://127.0.0.1:${hub.ports.admin}/api/ring`)).json() as RingView
-}
-
-/** A counter's total across labels matching `labelRe` in a hub's /metrics. */
-async function metric(id: string, name: string, labelRe = '[^}]*'): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${hubs.get(id)?.ports.admin}/metrics`)).text()
-  return [...text.matchAll(new RegExp(`^${name}\\{${labelRe}\\} (\\d+)`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0)
-}
-
-function stateIn(view: RingView, id: string): string | undefined {
-  return view.members.find((m) => m.id === id)?.state
-}
+const adminOf = (id: string): string => `127.0.0.1:${(hubs.get(id) as SpawnedHub).ports.admin}`
+const ringOf = (id: string): Promise<RingView> => ringAt(adminOf(id))
+const metric = (id: string, name: string, labelRe?: string): Promise<number> => counter(adminOf(id), name, labelRe)
 
 async function start(id: string, index: number, extra: string[] = []): Promise<SpawnedHub> {
   const seed = hubs.get('r1')
@@ -34,11 +24,9 @@ async function start(id: string, index: number, extra: string[] = []): Promise<S
 }
 
 /** Every listed hub sees exactly `alive` alive and the same checksum. */
-async function agreed(ids: string[], alive: string[]): Promise<RingView[]> {
+async function agreed(ids: string[], alive: string[]): Promise<RingView[] | undefined> {
   const views = await Promise.all(ids.map(ringOf))
-  const ok = views.every((v) => alive.every((a) => stateIn(v, a) === 'alive') && v.members.filter((m) => m.state === 'alive').length === alive.length)
-    && new Set(views.map((v) => v.checksum)).size === 1
-  return ok ? views : (undefined as unknown as RingView[])
+  return oneRing(views, alive) ? views : undefined
 }
 
 beforeAll(async () => {

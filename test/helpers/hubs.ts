@@ -41,9 +41,11 @@ export interface SpawnedHub {
 }
 
 /** Runs `ringhub hub` as a real process (the built CLI) and waits for its "hub started" line. */
-export async function spawnHub(args: readonly string[], opts: { env?: NodeJS.ProcessEnv, deadlineMs?: number } = {}): Promise<SpawnedHub> {
+export async function spawnHub(args: readonly string[], opts: { env?: NodeJS.ProcessEnv, deadlineMs?: number, wrap?: readonly string[] } = {}): Promise<SpawnedHub> {
   const deadlineMs = opts.deadlineMs ?? 15_000
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/ringhub.js'), 'hub', '--host', '127.0.0.1', '--mqtt', '0', '--admin', '0', '--gossip', '0', '--log-level', 'info', ...args], {
+  // `wrap` runs it through another program that execs it (`ip netns exec NS`), same pid.
+  const [command, ...prefix] = [...(opts.wrap ?? []), process.execPath]
+  const child = spawn(command as string, [...prefix, join(REPO_ROOT, 'bin/ringhub.js'), 'hub', '--host', '127.0.0.1', '--mqtt', '0', '--admin', '0', '--gossip', '0', '--log-level', 'info', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RINGHUB_SYS_INTERVAL_MS: '0', ...opts.env },
   })

@@ -1,0 +1,24 @@
+import type { RingView } from '../../hub/src/contract/ring-view.js'
+
+/** `GET /api/ring` from the admin port at `host:port`. */
+export async function ringOf(admin: string): Promise<RingView> {
+  const res = await fetch(`http://${admin}/api/ring`, { signal: AbortSignal.timeout(2_000) })
+  return await res.json() as RingView
+}
+
+/** A counter's total over the label sets matching `labelRe`, from the admin port's /metrics. */
+export async function counter(admin: string, name: string, labelRe = '[^}]*'): Promise<number> {
+  const text = await (await fetch(`http://${admin}/metrics`, { signal: AbortSignal.timeout(2_000) })).text()
+  return [...text.matchAll(new RegExp(`^${name}\\{${labelRe}\\} (\\d+)`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0)
+}
+
+/** The state `view` holds about member `id` (undefined: unknown). */
+export function stateIn(view: RingView, id: string): string | undefined {
+  return view.members.find((m) => m.id === id)?.state
+}
+
+/** True when every view holds exactly `alive` alive and all views have one checksum. */
+export function oneRing(views: readonly RingView[], alive: readonly string[]): boolean {
+  return views.every((v) => alive.every((a) => stateIn(v, a) === 'alive') && v.members.filter((m) => m.state === 'alive').length === alive.length)
+    && new Set(views.map((v) => v.checksum)).size === 1
+}
