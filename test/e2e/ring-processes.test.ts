@@ -108,6 +108,17 @@ describe('a ring of real hub processes', () => {
     hubs.delete('r4')
   })
 
+  it('never lets in a hub with another cluster label, and counts its packets as label mismatches', async () => {
+    const before = await metric('r1', 'ringhub_gossip_rejected_total', 'reason="label-mismatch"')
+    await start('r4', 3, ['--cluster-label', 'other-site'])
+    await waitFor(async () => (await metric('r1', 'ringhub_gossip_rejected_total', 'reason="label-mismatch"')) > before, 'labelled packets refused', 5_000, 50)
+    const views = await Promise.all(['r1', 'r2', 'r3'].map(ringOf))
+    for (const v of views) expect(stateIn(v, 'r4')).toBeUndefined()
+    expect((await ringOf('r4')).members.map((m) => m.id)).toEqual(['r4'])
+    await stopHub(hubs.get('r4') as SpawnedHub, 'SIGKILL')
+    hubs.delete('r4')
+  })
+
   it('counts garbage datagrams on the gossip port and changes nothing', async () => {
     const r1 = hubs.get('r1') as SpawnedHub
     const port = r1.ports.gossip
