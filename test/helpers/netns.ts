@@ -1,23 +1,27 @@
 import { execFileSync } from 'node:child_process'
 
-const NET = '10.99.0'
-/** The test process's own address on the test network (hosts are .1 to .N). */
-const CONTROL_ADDRESS = `${NET}.254`
+/** The test process's own address on a test network (hosts are .1 to .N). */
+const CONTROL_HOST = 254
 
 /**
  * N test hosts in network namespaces, the layout of `../shared/tools/faultnet.sh` (`PREFIX-hub1`..
- * `PREFIX-hubN` at 10.99.0.1..N/24 on a bridge in `PREFIX-sw`, no default route, so nothing leaves
+ * `PREFIX-hubN` at 10.99.S.1..N/24 on a bridge in `PREFIX-sw`, no default route, so nothing leaves
  * them), built here rather than by calling the script so that a fresh clone needs only iproute2
- * and iptables; plus a veth from the test's (root) namespace onto the bridge at 10.99.0.254, so
+ * and iptables; plus a veth from the test's (root) namespace onto the bridge at 10.99.S.254, so
  * the test reaches the hubs' admin ports. Faults set with iptables inside a host (partition,
  * one-way, loss) match hub addresses only and leave the control link alone; `isolate` takes a
  * host off the bridge entirely. Needs root.
  */
 export class TestNet {
   readonly #controlLink: string
+  /** The /24 of this network, e.g. `10.99.7`: one per concurrent run, so two never collide. */
+  readonly #net: string
+  readonly #control: string
 
-  private constructor(readonly prefix: string, readonly hosts: number) {
+  private constructor(readonly prefix: string, readonly hosts: number, subnet: number) {
     this.#controlLink = `${prefix}-ctl`
+    this.#net = `10.99.${subnet}`
+    this.#control = `${this.#net}.${CONTROL_HOST}`
   }
 
   /** Why test hosts cannot be made here, or undefined when they can. */
@@ -29,9 +33,12 @@ export class TestNet {
     return undefined
   }
 
-  /** Sets up the hosts; leftovers of an earlier run with the same prefix are removed first. */
-  static up(prefix: string, hosts: number): TestNet {
-    const net = new TestNet(prefix, hosts)
+  /**
+   * Sets up the hosts on 10.99.`subnet`.0/24 (0..253; default from the pid, so concurrent runs
+   * differ); leftovers of an earlier run with the same prefix are removed first.
+   */
+  static up(prefix: string, hosts: number, subnet = process.pid % 254): TestNet {
+    const net = new TestNet(prefix, hosts, subnet)
     net.down()
     const sw = `${prefix}-sw`
     ip('netns', 'add', sw)
@@ -52,13 +59,13 @@ export class TestNet {
     ip('link', 'add', link, 'type', 'veth', 'peer', 'name', 'ctl', 'netns', sw)
     ip('-n', sw, 'link', 'set', 'ctl', 'master', 'br0')
     ip('-n', sw, 'link', 'set', 'ctl', 'up')
-    ip('addr', 'add', `${CONTROL_ADDRESS}/24`, 'dev', link)
+    ip('addr', 'add', `${net.#control}/24`, 'dev', link)
     ip('link', 'set', link, 'up')
     return net
   }
 
   /** Address of host `i` (1-based). */
-  address(i: number): string { return `${NET}.${i}` }
+  address(i: number): string { return `${this.#net}.${i}` }
 
   /** Namespace of host `i`, for `ip netns exec`. */
   namespace(i: number): string { return `${this.prefix}-hub${i}` }
@@ -86,8 +93,8 @@ export class TestNet {
     // leaves the test's admin requests alone so that only hub-to-hub packets are lost.
     const p = String(percent / 100)
     const ns = this.namespace(i)
-    iptables(ns, '-I', 'OUTPUT', '-o', 'eth0', '!', '-d', CONTROL_ADDRESS, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP')
-    iptables(ns, '-I', 'INPUT', '-i', 'eth0', '!', '-s', CONTROL_ADDRESS, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP')
+    iptables(ns, '-I', 'OUTPUT', '-o', 'eth0', '!', '-d', this.#control, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP')
+    iptables(ns, '-I', 'INPUT', '-i', 'eth0', '!', '-s', this.#control, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP')
   }
 
   /** Removes every fault: iptables rules flushed, links up. */
