@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../hub/src/base/errors.js'
 import { seededRng } from '../../hub/src/base/rng.js'
-import { topicMatches } from '../../hub/src/mqtt/topic.js'
+import { topicMatches } from '../../hub/src/ring/topic-match.js'
 import { classifyFilter, keyOf, type FilterClass } from '../../hub/src/ring/keys.js'
 
 describe('keyOf', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { topicMatches } from '../../hub/src/mqtt/topic.js'
+import { topicMatches } from '../../hub/src/ring/topic-match.js'
 import { seededRng } from '../../hub/src/base/rng.js'
 
 /** The plain split-based reading of MQTT 3.1.1 §4.7, as the reference for the fast matcher. */

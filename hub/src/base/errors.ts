@@ -33,7 +33,7 @@ export class AuthError extends RinghubError {
 
 /** A request to another hub failed: unreachable, closed, timed out, or answered with garbage. */
 export class TransportError extends RinghubError {
-  constructor(readonly reason: 'timeout' | 'unreachable' | 'closed' | 'too-large' | 'refused', message: string, options?: { cause?: unknown }) {
+  constructor(readonly reason: 'timeout' | 'unreachable' | 'closed' | 'too-large' | 'refused' | 'overloaded', message: string, options?: { cause?: unknown }) {
     super(message, options)
   }
 }

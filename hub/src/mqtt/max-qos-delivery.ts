@@ -1,5 +1,5 @@
 import type { Client } from 'aedes'
-import { topicMatches } from './topic.js'
+import { topicMatches } from '../ring/topic-match.js'
 
 type Deliver = (packet: { topic: string, qos: 0 | 1 | 2 }, cb: () => void) => void
 

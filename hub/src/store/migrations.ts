@@ -88,4 +88,27 @@ CREATE TABLE node_state (
 ) WITHOUT ROWID;
 `
 
-export const migrations: readonly string[] = [V1, V2]
+// Ordered topic logs (routing/, DESIGN §5): every message of a key this hub sequenced as its owner,
+// numbered (epoch, seq); key_state holds each key's current epoch and last seq. Retained
+// messages of routed topics live in the aedes \`retained\` table above, written by the owner.
+const V3 = `
+CREATE TABLE topic_log (
+  key TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  qos INTEGER NOT NULL,
+  retain INTEGER NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  PRIMARY KEY (key, epoch, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE key_state (
+  key TEXT NOT NULL PRIMARY KEY,
+  epoch INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+export const migrations: readonly string[] = [V1, V2, V3]

@@ -1,0 +1,89 @@
+import type { Clock } from '../base/clock.js'
+import { TransportError } from '../base/errors.js'
+import type { RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { PeerBus } from './peer-bus.js'
+
+/**
+ * Buses of many hubs in one process on a virtual clock: each one-way message and each request
+ * and reply arrives after `delayMs`, in order per direction. `cut(a, b)` drops traffic both ways
+ * (requests time out); `crash(id)` makes a hub unreachable (requests refused at once).
+ */
+export class MemoryBusNetwork {
+  readonly #buses = new Map<string, MemoryPeerBus>()
+  readonly #cuts = new Set<string>()
+  readonly #down = new Set<string>()
+
+  constructor(readonly clock: Clock, readonly delayMs = 1) {}
+
+  bus(id: string): MemoryPeerBus {
+    const bus = new MemoryPeerBus(id, this)
+    this.#buses.set(id, bus)
+    this.#down.delete(id)
+    return bus
+  }
+
+  cut(a: string, b: string): void { this.#cuts.add(`${a}>${b}`).add(`${b}>${a}`) }
+  heal(): void { this.#cuts.clear() }
+  crash(id: string): void { this.#down.add(id) }
+
+  /** @internal the bus `to`, if `from` can reach it now. */
+  reach(from: string, to: string): MemoryPeerBus | undefined | 'cut' {
+    if (this.#cuts.has(`${from}>${to}`)) return 'cut'
+    if (this.#down.has(to) || this.#down.has(from)) return undefined
+    return this.#buses.get(to)
+  }
+}
+
+export class MemoryPeerBus implements PeerBus {
+  #onMessage: (from: string, message: RouterMessage) => void = () => {}
+  #onRequest: (from: string, request: RouterRequest) => Promise<RouterReply> = () => Promise.reject(new Error('no request handler'))
+  #closed = false
+
+  constructor(readonly self: string, private readonly net: MemoryBusNetwork) {}
+
+  setPeers(): void { /* peers are found by id */ }
+
+  send(peer: string, message: RouterMessage): boolean {
+    if (this.#closed) return false
+    const to = this.net.reach(this.self, peer)
+    if (to === undefined || to === 'cut') return false
+    const copy = structuredClone(message)
+    this.net.clock.setTimeout(() => { if (this.net.reach(this.self, peer) === to) to.#onMessage(this.self, copy) }, this.net.delayMs)
+    return true
+  }
+
+  request(peer: string, request: RouterRequest, timeoutMs: number): Promise<RouterReply> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed) return reject(new TransportError('closed', 'bus closed'))
+      const to = this.net.reach(this.self, peer)
+      if (to === undefined) return reject(new TransportError('unreachable', `${peer} is not reachable`))
+      let done = false
+      const timer = this.net.clock.setTimeout(() => { done = true; reject(new TransportError('timeout', `request to ${peer} timed out`)) }, timeoutMs)
+      if (to === 'cut') return
+      const copy = structuredClone(request)
+      this.net.clock.setTimeout(() => {
+        to.#onRequest(this.self, copy).then((reply) => {
+          this.net.clock.setTimeout(() => {
+            if (done || this.net.reach(peer, this.self) === 'cut') return
+            done = true
+            this.net.clock.clearTimeout(timer)
+            resolve(structuredClone(reply))
+          }, this.net.delayMs)
+        }, (err: unknown) => {
+          if (done) return
+          done = true
+          this.net.clock.clearTimeout(timer)
+          reject(new TransportError('closed', `${peer} failed the request`, { cause: err }))
+        })
+      }, this.net.delayMs)
+    })
+  }
+
+  onMessage(handler: (from: string, message: RouterMessage) => void): void { this.#onMessage = handler }
+  onRequest(handler: (from: string, request: RouterRequest) => Promise<RouterReply>): void { this.#onRequest = handler }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.net.crash(this.self)
+  }
+}

@@ -1,0 +1,122 @@
+import { ProtocolError } from '../base/errors.js'
+
+/**
+ * What hubs say to each other over the router link (DESIGN §4). Append-only: a new kind of
+ * message gets a new `t`; an unknown one is counted and dropped.
+ */
+
+/** A PUBLISH forwarded by the ingress hub to the key's owner (request; reply `PublishReply`). */
+export interface PublishRequest {
+  t: 'publish'
+  /** Unique per ingress hub; the owner numbers a retried forward with a known id only once. */
+  id: string
+  topic: string
+  payload: Uint8Array
+  qos: 0 | 1 | 2
+  retain: boolean
+}
+
+export type PublishReply =
+  | { t: 'published', epoch: number, seq: number }
+  /** The receiver does not own the key (any more): the sender retries with the owner it now sees. */
+  | { t: 'not-owner', key: string }
+  | { t: 'failed', reason: string }
+
+/** A sequenced message sent by the owner once to each interested hub (one-way). */
+export interface DeliverMessage {
+  t: 'deliver'
+  key: string
+  epoch: number
+  seq: number
+  topic: string
+  payload: Uint8Array
+  qos: 0 | 1 | 2
+}
+
+/**
+ * A hub's subscription interest, sent to a key's owner (keyed filters) or to every hub (global
+ * filters). `replace` carries the sender's whole interest relevant to the receiver (soft state,
+ * sent on every ownership change and periodically); `add` / `remove` are the increments between.
+ */
+export interface InterestMessage {
+  t: 'interest'
+  op: 'replace' | 'add' | 'remove'
+  filters: string[]
+}
+
+/** Retained messages matching filters, from the hub that owns them (request). */
+export interface RetainedRequest {
+  t: 'retained'
+  filters: string[]
+}
+
+export interface RetainedReply {
+  t: 'retained-messages'
+  messages: Array<{ topic: string, payload: Uint8Array, qos: 0 | 1 | 2 }>
+}
+
+export type RouterMessage = DeliverMessage | InterestMessage
+export type RouterRequest = PublishRequest | RetainedRequest
+export type RouterReply = PublishReply | RetainedReply
+
+const QOS = new Set([0, 1, 2])
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+const isQos = (v: unknown): v is 0 | 1 | 2 => QOS.has(v as number)
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
+
+function bad(what: string): never {
+  throw new ProtocolError('malformed', `router: malformed ${what}`)
+}
+
+/** Checks a decoded body from a peer; ProtocolError if it is not a RouterMessage. */
+export function asRouterMessage(v: unknown): RouterMessage {
+  const m = v as Record<string, unknown> | null
+  if (m === null || typeof m !== 'object') bad('message')
+  if (m.t === 'deliver') {
+    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos)) bad('deliver')
+    return m as unknown as DeliverMessage
+  }
+  if (m.t === 'interest') {
+    if ((m.op !== 'replace' && m.op !== 'add' && m.op !== 'remove') || !isStrings(m.filters)) bad('interest')
+    return m as unknown as InterestMessage
+  }
+  throw new ProtocolError('unknown-type', `router: unknown message type ${String(m.t)}`)
+}
+
+export function asRouterRequest(v: unknown): RouterRequest {
+  const m = v as Record<string, unknown> | null
+  if (m === null || typeof m !== 'object') bad('request')
+  if (m.t === 'publish') {
+    if (!isString(m.id) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean') bad('publish')
+    return m as unknown as PublishRequest
+  }
+  if (m.t === 'retained') {
+    if (!isStrings(m.filters)) bad('retained')
+    return m as unknown as RetainedRequest
+  }
+  throw new ProtocolError('unknown-type', `router: unknown request type ${String(m.t)}`)
+}
+
+export function asRouterReply(v: unknown): RouterReply {
+  const m = v as Record<string, unknown> | null
+  if (m === null || typeof m !== 'object') bad('reply')
+  switch (m.t) {
+    case 'published':
+      if (!isCount(m.epoch) || !isCount(m.seq)) bad('published')
+      break
+    case 'not-owner':
+      if (!isString(m.key)) bad('not-owner')
+      break
+    case 'failed':
+      if (!isString(m.reason)) bad('failed')
+      break
+    case 'retained-messages':
+      if (!Array.isArray(m.messages) || !m.messages.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))) bad('retained-messages')
+      break
+    default:
+      throw new ProtocolError('unknown-type', `router: unknown reply type ${String(m.t)}`)
+  }
+  return m as unknown as RouterReply
+}

@@ -1,0 +1,282 @@
+import type { Clock, TimerHandle } from '../base/clock.js'
+import { TransportError } from '../base/errors.js'
+import type { Logger } from '../base/log.js'
+import { classifyFilter, keyOf } from '../ring/keys.js'
+import type { Offset } from '../store/topic-log.js'
+import { InterestTable } from './interest-table.js'
+import { LocalInterest } from './local-interest.js'
+import type { DeliverMessage, PublishReply, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { PeerBus } from './peer-bus.js'
+import { NotOwnerError, type Sequencer } from './sequencer.js'
+
+/** A message handed to this hub's own subscribers. */
+export interface Delivery {
+  key: string
+  epoch: number
+  seq: number
+  topic: string
+  payload: Buffer
+  qos: 0 | 1 | 2
+}
+
+export interface RetainedMessage { topic: string, payload: Buffer, qos: 0 | 1 | 2 }
+
+/** Where the owner keeps retained messages (the aedes `retained` table in a hub). */
+export interface RetainedStore {
+  /** Stores (or, with an empty payload, clears) the retained message of a topic; resolves once committed. */
+  store(message: RetainedMessage): Promise<void>
+  /** Retained messages matching any of `filters`. */
+  matching(filters: readonly string[]): Promise<RetainedMessage[]>
+}
+
+export interface RouterDeps {
+  self: string
+  bus: PeerBus
+  /** The owner of `key` in the current ring (undefined: no hub alive, cannot happen with self). */
+  ownerOf(key: string): string | undefined
+  /** Alive hub members other than this one. */
+  peers(): readonly string[]
+  sequencer: Sequencer
+  retained: RetainedStore
+  /** Hands a sequenced message to this hub's subscribers (aedes, in a hub). */
+  deliverLocal(delivery: Delivery): void
+  clock: Clock
+  log: Logger
+  keyDepth: number
+  /** How long a forwarded publish keeps retrying (owner unreachable or moving), ms. */
+  forwardTimeoutMs?: number
+  /** Deadline of one request to a peer, ms. */
+  requestTimeoutMs?: number
+  /** Interest is re-sent to every peer this often, ms (soft state). */
+  interestRefreshMs?: number
+}
+
+export interface RouterStats {
+  forwarded: number
+  forwardRetries: number
+  sequenced: number
+  duplicates: number
+  refusedNotOwner: number
+  deliveriesSent: number
+  deliveriesDropped: number
+  deliveriesReceived: number
+}
+
+/** Publish ids remembered per hub for dropping a retried forward that was already sequenced. */
+const DEDUP_WINDOW = 50_000
+const RETRY_MIN_MS = 25
+const RETRY_MAX_MS = 1_000
+
+/**
+ * One broker made of many hubs (DESIGN §2–§3): a publish goes to its key's owner, which numbers
+ * it `(epoch, seq)`, logs it, updates the retained store, and only then acknowledges; the owner
+ * sends each message once to every hub with a matching subscription (fan-out grouped per hub),
+ * and every hub hands what it receives to its own subscribers. Subscriptions register interest
+ * with the key's owner (keyed filters) or with every hub (global filters).
+ *
+ * Not yet here (issue 4): replication to successors, handoff of a key's state on ownership
+ * change (a new owner starts a fresh epoch from what its own log knows), replay from an offset.
+ */
+export class Router {
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0 }
+  readonly #interest = new InterestTable()
+  readonly #local = new LocalInterest()
+  readonly #seen = new Map<string, Offset>()
+  readonly #forwardTimeoutMs: number
+  readonly #requestTimeoutMs: number
+  #refreshTimer: TimerHandle | undefined
+  #nextPublishId = 0
+  #stopped = false
+
+  constructor(private readonly deps: RouterDeps) {
+    this.#forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
+    this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
+    deps.bus.onMessage((from, m) => this.#onMessage(from, m))
+    deps.bus.onRequest((from, r) => this.#onRequest(from, r))
+  }
+
+  start(): void {
+    const every = this.deps.interestRefreshMs ?? 30_000
+    const tick = (): void => {
+      this.refreshInterest()
+      this.#refreshTimer = this.deps.clock.setTimeout(tick, every)
+      this.#refreshTimer.unref()
+    }
+    this.#refreshTimer = this.deps.clock.setTimeout(tick, every)
+    this.#refreshTimer.unref()
+  }
+
+  stop(): void {
+    this.#stopped = true
+    this.deps.clock.clearTimeout(this.#refreshTimer)
+  }
+
+  /**
+   * Publishes a message (not a `$` topic) through its key's owner; resolves with its offset once
+   * the owner has committed it. Retries while the owner is unreachable or ownership moves, up to
+   * `forwardTimeoutMs`; a retried forward that the owner had already sequenced is recognised by
+   * its id and not numbered twice.
+   */
+  async publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
+    const key = keyOf(message.topic, this.deps.keyDepth)
+    if (key === null) throw new RangeError(`${message.topic} is a local topic; it is not routed`)
+    const id = `${this.deps.self}:${++this.#nextPublishId}`
+    const deadline = this.deps.clock.now() + this.#forwardTimeoutMs
+    let delayMs = RETRY_MIN_MS
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) this.stats.forwardRetries++
+      const owner = this.deps.ownerOf(key)
+      let failure: unknown
+      if (owner === this.deps.self) {
+        try {
+          return await this.#sequence(key, id, message)
+        } catch (err) {
+          if (!(err instanceof NotOwnerError)) throw err
+          failure = err
+        }
+      } else if (owner !== undefined) {
+        this.stats.forwarded++
+        try {
+          const reply = await this.deps.bus.request(owner, { t: 'publish', id, ...message }, this.#requestTimeoutMs)
+          if (reply.t === 'published') return { epoch: reply.epoch, seq: reply.seq }
+          if (reply.t === 'failed') throw new Error(`owner ${owner} failed the publish: ${reply.reason}`)
+          failure = reply
+        } catch (err) {
+          if (!(err instanceof TransportError)) throw err
+          failure = err
+        }
+      }
+      if (this.#stopped || this.deps.clock.now() + delayMs > deadline) {
+        throw new TransportError('timeout', `publish to ${message.topic}: no owner acknowledged within ${this.#forwardTimeoutMs} ms (last: ${describe(failure)})`)
+      }
+      await this.#sleep(delayMs)
+      delayMs = Math.min(RETRY_MAX_MS, delayMs * 2)
+    }
+  }
+
+  /** A local client subscribed to `filter`. */
+  subscribe(filter: string): void {
+    if (!this.#local.add(filter)) return
+    for (const peer of this.#interestedPeersOf(filter)) this.deps.bus.send(peer, { t: 'interest', op: 'add', filters: [filter] })
+  }
+
+  /** A local client unsubscribed from `filter` (or went away). */
+  unsubscribe(filter: string): void {
+    if (!this.#local.remove(filter)) return
+    for (const peer of this.#interestedPeersOf(filter)) this.deps.bus.send(peer, { t: 'interest', op: 'remove', filters: [filter] })
+  }
+
+  /**
+   * Re-sends this hub's whole interest to every peer (soft state): after every ownership change,
+   * and periodically. Keys this hub no longer owns stop being sequenced here (fencing).
+   */
+  refreshInterest(): void {
+    for (const key of [...this.deps.sequencer.ownedKeys]) {
+      if (this.deps.ownerOf(key) !== this.deps.self) this.deps.sequencer.release(key)
+    }
+    const byPeer = new Map<string, string[]>(this.deps.peers().map((p) => [p, []]))
+    for (const filter of this.#local.filters()) {
+      for (const peer of this.#interestedPeersOf(filter)) byPeer.get(peer)?.push(filter)
+    }
+    for (const [peer, filters] of byPeer) this.deps.bus.send(peer, { t: 'interest', op: 'replace', filters })
+  }
+
+  /** A peer left the ring or died: its interest goes with it. */
+  peerGone(peer: string): void { this.#interest.dropPeer(peer) }
+
+  /** Retained messages for new subscriptions: from each keyed filter's owner, from every hub for global ones. */
+  async retainedFor(filters: readonly string[]): Promise<RetainedMessage[]> {
+    const ask = new Map<string, string[]>()
+    const want = (hub: string, filter: string): void => { const list = ask.get(hub); if (list) list.push(filter); else ask.set(hub, [filter]) }
+    for (const filter of filters) {
+      const c = classifyFilter(filter, this.deps.keyDepth)
+      if (c.kind === 'local') continue
+      if (c.kind === 'keyed') want(this.deps.ownerOf(c.key) ?? this.deps.self, filter)
+      else for (const hub of [this.deps.self, ...this.deps.peers()]) want(hub, filter)
+    }
+    const answers = await Promise.all([...ask].map(async ([hub, list]) => {
+      if (hub === this.deps.self) return this.deps.retained.matching(list)
+      try {
+        const reply = await this.deps.bus.request(hub, { t: 'retained', filters: list }, this.#requestTimeoutMs)
+        return reply.t === 'retained-messages' ? reply.messages.map((m) => ({ ...m, payload: Buffer.from(m.payload) })) : []
+      } catch (err) {
+        this.deps.log.warn({ err, hub }, 'retained messages unavailable from a hub')
+        return []
+      }
+    }))
+    const byTopic = new Map<string, RetainedMessage>()
+    for (const list of answers) for (const m of list) byTopic.set(m.topic, m)
+    return [...byTopic.values()]
+  }
+
+  /** Peers that must hear about `filter`: its key's owner, or every peer for a global filter. */
+  #interestedPeersOf(filter: string): string[] {
+    const c = classifyFilter(filter, this.deps.keyDepth)
+    if (c.kind === 'local') return []
+    if (c.kind === 'global') return [...this.deps.peers()]
+    const owner = this.deps.ownerOf(c.key)
+    return owner === undefined || owner === this.deps.self ? [] : [owner]
+  }
+
+  async #sequence(key: string, id: string, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
+    const seen = this.#seen.get(id)
+    if (seen) { this.stats.duplicates++; return seen }
+    const { sequencer } = this.deps
+    if (!sequencer.owns(key)) sequencer.acquire(key)
+    const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
+    const offset = { epoch: entry.epoch, seq: entry.seq }
+    this.#remember(id, offset)
+    const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
+    await committed
+    await retainedSaved
+    this.stats.sequenced++
+    this.#fanOut({ key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos })
+    return offset
+  }
+
+  /** Once to each interested peer, and to this hub's own subscribers. */
+  #fanOut(d: Delivery): void {
+    const frame: DeliverMessage = { t: 'deliver', ...d }
+    for (const peer of this.#interest.peersFor(d.topic)) {
+      if (this.deps.bus.send(peer, frame)) this.stats.deliveriesSent++
+      else this.stats.deliveriesDropped++
+    }
+    this.deps.deliverLocal(d)
+  }
+
+  #remember(id: string, offset: Offset): void {
+    this.#seen.set(id, offset)
+    if (this.#seen.size > DEDUP_WINDOW) this.#seen.delete(this.#seen.keys().next().value as string)
+  }
+
+  #onMessage(from: string, m: RouterMessage): void {
+    if (m.t === 'deliver') {
+      this.stats.deliveriesReceived++
+      this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+    } else if (m.op === 'replace') this.#interest.replace(from, m.filters)
+    else if (m.op === 'add') this.#interest.add(from, m.filters)
+    else this.#interest.remove(from, m.filters)
+  }
+
+  async #onRequest(_from: string, r: RouterRequest): Promise<RouterReply> {
+    if (r.t === 'retained') return { t: 'retained-messages', messages: await this.deps.retained.matching(r.filters) }
+    const key = keyOf(r.topic, this.deps.keyDepth)
+    // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
+    if (key === null || this.deps.ownerOf(key) !== this.deps.self) {
+      this.stats.refusedNotOwner++
+      return { t: 'not-owner', key: key ?? r.topic } satisfies PublishReply
+    }
+    const offset = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain })
+    return { t: 'published', ...offset }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => { this.deps.clock.setTimeout(resolve, ms) })
+  }
+}
+
+function describe(failure: unknown): string {
+  if (failure instanceof Error) return failure.message
+  if (failure && typeof failure === 'object' && 't' in failure) return `reply ${String((failure as { t: unknown }).t)}`
+  return 'no owner'
+}

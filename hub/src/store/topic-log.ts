@@ -1,0 +1,81 @@
+import type { HubDb } from './db.js'
+
+/** A position in a key's log: messages are ordered by epoch, then seq. */
+export interface Offset {
+  epoch: number
+  seq: number
+}
+
+/** One sequenced message of a key. */
+export interface LogEntry extends Offset {
+  key: string
+  topic: string
+  payload: Buffer
+  qos: 0 | 1 | 2
+  retain: boolean
+  tsMs: number
+}
+
+export type NewEntry = Omit<LogEntry, 'epoch' | 'seq' | 'tsMs'>
+
+interface Row { key: string, epoch: number, seq: number, topic: string, payload: Buffer | string, qos: number, retain: number, ts_ms: number }
+
+/**
+ * The ordered topic logs of the keys this hub owns (DESIGN §5), in SQLite: `(epoch, seq)` per key,
+ * written through HubDb's group commit. Sequencing itself (who may append, and when the epoch
+ * moves) is the sequencer's business; this class only stores and reads.
+ */
+export class TopicLog {
+  readonly #insert
+  readonly #saveState
+  readonly #state
+  readonly #since
+  readonly #count
+
+  constructor(private readonly db: HubDb) {
+    const sql = db.sqlite
+    this.#insert = sql.prepare<[string, number, number, string, Buffer, number, number, number]>(
+      'INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.#saveState = sql.prepare<[string, number, number]>(
+      'INSERT INTO key_state (key, epoch, seq) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq')
+    this.#state = sql.prepare<[string], { epoch: number, seq: number }>('SELECT epoch, seq FROM key_state WHERE key = ?')
+    this.#since = sql.prepare<[string, number, number, number, number], Row>(
+      'SELECT * FROM topic_log WHERE key = ? AND (epoch > ? OR (epoch = ? AND seq > ?)) ORDER BY epoch, seq LIMIT ?')
+    this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
+  }
+
+  /** The key's last offset (epoch and last seq), or undefined for a key never sequenced here. */
+  state(key: string): Offset | undefined {
+    return this.db.read(() => this.#state.get(key))
+  }
+
+  /** Records a new epoch for a key (seq 0: nothing sequenced in it yet). Resolves once committed. */
+  startEpoch(key: string, epoch: number): Promise<void> {
+    return this.db.write(() => { this.#saveState.run(key, epoch, 0) })
+  }
+
+  /** Appends one entry and moves the key's state to it, in one write. Resolves once committed. */
+  append(entry: LogEntry): Promise<void> {
+    return this.db.write(() => {
+      this.#insert.run(entry.key, entry.epoch, entry.seq, entry.topic, entry.payload, entry.qos, entry.retain ? 1 : 0, entry.tsMs)
+      this.#saveState.run(entry.key, entry.epoch, entry.seq)
+    })
+  }
+
+  /** Entries of `key` after `from`, oldest first, at most `limit`. */
+  since(key: string, from: Offset, limit = 1000): LogEntry[] {
+    return this.db.read(() => this.#since.all(key, from.epoch, from.epoch, from.seq, limit)).map(toEntry)
+  }
+
+  size(key: string): number {
+    return this.db.read(() => this.#count.get(key)?.n ?? 0)
+  }
+}
+
+function toEntry(r: Row): LogEntry {
+  return {
+    key: r.key, epoch: r.epoch, seq: r.seq, topic: r.topic,
+    payload: Buffer.isBuffer(r.payload) ? r.payload : Buffer.from(r.payload),
+    qos: r.qos as 0 | 1 | 2, retain: r.retain === 1, tsMs: r.ts_ms,
+  }
+}

@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ManualClock } from '../../hub/src/base/manual-clock.js'
+import { silentLogger } from '../../hub/src/base/log.js'
+import { Ring } from '../../hub/src/ring/ring.js'
+import { topicMatches } from '../../hub/src/ring/topic-match.js'
+import { MemoryBusNetwork } from '../../hub/src/routing/memory-peer-bus.js'
+import { Router, type Delivery, type RetainedMessage, type RetainedStore } from '../../hub/src/routing/router.js'
+import { Sequencer } from '../../hub/src/routing/sequencer.js'
+import { HubDb } from '../../hub/src/store/db.js'
+import { TopicLog } from '../../hub/src/store/topic-log.js'
+
+// Routers of 3 to 7 hubs on one virtual clock and an in-memory bus; each with its own SQLite
+// (in memory) topic log. Ownership comes from the same Ring every hub would compute.
+
+class MapRetained implements RetainedStore {
+  readonly map = new Map<string, RetainedMessage>()
+  async store(m: RetainedMessage): Promise<void> { if (m.payload.length === 0) this.map.delete(m.topic); else this.map.set(m.topic, m) }
+  async matching(filters: readonly string[]): Promise<RetainedMessage[]> { return [...this.map.values()].filter((m) => filters.some((f) => topicMatches(f, m.topic))) }
+}
+
+interface TestHub { id: string, router: Router, db: HubDb, log: TopicLog, delivered: Delivery[], retained: MapRetained }
+
+const open: HubDb[] = []
+afterEach(() => { for (const db of open.splice(0)) db.close() })
+
+function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: Map<string, TestHub>, ids: string[], setRing: (ids: string[]) => void } {
+  const clock = new ManualClock()
+  const net = new MemoryBusNetwork(clock, 1)
+  const ids = Array.from({ length: n }, (_, i) => `h${i + 1}`)
+  let ring = new Ring(ids)
+  let alive = [...ids]
+  const hubs = new Map<string, TestHub>()
+  for (const id of ids) {
+    const db = HubDb.open({ path: ':memory:', clock, log: silentLogger(), groupCommitMs: 0 })
+    open.push(db)
+    const log = new TopicLog(db)
+    const delivered: Delivery[] = []
+    const retained = new MapRetained()
+    const router = new Router({
+      self: id, bus: net.bus(id), ownerOf: (key) => ring.ownerOf(key), peers: () => alive.filter((p) => p !== id),
+      sequencer: new Sequencer({ log, clock }), retained, deliverLocal: (d) => delivered.push(d), clock, log: silentLogger(), keyDepth: 2,
+    })
+    hubs.set(id, { id, router, db, log, delivered, retained })
+  }
+  return { clock, net, hubs, ids, setRing: (next) => { alive = next; ring = new Ring(next) } }
+}
+
+/** Runs virtual time in small steps while `promise` is pending (group commit uses real turns). */
+async function settle<T>(clock: ManualClock, promise: Promise<T>, limitMs = 30_000): Promise<T> {
+  let done = false
+  const mark = (): void => { done = true }
+  promise.then(mark, mark)
+  for (let t = 0; !done && t < limitMs; t++) {
+    clock.advance(1)
+    await new Promise((r) => setImmediate(r))
+  }
+  return promise
+}
+
+async function run(clock: ManualClock, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+}
+
+const hub = (hubs: Map<string, TestHub>, id: string): TestHub => hubs.get(id) as TestHub
+
+/** A key owned by `owner` in `ring`. */
+function keyOwnedBy(ring: Ring, owner: string, prefix = 'devices/d'): string {
+  for (let i = 0; ; i++) if (ring.ownerOf(`${prefix}${i}`) === owner) return `${prefix}${i}`
+}
+
+describe('Router over an in-memory bus (virtual time)', () => {
+  it('forwards a publish to the owner, which logs it before acking and delivers it once to the interested hub', async () => {
+    const { clock, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h2')
+    hub(hubs, 'h3').router.subscribe(`${key}/#`)
+    hub(hubs, 'h3').router.subscribe(`${key}/#`) // a second local subscriber: still one interest
+    await run(clock, 5)
+    const offset = await settle(clock, hub(hubs, 'h1').router.publish({ topic: `${key}/temp`, payload: Buffer.from('21.5'), qos: 1, retain: false }))
+    expect(offset.seq).toBe(1)
+    expect(hub(hubs, 'h2').log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['21.5'])
+    await run(clock, 5)
+    expect(hub(hubs, 'h3').delivered.map((d) => [d.topic, d.payload.toString(), d.epoch, d.seq])).toEqual([[`${key}/temp`, '21.5', offset.epoch, 1]])
+    expect(hub(hubs, 'h1').delivered).toEqual([]) // no interest there
+    expect(hub(hubs, 'h2').router.stats.deliveriesSent).toBe(1)
+  })
+
+  it('keeps one order per key for publishes from every hub, as every subscriber sees it', async () => {
+    const { clock, hubs, ids } = ringOf(5)
+    const key = keyOwnedBy(new Ring(ids), 'h4')
+    for (const id of ids) hub(hubs, id).router.subscribe('devices/#')
+    await run(clock, 5)
+    const sends = Array.from({ length: 100 }, (_, i) => hub(hubs, ids[i % ids.length] as string).router.publish({ topic: `${key}/n`, payload: Buffer.from(String(i)), qos: 1, retain: false }))
+    await settle(clock, Promise.all(sends))
+    await run(clock, 5)
+    const logged = hub(hubs, 'h4').log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())
+    expect(logged).toHaveLength(100)
+    for (const id of ids) {
+      const seen = hub(hubs, id).delivered.filter((d) => d.key === key)
+      expect(seen.map((d) => d.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+      expect(seen.map((d) => d.payload.toString())).toEqual(logged)
+    }
+  })
+
+  it('sends messages of many keys to a hub with a global filter, each from its own owner', async () => {
+    const { clock, hubs, ids } = ringOf(4)
+    hub(hubs, 'h1').router.subscribe('devices/+/temp')
+    await run(clock, 5)
+    await settle(clock, Promise.all(Array.from({ length: 40 }, (_, i) => hub(hubs, 'h2').router.publish({ topic: `devices/d${i}/temp`, payload: Buffer.from('x'), qos: 0, retain: false }))))
+    await settle(clock, hub(hubs, 'h2').router.publish({ topic: 'devices/d1/humidity', payload: Buffer.from('y'), qos: 0, retain: false }))
+    await run(clock, 5)
+    // A hub also hands its subscribers every message of the keys it owns; aedes filters those.
+    const got = hub(hubs, 'h1').delivered.filter((d) => topicMatches('devices/+/temp', d.topic))
+    expect(got.map((d) => d.topic).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `devices/d${i}/temp`).sort())
+    const owners = new Set(got.map((d) => new Ring(ids).ownerOf(d.key)))
+    expect(owners.size).toBeGreaterThan(2)
+  })
+
+  it('serves retained messages from the owner (keyed filter) and from every hub (global filter)', async () => {
+    const { clock, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const k2 = keyOwnedBy(ring, 'h2')
+    const k3 = keyOwnedBy(ring, 'h3')
+    await settle(clock, hub(hubs, 'h1').router.publish({ topic: `${k2}/state`, payload: Buffer.from('on'), qos: 1, retain: true }))
+    await settle(clock, hub(hubs, 'h1').router.publish({ topic: `${k3}/state`, payload: Buffer.from('off'), qos: 1, retain: true }))
+    expect([...hub(hubs, 'h2').retained.map.keys()]).toEqual([`${k2}/state`])
+    const keyed = await settle(clock, hub(hubs, 'h1').router.retainedFor([`${k2}/#`]))
+    expect(keyed.map((m) => [m.topic, m.payload.toString()])).toEqual([[`${k2}/state`, 'on']])
+    const global = await settle(clock, hub(hubs, 'h1').router.retainedFor(['devices/+/state']))
+    expect(global.map((m) => m.topic).sort()).toEqual([`${k2}/state`, `${k3}/state`].sort())
+  })
+
+  it('refuses to sequence a key it does not own, and the forward follows ownership to the new owner', async () => {
+    const { clock, net, hubs, ids, setRing } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h3')
+    await settle(clock, hub(hubs, 'h1').router.publish({ topic: `${key}/a`, payload: Buffer.from('1'), qos: 1, retain: false }))
+    // h3 crashes; until the ring drops it, forwards fail and are retried.
+    net.crash('h3')
+    const pending = hub(hubs, 'h1').router.publish({ topic: `${key}/a`, payload: Buffer.from('2'), qos: 1, retain: false })
+    await run(clock, 200)
+    setRing(['h1', 'h2'])
+    for (const id of ['h1', 'h2']) hub(hubs, id).router.refreshInterest()
+    const offset = await settle(clock, pending)
+    const newOwner = new Ring(['h1', 'h2']).ownerOf(key) as string
+    expect(hub(hubs, newOwner).log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['2'])
+    expect(offset.seq).toBe(1)
+    expect(hub(hubs, 'h1').router.stats.forwardRetries).toBeGreaterThan(0)
+    // A hub that is not the owner answers not-owner, and numbers nothing.
+    const other = newOwner === 'h1' ? 'h2' : 'h1'
+    const reply = await settle(clock, net.bus('probe').request(other, { t: 'publish', id: 'probe:1', topic: `${key}/a`, payload: Buffer.from('3'), qos: 1, retain: false }, 1_000))
+    expect(reply).toEqual({ t: 'not-owner', key })
+    expect(hub(hubs, other).log.size(key)).toBe(0)
+  })
+
+  it('numbers a retried forward with a known id only once', async () => {
+    const { clock, net, hubs, ids } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h2')
+    const probe = net.bus('probe')
+    const request = { t: 'publish' as const, id: 'probe:7', topic: `${key}/x`, payload: Buffer.from('once'), qos: 1 as const, retain: false }
+    const first = await settle(clock, probe.request('h2', request, 1_000))
+    const again = await settle(clock, probe.request('h2', request, 1_000))
+    expect(again).toEqual(first)
+    expect(hub(hubs, 'h2').log.size(key)).toBe(1)
+    expect(hub(hubs, 'h2').router.stats.duplicates).toBe(1)
+  })
+})
