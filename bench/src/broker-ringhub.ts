@@ -12,7 +12,7 @@ import { systemClock } from '../../hub/dist/base/system-clock.js'
  */
 export async function startRinghub(dataDir: string): Promise<RunningBroker> {
   const config = loadConfig({
-    overrides: { id: 'bench', host: '127.0.0.1', mqtt: 0, admin: 0, gossip: 0, data: dataDir, allowAnonymous: true, logLevel: 'warn', sysIntervalMs: 0 },
+    overrides: { id: 'bench', host: '127.0.0.1', mqtt: 0, admin: 0, gossip: 0, interHub: 0, data: dataDir, allowAnonymous: true, logLevel: 'warn', sysIntervalMs: 0 },
   })
   const hub = await Hub.start({ config, clock: systemClock, log: createLogger(config.logLevel) })
   return {

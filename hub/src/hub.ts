@@ -8,10 +8,18 @@ import type { HubConfig } from './config/options.js'
 import type { HubInfo } from './contract/hub-info.js'
 import { HubMetrics } from './metrics/hub-metrics.js'
 import { HubDb } from './store/db.js'
-import { SqlitePersistence } from './store/sqlite-persistence.js'
+import type { SqlitePersistence } from './store/sqlite-persistence.js'
+import { TopicLog } from './store/topic-log.js'
 import { UserStore } from './store/user-store.js'
 import { MqttAuth } from './mqtt/auth.js'
 import { closeBroker, createBroker } from './mqtt/broker.js'
+import { createMqEmitter } from './mqtt/mq-emitter.js'
+import { RingEmitter } from './mqtt/ring-emitter.js'
+import { RoutedPersistence } from './mqtt/routed-persistence.js'
+import type { Member } from './membership/member.js'
+import { Router } from './routing/router.js'
+import { Sequencer } from './routing/sequencer.js'
+import { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import { MqttListeners } from './mqtt/listeners.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
@@ -57,6 +65,8 @@ export class Hub {
       sys: SysTopics
       persistence: SqlitePersistence
       log: Logger
+      router: Router
+      bus: TcpPeerBus
     },
   ) {}
 
@@ -72,16 +82,16 @@ export class Hub {
     const cleanups: Array<() => Promise<void> | void> = [() => db.close()]
     try {
       const users = new UserStore(db)
-      const persistence = new SqlitePersistence({
+      const persistence = new RoutedPersistence({
         db,
         log,
         maxQueuedMessages: config.maxQueuedMessages,
         onQueueFull: () => metrics.drops.inc({ reason: 'offline-queue-full' }),
       })
       const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics })
-      const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config })
+      const emitter = new RingEmitter(createMqEmitter({ concurrency: 100 }), log)
+      const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config, mq: emitter.mq })
       cleanups.unshift(() => closeBroker(broker))
-      await publishOrphanedWills(broker, persistence, log)
 
       const listeners = new MqttListeners({ broker, maxPacketBytes: config.maxPacketBytes, log, metrics })
       cleanups.unshift(() => listeners.close())
@@ -114,13 +124,16 @@ export class Hub {
       cleanups.unshift(() => admin.close())
       ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
 
+      const bus = new TcpPeerBus({ self: config.id, host: config.host, port: config.interHub, clock, log: log.child({ component: 'router' }) })
+      const interHubPort = await bus.start()
+      cleanups.unshift(() => bus.close())
       const transport = await UdpTcpTransport.start({ host: config.host, port: config.gossip, advertise: config.advertise, clock, log })
       cleanups.unshift(() => transport.close())
       const host = advertisedHost(config.host, config.advertise)
       const cluster = Cluster.start({
         options: {
           id: config.id,
-          addresses: { mqtt: hostPort(host, ports.mqtt), admin: hostPort(host, ports.admin) },
+          addresses: { mqtt: hostPort(host, ports.mqtt), admin: hostPort(host, ports.admin), interHub: hostPort(host, interHubPort) },
           meta: { version: RINGHUB_VERSION, role: 'hub' },
           profile: config.profile,
           seeds: config.join,
@@ -132,6 +145,13 @@ export class Hub {
       cleanups.unshift(() => cluster.stop(0))
       metrics.gossipSource = () => ({ ...cluster.swim.stats, events: cluster.events })
       ports = { ...ports, gossip: transport.port }
+
+      const router = startRouter({ config, cluster, bus, persistence, emitter, topicLog: new TopicLog(db), clock, log })
+      // aedes numbers packets with `counter`, which its typings leave out.
+      emitter.attach({ router, persistence, broker: broker as unknown as { counter: number, id: string }, keyDepth: config.keyDepth })
+      persistence.ring = { keyDepth: config.keyDepth, retainedFor: (filters) => router.retainedFor(filters) }
+      cleanups.unshift(() => router.stop())
+      await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
       admin.route('GET /api/ring/owner', (req, res) => {
         const topic = new URL(req.url ?? '/', 'http://x').searchParams.get('topic')
@@ -151,7 +171,7 @@ export class Hub {
       sys.start()
 
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
-      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log })
+      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus })
     } catch (err) {
       for (const cleanup of cleanups) await cleanup()
       throw err
@@ -198,9 +218,45 @@ export class Hub {
     await listeners.close()
     await admin.close()
     await closeBroker(this.broker)
+    this.parts.router.stop()
+    await this.parts.bus.close()
     this.db.close()
     log.info('hub stopped')
   }
+}
+
+/**
+ * The router of a hub: ownership from the cluster's ring, peers and their inter-hub addresses
+ * from membership, interest refreshed on every ownership change (soft state, DESIGN §2).
+ */
+function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: TcpPeerBus, persistence: RoutedPersistence, emitter: RingEmitter, topicLog: TopicLog, clock: Clock, log: Logger }): Router {
+  const { config, cluster, bus, persistence, emitter, topicLog, clock, log } = deps
+  const hubPeers = (): Member[] => cluster.swim.members.filter((m) => m.id !== config.id && m.meta.role === 'hub' && (m.state === 'alive' || m.state === 'suspect'))
+  const router = new Router({
+    self: config.id,
+    bus,
+    ownerOf: (key) => cluster.tracker.ring.ownerOf(key),
+    peers: () => hubPeers().map((m) => m.id),
+    sequencer: new Sequencer({ log: topicLog, clock }),
+    retained: persistence,
+    deliverLocal: (d) => emitter.deliver(d),
+    clock,
+    log: log.child({ component: 'router' }),
+    keyDepth: config.keyDepth,
+  })
+  const updatePeers = (): void => {
+    bus.setPeers(new Map(hubPeers().filter((m) => m.addresses.interHub !== undefined).map((m) => [m.id, m.addresses.interHub as string])))
+  }
+  for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected'] as const) cluster.swim.on(event, updatePeers)
+  for (const event of ['memberDied', 'memberLeft'] as const) {
+    cluster.swim.on(event, (m) => { updatePeers(); router.peerGone(m.id) })
+  }
+  cluster.onOwnershipChanged(() => router.refreshInterest())
+  // A newly seen hub needs this hub's global filters even when no key moved to it.
+  cluster.swim.on('memberJoined', () => router.refreshInterest())
+  updatePeers()
+  router.start()
+  return router
 }
 
 function readTls(config: HubConfig): { cert: Buffer, key: Buffer } {

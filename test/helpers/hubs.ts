@@ -22,7 +22,7 @@ export function tempDir(prefix = 'ringhub-test-'): { path: string, remove: () =>
 /** Config for a loopback hub on ephemeral ports. */
 export function testConfig(data: string, overrides: Partial<HubConfig> = {}): HubConfig {
   return loadConfig({
-    overrides: { id: 'h1', host: '127.0.0.1', mqtt: 0, admin: 0, gossip: 0, data, logLevel: 'silent', sysIntervalMs: 0, ...overrides },
+    overrides: { id: 'h1', host: '127.0.0.1', mqtt: 0, admin: 0, gossip: 0, interHub: 0, data, logLevel: 'silent', sysIntervalMs: 0, ...overrides },
   })
 }
 
@@ -45,7 +45,7 @@ export async function spawnHub(args: readonly string[], opts: { env?: NodeJS.Pro
   const deadlineMs = opts.deadlineMs ?? 15_000
   // `wrap` runs it through another program that execs it (`ip netns exec NS`), same pid.
   const [command, ...prefix] = [...(opts.wrap ?? []), process.execPath]
-  const child = spawn(command as string, [...prefix, join(REPO_ROOT, 'bin/ringhub.js'), 'hub', '--host', '127.0.0.1', '--mqtt', '0', '--admin', '0', '--gossip', '0', '--log-level', 'info', ...args], {
+  const child = spawn(command as string, [...prefix, join(REPO_ROOT, 'bin/ringhub.js'), 'hub', '--host', '127.0.0.1', '--mqtt', '0', '--admin', '0', '--gossip', '0', '--inter-hub', '0', '--log-level', 'info', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RINGHUB_SYS_INTERVAL_MS: '0', ...opts.env },
   })

@@ -23,6 +23,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   const mqtt = await freeOr(1883, host)
   const admin = await freeOr(8080, host)
   const gossip = await freeOr(7946, host)
+  const interHub = await freeOr(7947, host)
   const onStarted = ({ ports }: Hub): void => {
     process.stdout.write([
       '',
@@ -35,5 +36,5 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       '',
     ].join('\n') + '\n')
   }
-  return runHub(['--id', 'demo', '--host', host, '--mqtt', String(mqtt), '--admin', String(admin), '--gossip', String(gossip), '--allow-anonymous', '--log-level', 'warn', ...argv], { onStarted })
+  return runHub(['--id', 'demo', '--host', host, '--mqtt', String(mqtt), '--admin', String(admin), '--gossip', String(gossip), '--inter-hub', String(interHub), '--allow-anonymous', '--log-level', 'warn', ...argv], { onStarted })
 }

@@ -34,6 +34,8 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   profile: 'lan',
   gossipKeys: [],
   clusterLabel: undefined,
+  interHub: 7947,
+  keyDepth: 2,
 }
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]))

@@ -64,6 +64,10 @@ export interface HubConfig {
   /** Base64 AES-256 keys for gossip encryption; the first encrypts, all decrypt. */
   gossipKeys: string[]
   clusterLabel: string | undefined
+  /** Inter-hub router port (TCP); 0 = ephemeral. */
+  interHub: number
+  /** Topic levels that make up a key (which hub owns a topic). */
+  keyDepth: number
 }
 
 const PORT = { type: 'port' } as const
@@ -96,6 +100,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'profile', flag: '--profile', type: 'enum', values: ['lan', 'edge'], defaultText: 'lan', doc: 'Failure-detection profile: lan (memberlist LAN defaults, probe 1 s) or edge (probe 200 ms, for small rings on one LAN). See docs/membership.md.' },
   { key: 'gossipKeys', flag: '--gossip-key', type: 'list', defaultText: 'none (plaintext)', doc: 'AES-256-GCM gossip keys, base64 of 32 bytes, comma-separated; the first encrypts, all decrypt (rotate: add, make first, remove).' },
   { key: 'clusterLabel', flag: '--cluster-label', type: 'string', defaultText: 'none', doc: 'Cluster label bound to every gossip packet; packets with another label are dropped.' },
+  { key: 'interHub', flag: '--inter-hub', type: 'port', defaultText: '7947', doc: 'Inter-hub router port (TCP): publishes forwarded to owners, deliveries to interested hubs. 0 picks a free port.' },
+  { key: 'keyDepth', flag: '--key-depth', type: 'int', min: 1, max: 16, defaultText: '2', doc: 'Topic levels that make up a key: devices/d42/... has key devices/d42; one hub owns each key. Must be equal on every hub.' },
   { key: 'logLevel', flag: '--log-level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], defaultText: 'info', doc: 'pino log level (JSON lines on stdout).' },
 ]
 

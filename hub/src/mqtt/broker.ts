@@ -18,6 +18,8 @@ export interface BrokerDeps {
   limits: BrokerLimits
   log: Logger
   metrics: HubMetrics
+  /** aedes' message bus; default the local one (a hub passes its RingEmitter's). */
+  mq?: AedesOptions['mq']
 }
 
 /**
@@ -30,7 +32,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     id: deps.id,
     persistence: deps.persistence,
     // aedes' default concurrency (100), on an emitter that survives deep queues.
-    mq: createMqEmitter({ concurrency: 100 }),
+    mq: deps.mq ?? createMqEmitter({ concurrency: 100 }),
     connectTimeout: limits.connectTimeoutMs,
     drainTimeout: limits.drainTimeoutMs,
     queueLimit: limits.queueLimit,

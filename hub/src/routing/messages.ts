@@ -55,9 +55,12 @@ export interface RetainedReply {
   messages: Array<{ topic: string, payload: Uint8Array, qos: 0 | 1 | 2 }>
 }
 
+/** The receiver has applied an interest change sent as a request (a subscription waits for it). */
+export interface InterestReply { t: 'interest-ok' }
+
 export type RouterMessage = DeliverMessage | InterestMessage
-export type RouterRequest = PublishRequest | RetainedRequest
-export type RouterReply = PublishReply | RetainedReply
+export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage
+export type RouterReply = PublishReply | RetainedReply | InterestReply
 
 const QOS = new Set([0, 1, 2])
 const isString = (v: unknown): v is string => typeof v === 'string'
@@ -96,6 +99,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
     if (!isStrings(m.filters)) bad('retained')
     return m as unknown as RetainedRequest
   }
+  if (m.t === 'interest') return asRouterMessage(m) as InterestMessage
   throw new ProtocolError('unknown-type', `router: unknown request type ${String(m.t)}`)
 }
 
@@ -111,6 +115,8 @@ export function asRouterReply(v: unknown): RouterReply {
       break
     case 'failed':
       if (!isString(m.reason)) bad('failed')
+      break
+    case 'interest-ok':
       break
     case 'retained-messages':
       if (!Array.isArray(m.messages) || !m.messages.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))) bad('retained-messages')

@@ -38,8 +38,9 @@ export interface RouterDeps {
   peers(): readonly string[]
   sequencer: Sequencer
   retained: RetainedStore
-  /** Hands a sequenced message to this hub's subscribers (aedes, in a hub). */
-  deliverLocal(delivery: Delivery): void
+  /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); resolves once they
+   *  have taken it, which is the owner's back-pressure on its publishers. */
+  deliverLocal(delivery: Delivery): Promise<void> | void
   clock: Clock
   log: Logger
   keyDepth: number
@@ -154,16 +155,31 @@ export class Router {
     }
   }
 
-  /** A local client subscribed to `filter`. */
-  subscribe(filter: string): void {
-    if (!this.#local.add(filter)) return
-    for (const peer of this.#interestedPeersOf(filter)) this.deps.bus.send(peer, { t: 'interest', op: 'add', filters: [filter] })
+  /**
+   * A local client subscribed to `filter`. Resolves once the hubs that must know (the key's
+   * owner, or every hub for a global filter) have recorded the interest, so a message published
+   * after the SUBACK reaches the subscriber; a hub that does not answer in time learns it from
+   * the next refresh.
+   */
+  subscribe(filter: string): Promise<void> {
+    if (!this.#local.add(filter)) return Promise.resolve()
+    return this.#tellInterest('add', filter)
   }
 
   /** A local client unsubscribed from `filter` (or went away). */
-  unsubscribe(filter: string): void {
-    if (!this.#local.remove(filter)) return
-    for (const peer of this.#interestedPeersOf(filter)) this.deps.bus.send(peer, { t: 'interest', op: 'remove', filters: [filter] })
+  unsubscribe(filter: string): Promise<void> {
+    if (!this.#local.remove(filter)) return Promise.resolve()
+    return this.#tellInterest('remove', filter)
+  }
+
+  async #tellInterest(op: 'add' | 'remove', filter: string): Promise<void> {
+    await Promise.all(this.#interestedPeersOf(filter).map(async (peer) => {
+      try {
+        await this.deps.bus.request(peer, { t: 'interest', op, filters: [filter] }, this.#requestTimeoutMs)
+      } catch (err) {
+        this.deps.log.warn({ err, peer, filter, op }, 'interest not acknowledged; the next refresh repeats it')
+      }
+    }))
   }
 
   /**
@@ -227,21 +243,32 @@ export class Router {
     const offset = { epoch: entry.epoch, seq: entry.seq }
     this.#remember(id, offset)
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
+    this.stats.sequenced++
+    const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
+    if (message.qos === 0 && !message.retain) {
+      // At most once: numbered and logged like the rest, but delivered without waiting for the
+      // commit (nothing is acknowledged, so nothing can be acknowledged early).
+      committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
+      await this.#fanOut(delivery)
+      return offset
+    }
     await committed
     await retainedSaved
-    this.stats.sequenced++
-    this.#fanOut({ key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos })
+    await this.#fanOut(delivery)
     return offset
   }
 
-  /** Once to each interested peer, and to this hub's own subscribers. */
-  #fanOut(d: Delivery): void {
+  /**
+   * Once to each interested peer, and to this hub's own subscribers; resolves when the local ones
+   * have taken it (so a publisher cannot outrun local delivery, as in a single aedes broker).
+   */
+  #fanOut(d: Delivery): Promise<void> | void {
     const frame: DeliverMessage = { t: 'deliver', ...d }
     for (const peer of this.#interest.peersFor(d.topic)) {
       if (this.deps.bus.send(peer, frame)) this.stats.deliveriesSent++
       else this.stats.deliveriesDropped++
     }
-    this.deps.deliverLocal(d)
+    return this.deps.deliverLocal(d)
   }
 
   #remember(id: string, offset: Offset): void {
@@ -252,13 +279,17 @@ export class Router {
   #onMessage(from: string, m: RouterMessage): void {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
-      this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+      void this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
     } else if (m.op === 'replace') this.#interest.replace(from, m.filters)
     else if (m.op === 'add') this.#interest.add(from, m.filters)
     else this.#interest.remove(from, m.filters)
   }
 
-  async #onRequest(_from: string, r: RouterRequest): Promise<RouterReply> {
+  async #onRequest(from: string, r: RouterRequest): Promise<RouterReply> {
+    if (r.t === 'interest') {
+      this.#onMessage(from, r)
+      return { t: 'interest-ok' }
+    }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.deps.retained.matching(r.filters) }
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.

@@ -54,6 +54,11 @@ type PacketConstructor = new (original: PacketLike, broker?: { id: string, count
 // aedes-packet is CommonJS and its typings describe a namespace, not the constructor it exports.
 const AedesPacket = createRequire(import.meta.url)('aedes-packet') as PacketConstructor
 
+/** A new packet numbered by `broker` (brokerId, brokerCounter), as aedes numbers every publish. */
+export function brokerPacket(packet: PacketLike, broker: { id: string, counter: number }): PacketLike {
+  return new AedesPacket(packet, broker)
+}
+
 /** What the memory persistence stores for a queued packet: aedes-packet's normalised copy. */
 export function toAedesPacket(packet: PacketLike): PacketLike {
   return new AedesPacket(packet)

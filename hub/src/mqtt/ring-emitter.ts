@@ -1,0 +1,109 @@
+import type mqemitter from 'mqemitter'
+import type { Logger } from '../base/log.js'
+import { keyOf } from '../ring/keys.js'
+import type { Delivery, Router } from '../routing/router.js'
+import { brokerPacket } from '../store/packet-codec.js'
+import type { RoutedPersistence } from './routed-persistence.js'
+
+type MQEmitter = mqemitter.MQEmitter
+type Message = mqemitter.Message
+type Callback = (error?: Error) => void
+type Listener = (message: Message, done: () => void) => void
+
+/** Marks a packet that came from the ring's delivery path: it goes to local subscribers only. */
+const DELIVERED = Symbol('ringhub.delivered')
+
+/**
+ * aedes' message bus in a ring (the extension point aedes clusters use, like mqemitter-redis):
+ * - `emit` of a routed topic (not `$`) publishes through the router: the key's owner numbers and
+ *   commits it before the callback runs, so aedes sends PUBACK only then (invariant 3), and the
+ *   message comes back to local subscribers through `deliver`, in owner order.
+ * - `on` / `removeListener` keep aedes' local subscriptions and tell the router about interest.
+ * - `deliver` hands a sequenced message to this hub's clients: persistent sessions' queues first
+ *   (as aedes' own pipeline does), then the local bus.
+ * Before `attach` (hub start-up) it is the plain local bus.
+ */
+export class RingEmitter {
+  #router: Router | undefined
+  #persistence: RoutedPersistence | undefined
+  #broker: { counter: number, id: string } | undefined
+  #keyDepth = 2
+  #emitChain: Promise<void> = Promise.resolve()
+
+  constructor(private readonly inner: MQEmitter, private readonly log: Logger) {}
+
+  /** The aedes-facing object (the MQEmitter interface aedes calls). */
+  get mq(): MQEmitter {
+    // aedes needs on/removeListener/emit/close; the rest of MQEmitter it never touches.
+    return this as unknown as MQEmitter
+  }
+
+  attach(deps: { router: Router, persistence: RoutedPersistence, broker: { counter: number, id: string }, keyDepth: number }): void {
+    this.#router = deps.router
+    this.#persistence = deps.persistence
+    this.#broker = deps.broker
+    this.#keyDepth = deps.keyDepth
+  }
+
+  /** aedes sends SUBACK after `callback`: by then the ring knows of the subscription. */
+  on(topic: string, listener: Listener, callback: () => void = noop): this {
+    const router = this.#router
+    if (!router) {
+      this.inner.on(topic, listener, callback)
+      return this
+    }
+    this.inner.on(topic, listener, () => { void router.subscribe(topic).then(callback) })
+    return this
+  }
+
+  removeListener(topic: string, listener: Listener, callback: () => void = noop): this {
+    this.inner.removeListener(topic, listener, callback)
+    void this.#router?.unsubscribe(topic)
+    return this
+  }
+
+  emit(packet: Message, callback: Callback = noop): this {
+    const router = this.#router
+    const topic = packet.topic as string
+    if (!router || (packet as Record<symbol, unknown>)[DELIVERED] === true || keyOf(topic, this.#keyDepth) === null) {
+      this.inner.emit(packet, callback)
+      return this
+    }
+    const raw = packet.payload as Buffer | string | undefined
+    const payload = typeof raw === 'string' ? Buffer.from(raw) : raw ?? Buffer.alloc(0)
+    router.publish({ topic, payload, qos: (packet.qos ?? 0) as 0 | 1 | 2, retain: packet.retain === true }).then(
+      () => callback(),
+      (err: unknown) => {
+        this.log.warn({ err, topic }, 'publish not acknowledged by the key owner')
+        callback(err instanceof Error ? err : new Error(String(err)))
+      },
+    )
+    return this
+  }
+
+  /**
+   * A sequenced message for this hub's subscribers (router → aedes). Resolves once the local bus
+   * has handed it to every matching client, as aedes' own publish waits for its emit.
+   */
+  deliver(d: Delivery): Promise<void> {
+    const persistence = this.#persistence
+    const broker = this.#broker ?? { id: 'ringhub', counter: 0 }
+    const packet = brokerPacket({ cmd: 'publish', topic: d.topic, payload: d.payload, qos: d.qos, retain: false }, broker) as unknown as Message
+    ;(packet as Record<symbol, unknown>)[DELIVERED] = true
+    const emit = (): Promise<void> => new Promise<void>((resolve) => { this.inner.emit(packet, () => resolve()) })
+    // Persistent sessions' queues are filled before the live delivery, as in aedes' own
+    // pipeline (enqueueOffline, then emit); the chain keeps emits in arrival order.
+    const enqueued = d.qos === 0 || !persistence
+      ? undefined
+      : persistence.subscriptionsHere(d.topic).then((subs) => subs.length > 0 ? persistence.outgoingEnqueueCombi(subs, packet as never) : undefined)
+    const done = this.#emitChain.then(() => enqueued).then(emit)
+    this.#emitChain = done.catch((err: unknown) => { this.log.error({ err, topic: d.topic }, 'delivery to local subscribers failed') })
+    return this.#emitChain
+  }
+
+  close(callback: () => void): void {
+    this.inner.close(callback)
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream'
+import { classifyFilter, keyOf } from '../ring/keys.js'
+import type { RetainedMessage, RetainedStore } from '../routing/router.js'
+import { SqlitePersistence, type PacketLike, type TrieSubscription } from '../store/sqlite-persistence.js'
+
+/** What the persistence needs of the ring once the hub has joined it. */
+export interface RetainedSource {
+  keyDepth: number
+  /** Retained messages matching routed filters, from the hubs that own them. */
+  retainedFor(filters: readonly string[]): Promise<RetainedMessage[]>
+}
+
+/**
+ * The SQLite persistence as aedes sees it in a ring. For routed topics (everything but `$`) the
+ * owner, not the ingress hub, keeps retained messages and the offline queues of each hub are
+ * filled when a message is delivered there, in owner order. So, towards aedes' own publish
+ * pipeline, `storeRetained` and `subscriptionsByTopic` do nothing for routed topics, and a
+ * subscription's retained messages come from the owners. The `...Here` methods are the real ones,
+ * used by the router (as its RetainedStore) and by the delivery path.
+ */
+export class RoutedPersistence extends SqlitePersistence implements RetainedStore {
+  /** Set once the hub has a router; until then the persistence is a plain single-hub one. */
+  ring: RetainedSource | undefined
+
+  override async storeRetained(pkt: PacketLike): Promise<void> {
+    if (this.#routed(pkt.topic)) return
+    return super.storeRetained(pkt)
+  }
+
+  override async subscriptionsByTopic(topic: string): Promise<TrieSubscription[]> {
+    if (this.#routed(topic)) return []
+    return super.subscriptionsByTopic(topic)
+  }
+
+  override createRetainedStreamCombi(patterns: string[]): Readable {
+    const ring = this.ring
+    if (!ring) return super.createRetainedStreamCombi(patterns)
+    const local = patterns.filter((p) => classifyFilter(p, ring.keyDepth).kind === 'local')
+    const routed = patterns.filter((p) => classifyFilter(p, ring.keyDepth).kind !== 'local')
+    const here = local.length > 0 ? super.createRetainedStreamCombi(local) : undefined
+    return Readable.from((async function* () {
+      if (here) for await (const packet of here) yield packet
+      if (routed.length === 0) return
+      for (const m of await ring.retainedFor(routed)) {
+        yield { cmd: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: true }
+      }
+    })())
+  }
+
+  /** Persistent-session subscriptions on this hub matching `topic`, whatever the topic. */
+  subscriptionsHere(topic: string): Promise<TrieSubscription[]> {
+    return super.subscriptionsByTopic(topic)
+  }
+
+  /** RetainedStore: the owner's retained messages live in this hub's `retained` table. */
+  store(message: RetainedMessage): Promise<void> {
+    return super.storeRetained({ cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, retain: true })
+  }
+
+  /** RetainedStore: retained messages held here matching any of `filters`. */
+  async matching(filters: readonly string[]): Promise<RetainedMessage[]> {
+    const out: RetainedMessage[] = []
+    for await (const p of super.createRetainedStreamCombi([...filters]) as AsyncIterable<PacketLike>) {
+      const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : Buffer.from(p.payload ?? [])
+      out.push({ topic: p.topic ?? '', payload, qos: (p.qos ?? 0) as 0 | 1 | 2 })
+    }
+    return out
+  }
+
+  #routed(topic: string | undefined): boolean {
+    return this.ring !== undefined && topic !== undefined && keyOf(topic, this.ring.keyDepth) !== null
+  }
+}

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { MqttClient } from 'mqtt'
+import type { Hub } from '../../hub/src/hub.js'
+import { TopicLog } from '../../hub/src/store/topic-log.js'
+import { oneRing } from '../helpers/admin.js'
+import { startHub, tempDir } from '../helpers/hubs.js'
+import { close, collect, connect } from '../helpers/mqtt.js'
+import { waitFor } from '../helpers/wait.js'
+
+// Three hubs in one process, each on its own sockets and SQLite file, joined into one ring:
+// MQTT behaviour must hold when the publishing client, the subscribing client and the topic's
+// owner are three different hubs.
+const ids = ['a', 'b', 'c']
+const dirs = ids.map(() => tempDir())
+const hubs = new Map<string, Hub>()
+const clients: MqttClient[] = []
+const hub = (id: string): Hub => hubs.get(id) as Hub
+const url = (id: string): string => `mqtt://127.0.0.1:${hub(id).ports.mqtt}`
+
+async function client(id: string, clientId: string): Promise<MqttClient> {
+  const c = await connect(url(id), { clientId })
+  clients.push(c)
+  return c
+}
+
+/** A device key (`devices/dN`) whose owner is `owner`. */
+function keyOwnedBy(owner: string): string {
+  for (let i = 0; ; i++) if (hub('a').cluster.ownerOf(`devices/d${i}/x`).owner === owner) return `devices/d${i}`
+}
+
+beforeAll(async () => {
+  const first = await startHub((dirs[0] as { path: string }).path, { id: 'a', allowAnonymous: true, profile: 'edge' })
+  hubs.set('a', first)
+  for (const [i, id] of ids.slice(1).entries()) {
+    hubs.set(id, await startHub((dirs[i + 1] as { path: string }).path, { id, allowAnonymous: true, profile: 'edge', join: [`127.0.0.1:${first.ports.gossip}`] }))
+  }
+  await waitFor(() => oneRing(ids.map((id) => hub(id).cluster.view()), ids), 'one ring of three', 10_000, 20)
+})
+
+afterAll(async () => {
+  await close(...clients)
+  await Promise.all([...hubs.values()].map((h) => h.stop()))
+  for (const d of dirs) d.remove()
+})
+
+describe('three hubs as one broker', () => {
+  it('delivers a QoS 1 message from a client on A to a subscriber on C through the owner B, acked only once B logged it', async () => {
+    const key = keyOwnedBy('b')
+    const sub = await client('c', 'sub-1')
+    const got = collect(sub)
+    await sub.subscribeAsync(`${key}/#`, { qos: 1 })
+    const pub = await client('a', 'pub-1')
+    await pub.publishAsync(`${key}/temp`, '21.5', { qos: 1 })
+    // The PUBACK came after the owner's commit: the message is in B's log already.
+    const logged = new TopicLog(hub('b').db).since(key, { epoch: 0, seq: 0 })
+    expect(logged.map((e) => [e.topic, e.payload.toString()])).toEqual([[`${key}/temp`, '21.5']])
+    await waitFor(() => got.length === 1, 'delivery on C', 5_000)
+    expect(got[0]).toMatchObject({ topic: `${key}/temp`, payload: '21.5', qos: 1, retain: false })
+  })
+
+  it('keeps the order of 300 QoS 1 messages of a key owned by C, published on B, subscribed on A', async () => {
+    const key = keyOwnedBy('c')
+    const sub = await client('a', 'sub-2')
+    const got = collect(sub)
+    await sub.subscribeAsync(`${key}/#`, { qos: 1 })
+    const p1 = await client('b', 'pub-2a')
+    const sends = Array.from({ length: 300 }, (_, i) => p1.publishAsync(`${key}/n`, String(i), { qos: 1 }))
+    await Promise.all(sends)
+    await waitFor(() => got.length === 300, '300 deliveries', 10_000)
+    expect(got.map((m) => Number(m.payload))).toEqual(Array.from({ length: 300 }, (_, i) => i))
+  })
+
+  it('gives a new subscription the retained messages of its key from the owner, and of many keys from every hub', async () => {
+    const kb = keyOwnedBy('b')
+    const kc = keyOwnedBy('c')
+    const pub = await client('a', 'pub-3')
+    await pub.publishAsync(`${kb}/state`, 'on', { qos: 1, retain: true })
+    await pub.publishAsync(`${kc}/state`, 'off', { qos: 1, retain: true })
+    const keyed = await client('c', 'sub-3a')
+    const gotKeyed = collect(keyed)
+    await keyed.subscribeAsync(`${kb}/#`, { qos: 1 })
+    await waitFor(() => gotKeyed.length === 1, 'retained for the keyed filter', 5_000)
+    expect(gotKeyed[0]).toMatchObject({ topic: `${kb}/state`, payload: 'on', retain: true })
+    const global = await client('a', 'sub-3b')
+    const gotGlobal = collect(global)
+    await global.subscribeAsync('devices/+/state', { qos: 1 })
+    await waitFor(() => gotGlobal.length >= 2, 'retained for the global filter', 5_000)
+    expect(gotGlobal.filter((m) => m.topic === `${kb}/state` || m.topic === `${kc}/state`).map((m) => m.payload).sort()).toEqual(['off', 'on'])
+  })
+
+  it('sends a global subscriber on A the messages of keys owned anywhere, published on C', async () => {
+    const sub = await client('a', 'sub-4')
+    const got = collect(sub)
+    await sub.subscribeAsync('devices/+/alarm', { qos: 1 })
+    const pub = await client('c', 'pub-4')
+    const keys = ['a', 'b', 'c'].map(keyOwnedBy)
+    for (const key of keys) await pub.publishAsync(`${key}/alarm`, key, { qos: 1 })
+    await waitFor(() => got.length === 3, 'three alarms', 5_000)
+    expect(got.map((m) => m.payload).sort()).toEqual([...keys].sort())
+  })
+
+  it('delivers the will of a device on A, for a key owned by B, to a subscriber on C', async () => {
+    const key = keyOwnedBy('b')
+    const sub = await client('c', 'sub-5')
+    const got = collect(sub)
+    await sub.subscribeAsync(`${key}/status`, { qos: 1 })
+    const device = await connect(url('a'), { clientId: 'dev-5', will: { topic: `${key}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } })
+    device.stream.destroy() // the connection is lost without DISCONNECT
+    await waitFor(() => got.length === 1, 'the will on C', 5_000)
+    expect(got[0]).toMatchObject({ topic: `${key}/status`, payload: 'offline' })
+    device.end(true)
+  })
+})
