@@ -39,6 +39,9 @@ export const RING_FORMAT = `hashring/${HASH_ALGORITHM}/v${VNODES}/r${REPLICAS}/$
 /** The ring's internal structure did not come out as expected (e.g. a hashring upgrade). */
 export class RingError extends RinghubError {}
 
+/** Keys whose owner a Ring remembers before it starts over. */
+const OWNER_CACHE_ENTRIES = 100_000
+
 /**
  * The part of a membership entry the ring looks at; membership's `Member` (role in its gossiped
  * `meta`) fits it as is, without this layer importing the one above it.
@@ -71,6 +74,9 @@ export class Ring {
   readonly continuum: Continuum
   readonly #hashRing: HashRing
   readonly #shares: ReadonlyMap<string, number>
+  /** Owners looked up so far (a Map: keys are remote input, never object properties). A Ring never
+   *  changes, so entries stay right; bounded by clearing. */
+  readonly #owners = new Map<string, string | undefined>()
 
   /** The ring of the given hubs; order and duplicates do not matter. */
   constructor(hubIds: Iterable<string>) {
@@ -105,11 +111,17 @@ export class Ring {
 
   /** The hub that owns `key`, or undefined when no hub owns keys. */
   ownerOf(key: string): string | undefined {
+    // Every publish asks: an md5 per call would cost more than the rest of routing.
+    const known = this.#owners.get(key)
+    if (known !== undefined || this.#owners.has(key)) return known
     // `range(key, 1)` is `get(key)` without hashring's LRU cache, which stores keys as properties
     // of a plain object: `get("__proto__")` writes to Object.prototype, and a device chooses its
     // topic, so keys are remote input.
     const server = this.#hashRing.range(key, 1)[0]
-    return server === undefined ? undefined : server.slice(SERVER_PREFIX.length)
+    const owner = server === undefined ? undefined : server.slice(SERVER_PREFIX.length)
+    if (this.#owners.size >= OWNER_CACHE_ENTRIES) this.#owners.clear()
+    this.#owners.set(key, owner)
+    return owner
   }
 
   /**

@@ -65,6 +65,8 @@ export interface RouterStats {
 
 /** Publish ids remembered per hub for dropping a retried forward that was already sequenced. */
 const DEDUP_WINDOW = 50_000
+/** Local deliveries in progress beyond which a publish waits for its own (back-pressure). */
+const MAX_PENDING_LOCAL = 1_000
 const RETRY_MIN_MS = 25
 const RETRY_MAX_MS = 1_000
 
@@ -82,16 +84,23 @@ export class Router {
   readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
-  readonly #seen = new Map<string, Offset>()
+  /** Ids of forwarded publishes already sequenced, in two generations (a Map used as a FIFO
+   *  with deletes at the front degrades: V8 skips the deleted entries on every `keys()`). */
+  #seen = new Map<string, Offset>()
+  #seenBefore = new Map<string, Offset>()
   readonly #forwardTimeoutMs: number
   readonly #requestTimeoutMs: number
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
+  #pendingLocal = 0
+  /** Tells this run's publish ids from those of the hub's earlier runs. */
+  readonly #bootId: string
   #stopped = false
 
   constructor(private readonly deps: RouterDeps) {
     this.#forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
+    this.#bootId = deps.clock.now().toString(36)
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
     deps.bus.onRequest((from, r) => this.#onRequest(from, r))
   }
@@ -121,7 +130,9 @@ export class Router {
   async publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     const key = keyOf(message.topic, this.deps.keyDepth)
     if (key === null) throw new RangeError(`${message.topic} is a local topic; it is not routed`)
-    const id = `${this.deps.self}:${++this.#nextPublishId}`
+    // Unique per ingress hub and restart (the id space restarts with the process; the owner's
+    // window is far shorter than a restart).
+    const id = `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
     const deadline = this.deps.clock.now() + this.#forwardTimeoutMs
     let delayMs = RETRY_MIN_MS
     for (let attempt = 0; ; attempt++) {
@@ -130,7 +141,7 @@ export class Router {
       let failure: unknown
       if (owner === this.deps.self) {
         try {
-          return await this.#sequence(key, id, message)
+          return await this.#sequence(key, undefined, message)
         } catch (err) {
           if (!(err instanceof NotOwnerError)) throw err
           failure = err
@@ -234,14 +245,17 @@ export class Router {
     return owner === undefined || owner === this.deps.self ? [] : [owner]
   }
 
-  async #sequence(key: string, id: string, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
-    const seen = this.#seen.get(id)
-    if (seen) { this.stats.duplicates++; return seen }
+  /** `id`: a forwarded publish's id (a retry may bring it again); undefined for local ingress. */
+  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
+    if (id !== undefined) {
+      const seen = this.#seen.get(id) ?? this.#seenBefore.get(id)
+      if (seen) { this.stats.duplicates++; return seen }
+    }
     const { sequencer } = this.deps
     if (!sequencer.owns(key)) sequencer.acquire(key)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
-    this.#remember(id, offset)
+    if (id !== undefined) this.#remember(id, offset)
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -259,21 +273,31 @@ export class Router {
   }
 
   /**
-   * Once to each interested peer, and to this hub's own subscribers; resolves when the local ones
-   * have taken it (so a publisher cannot outrun local delivery, as in a single aedes broker).
+   * Once to each interested peer, and to this hub's own subscribers. Local delivery goes on in
+   * the background (its order is the call order); only when more than MAX_PENDING_LOCAL are
+   * still being handed over does the publisher wait for this one: back-pressure without making
+   * every acknowledgement wait for the subscribers' session writes.
    */
-  #fanOut(d: Delivery): Promise<void> | void {
+  async #fanOut(d: Delivery): Promise<void> {
     const frame: DeliverMessage = { t: 'deliver', ...d }
     for (const peer of this.#interest.peersFor(d.topic)) {
       if (this.deps.bus.send(peer, frame)) this.stats.deliveriesSent++
       else this.stats.deliveriesDropped++
     }
-    return this.deps.deliverLocal(d)
+    const local = this.deps.deliverLocal(d)
+    if (!local) return
+    this.#pendingLocal++
+    const settled = local.finally(() => { this.#pendingLocal-- })
+    if (this.#pendingLocal > MAX_PENDING_LOCAL) await settled
   }
 
+  /** Remembers between DEDUP_WINDOW / 2 and DEDUP_WINDOW of the latest forwarded ids. */
   #remember(id: string, offset: Offset): void {
     this.#seen.set(id, offset)
-    if (this.#seen.size > DEDUP_WINDOW) this.#seen.delete(this.#seen.keys().next().value as string)
+    if (this.#seen.size >= DEDUP_WINDOW / 2) {
+      this.#seenBefore = this.#seen
+      this.#seen = new Map()
+    }
   }
 
   #onMessage(from: string, m: RouterMessage): void {

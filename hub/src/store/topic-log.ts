@@ -31,6 +31,7 @@ export class TopicLog {
   readonly #state
   readonly #since
   readonly #count
+  readonly #lastSeq
 
   constructor(private readonly db: HubDb) {
     const sql = db.sqlite
@@ -42,11 +43,17 @@ export class TopicLog {
     this.#since = sql.prepare<[string, number, number, number, number], Row>(
       'SELECT * FROM topic_log WHERE key = ? AND (epoch > ? OR (epoch = ? AND seq > ?)) ORDER BY epoch, seq LIMIT ?')
     this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
+    this.#lastSeq = sql.prepare<[string, number], { seq: number }>('SELECT MAX(seq) AS seq FROM topic_log WHERE key = ? AND epoch = ?')
   }
 
-  /** The key's last offset (epoch and last seq), or undefined for a key never sequenced here. */
+  /** The key's last offset (its epoch, and the last seq logged in it), or undefined for a key
+   *  never sequenced here. */
   state(key: string): Offset | undefined {
-    return this.db.read(() => this.#state.get(key))
+    return this.db.read(() => {
+      const s = this.#state.get(key)
+      if (!s) return undefined
+      return { epoch: s.epoch, seq: this.#lastSeq.get(key, s.epoch)?.seq ?? 0 }
+    })
   }
 
   /** Records a new epoch for a key (seq 0: nothing sequenced in it yet). Resolves once committed. */
@@ -54,12 +61,14 @@ export class TopicLog {
     return this.db.write(() => { this.#saveState.run(key, epoch, 0) })
   }
 
-  /** Appends one entry and moves the key's state to it, in one write. Resolves once committed. */
+  /**
+   * Appends one entry: one INSERT, the hot path of every publish. `key_state` keeps only the
+   * epoch (written by `startEpoch`); an epoch's last seq is the largest in the log. Resolves
+   * once committed.
+   */
   append(entry: LogEntry): Promise<void> {
-    return this.db.write(() => {
-      this.#insert.run(entry.key, entry.epoch, entry.seq, entry.topic, entry.payload, entry.qos, entry.retain ? 1 : 0, entry.tsMs)
-      this.#saveState.run(entry.key, entry.epoch, entry.seq)
-    })
+    const insert = this.#insert
+    return this.db.writeOne(() => insert.run(entry.key, entry.epoch, entry.seq, entry.topic, entry.payload, entry.qos, entry.retain ? 1 : 0, entry.tsMs)).then(noop)
   }
 
   /** Entries of `key` after `from`, oldest first, at most `limit`. */
@@ -71,6 +80,8 @@ export class TopicLog {
     return this.db.read(() => this.#count.get(key)?.n ?? 0)
   }
 }
+
+function noop(): void {}
 
 function toEntry(r: Row): LogEntry {
   return {
