@@ -17,7 +17,9 @@ import { createMqEmitter } from './mqtt/mq-emitter.js'
 import { RingEmitter } from './mqtt/ring-emitter.js'
 import { RoutedPersistence } from './mqtt/routed-persistence.js'
 import type { Member } from './membership/member.js'
-import { Router } from './routing/router.js'
+import { MAX_LOG_READ, Router } from './routing/router.js'
+import { keyOf } from './ring/keys.js'
+import type { Offset } from './store/topic-log.js'
 import { Sequencer } from './routing/sequencer.js'
 import { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import { MqttListeners } from './mqtt/listeners.js'
@@ -151,6 +153,22 @@ export class Hub {
       emitter.attach({ router, persistence, broker: broker as unknown as { counter: number, id: string }, keyDepth: config.keyDepth })
       persistence.ring = { keyDepth: config.keyDepth, retainedFor: (filters) => router.retainedFor(filters) }
       cleanups.unshift(() => router.stop())
+      admin.route('GET /api/keys/messages', async (req, res) => {
+        const query = new URL(req.url ?? '/', 'http://x').searchParams
+        const parsed = parseResumeQuery(query, config.keyDepth)
+        if (typeof parsed === 'string') return sendJson(res, 400, { error: parsed })
+        try {
+          const { owner, entries } = await router.logSince(parsed.key, parsed.since, parsed.limit)
+          const last = entries.at(-1)
+          sendJson(res, 200, {
+            key: parsed.key, owner,
+            messages: entries.map((e) => ({ epoch: e.epoch, seq: e.seq, topic: e.topic, qos: e.qos, retain: e.retain, tsMs: e.tsMs, payload: e.payload.toString('base64'), text: utf8OrUndefined(e.payload) })),
+            next: last ? { epoch: last.epoch, seq: last.seq } : parsed.since,
+          })
+        } catch (err) {
+          sendJson(res, 503, { error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` })
+        }
+      })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
       admin.route('GET /api/ring/owner', (req, res) => {
@@ -238,6 +256,7 @@ function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: TcpPeerBu
     ownerOf: (key) => cluster.tracker.ring.ownerOf(key),
     peers: () => hubPeers().map((m) => m.id),
     sequencer: new Sequencer({ log: topicLog, clock }),
+    topicLog,
     retained: persistence,
     deliverLocal: (d) => emitter.deliver(d),
     clock,
@@ -257,6 +276,23 @@ function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: TcpPeerBu
   updatePeers()
   router.start()
   return router
+}
+
+/** `?key=devices/d42&since=EPOCH:SEQ&limit=N` (since default 0:0, limit default and max 1000). */
+function parseResumeQuery(query: URLSearchParams, keyDepth: number): { key: string, since: Offset, limit: number } | string {
+  const key = query.get('key')
+  if (!key) return 'query parameter key is required (e.g. key=devices/d42)'
+  if (keyOf(key, keyDepth) !== key) return `${key} is not a key: a key is the first ${keyDepth} levels of a topic, without $`
+  const since = /^(\d+):(\d+)$/.exec(query.get('since') ?? '0:0')
+  if (!since) return 'since must be EPOCH:SEQ, e.g. since=3:17'
+  const limit = Number(query.get('limit') ?? MAX_LOG_READ)
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_READ) return `limit must be an integer in [1, ${MAX_LOG_READ}]`
+  return { key, since: { epoch: Number(since[1]), seq: Number(since[2]) }, limit }
+}
+
+function utf8OrUndefined(payload: Buffer): string | undefined {
+  const text = payload.toString('utf8')
+  return Buffer.byteLength(text) === payload.length && !text.includes('\uFFFD') ? text : undefined
 }
 
 function readTls(config: HubConfig): { cert: Buffer, key: Buffer } {

@@ -110,4 +110,24 @@ describe('three hubs as one broker', () => {
     expect(got[0]).toMatchObject({ topic: `${key}/status`, payload: 'offline' })
     device.end(true)
   })
+  it('resumes from an offset: the admin API of any hub returns the messages of a key after (epoch, seq), read from the owner log', async () => {
+    const key = keyOwnedBy('b')
+    const pub = await client('a', 'pub-6')
+    for (let i = 0; i < 5; i++) await pub.publishAsync(`${key}/log`, `m${i}`, { qos: 1 })
+    const admin = `http://127.0.0.1:${hub('c').ports.admin}`
+    interface Page { key: string, owner: string, messages: Array<{ epoch: number, seq: number, topic: string, text?: string, payload: string }>, next: { epoch: number, seq: number } }
+    const all = await (await fetch(`${admin}/api/keys/messages?key=${encodeURIComponent(key)}`)).json() as Page
+    expect(all.owner).toBe('b')
+    const mine = all.messages.filter((m) => m.topic === `${key}/log`)
+    expect(mine.map((m) => m.text)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
+    const seqs = all.messages.map((m) => m.seq)
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y))
+    const third = mine[2] as { epoch: number, seq: number }
+    const rest = await (await fetch(`${admin}/api/keys/messages?key=${encodeURIComponent(key)}&since=${third.epoch}:${third.seq}&limit=1`)).json() as Page
+    expect(rest.messages.map((m) => m.text)).toEqual(['m3'])
+    expect(rest.next).toEqual({ epoch: third.epoch, seq: third.seq + 1 })
+    const bad = await fetch(`${admin}/api/keys/messages?key=${encodeURIComponent(`${key}/log`)}`)
+    expect(bad.status).toBe(400)
+    expect((await bad.json() as { error: string }).error).toMatch(/not a key/)
+  })
 })

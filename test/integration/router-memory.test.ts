@@ -38,7 +38,7 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
     const retained = new MapRetained()
     const router = new Router({
       self: id, bus: net.bus(id), ownerOf: (key) => ring.ownerOf(key), peers: () => alive.filter((p) => p !== id),
-      sequencer: new Sequencer({ log, clock }), retained, deliverLocal: (d) => { delivered.push(d) }, clock, log: silentLogger(), keyDepth: 2,
+      sequencer: new Sequencer({ log, clock }), topicLog: log, retained, deliverLocal: (d) => { delivered.push(d) }, clock, log: silentLogger(), keyDepth: 2,
     })
     hubs.set(id, { id, router, db, log, delivered, retained })
   }

@@ -55,12 +55,26 @@ export interface RetainedReply {
   messages: Array<{ topic: string, payload: Uint8Array, qos: 0 | 1 | 2 }>
 }
 
+/** A key's logged messages after an offset, from its owner (request). */
+export interface LogRequest {
+  t: 'log'
+  key: string
+  epoch: number
+  seq: number
+  limit: number
+}
+
+export interface LogReply {
+  t: 'log-entries'
+  entries: Array<{ epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, tsMs: number }>
+}
+
 /** The receiver has applied an interest change sent as a request (a subscription waits for it). */
 export interface InterestReply { t: 'interest-ok' }
 
 export type RouterMessage = DeliverMessage | InterestMessage
-export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage
-export type RouterReply = PublishReply | RetainedReply | InterestReply
+export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest
+export type RouterReply = PublishReply | RetainedReply | InterestReply | LogReply
 
 const QOS = new Set([0, 1, 2])
 const isString = (v: unknown): v is string => typeof v === 'string'
@@ -100,6 +114,10 @@ export function asRouterRequest(v: unknown): RouterRequest {
     return m as unknown as RetainedRequest
   }
   if (m.t === 'interest') return asRouterMessage(m) as InterestMessage
+  if (m.t === 'log') {
+    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isCount(m.limit)) bad('log')
+    return m as unknown as LogRequest
+  }
   throw new ProtocolError('unknown-type', `router: unknown request type ${String(m.t)}`)
 }
 
@@ -117,6 +135,9 @@ export function asRouterReply(v: unknown): RouterReply {
       if (!isString(m.reason)) bad('failed')
       break
     case 'interest-ok':
+      break
+    case 'log-entries':
+      if (!Array.isArray(m.entries) || !m.entries.every((e: Record<string, unknown>) => isCount(e?.epoch) && isCount(e?.seq) && isString(e?.topic) && isBytes(e?.payload) && isQos(e?.qos) && typeof e?.retain === 'boolean' && isCount(e?.tsMs))) bad('log-entries')
       break
     case 'retained-messages':
       if (!Array.isArray(m.messages) || !m.messages.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))) bad('retained-messages')

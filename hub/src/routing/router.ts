@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import { TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
-import type { Offset } from '../store/topic-log.js'
+import type { LogEntry, Offset } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
 import type { DeliverMessage, PublishReply, RouterMessage, RouterReply, RouterRequest } from './messages.js'
@@ -37,6 +37,8 @@ export interface RouterDeps {
   /** Alive hub members other than this one. */
   peers(): readonly string[]
   sequencer: Sequencer
+  /** This hub's topic log, read for resume requests. */
+  topicLog: { since(key: string, from: Offset, limit: number): LogEntry[] }
   retained: RetainedStore
   /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); resolves once they
    *  have taken it, which is the owner's back-pressure on its publishers. */
@@ -65,6 +67,8 @@ export interface RouterStats {
 
 /** Publish ids remembered per hub for dropping a retried forward that was already sequenced. */
 const DEDUP_WINDOW = 50_000
+/** Log entries one resume request returns at most. */
+export const MAX_LOG_READ = 1_000
 /** Local deliveries in progress beyond which a publish waits for its own (back-pressure). */
 const MAX_PENDING_LOCAL = 1_000
 const RETRY_MIN_MS = 25
@@ -236,6 +240,19 @@ export class Router {
     return [...byTopic.values()]
   }
 
+  /**
+   * Resume from an offset: the key's messages after `from`, oldest first, at most `limit`, read
+   * from the owner's log (this hub's, or the owner's over the link). `owner` says who answered.
+   * Epochs that an earlier owner numbered live in that hub's log (handoff is not built yet).
+   */
+  async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[] }> {
+    const owner = this.deps.ownerOf(key) ?? this.deps.self
+    if (owner === this.deps.self) return { owner, entries: this.deps.topicLog.since(key, from, limit) }
+    const reply = await this.deps.bus.request(owner, { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }, this.#requestTimeoutMs)
+    if (reply.t !== 'log-entries') throw new Error(`owner ${owner} answered ${reply.t}`)
+    return { owner, entries: reply.entries.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) })) }
+  }
+
   /** Peers that must hear about `filter`: its key's owner, or every peer for a global filter. */
   #interestedPeersOf(filter: string): string[] {
     const c = classifyFilter(filter, this.deps.keyDepth)
@@ -313,6 +330,10 @@ export class Router {
     if (r.t === 'interest') {
       this.#onMessage(from, r)
       return { t: 'interest-ok' }
+    }
+    if (r.t === 'log') {
+      const entries = this.deps.topicLog.since(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ))
+      return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e) }
     }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.deps.retained.matching(r.filters) }
     const key = keyOf(r.topic, this.deps.keyDepth)
