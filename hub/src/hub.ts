@@ -153,6 +153,7 @@ export class Hub {
       emitter.attach({ router, persistence, broker: broker as unknown as { counter: number, id: string }, keyDepth: config.keyDepth })
       persistence.ring = { keyDepth: config.keyDepth, retainedFor: (filters) => router.retainedFor(filters) }
       cleanups.unshift(() => router.stop())
+      metrics.routingSource = () => ({ events: { ...router.stats }, link: bus.stats })
       admin.route('GET /api/keys/messages', async (req, res) => {
         const query = new URL(req.url ?? '/', 'http://x').searchParams
         const parsed = parseResumeQuery(query, config.keyDepth)

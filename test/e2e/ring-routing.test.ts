@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import type { Hub } from '../../hub/src/hub.js'
@@ -56,6 +57,13 @@ describe('three hubs as one broker', () => {
     expect(logged.map((e) => [e.topic, e.payload.toString()])).toEqual([[`${key}/temp`, '21.5']])
     await waitFor(() => got.length === 1, 'delivery on C', 5_000)
     expect(got[0]).toMatchObject({ topic: `${key}/temp`, payload: '21.5', qos: 1, retain: false })
+    // Counted: A forwarded, B sequenced and sent one delivery, C received it; bytes on the links.
+    const scrape = async (id: string): Promise<string> => hub(id).metrics.render()
+    const value = (text: string, series: string): number => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
+    expect(value(await scrape('a'), 'ringhub_router_events_total{event="forwarded"}')).toBeGreaterThanOrEqual(1)
+    expect(value(await scrape('b'), 'ringhub_router_events_total{event="deliveriesSent"}')).toBeGreaterThanOrEqual(1)
+    expect(value(await scrape('c'), 'ringhub_router_events_total{event="deliveriesReceived"}')).toBeGreaterThanOrEqual(1)
+    expect(value(await scrape('b'), 'ringhub_interhub_bytes_total{direction="out"}')).toBeGreaterThan(0)
   })
 
   it('keeps the order of 300 QoS 1 messages of a key owned by C, published on B, subscribed on A', async () => {
@@ -129,5 +137,27 @@ describe('three hubs as one broker', () => {
     const bad = await fetch(`${admin}/api/keys/messages?key=${encodeURIComponent(`${key}/log`)}`)
     expect(bad.status).toBe(400)
     expect((await bad.json() as { error: string }).error).toMatch(/not a key/)
+  })
+  it('closes an inter-hub connection that sends garbage or skips the hello, counts it, and keeps routing', async () => {
+    const address = hub('a').cluster.view().members.find((m) => m.id === 'b')?.addresses.interHub as string
+    const port = Number(address.split(':').at(-1))
+    const rejected = async (): Promise<number> => {
+      const text = await hub('b').metrics.render()
+      return [...text.matchAll(/^ringhub_interhub_rejected_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0)
+    }
+    const before = await rejected()
+    for (const junk of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0, 0, 0, 12, 1, 3, 0, 0, 0, 1, 0xc1, 0xc1, 0xc1, 0xc1]), Buffer.from([0xff, 0xff, 0xff, 0xff, 1])]) {
+      const socket = createConnection(port, '127.0.0.1')
+      socket.on('error', () => {})
+      socket.write(junk)
+      await new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    }
+    await waitFor(async () => (await rejected()) >= before + 3, 'three rejected connections', 5_000)
+    const key = keyOwnedBy('b')
+    const sub = await client('c', 'sub-7')
+    const got = collect(sub)
+    await sub.subscribeAsync(`${key}/after`, { qos: 1 })
+    await (await client('a', 'pub-7')).publishAsync(`${key}/after`, 'still routing', { qos: 1 })
+    await waitFor(() => got.length === 1, 'routing after garbage', 5_000)
   })
 })

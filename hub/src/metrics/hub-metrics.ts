@@ -59,6 +59,26 @@ export class HubMetrics {
   readonly gossipUnknownTypes = counterFrom(this.registry, 'ringhub_gossip_unknown_types_total', 'Gossip messages of a type this version does not know (dropped)', (set) => {
     if (this.gossipSource) set(this.gossipSource().unknownTypes)
   })
+  /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
+  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number> } }) | undefined
+  readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped, deliveriesReceived', (set) => {
+    for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
+  }, ['event'])
+  readonly interHubBytes = counterFrom(this.registry, 'ringhub_interhub_bytes_total', 'Bytes on the inter-hub links, by direction', (set) => {
+    const link = this.routingSource?.().link
+    if (link) { set(link.bytesIn, { direction: 'in' }); set(link.bytesOut, { direction: 'out' }) }
+  }, ['direction'])
+  readonly interHubFrames = counterFrom(this.registry, 'ringhub_interhub_frames_total', 'Frames on the inter-hub links, by direction', (set) => {
+    const link = this.routingSource?.().link
+    if (link) { set(link.framesIn, { direction: 'in' }); set(link.framesOut, { direction: 'out' }) }
+  }, ['direction'])
+  readonly interHubDropped = counterFrom(this.registry, 'ringhub_interhub_dropped_total', 'One-way inter-hub messages dropped (peer unreachable or its send queue full)', (set) => {
+    const link = this.routingSource?.().link
+    if (link) set(link.dropped)
+  })
+  readonly interHubRejected = counterFrom(this.registry, 'ringhub_interhub_rejected_total', 'Inter-hub connections closed for bad input, by reason', (set) => {
+    for (const [reason, n] of Object.entries(this.routingSource?.().link.rejected ?? {})) set(n, { reason })
+  }, ['reason'])
   readonly storeErrors = new Counter({ name: 'ringhub_store_errors_total', help: 'Failed SQLite commits', registers: [this.registry] })
 
   constructor(opts: { processMetrics?: boolean } = {}) {
