@@ -255,6 +255,8 @@ function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: TcpPeerBu
     self: config.id,
     bus,
     ownerOf: (key) => cluster.tracker.ring.ownerOf(key),
+    replicasOf: (key, n) => cluster.tracker.ring.replicasOf(key, n),
+    replicationFactor: config.replicationFactor,
     peers: () => hubPeers().map((m) => m.id),
     sequencer: new Sequencer({ log: topicLog, clock }),
     topicLog,

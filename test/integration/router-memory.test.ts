@@ -37,7 +37,7 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
     const delivered: Delivery[] = []
     const retained = new MapRetained()
     const router = new Router({
-      self: id, bus: net.bus(id), ownerOf: (key) => ring.ownerOf(key), peers: () => alive.filter((p) => p !== id),
+      self: id, bus: net.bus(id), ownerOf: (key) => ring.ownerOf(key), replicasOf: (key, k) => ring.replicasOf(key, k), peers: () => alive.filter((p) => p !== id),
       sequencer: new Sequencer({ log, clock }), topicLog: log, retained, deliverLocal: (d) => { delivered.push(d) }, clock, log: silentLogger(), keyDepth: 2,
     })
     hubs.set(id, { id, router, db, log, delivered, retained })
@@ -142,14 +142,17 @@ describe('Router over an in-memory bus (virtual time)', () => {
     for (const id of ['h1', 'h2']) hub(hubs, id).router.refreshInterest()
     const offset = await settle(clock, pending)
     const newOwner = new Ring(['h1', 'h2']).ownerOf(key) as string
-    expect(hub(hubs, newOwner).log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['2'])
-    expect(offset.seq).toBe(1)
+    // The new owner was h3's replica: it holds '1' as h3 numbered it, and numbers '2' in a new,
+    // higher epoch (so no (epoch, seq) is ever given twice).
+    const log = hub(hubs, newOwner).log.since(key, { epoch: 0, seq: 0 })
+    expect(log.map((e) => e.payload.toString())).toEqual(['1', '2'])
+    expect(offset).toEqual({ epoch: (log[0]?.epoch as number) + 1, seq: 1 })
     expect(hub(hubs, 'h1').router.stats.forwardRetries).toBeGreaterThan(0)
     // A hub that is not the owner answers not-owner, and numbers nothing.
     const other = newOwner === 'h1' ? 'h2' : 'h1'
     const reply = await settle(clock, net.bus('probe').request(other, { t: 'publish', id: 'probe:1', topic: `${key}/a`, payload: Buffer.from('3'), qos: 1, retain: false }, 1_000))
     expect(reply).toEqual({ t: 'not-owner', key })
-    expect(hub(hubs, other).log.size(key)).toBe(0)
+    expect(hub(hubs, other).log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).not.toContain('3')
   })
 
   it('numbers a retried forward with a known id only once', async () => {
@@ -162,5 +165,37 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(again).toEqual(first)
     expect(hub(hubs, 'h2').log.size(key)).toBe(1)
     expect(hub(hubs, 'h2').router.stats.duplicates).toBe(1)
+  })
+  it('acknowledges a QoS 1 message only once the successor of the owner holds a copy', async () => {
+    const { clock, hubs, ids } = ringOf(4)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const successor = ring.replicasOf(key, 2)[1] as string
+    await settle(clock, hub(hubs, 'h2').router.publish({ topic: `${key}/t`, payload: Buffer.from('kept twice'), qos: 1, retain: false }))
+    expect(hub(hubs, successor).log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['kept twice'])
+    const others = ids.filter((id) => id !== 'h1' && id !== successor)
+    for (const id of others) expect(hub(hubs, id).log.size(key)).toBe(0)
+  })
+
+  it('hands a key over when a hub joins: retained messages move, and the new owner numbers in a higher epoch', async () => {
+    const { clock, hubs, ids, setRing } = ringOf(4)
+    const before = new Ring(['h1', 'h2', 'h3'])
+    const after = new Ring(['h1', 'h2', 'h3', 'h4'])
+    setRing(['h1', 'h2', 'h3'])
+    // A key that moves to h4 when it joins.
+    let key = ''
+    for (let i = 0; key === ''; i++) if (after.ownerOf(`devices/m${i}`) === 'h4') key = `devices/m${i}`
+    const oldOwner = before.ownerOf(key) as string
+    const first = await settle(clock, hub(hubs, 'h1').router.publish({ topic: `${key}/state`, payload: Buffer.from('v1'), qos: 1, retain: true }))
+    setRing(ids)
+    for (const id of ids) hub(hubs, id).router.refreshInterest()
+    await run(clock, 20)
+    expect(hub(hubs, oldOwner).router.stats.handoffsSent).toBe(1)
+    const retained = await settle(clock, hub(hubs, 'h2').router.retainedFor([`${key}/#`]))
+    expect(retained.map((m) => [m.topic, m.payload.toString()])).toEqual([[`${key}/state`, 'v1']])
+    const next = await settle(clock, hub(hubs, 'h2').router.publish({ topic: `${key}/state`, payload: Buffer.from('v2'), qos: 1, retain: true }))
+    expect(next.epoch).toBeGreaterThan(first.epoch)
+    expect(next.seq).toBe(1)
+    expect(hub(hubs, 'h4').log.since(key, { epoch: first.epoch, seq: first.seq }).map((e) => e.payload.toString())).toEqual(['v2'])
   })
 })

@@ -36,6 +36,7 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   clusterLabel: undefined,
   interHub: 7947,
   keyDepth: 2,
+  replicationFactor: 2,
 }
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]))

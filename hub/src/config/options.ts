@@ -68,6 +68,8 @@ export interface HubConfig {
   interHub: number
   /** Topic levels that make up a key (which hub owns a topic). */
   keyDepth: number
+  /** Copies of every message: the owner's and replicationFactor − 1 successors'. */
+  replicationFactor: number
 }
 
 const PORT = { type: 'port' } as const
@@ -102,6 +104,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'clusterLabel', flag: '--cluster-label', type: 'string', defaultText: 'none', doc: 'Cluster label bound to every gossip packet; packets with another label are dropped.' },
   { key: 'interHub', flag: '--inter-hub', type: 'port', defaultText: '7947', doc: 'Inter-hub router port (TCP): publishes forwarded to owners, deliveries to interested hubs. 0 picks a free port.' },
   { key: 'keyDepth', flag: '--key-depth', type: 'int', min: 1, max: 16, defaultText: '2', doc: 'Topic levels that make up a key: devices/d42/... has key devices/d42; one hub owns each key. Must be equal on every hub.' },
+  { key: 'replicationFactor', flag: '--replication-factor', type: 'int', min: 1, max: 5, defaultText: '2', doc: 'Copies of every message: the owner logs it and copies it to replicationFactor − 1 successors on the ring before a QoS 1/2 publish is acknowledged (fewer while the ring is smaller). 1 = no copies.' },
   { key: 'logLevel', flag: '--log-level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], defaultText: 'info', doc: 'pino log level (JSON lines on stdout).' },
 ]
 

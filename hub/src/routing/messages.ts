@@ -69,12 +69,48 @@ export interface LogReply {
   entries: Array<{ epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, tsMs: number }>
 }
 
+/** One sequenced message, copied by the owner to a replica (request; reply `{ t: 'ok' }`). */
+export interface ReplicateRequest {
+  t: 'replicate'
+  key: string
+  epoch: number
+  seq: number
+  topic: string
+  payload: Uint8Array
+  qos: 0 | 1 | 2
+  retain: boolean
+  tsMs: number
+}
+
+/**
+ * A key's state as a hub holds it: asked by a hub about to sequence the key (`key-state`, so its
+ * new epoch is above every earlier one), and pushed by an owner that lost the key to its new owner
+ * (`handoff`, with the retained messages). Reply to both: `KeyStateReply`.
+ */
+export interface KeyStateRequest {
+  t: 'key-state' | 'handoff'
+  key: string
+  /** handoff: the sender's epoch and last seq. */
+  epoch: number
+  seq: number
+  retained: Array<{ topic: string, payload: Uint8Array, qos: 0 | 1 | 2 }>
+}
+
+export interface KeyStateReply {
+  t: 'key-state-reply'
+  epoch: number
+  seq: number
+  retained: Array<{ topic: string, payload: Uint8Array, qos: 0 | 1 | 2 }>
+}
+
+export interface OkReply { t: 'ok' }
+
 /** The receiver has applied an interest change sent as a request (a subscription waits for it). */
 export interface InterestReply { t: 'interest-ok' }
 
 export type RouterMessage = DeliverMessage | InterestMessage
-export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest
-export type RouterReply = PublishReply | RetainedReply | InterestReply | LogReply
+export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest
+export type RouterReply = PublishReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply
 
 const QOS = new Set([0, 1, 2])
 const isString = (v: unknown): v is string => typeof v === 'string'
@@ -82,6 +118,9 @@ const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
 const isQos = (v: unknown): v is 0 | 1 | 2 => QOS.has(v as number)
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
+
+const isRetainedList = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))
 
 function bad(what: string): never {
   throw new ProtocolError('malformed', `router: malformed ${what}`)
@@ -114,6 +153,14 @@ export function asRouterRequest(v: unknown): RouterRequest {
     return m as unknown as RetainedRequest
   }
   if (m.t === 'interest') return asRouterMessage(m) as InterestMessage
+  if (m.t === 'replicate') {
+    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean' || !isCount(m.tsMs)) bad('replicate')
+    return m as unknown as ReplicateRequest
+  }
+  if (m.t === 'key-state' || m.t === 'handoff') {
+    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained)) bad(m.t)
+    return m as unknown as KeyStateRequest
+  }
   if (m.t === 'log') {
     if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isCount(m.limit)) bad('log')
     return m as unknown as LogRequest
@@ -135,6 +182,10 @@ export function asRouterReply(v: unknown): RouterReply {
       if (!isString(m.reason)) bad('failed')
       break
     case 'interest-ok':
+    case 'ok':
+      break
+    case 'key-state-reply':
+      if (!isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained)) bad('key-state-reply')
       break
     case 'log-entries':
       if (!Array.isArray(m.entries) || !m.entries.every((e: Record<string, unknown>) => isCount(e?.epoch) && isCount(e?.seq) && isString(e?.topic) && isBytes(e?.payload) && isQos(e?.qos) && typeof e?.retain === 'boolean' && isCount(e?.tsMs))) bad('log-entries')

@@ -2,10 +2,10 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import { TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
-import type { LogEntry, Offset } from '../store/topic-log.js'
+import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
-import type { DeliverMessage, PublishReply, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { DeliverMessage, KeyStateReply, KeyStateRequest, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
 
@@ -34,11 +34,15 @@ export interface RouterDeps {
   bus: PeerBus
   /** The owner of `key` in the current ring (undefined: no hub alive, cannot happen with self). */
   ownerOf(key: string): string | undefined
+  /** Up to `n` hubs for `key`, the owner first, then its successors on the ring. */
+  replicasOf(key: string, n: number): string[]
+  /** Copies of each message: the owner's and `replicationFactor − 1` successors'. Default 2. */
+  replicationFactor?: number
   /** Alive hub members other than this one. */
   peers(): readonly string[]
   sequencer: Sequencer
   /** This hub's topic log, read for resume requests. */
-  topicLog: { since(key: string, from: Offset, limit: number): LogEntry[] }
+  topicLog: Pick<TopicLog, 'since' | 'state' | 'noteEpoch' | 'appendReplica'>
   retained: RetainedStore
   /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); resolves once they
    *  have taken it, which is the owner's back-pressure on its publishers. */
@@ -63,6 +67,10 @@ export interface RouterStats {
   deliveriesSent: number
   deliveriesDropped: number
   deliveriesReceived: number
+  replicated: number
+  replicaFailures: number
+  handoffsSent: number
+  handoffsReceived: number
 }
 
 /** Publish ids remembered per hub for dropping a retried forward that was already sequenced. */
@@ -85,7 +93,7 @@ const RETRY_MAX_MS = 1_000
  * change (a new owner starts a fresh epoch from what its own log knows), replay from an offset.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
   /** Ids of forwarded publishes already sequenced, in two generations (a Map used as a FIFO
@@ -96,6 +104,8 @@ export class Router {
   readonly #requestTimeoutMs: number
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
+  /** Keys being taken over (asking other hubs for their epoch first), by key. */
+  readonly #acquiring = new Map<string, Promise<void>>()
   #pendingLocal = 0
   /** Tells this run's publish ids from those of the hub's earlier runs. */
   readonly #bootId: string
@@ -202,9 +212,7 @@ export class Router {
    * and periodically. Keys this hub no longer owns stop being sequenced here (fencing).
    */
   refreshInterest(): void {
-    for (const key of [...this.deps.sequencer.ownedKeys]) {
-      if (this.deps.ownerOf(key) !== this.deps.self) this.deps.sequencer.release(key)
-    }
+    this.#handOff()
     const byPeer = new Map<string, string[]>(this.deps.peers().map((p) => [p, []]))
     for (const filter of this.#local.filters()) {
       for (const peer of this.#interestedPeersOf(filter)) byPeer.get(peer)?.push(filter)
@@ -226,7 +234,7 @@ export class Router {
       else for (const hub of [this.deps.self, ...this.deps.peers()]) want(hub, filter)
     }
     const answers = await Promise.all([...ask].map(async ([hub, list]) => {
-      if (hub === this.deps.self) return this.deps.retained.matching(list)
+      if (hub === this.deps.self) return this.#ownedRetained(list)
       try {
         const reply = await this.deps.bus.request(hub, { t: 'retained', filters: list }, this.#requestTimeoutMs)
         return reply.t === 'retained-messages' ? reply.messages.map((m) => ({ ...m, payload: Buffer.from(m.payload) })) : []
@@ -269,7 +277,11 @@ export class Router {
       if (seen) { this.stats.duplicates++; return seen }
     }
     const { sequencer } = this.deps
-    if (!sequencer.owns(key)) sequencer.acquire(key)
+    if (!sequencer.owns(key)) {
+      await this.#acquire(key)
+      // Ownership may have moved on while we asked around.
+      if (this.deps.ownerOf(key) !== this.deps.self) throw new NotOwnerError(key)
+    }
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
     if (id !== undefined) this.#remember(id, offset)
@@ -278,15 +290,112 @@ export class Router {
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
     if (message.qos === 0 && !message.retain) {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
-      // commit (nothing is acknowledged, so nothing can be acknowledged early).
+      // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
+      void this.#replicate(entry)
       await this.#fanOut(delivery)
       return offset
     }
+    const replicated = this.#replicate(entry)
     await committed
     await retainedSaved
     await this.#fanOut(delivery)
+    // Invariant 3: acknowledged once the owner and a replica hold it.
+    await replicated
     return offset
+  }
+
+  /**
+   * Copies an entry to the key's successors (replicationFactor − 1 of them). Resolves once each
+   * has committed it or failed; a failed copy is counted and logged (the ring is about to replace
+   * that successor, and the next messages go to the new one).
+   */
+  async #replicate(entry: LogEntry): Promise<void> {
+    const factor = this.deps.replicationFactor ?? 2
+    if (factor < 2) return
+    const replicas = this.deps.replicasOf(entry.key, factor).filter((id) => id !== this.deps.self)
+    if (replicas.length === 0) return
+    const request: ReplicateRequest = { t: 'replicate', key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
+    await Promise.all(replicas.map(async (replica) => {
+      try {
+        await this.deps.bus.request(replica, request, this.#requestTimeoutMs)
+        this.stats.replicated++
+      } catch (err) {
+        this.stats.replicaFailures++
+        this.deps.log.warn({ err, replica, key: entry.key }, 'replica did not confirm a message')
+      }
+    }))
+  }
+
+  /**
+   * Takes over a key: asks the other hubs of its replica set (the previous owner after a join is
+   * now our successor; after a failure we were its successor and hold the copies) for their
+   * epoch and retained messages, then starts a new epoch above all of them. Concurrent publishes
+   * of the key wait on the same take-over and then append in their arrival order.
+   */
+  #acquire(key: string): Promise<void> {
+    const pending = this.#acquiring.get(key)
+    if (pending) return pending
+    const factor = Math.max(2, this.deps.replicationFactor ?? 2)
+    const others = this.deps.replicasOf(key, factor + 1).filter((id) => id !== this.deps.self)
+    const done = Promise.all(others.map(async (peer): Promise<KeyStateReply | undefined> => {
+      try {
+        const reply = await this.deps.bus.request(peer, { t: 'key-state', key, epoch: 0, seq: 0, retained: [] }, this.#requestTimeoutMs)
+        return reply.t === 'key-state-reply' ? reply : undefined
+      } catch {
+        return undefined // down or unreachable: its epochs reached us as a replica, or never existed
+      }
+    })).then(async (replies) => {
+      let known = 0
+      for (const r of replies) {
+        if (!r) continue
+        known = Math.max(known, r.epoch)
+        for (const m of r.retained) await this.deps.retained.store({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+      }
+      if (!this.deps.sequencer.owns(key)) this.deps.sequencer.acquire(key, known)
+    }).finally(() => { this.#acquiring.delete(key) })
+    this.#acquiring.set(key, done)
+    return done
+  }
+
+  /** Retained messages held here for keys this hub owns (replicas hold copies of others'). */
+  async #ownedRetained(filters: readonly string[]): Promise<RetainedMessage[]> {
+    const all = await this.deps.retained.matching(filters)
+    return all.filter((m) => {
+      const key = keyOf(m.topic, this.deps.keyDepth)
+      return key !== null && this.deps.ownerOf(key) === this.deps.self
+    })
+  }
+
+  /** What this hub holds of a key: its epoch and last seq, and the retained messages of its topics. */
+  async #keyState(key: string): Promise<KeyStateReply> {
+    const state = this.deps.sequencer.offsetOf(key) ?? this.deps.topicLog.state(key) ?? { epoch: 0, seq: 0 }
+    const retained = await this.deps.retained.matching([key, `${key}/#`])
+    return { t: 'key-state-reply', epoch: state.epoch, seq: state.seq, retained }
+  }
+
+  /** On an ownership change: every key this hub sequenced and no longer owns goes to its new owner. */
+  #handOff(): void {
+    for (const key of [...this.deps.sequencer.ownedKeys]) {
+      const owner = this.deps.ownerOf(key)
+      if (owner === this.deps.self) continue
+      const state = this.deps.sequencer.offsetOf(key)
+      this.deps.sequencer.release(key)
+      if (owner === undefined || !state) continue
+      void this.deps.retained.matching([key, `${key}/#`]).then((retained) => {
+        this.stats.handoffsSent++
+        return this.deps.bus.request(owner, { t: 'handoff', key, epoch: state.epoch, seq: state.seq, retained }, this.#requestTimeoutMs)
+      }).catch((err: unknown) => this.deps.log.warn({ err, key, owner }, 'handoff not confirmed; the new owner asks for the key state itself'))
+    }
+  }
+
+  async #onKeyStateRequest(r: KeyStateRequest): Promise<KeyStateReply> {
+    if (r.t === 'handoff') {
+      this.stats.handoffsReceived++
+      await this.deps.topicLog.noteEpoch(r.key, r.epoch)
+      for (const m of r.retained) await this.deps.retained.store({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+    }
+    return this.#keyState(r.key)
   }
 
   /**
@@ -331,11 +440,17 @@ export class Router {
       this.#onMessage(from, r)
       return { t: 'interest-ok' }
     }
+    if (r.t === 'replicate') {
+      await this.deps.topicLog.appendReplica({ key: r.key, epoch: r.epoch, seq: r.seq, topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain, tsMs: r.tsMs })
+      if (r.retain) await this.deps.retained.store({ topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos })
+      return { t: 'ok' }
+    }
     if (r.t === 'log') {
       const entries = this.deps.topicLog.since(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ))
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e) }
     }
-    if (r.t === 'retained') return { t: 'retained-messages', messages: await this.deps.retained.matching(r.filters) }
+    if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
+    if (r.t !== 'publish') return this.#onKeyStateRequest(r)
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self) {

@@ -32,6 +32,8 @@ export class TopicLog {
   readonly #since
   readonly #count
   readonly #lastSeq
+  readonly #maxEpoch
+  readonly #insertReplica
 
   constructor(private readonly db: HubDb) {
     const sql = db.sqlite
@@ -43,17 +45,36 @@ export class TopicLog {
     this.#since = sql.prepare<[string, number, number, number, number], Row>(
       'SELECT * FROM topic_log WHERE key = ? AND (epoch > ? OR (epoch = ? AND seq > ?)) ORDER BY epoch, seq LIMIT ?')
     this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
+    this.#maxEpoch = sql.prepare<[string], { epoch: number | null }>('SELECT MAX(epoch) AS epoch FROM topic_log WHERE key = ?')
+    this.#insertReplica = sql.prepare<[string, number, number, string, Buffer, number, number, number]>(
+      'INSERT OR IGNORE INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
     this.#lastSeq = sql.prepare<[string, number], { seq: number }>('SELECT MAX(seq) AS seq FROM topic_log WHERE key = ? AND epoch = ?')
   }
 
-  /** The key's last offset (its epoch, and the last seq logged in it), or undefined for a key
-   *  never sequenced here. */
+  /** The key's last offset here: the highest epoch this hub started or holds entries of (as
+   *  owner or replica), and the last seq logged in it; undefined for a key never seen here. */
   state(key: string): Offset | undefined {
     return this.db.read(() => {
-      const s = this.#state.get(key)
-      if (!s) return undefined
-      return { epoch: s.epoch, seq: this.#lastSeq.get(key, s.epoch)?.seq ?? 0 }
+      const started = this.#state.get(key)?.epoch
+      const logged = this.#maxEpoch.get(key)?.epoch ?? undefined
+      if (started === undefined && (logged === undefined || logged === null)) return undefined
+      const epoch = Math.max(started ?? 0, logged ?? 0)
+      return { epoch, seq: this.#lastSeq.get(key, epoch)?.seq ?? 0 }
     })
+  }
+
+  /** Records that `epoch` exists for the key (a handoff told us), without lowering what we have. */
+  noteEpoch(key: string, epoch: number): Promise<void> {
+    return this.db.write(() => {
+      const current = this.#state.get(key)?.epoch ?? 0
+      if (epoch > current) this.#saveState.run(key, epoch, 0)
+    })
+  }
+
+  /** Stores an entry copied from the key's owner; a copy already held is kept. Resolves once committed. */
+  appendReplica(entry: LogEntry): Promise<void> {
+    const insert = this.#insertReplica
+    return this.db.writeOne(() => insert.run(entry.key, entry.epoch, entry.seq, entry.topic, entry.payload, entry.qos, entry.retain ? 1 : 0, entry.tsMs)).then(noop)
   }
 
   /** Records a new epoch for a key (seq 0: nothing sequenced in it yet). Resolves once committed. */
