@@ -72,6 +72,9 @@ export interface LogReply {
 /** One sequenced message, copied by the owner to a replica (request; reply `{ t: 'ok' }`). */
 export interface ReplicateRequest {
   t: 'replicate'
+  /** The forwarded publish's id, if it was forwarded: a replica that takes over the key then
+   *  recognises the ingress hub's retry of it. */
+  id?: string
   key: string
   epoch: number
   seq: number
@@ -154,7 +157,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
   }
   if (m.t === 'interest') return asRouterMessage(m) as InterestMessage
   if (m.t === 'replicate') {
-    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean' || !isCount(m.tsMs)) bad('replicate')
+    if ((m.id !== undefined && !isString(m.id)) || !isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean' || !isCount(m.tsMs)) bad('replicate')
     return m as unknown as ReplicateRequest
   }
   if (m.t === 'key-state' || m.t === 'handoff') {

@@ -75,6 +75,10 @@ export interface RouterStats {
 
 /** Publish ids remembered per hub for dropping a retried forward that was already sequenced. */
 const DEDUP_WINDOW = 50_000
+/** A forwarded publish already numbered; `fannedOut` false when it is known from replication
+ *  only (the owner may have died before sending it to subscribers). */
+interface SeenPublish extends Offset { fannedOut: boolean }
+
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
 /** Local deliveries in progress beyond which a publish waits for its own (back-pressure). */
@@ -98,8 +102,8 @@ export class Router {
   readonly #local = new LocalInterest()
   /** Ids of forwarded publishes already sequenced, in two generations (a Map used as a FIFO
    *  with deletes at the front degrades: V8 skips the deleted entries on every `keys()`). */
-  #seen = new Map<string, Offset>()
-  #seenBefore = new Map<string, Offset>()
+  #seen = new Map<string, SeenPublish>()
+  #seenBefore = new Map<string, SeenPublish>()
   readonly #forwardTimeoutMs: number
   readonly #requestTimeoutMs: number
   #refreshTimer: TimerHandle | undefined
@@ -274,7 +278,11 @@ export class Router {
   async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     if (id !== undefined) {
       const seen = this.#seen.get(id) ?? this.#seenBefore.get(id)
-      if (seen) { this.stats.duplicates++; return seen }
+      if (seen) {
+        this.stats.duplicates++
+        if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
+        return { epoch: seen.epoch, seq: seen.seq }
+      }
     }
     const { sequencer } = this.deps
     if (!sequencer.owns(key)) {
@@ -284,7 +292,7 @@ export class Router {
     }
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
-    if (id !== undefined) this.#remember(id, offset)
+    if (id !== undefined) this.#remember(id, { ...offset, fannedOut: true })
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -292,11 +300,11 @@ export class Router {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
-      void this.#replicate(entry)
+      void this.#replicate(entry, id)
       await this.#fanOut(delivery)
       return offset
     }
-    const replicated = this.#replicate(entry)
+    const replicated = this.#replicate(entry, id)
     await committed
     await retainedSaved
     await this.#fanOut(delivery)
@@ -306,16 +314,27 @@ export class Router {
   }
 
   /**
+   * The retry of a publish this hub holds only as a replica copy: its owner may have died before
+   * sending it to subscribers, so send it now (at-least-once: some may get it twice).
+   */
+  async #fanOutCopy(key: string, seen: SeenPublish): Promise<void> {
+    seen.fannedOut = true
+    const [entry] = this.deps.topicLog.since(key, { epoch: seen.epoch, seq: seen.seq - 1 }, 1)
+    if (!entry || entry.seq !== seen.seq) return
+    await this.#fanOut({ key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos })
+  }
+
+  /**
    * Copies an entry to the key's successors (replicationFactor − 1 of them). Resolves once each
    * has committed it or failed; a failed copy is counted and logged (the ring is about to replace
    * that successor, and the next messages go to the new one).
    */
-  async #replicate(entry: LogEntry): Promise<void> {
+  async #replicate(entry: LogEntry, id: string | undefined): Promise<void> {
     const factor = this.deps.replicationFactor ?? 2
     if (factor < 2) return
     const replicas = this.deps.replicasOf(entry.key, factor).filter((id) => id !== this.deps.self)
     if (replicas.length === 0) return
-    const request: ReplicateRequest = { t: 'replicate', key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
+    const request: ReplicateRequest = { t: 'replicate', ...(id === undefined ? {} : { id }), key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
     await Promise.all(replicas.map(async (replica) => {
       try {
         await this.deps.bus.request(replica, request, this.#requestTimeoutMs)
@@ -418,7 +437,7 @@ export class Router {
   }
 
   /** Remembers between DEDUP_WINDOW / 2 and DEDUP_WINDOW of the latest forwarded ids. */
-  #remember(id: string, offset: Offset): void {
+  #remember(id: string, offset: SeenPublish): void {
     this.#seen.set(id, offset)
     if (this.#seen.size >= DEDUP_WINDOW / 2) {
       this.#seenBefore = this.#seen
@@ -443,6 +462,7 @@ export class Router {
     if (r.t === 'replicate') {
       await this.deps.topicLog.appendReplica({ key: r.key, epoch: r.epoch, seq: r.seq, topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain, tsMs: r.tsMs })
       if (r.retain) await this.deps.retained.store({ topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos })
+      if (r.id !== undefined) this.#remember(r.id, { epoch: r.epoch, seq: r.seq, fannedOut: false })
       return { t: 'ok' }
     }
     if (r.t === 'log') {

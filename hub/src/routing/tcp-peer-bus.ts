@@ -265,6 +265,10 @@ export class TcpPeerBus implements PeerBus {
     const request = asRouterRequest(frame.body)
     const reply = (kind: FrameKind, body: unknown): void => {
       if (socket.destroyed) return
+      // What the handler sent to other hubs (a publish's deliveries) goes to the kernel before
+      // its reply (the publish's ack): should this process die right after, the deliveries are
+      // still on their way, so an acknowledged message cannot miss its subscribers.
+      for (const out of this.#out.values()) if (out.connected && out.queue.length > 0) this.#flush(out)
       const bytes = encodeFrame(kind, frame.id, body)
       this.stats.framesOut++
       this.stats.bytesOut += bytes.length
