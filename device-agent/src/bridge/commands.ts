@@ -53,25 +53,24 @@ export class CommandTable {
     let id: string | null = null
     try {
       if (!NAME_PATTERN.test(name)) throw new CommandError('bad-command', `command name ${JSON.stringify(name)} must match [A-Za-z0-9_.-]{1,64}`)
-      const body = parseBody(payload)
-      id = body.id
-      if (this.#pending.has(id)) {
+      const body = parseBody(payload, (known) => { id = known })
+      if (this.#pending.has(body.id)) {
         counters.add('commands_duplicate')
         return // a QoS 1 redelivery of a command already on its way
       }
       const maxPending = this.#o.maxPending ?? 32
       if (this.#pending.size >= maxPending) throw new CommandError('busy', `device ${this.#o.device} already has ${maxPending} commands waiting for an answer`)
-      const line = encodeCommand({ type: 'command', device: this.#o.device, id, name, payload: body.args })
+      const line = encodeCommand({ type: 'command', device: this.#o.device, id: body.id, name, payload: body.args })
       if (line.length - 1 > this.#o.maxFrameBytes) throw new CommandError('too-large', `command is ${line.length - 1} bytes; the line takes at most ${this.#o.maxFrameBytes}`)
       if (!this.#o.write(line)) throw new CommandError('device-offline', `device ${this.#o.device} is offline (serial port closed)`)
       const timeoutMs = Math.min(body.timeoutMs ?? this.#o.defaultTimeoutMs, this.#o.maxTimeoutMs ?? 60_000)
-      const commandId = id
+      const commandId = body.id
       const timer = this.#o.clock.setTimeout(() => {
         this.#pending.delete(commandId)
         counters.add('commands_timeout')
         this.#o.respond(name, { id: commandId, ok: false, error: { code: 'timeout', message: `device ${this.#o.device} did not answer command "${name}" (id ${commandId}) within ${timeoutMs} ms` } })
       }, timeoutMs)
-      this.#pending.set(id, { name, timer })
+      this.#pending.set(body.id, { name, timer })
     } catch (err) {
       if (!(err instanceof CommandError)) throw err
       counters.add(`commands_failed.${err.code}`)
@@ -104,7 +103,8 @@ export class CommandTable {
   }
 }
 
-function parseBody(payload: Buffer): { id: string, args: unknown, timeoutMs?: number } {
+/** Validates a command payload; `onId` learns the correlation id as soon as it is known, for the error response. */
+function parseBody(payload: Buffer, onId: (id: string) => void): { id: string, args: unknown, timeoutMs?: number } {
   let raw: unknown
   try {
     raw = JSON.parse(payload.toString('utf8'))
@@ -114,6 +114,7 @@ function parseBody(payload: Buffer): { id: string, args: unknown, timeoutMs?: nu
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CommandError('bad-command', 'command payload must be a JSON object')
   const body = raw as Record<string, unknown>
   if (typeof body.id !== 'string' || !ID_PATTERN.test(body.id)) throw new CommandError('bad-command', 'command "id" must be 1-64 printable characters without quotes')
+  onId(body.id)
   if (body.timeoutMs !== undefined && !(Number.isSafeInteger(body.timeoutMs) && (body.timeoutMs as number) > 0)) throw new CommandError('bad-command', '"timeoutMs" must be a positive integer')
   return { id: body.id, args: body.args ?? null, ...(body.timeoutMs !== undefined ? { timeoutMs: body.timeoutMs as number } : {}) }
 }

@@ -79,7 +79,9 @@ export class DeviceBridge {
       },
     })
     this.link = new HubLink({
-      urls: opts.hubs, clientId: `${device}:agent`, username: port.username ?? device,
+      urls: opts.hubs, clientId: `${device}:agent`,
+      // Without a password the agent connects anonymously (hubs run with --allow-anonymous).
+      ...(port.password !== undefined || port.username !== undefined ? { username: port.username ?? device } : {}),
       ...(port.password !== undefined ? { password: port.password } : {}),
       will: { topic: this.#topics.status, payload: OFFLINE, qos: 1, retain: true },
       subscriptions: [{ filter: this.#topics.commands, qos: 1 }],

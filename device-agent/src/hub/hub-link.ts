@@ -150,6 +150,8 @@ export class HubLink {
       if (wasUp) {
         o.log.warn({ hub: url, reason }, 'hub connection lost')
         o.onDisconnected?.(url, reason)
+      } else if (/refused|not authorized/i.test(reason)) {
+        o.log.warn({ hub: url, reason }, 'hub refused the connection') // misconfigured: say so
       } else {
         o.log.debug({ hub: url, reason }, 'hub connect failed')
       }
