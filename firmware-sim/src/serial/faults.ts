@@ -10,10 +10,12 @@ export type Fault =
   | { kind: 'burst', count: number }
   /** No answers to commands for `ms` (telemetry goes on): a hung command handler. */
   | { kind: 'mute', ms: number }
+  /** No telemetry for `ms` (a partial line before it is left hanging). */
+  | { kind: 'silence', ms: number }
   /** The firmware closes its end of the line for `ms`, then opens it again. */
   | { kind: 'disconnect', ms: number }
 
-const KINDS = ['noise', 'garbage', 'partial', 'burst', 'mute', 'disconnect'] as const
+const KINDS = ['noise', 'garbage', 'partial', 'burst', 'mute', 'silence', 'disconnect'] as const
 
 /** `noise 500`, `burst 1000`, `partial`, `mute 3000`: a control line or a command name + number. */
 export function parseFault(kind: string, amount: number | undefined): Fault | undefined {
@@ -26,6 +28,7 @@ export function parseFault(kind: string, amount: number | undefined): Fault | un
     case 'partial': return { kind: 'partial' }
     case 'burst': return { kind: 'burst', count: n }
     case 'mute': return { kind: 'mute', ms: n }
+    case 'silence': return { kind: 'silence', ms: n }
     case 'disconnect': return { kind: 'disconnect', ms: n }
   }
 }

@@ -51,6 +51,7 @@ export class Firmware {
   #state: Record<string, unknown> = { relay: 'off', interval_ms: 1000 }
   #timer: TimerHandle | undefined
   #mutedUntil = 0
+  #silentUntil = 0
   #bootedAt = 0
 
   constructor(opts: FirmwareOptions) {
@@ -119,6 +120,9 @@ export class Firmware {
       case 'mute':
         this.#mutedUntil = this.#o.clock.monotonicMs() + fault.ms
         return
+      case 'silence':
+        this.#silentUntil = this.#o.clock.monotonicMs() + fault.ms
+        return
       case 'disconnect':
         if (this.#o.disconnect) this.#o.disconnect(fault.ms)
         else this.#mutedUntil = this.#o.clock.monotonicMs() + fault.ms
@@ -133,7 +137,7 @@ export class Firmware {
     if (!(every > 0)) return
     this.#timer = this.#o.clock.setInterval(() => {
       if (this.#o.count !== undefined && this.stats.telemetry >= this.#o.count) return this.stop()
-      this.telemetry(1)
+      if (this.#o.clock.monotonicMs() >= this.#silentUntil) this.telemetry(1)
     }, every)
   }
 

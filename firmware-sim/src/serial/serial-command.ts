@@ -24,7 +24,7 @@ const SPECS: FlagSpec[] = [
 export const SERIAL_USAGE = flagHelp(`Usage: ringhub sim serial --port PATH [options]
 
 Simulated firmware on a serial port. Control lines on stdin inject faults:
-  noise N | garbage N | partial | burst N | mute MS | disconnect MS | stats | quit`, SPECS)
+  noise N | garbage N | partial | burst N | mute MS | silence MS | disconnect MS | stats | quit`, SPECS)
 
 /** `ringhub sim serial`: runs until stdin says quit, or SIGTERM/SIGINT. */
 export async function runSerialSim(argv: readonly string[]): Promise<number> {
