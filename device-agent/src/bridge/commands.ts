@@ -22,9 +22,10 @@ export interface CommandTableOptions {
 }
 
 /** What goes into the response payload (besides device, seq and ts). */
-export type CommandResult =
+export type CommandResult = (
   | { id: string, ok: true, value: unknown }
   | { id: string | null, ok: false, error: { code: CommandError['code'], message: string } }
+) & { /** The firmware's frame counter of its response, when it sent one. */ fseq?: number }
 
 interface Pending {
   name: string
@@ -88,9 +89,10 @@ export class CommandTable {
     this.#o.clock.clearTimeout(pending.timer)
     this.#pending.delete(frame.id)
     this.#o.counters.add('responses')
+    const fseq = frame.seq !== undefined ? { fseq: frame.seq } : {}
     this.#o.respond(pending.name, frame.ok
-      ? { id: frame.id, ok: true, value: frame.payload }
-      : { id: frame.id, ok: false, error: { code: 'device-error', message: frame.error ?? 'the device reported an error' } })
+      ? { id: frame.id, ok: true, value: frame.payload, ...fseq }
+      : { id: frame.id, ok: false, error: { code: 'device-error', message: frame.error ?? 'the device reported an error' }, ...fseq })
   }
 
   /** The port closed: commands in flight will not be answered. */
