@@ -63,7 +63,7 @@ export function formatSummary(s: FleetSummary): string {
   ].join('\n') + '\n'
 }
 
-/** `ringhub sim fleet`: exit code 0 when nothing acknowledged was lost, 1 otherwise. */
+/** `ringhub sim fleet`: exit code 0 when every device was connected at the end and nothing acknowledged was lost, 1 otherwise. */
 export async function runFleetSim(argv: readonly string[]): Promise<number> {
   const f = parseFlags(argv, SPECS, 'sim fleet')
   const num = (name: string, def: number): number => (f.get(name) as number | undefined) ?? def
@@ -106,5 +106,5 @@ export async function runFleetSim(argv: readonly string[]): Promise<number> {
   const json = f.get('json')
   if (json === '-') process.stdout.write(JSON.stringify(summary) + '\n')
   else if (typeof json === 'string') writeFileSync(json, JSON.stringify(summary, null, 2) + '\n')
-  return summary.lost === 0 ? 0 : 1
+  return summary.lost === 0 && summary.connectedAtEnd === summary.devices ? 0 : 1
 }

@@ -45,8 +45,9 @@ export class SimDevice {
     this.name = opts.name
     const cmdPrefix = `devices/${opts.name}/cmd/`
     this.link = new HubLink({
-      urls: opts.hubs, startIndex: opts.startIndex, clientId: opts.name, username: opts.name,
-      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      urls: opts.hubs, startIndex: opts.startIndex, clientId: opts.name,
+      // Anonymous without a password (hubs with --allow-anonymous); else user = device name.
+      ...(opts.password !== undefined ? { username: opts.name, password: opts.password } : {}),
       clean: !opts.persistent, keepaliveS: 30, connectTimeoutMs: 10_000,
       backoff: { initialMs: 500, maxMs: 10_000 },
       subscriptions: [{ filter: `${cmdPrefix}+`, qos: 1 }],
