@@ -123,7 +123,7 @@ describe('agent + firmware simulator on a socat pty pair + a real hub', () => {
   it('reopens after unplug and replug; the status topic shows offline then online', async () => {
     const r = await rig()
     const agent = startAgent([r.url], { path: r.pty.b }, r.dir)
-    let sim = await startSim(r.pty.a)
+    const sim = await startSim(r.pty.a)
     await waitFor(() => r.got.some((m) => m.topic.includes('/telemetry/')), 'telemetry')
     const statuses = (): string[] => r.got.filter((m) => m.topic === `devices/${DEVICE}/status`).map((m) => m.payload)
     expect(statuses()).toEqual(['online'])
@@ -136,7 +136,7 @@ describe('agent + firmware simulator on a socat pty pair + a real hub', () => {
     await r.pty.plug()
     await waitFor(() => statuses().at(-1) === 'online', 'online after replug')
     const before = r.got.length
-    sim = await startSim(r.pty.a)
+    await startSim(r.pty.a) // stopped by the cleanups
     await waitFor(() => r.got.slice(before).some((m) => m.topic.includes('/telemetry/')), 'telemetry after replug')
     expect(statuses()).toEqual(['online', 'offline', 'online'])
     expect(agent.bridges[0]!.serial.opens).toBe(2)
@@ -161,7 +161,7 @@ describe('agent + firmware simulator on a socat pty pair + a real hub', () => {
     attach('ttyUSB0')
     const { SysfsPortLister } = await import('../../device-agent/src/serial/usb-identity.js')
     const agent = startAgent([r.url], { path: r.pty.b }, r.dir, new SysfsPortLister(sys, r.dir))
-    let sim = await startSim(r.pty.a)
+    const sim = await startSim(r.pty.a)
     await waitFor(() => agent.bridges[0]!.serial.usb !== undefined && r.got.some((m) => m.topic.includes('/telemetry/')), 'USB identity learned at open, telemetry flowing')
     expect(agent.bridges[0]!.serial.usb).toMatchObject({ vendorId: '10c4', productId: 'ea60', serialNumber: 'SIM-1' })
 
@@ -172,7 +172,7 @@ describe('agent + firmware simulator on a socat pty pair + a real hub', () => {
     attach('ttyUSB1')
     await waitFor(() => agent.bridges[0]!.serial.openPath === join(r.dir, 'ttyUSB1'), 'reopened as ttyUSB1')
     const before = r.got.length
-    sim = await startSim(r.pty.a)
+    await startSim(r.pty.a) // stopped by the cleanups
     await waitFor(() => r.got.slice(before).some((m) => m.topic.includes('/telemetry/')), 'telemetry from the new path')
     expect(r.got.filter((m) => m.topic.endsWith('/status')).map((m) => m.payload)).toEqual(['online', 'offline', 'online'])
   })
