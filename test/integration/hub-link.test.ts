@@ -7,6 +7,7 @@ import { seededRng } from '../../device-agent/src/base/rng.js'
 import { startHub, tempDir } from '../helpers/hubs.js'
 import { close, collect, connect } from '../helpers/mqtt.js'
 import { freePort } from '../helpers/agent.js'
+import { selfSignedCert } from '../helpers/tls.js'
 import { waitFor } from '../helpers/wait.js'
 
 const cleanups: Array<() => unknown> = []
@@ -44,6 +45,22 @@ describe('HubLink against real hubs', () => {
     }
     await waitFor(() => got.length >= 40, `40 messages (have ${got.length})`)
     expect(got.map((m) => m.payload)).toEqual(Array.from({ length: 20 }, (_, i) => [`s${i}`, `t${i}`]).flat())
+  })
+
+  it('connects over mqtts:// with the hub\'s CA and refuses a certificate it cannot verify', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const tls = selfSignedCert(dir.path)
+    const h = await startHub(join(dir.path, 'hub'), { allowAnonymous: true, mqtts: 0, tlsCert: tls.certPath, tlsKey: tls.keyPath })
+    cleanups.push(() => h.stop())
+    const url = `mqtts://127.0.0.1:${h.ports.mqtts}`
+    const untrusting = link([url])
+    const trusting = link([url], { clientId: 'd2:agent', tls: { ca: tls.cert } })
+    await waitFor(() => trusting.connected, 'TLS connect with the CA')
+    const acked = await new Promise<Error | undefined>((resolve) => trusting.publish('devices/d2/telemetry/t', '1', { qos: 1 }, resolve))
+    expect(acked).toBeUndefined()
+    expect(untrusting.connected).toBe(false)
+    expect(untrusting.connects).toBe(0)
   })
 
   it('goes round the list with backoff until a hub answers, and subscribes again after each connect', async () => {
