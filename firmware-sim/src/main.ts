@@ -6,11 +6,13 @@ const USAGE = `Usage:
   ringhub sim serial --port PATH [options]        simulated firmware on a serial port
   ringhub sim fleet --devices N --hubs URL,...    N simulated MQTT devices
   ringhub sim serial|fleet --help                 options
+  ringhub sim --devices N --hubs URL,...          the same as sim fleet (DESIGN.md §7)
 `
 
 /** `ringhub sim …` (docs/simulator.md). */
 export async function runSim(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv
+  // `ringhub sim --devices N …` (DESIGN.md §7) means the fleet.
+  const [sub, ...rest] = argv[0]?.startsWith('--') && argv[0] !== '--help' && argv[0] !== '-h' ? ['fleet', ...argv] : argv
   const help = rest.includes('--help') || rest.includes('-h')
   try {
     switch (sub) {

@@ -120,6 +120,21 @@ describe('agent + firmware simulator on a socat pty pair + a real hub', () => {
     expect(body(res)).toMatchObject({ id: 'corr-9', ok: false, error: { code: 'timeout', message: `device ${DEVICE} did not answer command "ping" (id corr-9) within 400 ms` } })
   })
 
+  it('the firmware\'s disconnect fault: frames sent while its end is closed are lost on the line, counted by the firmware counter, and the flow resumes', async () => {
+    const r = await rig()
+    const agent = startAgent([r.url], { path: r.pty.b }, r.dir)
+    const sim = await startSim(r.pty.a)
+    const telemetry = (): number => r.got.filter((m) => m.topic.endsWith('/telemetry/temp')).length
+    await waitFor(() => telemetry() >= 5, 'telemetry')
+    sim.firmware.inject({ kind: 'disconnect', ms: 600 })
+    await waitFor(() => !sim.isOpen, 'firmware end closed')
+    await waitFor(() => sim.isOpen, 'firmware end open again', 5_000)
+    const before = telemetry()
+    await waitFor(() => telemetry() >= before + 5, 'telemetry after the disconnect')
+    expect(agent.bridges[0]!.counters.get('fseq_missed')).toBeGreaterThanOrEqual(3) // ~6 frames at 100 ms
+    expect(agent.bridges[0]!.serial.opens).toBe(1) // the agent's end never closed
+  })
+
   it('reopens after unplug and replug; the status topic shows offline then online', async () => {
     const r = await rig()
     const agent = startAgent([r.url], { path: r.pty.b }, r.dir)
