@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { REPO_ROOT, startHub, tempDir } from '../helpers/hubs.js'
 import { close, collect, connect } from '../helpers/mqtt.js'
 import { PtyPair } from '../helpers/pty.js'
-import { spawnRinghub, stopProcess, waitForEntry } from '../helpers/agent.js'
+import { spawnRinghub, stopProcess } from '../helpers/agent.js'
 import { waitFor } from '../helpers/wait.js'
 
 const BIN = join(REPO_ROOT, 'bin/ringhub.js')
