@@ -13,6 +13,9 @@ Usage:
   ringhub users list [--data DIR | --id ID]
   ringhub ring status --admin HOST:PORT  the ring as that hub sees it
   ringhub ring owner TOPIC --admin HOST:PORT
+  ringhub agent --port PATH --device ID --hubs URL,URL   serial device agent (ringhub agent --help)
+  ringhub sim serial --port PATH        simulated firmware on a serial port (ringhub sim serial --help)
+  ringhub sim fleet --devices N --hubs URL,...   simulated MQTT fleet (ringhub sim fleet --help)
   ringhub demo                          the npm start demo: one hub, anonymous on loopback
   ringhub bench                         benchmarks (same as npm run bench)
   ringhub --version
