@@ -66,6 +66,25 @@ describe('MQTT 3.1.1 on one hub', () => {
     expect(got2.map((m) => m.topic)).toEqual(['retained/marker'])
   })
 
+  it('delivers to live subscribers a retained message followed at once by another publish', async () => {
+    // aedes numbers a message on arrival but emits a retained one only after storing it; its
+    // clients then drop whatever is numbered below what they already got (aedes lib/client.js
+    // dedupe), so the retained one vanished for live subscribers. The hub numbers messages when
+    // they are delivered, in delivery order.
+    const sub = await client()
+    const got = collect(sub)
+    await sub.subscribeAsync('burst/#', { qos: 1 })
+    const pub = await client()
+    await Promise.all([
+      pub.publishAsync('burst/state', 'r', { qos: 1, retain: true }),
+      pub.publishAsync('burst/plain', 'p', { qos: 1 }),
+      pub.publishAsync('burst/state', 'r0', { qos: 0, retain: true }),
+      pub.publishAsync('burst/plain', 'p0', { qos: 0 }),
+    ])
+    await waitFor(() => got.length === 4, 'all four', 5_000)
+    expect(got.map((m) => m.payload).sort()).toEqual(['p', 'p0', 'r', 'r0'])
+  })
+
   it('sends the will on an abnormal disconnect and not on a clean one', async () => {
     const watcher = await client()
     const got = collect(watcher)

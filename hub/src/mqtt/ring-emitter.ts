@@ -1,7 +1,7 @@
 import type mqemitter from 'mqemitter'
 import type { Logger } from '../base/log.js'
 import { keyOf } from '../ring/keys.js'
-import type { Delivery, Router } from '../routing/router.js'
+import type { Delivery, LocalDelivery, Router } from '../routing/router.js'
 import { brokerPacket } from '../store/packet-codec.js'
 import type { RoutedPersistence } from './routed-persistence.js'
 
@@ -82,23 +82,30 @@ export class RingEmitter {
   }
 
   /**
-   * A sequenced message for this hub's subscribers (router → aedes). Resolves once the local bus
-   * has handed it to every matching client, as aedes' own publish waits for its emit.
+   * A sequenced message for this hub's subscribers (router → aedes). `queued` resolves once the
+   * persistent sessions' queues hold it (committed): what an acknowledgement must wait for.
+   * `handed` resolves once the local bus has handed it to every matching live client: what
+   * back-pressure waits for. Emits start in arrival order; one does not wait for the previous.
    */
-  deliver(d: Delivery): Promise<void> {
+  deliver(d: Delivery): LocalDelivery {
     const persistence = this.#persistence
     const broker = this.#broker ?? { id: 'ringhub', counter: 0 }
     const packet = brokerPacket({ cmd: 'publish', topic: d.topic, payload: d.payload, qos: d.qos, retain: false }, broker) as unknown as Message
     ;(packet as Record<symbol, unknown>)[DELIVERED] = true
-    const emit = (): Promise<void> => new Promise<void>((resolve) => { this.inner.emit(packet, () => resolve()) })
     // Persistent sessions' queues are filled before the live delivery, as in aedes' own
-    // pipeline (enqueueOffline, then emit); the chain keeps emits in arrival order.
-    const enqueued = d.qos === 0 || !persistence
-      ? undefined
-      : persistence.subscriptionsHere(d.topic).then((subs) => subs.length > 0 ? persistence.outgoingEnqueueCombi(subs, packet as never) : undefined)
-    const done = this.#emitChain.then(() => enqueued).then(emit)
-    this.#emitChain = done.catch((err: unknown) => { this.log.error({ err, topic: d.topic }, 'delivery to local subscribers failed') })
-    return this.#emitChain
+    // pipeline (enqueueOffline, then emit).
+    const queued: Promise<void> = d.qos === 0 || !persistence
+      ? Promise.resolve()
+      : persistence.subscriptionsHere(d.topic).then(async (subs) => { if (subs.length > 0) await persistence.outgoingEnqueueCombi(subs, packet as never) })
+    let handedOver: () => void = noop
+    const handed = new Promise<void>((resolve) => { handedOver = resolve })
+    this.#emitChain = this.#emitChain
+      .then(() => queued)
+      .then(() => { this.inner.emit(packet, () => handedOver()) }, (err: unknown) => {
+        this.log.error({ err, topic: d.topic }, 'queueing for persistent sessions failed; delivering live only')
+        this.inner.emit(packet, () => handedOver())
+      })
+    return { queued, handed }
   }
 
   close(callback: () => void): void {

@@ -19,6 +19,14 @@ export interface Delivery {
   qos: 0 | 1 | 2
 }
 
+/** Progress of one local delivery. */
+export interface LocalDelivery {
+  /** In the queues of this hub's persistent sessions, committed: an acknowledgement waits for it. */
+  queued: Promise<void>
+  /** Handed to every matching live client: back-pressure waits for it. */
+  handed: Promise<void>
+}
+
 export interface RetainedMessage { topic: string, payload: Buffer, qos: 0 | 1 | 2 }
 
 /** Where the owner keeps retained messages (the aedes `retained` table in a hub). */
@@ -44,9 +52,9 @@ export interface RouterDeps {
   /** This hub's topic log, read for resume requests. */
   topicLog: Pick<TopicLog, 'since' | 'state' | 'noteEpoch' | 'appendReplica'>
   retained: RetainedStore
-  /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); resolves once they
-   *  have taken it, which is the owner's back-pressure on its publishers. */
-  deliverLocal(delivery: Delivery): Promise<void> | void
+  /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); see LocalDelivery.
+   *  Nothing returned: taken at once. */
+  deliverLocal(delivery: Delivery): LocalDelivery | void
   clock: Clock
   log: Logger
   keyDepth: number
@@ -418,10 +426,10 @@ export class Router {
   }
 
   /**
-   * Once to each interested peer, and to this hub's own subscribers. Local delivery goes on in
-   * the background (its order is the call order); only when more than MAX_PENDING_LOCAL are
-   * still being handed over does the publisher wait for this one: back-pressure without making
-   * every acknowledgement wait for the subscribers' session writes.
+   * Once to each interested peer, and to this hub's own subscribers. A QoS 1/2 message is
+   * acknowledged only once this hub's persistent sessions have it queued (invariant 3 for local
+   * subscribers); the live hand-over goes on in the background, in call order, and only when more
+   * than MAX_PENDING_LOCAL are still being handed over does the publisher wait for this one.
    */
   async #fanOut(d: Delivery): Promise<void> {
     const frame: DeliverMessage = { t: 'deliver', ...d }
@@ -432,11 +440,11 @@ export class Router {
     const local = this.deps.deliverLocal(d)
     if (!local) return
     this.#pendingLocal++
-    const settled = local.finally(() => { this.#pendingLocal-- })
-    if (this.#pendingLocal > MAX_PENDING_LOCAL) await settled
+    const handed = local.handed.finally(() => { this.#pendingLocal-- })
+    if (d.qos > 0) await local.queued
+    if (this.#pendingLocal > MAX_PENDING_LOCAL) await handed
   }
 
-  /** Remembers between DEDUP_WINDOW / 2 and DEDUP_WINDOW of the latest forwarded ids. */
   #remember(id: string, offset: SeenPublish): void {
     this.#seen.set(id, offset)
     if (this.#seen.size >= DEDUP_WINDOW / 2) {
@@ -448,7 +456,7 @@ export class Router {
   #onMessage(from: string, m: RouterMessage): void {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
-      void this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+      this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
     } else if (m.op === 'replace') this.#interest.replace(from, m.filters)
     else if (m.op === 'add') this.#interest.add(from, m.filters)
     else this.#interest.remove(from, m.filters)
