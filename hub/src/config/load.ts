@@ -24,7 +24,7 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   maxTopicLevels: 64,
   keepaliveLimitS: 0,
   maxQueuedMessages: 1000,
-  groupCommitMs: 2,
+  groupCommitMs: 0,
   storeSync: 'normal',
   sysIntervalMs: 10_000,
   logLevel: 'info',

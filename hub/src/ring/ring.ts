@@ -77,6 +77,7 @@ export class Ring {
   /** Owners looked up so far (a Map: keys are remote input, never object properties). A Ring never
    *  changes, so entries stay right; bounded by clearing. */
   readonly #owners = new Map<string, string | undefined>()
+  readonly #replicas = new Map<string, readonly string[]>()
 
   /** The ring of the given hubs; order and duplicates do not matter. */
   constructor(hubIds: Iterable<string>) {
@@ -131,9 +132,21 @@ export class Ring {
    */
   replicasOf(key: string, n: number): string[] {
     // hashring reads a size of 0 as "all servers", and stops only on an exact count.
-    const size = Math.floor(n)
+    const size = Math.min(Math.floor(n), this.members.length)
     if (!(size >= 1)) return []
-    return this.#hashRing.range(key, size, true).map((server) => server.slice(SERVER_PREFIX.length))
+    if (size === 1) {
+      const owner = this.ownerOf(key)
+      return owner === undefined ? [] : [owner]
+    }
+    // Every replicated publish asks: cached like ownerOf (a copy goes out, callers may keep it).
+    const cacheKey = `${size}\u0000${key}`
+    let replicas = this.#replicas.get(cacheKey)
+    if (!replicas) {
+      replicas = this.#hashRing.range(key, size, true).map((server) => server.slice(SERVER_PREFIX.length))
+      if (this.#replicas.size >= OWNER_CACHE_ENTRIES) this.#replicas.clear()
+      this.#replicas.set(cacheKey, replicas)
+    }
+    return [...replicas]
   }
 
   /** Fraction of the keyspace `id` owns: exact (a multiple of 2⁻³²); 0 for non-members. */

@@ -36,6 +36,8 @@ interface PendingWrite {
 interface Batch {
   writes: PendingWrite[]
   timer: TimerHandle | undefined
+  /** Run inside the transaction just before COMMIT (see `beforeCommit`). */
+  beforeCommit: Array<() => void>
 }
 
 /**
@@ -184,6 +186,19 @@ export class HubDb {
     return done
   }
 
+  /**
+   * A write whose statements run later, just before the batch commits: `fn` is called once inside
+   * the transaction before COMMIT, and the promise resolves with the commit. For writers that
+   * gather many rows and insert them in few statements (the topic log). If `fn` throws, the whole
+   * batch fails, as for an error that aborts the transaction.
+   */
+  deferredWrite(fn: () => void): Promise<void> {
+    const opened = this.write(() => undefined)
+    const batch = this.#batch
+    if (batch) batch.beforeCommit.push(fn)
+    return opened
+  }
+
   /** Runs `fn` now. It sees the writes of the open batch (same connection). */
   read<T>(fn: () => T): T {
     if (this.#closed) throw new StoreError(`database ${this.path} is closed`)
@@ -207,7 +222,7 @@ export class HubDb {
   #openBatch(): Batch {
     if (this.#batch) return this.#batch
     this.#stmt.begin.run()
-    const batch: Batch = { writes: [], timer: undefined }
+    const batch: Batch = { writes: [], timer: undefined, beforeCommit: [] }
     batch.timer = this.#clock.setTimeout(() => this.#commit(), this.#groupCommitMs)
     this.#batch = batch
     return batch
@@ -237,6 +252,7 @@ export class HubDb {
     this.#clock.clearTimeout(batch.timer)
     const startedMs = this.#clock.monotonicMs()
     try {
+      for (const fn of batch.beforeCommit) fn()
       this.#stmt.commit.run()
     } catch (err) {
       this.#abortBatch(batch, new StoreError(`commit of ${batch.writes.length} writes failed`, { cause: err }))

@@ -34,6 +34,9 @@ export class TopicLog {
   readonly #lastSeq
   readonly #maxEpoch
   readonly #insertReplica
+  readonly #insertMany
+  #pending: LogEntry[] = []
+  #committed: Promise<void> | undefined
 
   constructor(private readonly db: HubDb) {
     const sql = db.sqlite
@@ -45,6 +48,8 @@ export class TopicLog {
     this.#since = sql.prepare<[string, number, number, number, number], Row>(
       'SELECT * FROM topic_log WHERE key = ? AND (epoch > ? OR (epoch = ? AND seq > ?)) ORDER BY epoch, seq LIMIT ?')
     this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
+    this.#insertMany = sql.prepare(
+      `INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES ${Array.from({ length: MULTI_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`)
     this.#maxEpoch = sql.prepare<[string], { epoch: number | null }>('SELECT MAX(epoch) AS epoch FROM topic_log WHERE key = ?')
     this.#insertReplica = sql.prepare<[string, number, number, string, Buffer, number, number, number]>(
       'INSERT OR IGNORE INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -54,6 +59,7 @@ export class TopicLog {
   /** The key's last offset here: the highest epoch this hub started or holds entries of (as
    *  owner or replica), and the last seq logged in it; undefined for a key never seen here. */
   state(key: string): Offset | undefined {
+    this.#visible()
     return this.db.read(() => {
       const started = this.#state.get(key)?.epoch
       const logged = this.#maxEpoch.get(key)?.epoch ?? undefined
@@ -83,26 +89,62 @@ export class TopicLog {
   }
 
   /**
-   * Appends one entry: one INSERT, the hot path of every publish. `key_state` keeps only the
-   * epoch (written by `startEpoch`); an epoch's last seq is the largest in the log. Resolves
-   * once committed.
+   * Appends one entry, the hot path of every publish: entries gather in memory and go into the
+   * table just before the group commit, MULTI_ROWS per INSERT statement; every append of one
+   * batch shares one promise, resolved by its commit. `key_state` keeps only the epoch (written
+   * by `startEpoch`); an epoch's last seq is the largest in the log.
    */
   append(entry: LogEntry): Promise<void> {
-    const insert = this.#insert
-    return this.db.writeOne(() => insert.run(entry.key, entry.epoch, entry.seq, entry.topic, entry.payload, entry.qos, entry.retain ? 1 : 0, entry.tsMs)).then(noop)
+    this.#pending.push(entry)
+    this.#committed ??= this.db.deferredWrite(() => this.#insertPending())
+    return this.#committed
+  }
+
+  /** Writes the gathered entries (in append order) into the open transaction. */
+  #insertPending(): void {
+    const rows = this.#pending
+    this.#pending = []
+    this.#committed = undefined
+    let i = 0
+    if (rows.length >= MULTI_ROWS) {
+      const args: unknown[] = []
+      for (; i + MULTI_ROWS <= rows.length; i += MULTI_ROWS) {
+        args.length = 0
+        for (let j = i; j < i + MULTI_ROWS; j++) pushRow(args, rows[j] as LogEntry)
+        this.#insertMany.run(...args)
+      }
+    }
+    for (; i < rows.length; i++) {
+      const e = rows[i] as LogEntry
+      this.#insert.run(e.key, e.epoch, e.seq, e.topic, e.payload, e.qos, e.retain ? 1 : 0, e.tsMs)
+    }
+  }
+
+  /** Entries appended but not yet in the table go in now (inside the open batch), so reads see them. */
+  #visible(): void {
+    if (this.#pending.length > 0) this.db.read(() => this.#insertPending())
   }
 
   /** Entries of `key` after `from`, oldest first, at most `limit`. */
   since(key: string, from: Offset, limit = 1000): LogEntry[] {
+    this.#visible()
     return this.db.read(() => this.#since.all(key, from.epoch, from.epoch, from.seq, limit)).map(toEntry)
   }
 
   size(key: string): number {
+    this.#visible()
     return this.db.read(() => this.#count.get(key)?.n ?? 0)
   }
 }
 
 function noop(): void {}
+
+/** Rows per multi-row INSERT (8 columns: 256 parameters, far below SQLite's 32 766). */
+const MULTI_ROWS = 32
+
+function pushRow(args: unknown[], e: LogEntry): void {
+  args.push(e.key, e.epoch, e.seq, e.topic, e.payload, e.qos, e.retain ? 1 : 0, e.tsMs)
+}
 
 function toEntry(r: Row): LogEntry {
   return {
