@@ -45,10 +45,12 @@ describe('five hub processes with the lan profile', () => {
     l4.child.kill('SIGSTOP')
     await new Promise((r) => setTimeout(r, 2_000))
     l4.child.kill('SIGCONT')
-    await new Promise((r) => setTimeout(r, 6_000)) // any suspicion started meanwhile has ended
+    await new Promise((r) => setTimeout(r, 6_000)) // a suspicion started meanwhile would have ended in a death by now
     expect(await deaths(ids)).toBe(before)
-    expect(oneRing(await viewsOf(ids), ids)).toBe(true)
-  }, 20_000)
+    // Suspicions (refuted) may still be settling on a loaded machine; nobody was declared dead.
+    await waitFor(async () => oneRing(await viewsOf(ids), ids), 'the ring whole', 10_000, 100)
+    expect(await deaths(ids)).toBe(before)
+  }, 30_000)
 
   it('mark a hub killed with -9 dead everywhere within the lan bound', async () => {
     const { minMs } = suspicionBoundsMs({ n: N, suspicionMult: LAN_PROFILE.suspicionMult, probeIntervalMs: LAN_PROFILE.probeIntervalMs, suspicionMaxTimeoutMult: LAN_PROFILE.suspicionMaxTimeoutMult })

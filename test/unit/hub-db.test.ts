@@ -212,3 +212,33 @@ describe('HubDb open and migrations', () => {
     expect(() => HubDb.open({ ...base, groupCommitMs: -1 })).toThrow(StoreError)
   })
 })
+
+describe('HubDb.writeOne and deferredWrite', () => {
+  it('writeOne: a failing statement is undone alone, the others of the batch commit', async () => {
+    const { clock, db, insert, names } = setup({ groupCommitMs: 5 })
+    const a = track(db.writeOne(() => insert.run('a')))
+    const dup = track(db.writeOne(() => insert.run('a'))) // UNIQUE violation
+    const b = track(db.writeOne(() => insert.run('b')))
+    await tick()
+    expect(dup.status).toBe('rejected')
+    expect(a.status).toBe('pending') // not before the commit
+    clock.advance(5)
+    await tick()
+    expect([a.status, b.status]).toEqual(['resolved', 'resolved'])
+    expect(names()).toEqual(['a', 'b'])
+  })
+
+  it('deferredWrite: runs just before the commit, inside the batch, and resolves with it', async () => {
+    const { clock, db, insert, names } = setup({ groupCommitMs: 5 })
+    let ran = 0
+    const deferred = track(db.deferredWrite(() => { ran++; insert.run('late') }))
+    const early = track(db.write(() => insert.run('early')))
+    await tick()
+    expect(ran).toBe(0)
+    clock.advance(5)
+    await tick()
+    expect(ran).toBe(1)
+    expect([deferred.status, early.status]).toEqual(['resolved', 'resolved'])
+    expect(names()).toEqual(['early', 'late'])
+  })
+})

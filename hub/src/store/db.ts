@@ -121,6 +121,19 @@ export class HubDb {
    * synchronous and must not call write/flush/close itself.
    */
   write<T>(fn: () => T): Promise<T> {
+    return this.#run(fn, true)
+  }
+
+  /**
+   * `write` for an `fn` that runs exactly one statement, without the savepoint (two more
+   * statements per write): SQLite undoes a failed statement by itself, and an error that aborts
+   * the transaction aborts the whole batch as in `write`. For hot single-row writes.
+   */
+  writeOne<T>(fn: () => T): Promise<T> {
+    return this.#run(fn, false)
+  }
+
+  #run<T>(fn: () => T, savepoint: boolean): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError(`database ${this.path} is closed`))
     if (this.#inWrite) return Promise.reject(new StoreError('HubDb.write called inside a write'))
     let batch: Batch
@@ -133,47 +146,16 @@ export class HubDb {
     let value: T
     this.#inWrite = true
     try {
-      this.#stmt.savepoint.run()
+      if (savepoint) this.#stmt.savepoint.run()
       value = fn()
       if (value instanceof Promise) {
         value.catch(() => { /* the caller's bug is reported below, not as an unhandled rejection */ })
         throw new StoreError('HubDb.write: fn must be synchronous (it returned a Promise)')
       }
-      this.#stmt.release.run()
+      if (savepoint) this.#stmt.release.run()
     } catch (err) {
-      this.#undoWrite(batch, err)
-      return Promise.reject(err)
-    } finally {
-      this.#inWrite = false
-    }
-    const done = new Promise<T>((resolve, reject) => {
-      batch.writes.push({ resolve: () => resolve(value), reject })
-    })
-    if (batch.writes.length >= this.#maxBatchWrites) this.#commit()
-    return done
-  }
-
-  /**
-   * `write` for an `fn` that runs exactly one statement, without the savepoint (two more
-   * statements per write): SQLite undoes a failed statement by itself, and an error that aborts
-   * the transaction aborts the whole batch as in `write`. For hot single-row writes (topic log).
-   */
-  writeOne<T>(fn: () => T): Promise<T> {
-    if (this.#closed) return Promise.reject(new StoreError(`database ${this.path} is closed`))
-    if (this.#inWrite) return Promise.reject(new StoreError('HubDb.writeOne called inside a write'))
-    let batch: Batch
-    try {
-      batch = this.#openBatch()
-    } catch (err) {
-      this.#metrics?.storeErrors.inc()
-      return Promise.reject(new StoreError('cannot begin a transaction', { cause: err }))
-    }
-    let value: T
-    this.#inWrite = true
-    try {
-      value = fn()
-    } catch (err) {
-      if (!this.sqlite.inTransaction) this.#abortBatch(batch, new StoreError('transaction aborted by SQLite', { cause: err }))
+      if (savepoint) this.#undoWrite(batch, err)
+      else if (!this.sqlite.inTransaction) this.#abortBatch(batch, new StoreError('transaction aborted by SQLite', { cause: err }))
       else if (batch.writes.length === 0) this.#dropEmptyBatch(batch)
       return Promise.reject(err)
     } finally {
