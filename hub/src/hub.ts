@@ -15,6 +15,7 @@ import { MqttAuth } from './mqtt/auth.js'
 import { closeBroker, createBroker } from './mqtt/broker.js'
 import { createMqEmitter } from './mqtt/mq-emitter.js'
 import { RingEmitter } from './mqtt/ring-emitter.js'
+import { nextTurn } from './base/next-turn.js'
 import { RoutedPersistence } from './mqtt/routed-persistence.js'
 import type { Member } from './membership/member.js'
 import { MAX_LOG_READ, Router } from './routing/router.js'
@@ -69,6 +70,7 @@ export class Hub {
       log: Logger
       router: Router
       bus: TcpPeerBus
+      emitter: RingEmitter
     },
   ) {}
 
@@ -190,7 +192,7 @@ export class Hub {
       sys.start()
 
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
-      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus })
+      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter })
     } catch (err) {
       for (const cleanup of cleanups) await cleanup()
       throw err
@@ -232,6 +234,10 @@ export class Hub {
     // Leave the ring first: the others stop routing here at once instead of suspecting us.
     await this.cluster.stop()
     await publishWillsBeforeStop(this.broker, persistence, log)
+    // The wills reach local subscribers through the bus, then their sockets (written in the next
+    // event-loop turn): let that happen before the connections close.
+    await this.parts.emitter.idle()
+    await new Promise<void>((resolve) => { nextTurn(resolve) })
     // Listeners first: they own the upgraded WebSocket connections, which the HTTP server's
     // close would otherwise wait for.
     await listeners.close()

@@ -29,6 +29,8 @@ export class RingEmitter {
   #broker: { counter: number, id: string } | undefined
   #keyDepth = 2
   #emitChain: Promise<void> = Promise.resolve()
+  /** Local deliveries not yet handed to every matching client (see `idle`). */
+  readonly #pending = new Set<Promise<void>>()
 
   constructor(private readonly inner: MQEmitter, private readonly log: Logger) {}
 
@@ -99,6 +101,8 @@ export class RingEmitter {
       : persistence.subscriptionsHere(d.topic).then(async (subs) => { if (subs.length > 0) await persistence.outgoingEnqueueCombi(subs, packet as never) })
     let handedOver: () => void = noop
     const handed = new Promise<void>((resolve) => { handedOver = resolve })
+    this.#pending.add(handed)
+    void handed.then(() => this.#pending.delete(handed))
     this.#emitChain = this.#emitChain
       .then(() => queued)
       .then(() => { this.inner.emit(packet, () => handedOver()) }, (err: unknown) => {
@@ -106,6 +110,12 @@ export class RingEmitter {
         this.inner.emit(packet, () => handedOver())
       })
     return { queued, handed }
+  }
+
+  /** Resolves once every local delivery started so far has been handed to its clients (a
+   *  graceful stop waits for it before closing connections, so the wills it published arrive). */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending])
   }
 
   close(callback: () => void): void {

@@ -26,10 +26,13 @@ export class MemoryBusNetwork {
   heal(): void { this.#cuts.clear() }
   crash(id: string): void { this.#down.add(id) }
 
-  /** @internal the bus `to`, if `from` can reach it now. */
-  reach(from: string, to: string): MemoryPeerBus | undefined | 'cut' {
+  /**
+   * @internal the bus `to`, if `from` can reach it now. `inFlight`: for something `from` sent
+   * earlier, which arrives even if `from` has died since (it left with the kernel's buffers).
+   */
+  reach(from: string, to: string, inFlight = false): MemoryPeerBus | undefined | 'cut' {
     if (this.#cuts.has(`${from}>${to}`)) return 'cut'
-    if (this.#down.has(to) || this.#down.has(from)) return undefined
+    if (this.#down.has(to) || (!inFlight && this.#down.has(from))) return undefined
     return this.#buses.get(to)
   }
 }
@@ -48,7 +51,7 @@ export class MemoryPeerBus implements PeerBus {
     const to = this.net.reach(this.self, peer)
     if (to === undefined || to === 'cut') return false
     const copy = structuredClone(message)
-    this.net.clock.setTimeout(() => { if (this.net.reach(this.self, peer) === to) to.#onMessage(this.self, copy) }, this.net.delayMs)
+    this.net.clock.setTimeout(() => { if (this.net.reach(this.self, peer, true) === to) to.#onMessage(this.self, copy) }, this.net.delayMs)
     return true
   }
 
@@ -62,9 +65,13 @@ export class MemoryPeerBus implements PeerBus {
       if (to === 'cut') return
       const copy = structuredClone(request)
       this.net.clock.setTimeout(() => {
+        // A request reaching a hub that has died since is lost with it: the caller times out.
+        if (this.net.reach(this.self, peer, true) !== to) return
         to.#onRequest(this.self, copy).then((reply) => {
+          // A hub that died while handling the request never answers it.
+          if (this.net.reach(peer, this.self) !== this) return
           this.net.clock.setTimeout(() => {
-            if (done || this.net.reach(peer, this.self) === 'cut') return
+            if (done || this.net.reach(peer, this.self, true) === 'cut') return
             done = true
             this.net.clock.clearTimeout(timer)
             resolve(structuredClone(reply))
