@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Aedes } from 'aedes'
+import type { Aedes, AedesPublishPacket } from 'aedes'
+import type { IncomingMessage } from 'node:http'
 import type { Clock } from './base/clock.js'
 import type { Logger } from './base/log.js'
 import { ConfigError } from './base/errors.js'
@@ -27,6 +28,7 @@ import { MqttListeners } from './mqtt/listeners.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
+import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTransport } from './admin/device-commands.js'
 import { Cluster } from './membership/cluster.js'
 import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
 import { NodeState } from './store/node-state.js'
@@ -172,6 +174,21 @@ export class Hub {
           sendJson(res, 503, { error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` })
         }
       })
+      let commandNo = 0
+      admin.routePrefix('POST /api/devices/', async (req, res) => {
+        const match = /^\/api\/devices\/([^/]+)\/commands$/.exec((req.url ?? '').split('?')[0] ?? '')
+        if (!match) return sendJson(res, 404, { error: 'expected POST /api/devices/<id>/commands' })
+        if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'device commands are accepted from loopback only until the admin API has tokens' })
+        const device = decodeURIComponent(match[1] as string)
+        const body = await readJsonBody(req, 64 * 1024)
+        if (typeof body === 'string') return sendJson(res, 400, { error: body })
+        const { name, args, timeoutMs = 5_000 } = body as { name?: unknown, args?: unknown, timeoutMs?: unknown }
+        if (!isTopicLevel(device)) return sendJson(res, 400, { error: 'the device id must be one topic level (no /, +, #)' })
+        if (typeof name !== 'string' || !isTopicLevel(name)) return sendJson(res, 400, { error: 'name must be a command name (one topic level)' })
+        if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_COMMAND_TIMEOUT_MS) return sendJson(res, 400, { error: `timeoutMs must be an integer in [1, ${MAX_COMMAND_TIMEOUT_MS}]` })
+        const outcome = await sendCommand(commandTransport(broker, router), clock, { device, name, args, timeoutMs, id: `${config.id}-${++commandNo}` })
+        sendJson(res, outcome.status, outcome.body)
+      })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
       admin.route('GET /api/ring/owner', (req, res) => {
@@ -302,6 +319,44 @@ function parseResumeQuery(query: URLSearchParams, keyDepth: number): { key: stri
 function utf8OrUndefined(payload: Buffer): string | undefined {
   const text = payload.toString('utf8')
   return Buffer.byteLength(text) === payload.length && !text.includes('\uFFFD') ? text : undefined
+}
+
+/** Commands travel through the broker's bus, hence through the ring (see device-commands.ts). */
+function commandTransport(broker: Aedes, router: Router): CommandTransport {
+  return {
+    subscribe: (topic, onMessage) => new Promise((resolve) => {
+      const listener = (packet: AedesPublishPacket, done: () => void): void => {
+        onMessage(Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
+        done()
+      }
+      broker.subscribe(topic, listener, () => resolve(() => new Promise<void>((done) => { broker.unsubscribe(topic, listener, () => done()) })))
+    }),
+    publish: (topic, payload) => new Promise((resolve, reject) => {
+      broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => { if (err) reject(err); else resolve() })
+    }),
+    retained: async (topic) => (await router.retainedFor([topic]))[0]?.payload,
+  }
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1'
+}
+
+/** The request body as JSON, or an error text (too large, not JSON). */
+async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > maxBytes) return `the body is over ${maxBytes} bytes`
+    chunks.push(chunk)
+  }
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : 'the body must be a JSON object'
+  } catch {
+    return 'the body is not JSON'
+  }
 }
 
 function readTls(config: HubConfig): { cert: Buffer, key: Buffer } {

@@ -160,4 +160,34 @@ describe('three hubs as one broker', () => {
     await (await client('a', 'pub-7')).publishAsync(`${key}/after`, 'still routing', { qos: 1 })
     await waitFor(() => got.length === 1, 'routing after garbage', 5_000)
   })
+  it('sends a command to a device on another hub through the admin API of any hub, and reports timeouts and offline devices', async () => {
+    const key = keyOwnedBy('b')
+    const device = key.split('/')[1] as string
+    // The device (or its agent) on A: answers every command on its topic with the agent's envelope.
+    const dev = await client('a', `${device}:agent`)
+    dev.on('message', (topic, payload) => {
+      const { id, args } = JSON.parse(payload.toString()) as { id: string, args: unknown }
+      void dev.publishAsync(`${topic}/res`, JSON.stringify({ device, id, ok: true, value: { echoed: args } }), { qos: 1 })
+    })
+    await dev.subscribeAsync(`devices/${device}/cmd/+`, { qos: 1 })
+    const post = (id: string, body: unknown): Promise<Response> => fetch(`http://127.0.0.1:${hub('c').ports.admin}/api/devices/${id}/commands`, { method: 'POST', body: JSON.stringify(body) })
+    const ok = await post(device, { name: 'relay', args: { on: true }, timeoutMs: 2_000 })
+    expect(ok.status).toBe(200)
+    expect(await ok.json()).toMatchObject({ device, name: 'relay', ok: true, value: { echoed: { on: true } } })
+
+    const startedAt = performance.now()
+    const silent = await post('silent-device', { name: 'ping', timeoutMs: 200 })
+    expect(silent.status).toBe(504)
+    expect(await silent.json()).toMatchObject({ ok: false, error: { code: 'timeout' } })
+    expect(performance.now() - startedAt).toBeLessThan(3_000)
+
+    await (await client('b', 'status-setter')).publishAsync('devices/gone/status', 'offline', { qos: 1, retain: true })
+    const offline = await post('gone', { name: 'ping' })
+    expect(offline.status).toBe(409)
+    expect(await offline.json()).toMatchObject({ error: { code: 'device-offline' } })
+
+    expect((await post('a+b', { name: 'x' })).status).toBe(400)
+    expect((await post(device, { name: 'x', timeoutMs: 10 ** 9 })).status).toBe(400)
+    expect((await fetch(`http://127.0.0.1:${hub('c').ports.admin}/api/devices/${device}/commands`, { method: 'POST', body: 'not json' })).status).toBe(400)
+  })
 })

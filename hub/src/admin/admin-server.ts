@@ -21,6 +21,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<voi
 export class AdminServer {
   readonly server: Server
   readonly #routes = new Map<string, Handler>()
+  readonly #prefixes: Array<[string, Handler]> = []
 
   constructor(private readonly deps: AdminDeps) {
     this.server = createServer((req, res) => { void this.#dispatch(req, res) })
@@ -45,6 +46,11 @@ export class AdminServer {
     this.#routes.set(key, handler)
   }
 
+  /** Adds a route for every path under a prefix, e.g. `POST /api/devices/` (the handler parses the rest). */
+  routePrefix(key: `${'GET' | 'POST' | 'PUT' | 'DELETE'} /${string}/`, handler: Handler): void {
+    this.#prefixes.push([key, handler])
+  }
+
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject)
@@ -64,7 +70,8 @@ export class AdminServer {
 
   async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]
-    const route = this.#routes.get(`${req.method} ${path}`)
+    const key = `${req.method} ${path}`
+    const route = this.#routes.get(key) ?? this.#prefixes.find(([prefix]) => key.startsWith(prefix))?.[1]
     try {
       if (route) await route(req, res)
       else sendJson(res, 404, { error: `no route ${req.method} ${path}` })
