@@ -65,5 +65,5 @@ export async function sendCommand(transport: CommandTransport, clock: Clock, req
 
 /** A topic level a device id or command name may be: no separators or wildcards, not empty. */
 export function isTopicLevel(s: string): boolean {
-  return s.length > 0 && s.length <= 128 && !/[/+#\u0000]/.test(s) && !s.startsWith('$')
+  return s.length > 0 && s.length <= 128 && !/[/+#]/.test(s) && !s.includes('\u0000') && !s.startsWith('$')
 }
