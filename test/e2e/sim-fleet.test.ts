@@ -91,4 +91,44 @@ describe('ringhub sim fleet', () => {
     expect(summary.lost).toBe(0)
     expect(summary.received).toBe(summary.produced)
   })
+  it('hub-kill against a ring: devices move to the surviving hubs; no acknowledged message is lost', async () => {
+    const dir = tempDir('ringhub-fleet-ring-')
+    cleanups.push(dir.remove)
+    const hubs: SpawnedHub[] = []
+    const start = async (i: number, extra: string[] = []): Promise<SpawnedHub> => spawnHub(['--id', `r${i}`, '--data', join(dir.path, `r${i}`), '--allow-anonymous', '--profile', 'edge',
+      ...(i === 0 ? [] : ['--join', `127.0.0.1:${hubs[0]!.ports.gossip}`]), ...extra])
+    hubs.push(await start(0))
+    hubs.push(await start(1), await start(2))
+    cleanups.push(() => Promise.all(hubs.map((h) => stopHub(h, 'SIGKILL'))))
+    const ringOfThree = async (): Promise<boolean> => {
+      const view = await (await fetch(`http://127.0.0.1:${hubs[0]!.ports.admin}/api/ring`)).json() as { members: Array<{ state: string }> }
+      return view.members.filter((m) => m.state === 'alive').length === 3
+    }
+    for (let t = 0; !(await ringOfThree()); t++) {
+      if (t > 100) throw new Error('no ring of three')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const urls = hubs.map((h) => `mqtt://127.0.0.1:${h.ports.mqtt}`)
+    const seed = 4712
+    console.log(`fleet seed ${seed}`)
+    const summary = await runFleet({
+      devices: 150, hubs: urls, intervalMs: 200, qos: 1, durationMs: 5000, scenario: 'hub-kill', seed,
+      scenarioOptions: { burstEveryMs: 5000, burstSize: 20, burstFraction: 0.1, churnEveryMs: 2000, churnFraction: 0.05, killAtMs: 1500, killHub: 1, restartAfterMs: 60_000 },
+      connectRatePerS: 1000, persistent: true, prefix: 'rk', statsIntervalMs: 0, drainTimeoutMs: 15_000, commandIntervalMs: 0, maxUnacked: 10_000,
+      clock: systemClock, log: pino({ level: 'silent' }),
+      hubControl: {
+        kill: async (i) => { await stopHub(hubs[i]!, 'SIGKILL') },
+        restart: async () => { /* stays down: the ring carries on without it */ },
+      },
+    })
+    console.log(JSON.stringify({ ...summary, events: summary.events }, null, 1))
+    const kill = summary.events.find((e) => e.what === 'hub-kill')
+    expect(kill).toMatchObject({ hub: 1 })
+    expect(kill!.connectedDevices as number).toBeGreaterThanOrEqual(30)
+    expect(summary.connectedAtEnd).toBe(150)
+    expect(summary.perHub[urls[1]!] ?? 0).toBe(0)
+    expect(summary.unconfirmed).toBe(0)
+    expect(summary.lost).toBe(0)
+    expect(summary.received).toBe(summary.produced)
+  }, 90_000)
 })
