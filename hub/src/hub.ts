@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Aedes, AedesPublishPacket } from 'aedes'
-import type { IncomingMessage } from 'node:http'
+import type { Aedes } from 'aedes'
 import type { Clock } from './base/clock.js'
 import type { Logger } from './base/log.js'
 import { ConfigError } from './base/errors.js'
@@ -18,17 +17,14 @@ import { createMqEmitter } from './mqtt/mq-emitter.js'
 import { RingEmitter } from './mqtt/ring-emitter.js'
 import { nextTurn } from './base/next-turn.js'
 import { RoutedPersistence } from './mqtt/routed-persistence.js'
-import type { Member } from './membership/member.js'
-import { MAX_LOG_READ, Router } from './routing/router.js'
-import { keyOf } from './ring/keys.js'
-import type { Offset } from './store/topic-log.js'
-import { Sequencer } from './routing/sequencer.js'
+import type { Router } from './routing/router.js'
 import { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import { MqttListeners } from './mqtt/listeners.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
-import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTransport } from './admin/device-commands.js'
+import { registerRoutingRoutes } from './admin/routing-routes.js'
+import { startLogRetention, startRouter } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
 import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
 import { NodeState } from './store/node-state.js'
@@ -152,43 +148,16 @@ export class Hub {
       metrics.gossipSource = () => ({ ...cluster.swim.stats, events: cluster.events })
       ports = { ...ports, gossip: transport.port }
 
-      const router = startRouter({ config, cluster, bus, persistence, emitter, topicLog: new TopicLog(db), clock, log })
+      const topicLog = new TopicLog(db)
+      const router = startRouter({ config, cluster, bus, persistence, emitter, topicLog, clock, log })
       // aedes numbers packets with `counter`, which its typings leave out.
       emitter.attach({ router, persistence, broker: broker as unknown as { counter: number, id: string }, keyDepth: config.keyDepth })
       persistence.ring = { keyDepth: config.keyDepth, retainedFor: (filters) => router.retainedFor(filters) }
       cleanups.unshift(() => router.stop())
+      const retention = startLogRetention({ config, topicLog, metrics, clock, log })
+      cleanups.unshift(() => clock.clearTimeout(retention.timer))
       metrics.routingSource = () => ({ events: { ...router.stats }, link: bus.stats })
-      admin.route('GET /api/keys/messages', async (req, res) => {
-        const query = new URL(req.url ?? '/', 'http://x').searchParams
-        const parsed = parseResumeQuery(query, config.keyDepth)
-        if (typeof parsed === 'string') return sendJson(res, 400, { error: parsed })
-        try {
-          const { owner, entries } = await router.logSince(parsed.key, parsed.since, parsed.limit)
-          const last = entries.at(-1)
-          sendJson(res, 200, {
-            key: parsed.key, owner,
-            messages: entries.map((e) => ({ epoch: e.epoch, seq: e.seq, topic: e.topic, qos: e.qos, retain: e.retain, tsMs: e.tsMs, payload: e.payload.toString('base64'), text: utf8OrUndefined(e.payload) })),
-            next: last ? { epoch: last.epoch, seq: last.seq } : parsed.since,
-          })
-        } catch (err) {
-          sendJson(res, 503, { error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` })
-        }
-      })
-      let commandNo = 0
-      admin.routePrefix('POST /api/devices/', async (req, res) => {
-        const match = /^\/api\/devices\/([^/]+)\/commands$/.exec((req.url ?? '').split('?')[0] ?? '')
-        if (!match) return sendJson(res, 404, { error: 'expected POST /api/devices/<id>/commands' })
-        if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'device commands are accepted from loopback only until the admin API has tokens' })
-        const device = decodeURIComponent(match[1] as string)
-        const body = await readJsonBody(req, 64 * 1024)
-        if (typeof body === 'string') return sendJson(res, 400, { error: body })
-        const { name, args, timeoutMs = 5_000 } = body as { name?: unknown, args?: unknown, timeoutMs?: unknown }
-        if (!isTopicLevel(device)) return sendJson(res, 400, { error: 'the device id must be one topic level (no /, +, #)' })
-        if (typeof name !== 'string' || !isTopicLevel(name)) return sendJson(res, 400, { error: 'name must be a command name (one topic level)' })
-        if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_COMMAND_TIMEOUT_MS) return sendJson(res, 400, { error: `timeoutMs must be an integer in [1, ${MAX_COMMAND_TIMEOUT_MS}]` })
-        const outcome = await sendCommand(commandTransport(broker, router), clock, { device, name, args, timeoutMs, id: `${config.id}-${++commandNo}` })
-        sendJson(res, outcome.status, outcome.body)
-      })
+      registerRoutingRoutes(admin, { router, broker, topicLog, keyDepth: config.keyDepth, hubId: config.id, clock })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
       admin.route('GET /api/ring/owner', (req, res) => {
@@ -264,98 +233,6 @@ export class Hub {
     await this.parts.bus.close()
     this.db.close()
     log.info('hub stopped')
-  }
-}
-
-/**
- * The router of a hub: ownership from the cluster's ring, peers and their inter-hub addresses
- * from membership, interest refreshed on every ownership change (soft state, DESIGN §2).
- */
-function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: TcpPeerBus, persistence: RoutedPersistence, emitter: RingEmitter, topicLog: TopicLog, clock: Clock, log: Logger }): Router {
-  const { config, cluster, bus, persistence, emitter, topicLog, clock, log } = deps
-  const hubPeers = (): Member[] => cluster.swim.members.filter((m) => m.id !== config.id && m.meta.role === 'hub' && (m.state === 'alive' || m.state === 'suspect'))
-  const router = new Router({
-    self: config.id,
-    bus,
-    ownerOf: (key) => cluster.tracker.ring.ownerOf(key),
-    replicasOf: (key, n) => cluster.tracker.ring.replicasOf(key, n),
-    replicationFactor: config.replicationFactor,
-    peers: () => hubPeers().map((m) => m.id),
-    sequencer: new Sequencer({ log: topicLog, clock }),
-    topicLog,
-    retained: persistence,
-    deliverLocal: (d) => emitter.deliver(d),
-    clock,
-    log: log.child({ component: 'router' }),
-    keyDepth: config.keyDepth,
-  })
-  const updatePeers = (): void => {
-    bus.setPeers(new Map(hubPeers().filter((m) => m.addresses.interHub !== undefined).map((m) => [m.id, m.addresses.interHub as string])))
-  }
-  for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected'] as const) cluster.swim.on(event, updatePeers)
-  for (const event of ['memberDied', 'memberLeft'] as const) {
-    cluster.swim.on(event, (m) => { updatePeers(); router.peerGone(m.id) })
-  }
-  cluster.onOwnershipChanged(() => router.refreshInterest())
-  // A newly seen hub needs this hub's global filters even when no key moved to it.
-  cluster.swim.on('memberJoined', () => router.refreshInterest())
-  updatePeers()
-  router.start()
-  return router
-}
-
-/** `?key=devices/d42&since=EPOCH:SEQ&limit=N` (since default 0:0, limit default and max 1000). */
-function parseResumeQuery(query: URLSearchParams, keyDepth: number): { key: string, since: Offset, limit: number } | string {
-  const key = query.get('key')
-  if (!key) return 'query parameter key is required (e.g. key=devices/d42)'
-  if (keyOf(key, keyDepth) !== key) return `${key} is not a key: a key is the first ${keyDepth} levels of a topic, without $`
-  const since = /^(\d+):(\d+)$/.exec(query.get('since') ?? '0:0')
-  if (!since) return 'since must be EPOCH:SEQ, e.g. since=3:17'
-  const limit = Number(query.get('limit') ?? MAX_LOG_READ)
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_READ) return `limit must be an integer in [1, ${MAX_LOG_READ}]`
-  return { key, since: { epoch: Number(since[1]), seq: Number(since[2]) }, limit }
-}
-
-function utf8OrUndefined(payload: Buffer): string | undefined {
-  const text = payload.toString('utf8')
-  return Buffer.byteLength(text) === payload.length && !text.includes('\uFFFD') ? text : undefined
-}
-
-/** Commands travel through the broker's bus, hence through the ring (see device-commands.ts). */
-function commandTransport(broker: Aedes, router: Router): CommandTransport {
-  return {
-    subscribe: (topic, onMessage) => new Promise((resolve) => {
-      const listener = (packet: AedesPublishPacket, done: () => void): void => {
-        onMessage(Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
-        done()
-      }
-      broker.subscribe(topic, listener, () => resolve(() => new Promise<void>((done) => { broker.unsubscribe(topic, listener, () => done()) })))
-    }),
-    publish: (topic, payload) => new Promise((resolve, reject) => {
-      broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => { if (err) reject(err); else resolve() })
-    }),
-    retained: async (topic) => (await router.retainedFor([topic]))[0]?.payload,
-  }
-}
-
-function isLoopback(address: string | undefined): boolean {
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1'
-}
-
-/** The request body as JSON, or an error text (too large, not JSON). */
-async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > maxBytes) return `the body is over ${maxBytes} bytes`
-    chunks.push(chunk)
-  }
-  try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : 'the body must be a JSON object'
-  } catch {
-    return 'the body is not JSON'
   }
 }
 

@@ -37,6 +37,9 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   interHub: 7947,
   keyDepth: 2,
   replicationFactor: 2,
+  logRetentionMs: 604_800_000,
+  logRetentionEntries: 10_000,
+  logRetentionBytes: 4_194_304,
 }
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]))

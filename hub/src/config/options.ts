@@ -70,6 +70,10 @@ export interface HubConfig {
   keyDepth: number
   /** Copies of every message: the owner's and replicationFactor − 1 successors'. */
   replicationFactor: number
+  /** Topic log retention: age (ms), entries and payload bytes per key; 0 = no limit. */
+  logRetentionMs: number
+  logRetentionEntries: number
+  logRetentionBytes: number
 }
 
 const PORT = { type: 'port' } as const
@@ -105,6 +109,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'interHub', flag: '--inter-hub', type: 'port', defaultText: '7947', doc: 'Inter-hub router port (TCP): publishes forwarded to owners, deliveries to interested hubs. 0 picks a free port.' },
   { key: 'keyDepth', flag: '--key-depth', type: 'int', min: 1, max: 16, defaultText: '2', doc: 'Topic levels that make up a key: devices/d42/... has key devices/d42; one hub owns each key. Must be equal on every hub.' },
   { key: 'replicationFactor', flag: '--replication-factor', type: 'int', min: 1, max: 5, defaultText: '2', doc: 'Copies of every message: the owner logs it and copies it to replicationFactor − 1 successors on the ring before a QoS 1/2 publish is acknowledged (fewer while the ring is smaller). 1 = no copies.' },
+  { key: 'logRetentionMs', flag: '--log-retention-ms', type: 'int', min: 0, max: 31_536_000_000, defaultText: '604800000 (7 days)', doc: 'Topic log entries older than this are deleted (checked every minute); 0 = kept whatever their age.' },
+  { key: 'logRetentionEntries', flag: '--log-retention-entries', type: 'int', min: 0, max: 100_000_000, defaultText: '10000', doc: 'Newest entries kept per key in the topic log; 0 = no count limit.' },
+  { key: 'logRetentionBytes', flag: '--log-retention-bytes', type: 'int', min: 0, max: 1_099_511_627_776, defaultText: '4194304 (4 MiB)', doc: 'Payload bytes kept per key in the topic log (the newest entry always stays); 0 = no size limit.' },
   { key: 'logLevel', flag: '--log-level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], defaultText: 'info', doc: 'pino log level (JSON lines on stdout).' },
 ]
 

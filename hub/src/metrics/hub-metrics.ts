@@ -79,6 +79,9 @@ export class HubMetrics {
   readonly interHubRejected = counterFrom(this.registry, 'ringhub_interhub_rejected_total', 'Inter-hub connections closed for bad input, by reason', (set) => {
     for (const [reason, n] of Object.entries(this.routingSource?.().link.rejected ?? {})) set(n, { reason })
   }, ['reason'])
+  readonly topicLogEntries = new Gauge({ name: 'ringhub_topic_log_entries', help: 'Entries in this hub\'s topic log (owned keys and replica copies), as of the last retention pass', registers: [this.registry] })
+  readonly topicLogBytes = new Gauge({ name: 'ringhub_topic_log_bytes', help: 'Payload bytes in this hub\'s topic log, as of the last retention pass', registers: [this.registry] })
+  readonly topicLogPruned = new Counter({ name: 'ringhub_topic_log_pruned_total', help: 'Topic log entries deleted by retention (age, entries or bytes per key)', registers: [this.registry] })
   readonly storeErrors = new Counter({ name: 'ringhub_store_errors_total', help: 'Failed SQLite commits', registers: [this.registry] })
 
   constructor(opts: { processMetrics?: boolean } = {}) {

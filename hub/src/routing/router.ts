@@ -232,6 +232,9 @@ export class Router {
     for (const [peer, filters] of byPeer) this.deps.bus.send(peer, { t: 'interest', op: 'replace', filters })
   }
 
+  /** Whether the ring names this hub the owner of `key`. */
+  owns(key: string): boolean { return this.deps.ownerOf(key) === this.deps.self }
+
   /** A peer left the ring or died: its interest goes with it. */
   peerGone(peer: string): void { this.#interest.dropPeer(peer) }
 

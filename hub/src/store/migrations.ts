@@ -111,4 +111,9 @@ CREATE TABLE key_state (
 ) WITHOUT ROWID;
 `
 
-export const migrations: readonly string[] = [V1, V2, V3]
+// Retention by age scans the log by time (topic-log.ts \`prune\`).
+const V4 = `
+CREATE INDEX topic_log_by_time ON topic_log (ts_ms);
+`
+
+export const migrations: readonly string[] = [V1, V2, V3, V4]

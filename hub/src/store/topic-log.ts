@@ -35,6 +35,8 @@ export class TopicLog {
   readonly #maxEpoch
   readonly #insertReplica
   readonly #insertMany
+  readonly #deleteBefore
+  readonly #oldest
   #pending: LogEntry[] = []
   #committed: Promise<void> | undefined
 
@@ -50,6 +52,8 @@ export class TopicLog {
     this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
     this.#insertMany = sql.prepare(
       `INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES ${Array.from({ length: MULTI_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`)
+    this.#deleteBefore = sql.prepare<[string, number, number, number]>('DELETE FROM topic_log WHERE key = ? AND (epoch < ? OR (epoch = ? AND seq < ?))')
+    this.#oldest = sql.prepare<[string], Offset>('SELECT epoch, seq FROM topic_log WHERE key = ? ORDER BY epoch, seq LIMIT 1')
     this.#maxEpoch = sql.prepare<[string], { epoch: number | null }>('SELECT MAX(epoch) AS epoch FROM topic_log WHERE key = ?')
     this.#insertReplica = sql.prepare<[string, number, number, string, Buffer, number, number, number]>(
       'INSERT OR IGNORE INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -129,6 +133,52 @@ export class TopicLog {
   since(key: string, from: Offset, limit = 1000): LogEntry[] {
     this.#visible()
     return this.db.read(() => this.#since.all(key, from.epoch, from.epoch, from.seq, limit)).map(toEntry)
+  }
+
+  /**
+   * Retention (DESIGN invariant 6): drops entries older than `maxAgeMs`, then per key all but the
+   * newest `maxEntries`, then per key the oldest beyond `maxBytes` of payload. 0 = no limit. One
+   * transaction; resolves once committed with what it removed and what the log holds now.
+   */
+  prune(limits: { maxAgeMs: number, maxEntries: number, maxBytes: number }, nowMs: number): Promise<{ removed: number, entries: number, bytes: number }> {
+    this.#visible()
+    return this.db.write(() => {
+      const sql = this.db.sqlite
+      let removed = 0
+      if (limits.maxAgeMs > 0) removed += sql.prepare('DELETE FROM topic_log WHERE ts_ms < ?').run(nowMs - limits.maxAgeMs).changes
+      if (limits.maxEntries > 0) {
+        const over = sql.prepare<[number], { key: string }>('SELECT key FROM topic_log GROUP BY key HAVING COUNT(*) > ?').all(limits.maxEntries)
+        const cut = sql.prepare<[string, number], { epoch: number, seq: number }>('SELECT epoch, seq FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC LIMIT 1 OFFSET ?')
+        for (const { key } of over) {
+          const oldestKept = cut.get(key, limits.maxEntries - 1)
+          if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.epoch, oldestKept.seq).changes
+        }
+      }
+      if (limits.maxBytes > 0) {
+        const over = sql.prepare<[number], { key: string }>('SELECT key FROM topic_log GROUP BY key HAVING SUM(length(payload)) > ?').all(limits.maxBytes)
+        const newestFirst = sql.prepare<[string], { epoch: number, seq: number, n: number }>('SELECT epoch, seq, length(payload) AS n FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC')
+        for (const { key } of over) {
+          let total = 0
+          let oldestKept: { epoch: number, seq: number } | undefined
+          for (const row of newestFirst.iterate(key)) {
+            if (total + row.n > limits.maxBytes) break
+            total += row.n
+            oldestKept = row
+          }
+          // Not even the newest fits: keep it anyway (a log is never emptied by size alone).
+          oldestKept ??= newestFirst.get(key)
+          if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.epoch, oldestKept.seq).changes
+        }
+      }
+      const totals = sql.prepare<[], { entries: number, bytes: number | null }>('SELECT COUNT(*) AS entries, SUM(length(payload)) AS bytes FROM topic_log').get()
+      return { removed, entries: totals?.entries ?? 0, bytes: totals?.bytes ?? 0 }
+    })
+  }
+
+  /** The oldest entry of `key` still held, or undefined. */
+  oldest(key: string): Offset | undefined {
+    this.#visible()
+    return this.db.read(() => this.#oldest.get(key))
   }
 
   size(key: string): number {

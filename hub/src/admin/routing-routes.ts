@@ -1,0 +1,109 @@
+import type { IncomingMessage } from 'node:http'
+import type { Aedes, AedesPublishPacket } from 'aedes'
+import type { Clock } from '../base/clock.js'
+import { keyOf } from '../ring/keys.js'
+import { MAX_LOG_READ, type Router } from '../routing/router.js'
+import type { Offset, TopicLog } from '../store/topic-log.js'
+import { sendJson, type AdminServer } from './admin-server.js'
+import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTransport } from './device-commands.js'
+
+/**
+ * The admin routes that go through the ring: resume from an offset (`GET /api/keys/messages`)
+ * and device commands (`POST /api/devices/<id>/commands`). docs/admin-api.md.
+ */
+export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router, broker: Aedes, topicLog: TopicLog, keyDepth: number, hubId: string, clock: Clock }): void {
+  const { router, broker, topicLog, clock } = deps
+  const config = { keyDepth: deps.keyDepth, id: deps.hubId }
+  admin.route('GET /api/keys/messages', async (req, res) => {
+    const query = new URL(req.url ?? '/', 'http://x').searchParams
+    const parsed = parseResumeQuery(query, config.keyDepth)
+    if (typeof parsed === 'string') return sendJson(res, 400, { error: parsed })
+    try {
+      const { owner, entries } = await router.logSince(parsed.key, parsed.since, parsed.limit)
+      const last = entries.at(-1)
+      sendJson(res, 200, {
+        key: parsed.key, owner,
+        oldest: topicLogOldest(router, topicLog, parsed.key),
+        messages: entries.map((e) => ({ epoch: e.epoch, seq: e.seq, topic: e.topic, qos: e.qos, retain: e.retain, tsMs: e.tsMs, payload: e.payload.toString('base64'), text: utf8OrUndefined(e.payload) })),
+        next: last ? { epoch: last.epoch, seq: last.seq } : parsed.since,
+      })
+    } catch (err) {
+      sendJson(res, 503, { error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` })
+    }
+  })
+  let commandNo = 0
+  admin.routePrefix('POST /api/devices/', async (req, res) => {
+    const match = /^\/api\/devices\/([^/]+)\/commands$/.exec((req.url ?? '').split('?')[0] ?? '')
+    if (!match) return sendJson(res, 404, { error: 'expected POST /api/devices/<id>/commands' })
+    if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'device commands are accepted from loopback only until the admin API has tokens' })
+    const device = decodeURIComponent(match[1] as string)
+    const body = await readJsonBody(req, 64 * 1024)
+    if (typeof body === 'string') return sendJson(res, 400, { error: body })
+    const { name, args, timeoutMs = 5_000 } = body as { name?: unknown, args?: unknown, timeoutMs?: unknown }
+    if (!isTopicLevel(device)) return sendJson(res, 400, { error: 'the device id must be one topic level (no /, +, #)' })
+    if (typeof name !== 'string' || !isTopicLevel(name)) return sendJson(res, 400, { error: 'name must be a command name (one topic level)' })
+    if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_COMMAND_TIMEOUT_MS) return sendJson(res, 400, { error: `timeoutMs must be an integer in [1, ${MAX_COMMAND_TIMEOUT_MS}]` })
+    const outcome = await sendCommand(commandTransport(broker, router), clock, { device, name, args, timeoutMs, id: `${config.id}-${++commandNo}` })
+    sendJson(res, outcome.status, outcome.body)
+  })
+}
+
+/** `?key=devices/d42&since=EPOCH:SEQ&limit=N` (since default 0:0, limit default and max 1000). */
+function parseResumeQuery(query: URLSearchParams, keyDepth: number): { key: string, since: Offset, limit: number } | string {
+  const key = query.get('key')
+  if (!key) return 'query parameter key is required (e.g. key=devices/d42)'
+  if (keyOf(key, keyDepth) !== key) return `${key} is not a key: a key is the first ${keyDepth} levels of a topic, without $`
+  const since = /^(\d+):(\d+)$/.exec(query.get('since') ?? '0:0')
+  if (!since) return 'since must be EPOCH:SEQ, e.g. since=3:17'
+  const limit = Number(query.get('limit') ?? MAX_LOG_READ)
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_READ) return `limit must be an integer in [1, ${MAX_LOG_READ}]`
+  return { key, since: { epoch: Number(since[1]), seq: Number(since[2]) }, limit }
+}
+
+function utf8OrUndefined(payload: Buffer): string | undefined {
+  const text = payload.toString('utf8')
+  return Buffer.byteLength(text) === payload.length && !text.includes('\uFFFD') ? text : undefined
+}
+
+/** The oldest offset of a key still in this hub's log when it is the owner (else unknown here). */
+function topicLogOldest(router: Router, topicLog: TopicLog, key: string): Offset | null {
+  return router.owns(key) ? topicLog.oldest(key) ?? null : null
+}
+
+/** Commands travel through the broker's bus, hence through the ring (see device-commands.ts). */
+function commandTransport(broker: Aedes, router: Router): CommandTransport {
+  return {
+    subscribe: (topic, onMessage) => new Promise((resolve) => {
+      const listener = (packet: AedesPublishPacket, done: () => void): void => {
+        onMessage(Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
+        done()
+      }
+      broker.subscribe(topic, listener, () => resolve(() => new Promise<void>((done) => { broker.unsubscribe(topic, listener, () => done()) })))
+    }),
+    publish: (topic, payload) => new Promise((resolve, reject) => {
+      broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => { if (err) reject(err); else resolve() })
+    }),
+    retained: async (topic) => (await router.retainedFor([topic]))[0]?.payload,
+  }
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1'
+}
+
+/** The request body as JSON, or an error text (too large, not JSON). */
+async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > maxBytes) return `the body is over ${maxBytes} bytes`
+    chunks.push(chunk)
+  }
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : 'the body must be a JSON object'
+  } catch {
+    return 'the body is not JSON'
+  }
+}

@@ -1,0 +1,74 @@
+import type { Clock, TimerHandle } from './base/clock.js'
+import type { Logger } from './base/log.js'
+import type { HubConfig } from './config/options.js'
+import type { Cluster } from './membership/cluster.js'
+import type { Member } from './membership/member.js'
+import type { HubMetrics } from './metrics/hub-metrics.js'
+import type { RingEmitter } from './mqtt/ring-emitter.js'
+import type { RoutedPersistence } from './mqtt/routed-persistence.js'
+import { Router } from './routing/router.js'
+import { Sequencer } from './routing/sequencer.js'
+import type { TcpPeerBus } from './routing/tcp-peer-bus.js'
+import type { TopicLog } from './store/topic-log.js'
+
+// Composition of the routing parts for hub.ts: the router wired to membership, and the topic
+// log's retention passes.
+
+/** How often retention passes over the topic log, ms. */
+const RETENTION_EVERY_MS = 60_000
+
+/**
+ * The router of a hub: ownership from the cluster's ring, peers and their inter-hub addresses
+ * from membership, interest refreshed on every ownership change (soft state, DESIGN §2).
+ */
+export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: TcpPeerBus, persistence: RoutedPersistence, emitter: RingEmitter, topicLog: TopicLog, clock: Clock, log: Logger }): Router {
+  const { config, cluster, bus, persistence, emitter, topicLog, clock, log } = deps
+  const hubPeers = (): Member[] => cluster.swim.members.filter((m) => m.id !== config.id && m.meta.role === 'hub' && (m.state === 'alive' || m.state === 'suspect'))
+  const router = new Router({
+    self: config.id,
+    bus,
+    ownerOf: (key) => cluster.tracker.ring.ownerOf(key),
+    replicasOf: (key, n) => cluster.tracker.ring.replicasOf(key, n),
+    replicationFactor: config.replicationFactor,
+    peers: () => hubPeers().map((m) => m.id),
+    sequencer: new Sequencer({ log: topicLog, clock }),
+    topicLog,
+    retained: persistence,
+    deliverLocal: (d) => emitter.deliver(d),
+    clock,
+    log: log.child({ component: 'router' }),
+    keyDepth: config.keyDepth,
+  })
+  const updatePeers = (): void => {
+    bus.setPeers(new Map(hubPeers().filter((m) => m.addresses.interHub !== undefined).map((m) => [m.id, m.addresses.interHub as string])))
+  }
+  for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected'] as const) cluster.swim.on(event, updatePeers)
+  for (const event of ['memberDied', 'memberLeft'] as const) {
+    cluster.swim.on(event, (m) => { updatePeers(); router.peerGone(m.id) })
+  }
+  cluster.onOwnershipChanged(() => router.refreshInterest())
+  // A newly seen hub needs this hub's global filters even when no key moved to it.
+  cluster.swim.on('memberJoined', () => router.refreshInterest())
+  updatePeers()
+  router.start()
+  return router
+}
+
+/** Retention passes over the topic log (every RETENTION_EVERY_MS), counted in /metrics. */
+export function startLogRetention(deps: { config: HubConfig, topicLog: TopicLog, metrics: HubMetrics, clock: Clock, log: Logger }): { timer: TimerHandle | undefined } {
+  const { config, topicLog, metrics, clock, log } = deps
+  const limits = { maxAgeMs: config.logRetentionMs, maxEntries: config.logRetentionEntries, maxBytes: config.logRetentionBytes }
+  const handle: { timer: TimerHandle | undefined } = { timer: undefined }
+  const pass = (): void => {
+    topicLog.prune(limits, clock.now()).then(({ removed, entries, bytes }) => {
+      metrics.topicLogPruned.inc(removed)
+      metrics.topicLogEntries.set(entries)
+      metrics.topicLogBytes.set(bytes)
+      if (removed > 0) log.debug({ removed, entries, bytes }, 'topic log retention')
+    }, (err: unknown) => log.error({ err }, 'topic log retention failed'))
+    handle.timer = clock.setTimeout(pass, RETENTION_EVERY_MS)
+    handle.timer.unref()
+  }
+  pass()
+  return handle
+}
