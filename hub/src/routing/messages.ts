@@ -97,6 +97,8 @@ export interface KeyStateRequest {
   epoch: number
   seq: number
   retained: Array<{ topic: string, payload: Uint8Array, qos: 0 | 1 | 2 }>
+  /** handoff: the newest entries of the key's log, oldest first (bounded), for resume readers. */
+  tail?: TailEntry[]
 }
 
 export interface KeyStateReply {
@@ -104,7 +106,10 @@ export interface KeyStateReply {
   epoch: number
   seq: number
   retained: Array<{ topic: string, payload: Uint8Array, qos: 0 | 1 | 2 }>
+  tail?: TailEntry[]
 }
+
+export interface TailEntry { epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, tsMs: number }
 
 export interface OkReply { t: 'ok' }
 
@@ -122,6 +127,8 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 const isQos = (v: unknown): v is 0 | 1 | 2 => QOS.has(v as number)
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
 
+const isTail = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every((e: Record<string, unknown>) =>
+  isCount(e?.epoch) && isCount(e?.seq) && isString(e?.topic) && isBytes(e?.payload) && isQos(e?.qos) && typeof e?.retain === 'boolean' && isCount(e?.tsMs)))
 const isRetainedList = (v: unknown): boolean =>
   Array.isArray(v) && v.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))
 
@@ -161,7 +168,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
     return m as unknown as ReplicateRequest
   }
   if (m.t === 'key-state' || m.t === 'handoff') {
-    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained)) bad(m.t)
+    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained) || !isTail(m.tail)) bad(m.t)
     return m as unknown as KeyStateRequest
   }
   if (m.t === 'log') {
@@ -188,7 +195,7 @@ export function asRouterReply(v: unknown): RouterReply {
     case 'ok':
       break
     case 'key-state-reply':
-      if (!isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained)) bad('key-state-reply')
+      if (!isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained) || !isTail(m.tail)) bad('key-state-reply')
       break
     case 'log-entries':
       if (!Array.isArray(m.entries) || !m.entries.every((e: Record<string, unknown>) => isCount(e?.epoch) && isCount(e?.seq) && isString(e?.topic) && isBytes(e?.payload) && isQos(e?.qos) && typeof e?.retain === 'boolean' && isCount(e?.tsMs))) bad('log-entries')

@@ -5,7 +5,7 @@ import { classifyFilter, keyOf } from '../ring/keys.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
-import type { DeliverMessage, KeyStateReply, KeyStateRequest, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { DeliverMessage, KeyStateReply, KeyStateRequest, TailEntry, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
 
@@ -50,7 +50,7 @@ export interface RouterDeps {
   peers(): readonly string[]
   sequencer: Sequencer
   /** This hub's topic log, read for resume requests. */
-  topicLog: Pick<TopicLog, 'since' | 'state' | 'noteEpoch' | 'appendReplica'>
+  topicLog: Pick<TopicLog, 'since' | 'state' | 'noteEpoch' | 'appendReplica' | 'tail'>
   retained: RetainedStore
   /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); see LocalDelivery.
    *  Nothing returned: taken at once. */
@@ -89,6 +89,9 @@ interface SeenPublish extends Offset { fannedOut: boolean }
 
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
+/** What of a key's log travels with it to a new owner: at most this many entries and bytes. */
+const HANDOFF_TAIL_ENTRIES = 1_000
+const HANDOFF_TAIL_BYTES = 1024 * 1024
 /** Local deliveries in progress beyond which a publish waits for its own (back-pressure). */
 const MAX_PENDING_LOCAL = 1_000
 const RETRY_MIN_MS = 25
@@ -380,7 +383,7 @@ export class Router {
       for (const r of replies) {
         if (!r) continue
         known = Math.max(known, r.epoch)
-        for (const m of r.retained) await this.deps.retained.store({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+        await this.#takeState(key, r)
       }
       if (!this.deps.sequencer.owns(key)) this.deps.sequencer.acquire(key, known)
     }).finally(() => { this.#acquiring.delete(key) })
@@ -401,7 +404,18 @@ export class Router {
   async #keyState(key: string): Promise<KeyStateReply> {
     const state = this.deps.sequencer.offsetOf(key) ?? this.deps.topicLog.state(key) ?? { epoch: 0, seq: 0 }
     const retained = await this.deps.retained.matching([key, `${key}/#`])
-    return { t: 'key-state-reply', epoch: state.epoch, seq: state.seq, retained }
+    return { t: 'key-state-reply', epoch: state.epoch, seq: state.seq, retained, tail: this.#tailOf(key) }
+  }
+
+  /** The newest log entries of a key, for the hub that takes it over (resume reads stay whole). */
+  #tailOf(key: string): TailEntry[] {
+    return this.deps.topicLog.tail(key, HANDOFF_TAIL_ENTRIES, HANDOFF_TAIL_BYTES).map(({ key: _key, ...e }) => e)
+  }
+
+  /** Stores what another hub held of a key: its retained messages, and its log tail as copies. */
+  async #takeState(key: string, s: { retained: KeyStateReply['retained'], tail?: TailEntry[] | undefined }): Promise<void> {
+    for (const m of s.retained) await this.deps.retained.store({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+    for (const e of s.tail ?? []) void this.deps.topicLog.appendReplica({ ...e, key, payload: Buffer.from(e.payload) })
   }
 
   /** On an ownership change: every key this hub sequenced and no longer owns goes to its new owner. */
@@ -414,7 +428,7 @@ export class Router {
       if (owner === undefined || !state) continue
       void this.deps.retained.matching([key, `${key}/#`]).then((retained) => {
         this.stats.handoffsSent++
-        return this.deps.bus.request(owner, { t: 'handoff', key, epoch: state.epoch, seq: state.seq, retained }, this.#requestTimeoutMs)
+        return this.deps.bus.request(owner, { t: 'handoff', key, epoch: state.epoch, seq: state.seq, retained, tail: this.#tailOf(key) }, this.#requestTimeoutMs)
       }).catch((err: unknown) => this.deps.log.warn({ err, key, owner }, 'handoff not confirmed; the new owner asks for the key state itself'))
     }
   }
@@ -423,7 +437,7 @@ export class Router {
     if (r.t === 'handoff') {
       this.stats.handoffsReceived++
       await this.deps.topicLog.noteEpoch(r.key, r.epoch)
-      for (const m of r.retained) await this.deps.retained.store({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+      await this.#takeState(r.key, r)
     }
     return this.#keyState(r.key)
   }

@@ -36,6 +36,7 @@ export class TopicLog {
   readonly #insertReplica
   readonly #insertMany
   readonly #deleteBefore
+  readonly #newest
   readonly #oldest
   #pending: LogEntry[] = []
   #committed: Promise<void> | undefined
@@ -52,6 +53,7 @@ export class TopicLog {
     this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
     this.#insertMany = sql.prepare(
       `INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES ${Array.from({ length: MULTI_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`)
+    this.#newest = sql.prepare<[string, number], Row>('SELECT * FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC LIMIT ?')
     this.#deleteBefore = sql.prepare<[string, number, number, number]>('DELETE FROM topic_log WHERE key = ? AND (epoch < ? OR (epoch = ? AND seq < ?))')
     this.#oldest = sql.prepare<[string], Offset>('SELECT epoch, seq FROM topic_log WHERE key = ? ORDER BY epoch, seq LIMIT 1')
     this.#maxEpoch = sql.prepare<[string], { epoch: number | null }>('SELECT MAX(epoch) AS epoch FROM topic_log WHERE key = ?')
@@ -173,6 +175,21 @@ export class TopicLog {
       const totals = sql.prepare<[], { entries: number, bytes: number | null }>('SELECT COUNT(*) AS entries, SUM(length(payload)) AS bytes FROM topic_log').get()
       return { removed, entries: totals?.entries ?? 0, bytes: totals?.bytes ?? 0 }
     })
+  }
+
+  /** The newest entries of `key`, oldest first: at most `maxEntries`, and no more payload than
+   *  `maxBytes` (the newest one always). */
+  tail(key: string, maxEntries: number, maxBytes: number): LogEntry[] {
+    this.#visible()
+    const out: LogEntry[] = []
+    let bytes = 0
+    for (const row of this.db.read(() => this.#newest.iterate(key, maxEntries)) as IterableIterator<Row>) {
+      const entry = toEntry(row)
+      if (out.length > 0 && bytes + entry.payload.length > maxBytes) break
+      bytes += entry.payload.length
+      out.push(entry)
+    }
+    return out.reverse()
   }
 
   /** The oldest entry of `key` still held, or undefined. */
