@@ -1,7 +1,7 @@
 import type mqemitter from 'mqemitter'
 import type { Logger } from '../base/log.js'
 import { keyOf } from '../ring/keys.js'
-import type { Delivery, LocalDelivery, Router } from '../routing/router.js'
+import { BACKLOG_LIMIT, type Delivery, type LocalDelivery, type Router } from '../routing/router.js'
 import { brokerPacket } from '../store/packet-codec.js'
 import type { RoutedPersistence } from './routed-persistence.js'
 
@@ -29,8 +29,12 @@ export class RingEmitter {
   #broker: { counter: number, id: string } | undefined
   #keyDepth = 2
   #emitChain: Promise<void> = Promise.resolve()
-  /** Local deliveries not yet handed to every matching client (see `idle`). */
-  readonly #pending = new Set<Promise<void>>()
+  /** Deliveries not yet handed to every matching live client. */
+  #backlog = 0
+  /** Deliveries waiting in `#emitChain` (a QoS 0 one may skip the chain only when it is empty). */
+  #chained = 0
+  readonly #drainWaiters: Array<() => void> = []
+  readonly #idleWaiters: Array<() => void> = []
 
   constructor(private readonly inner: MQEmitter, private readonly log: Logger) {}
 
@@ -84,38 +88,60 @@ export class RingEmitter {
   }
 
   /**
-   * A sequenced message for this hub's subscribers (router → aedes). `queued` resolves once the
-   * persistent sessions' queues hold it (committed): what an acknowledgement must wait for.
-   * `handed` resolves once the local bus has handed it to every matching live client: what
-   * back-pressure waits for. Emits start in arrival order; one does not wait for the previous.
+   * A sequenced message for this hub's subscribers (router → aedes). `queued` (QoS 1/2 only)
+   * resolves once the persistent sessions' queues hold it (committed): what an acknowledgement
+   * must wait for. `backlog` counts deliveries not yet handed to every matching live client, and
+   * `drained()` resolves once that is down to half of `LocalDelivery.BACKLOG_LIMIT` again: what
+   * back-pressure waits for. Emits start in arrival order; one does not wait for the previous,
+   * and with nothing ahead of it a QoS 0 message is emitted at once (allocating no promise).
    */
   deliver(d: Delivery): LocalDelivery {
     const persistence = this.#persistence
     const broker = this.#broker ?? { id: 'ringhub', counter: 0 }
     const packet = brokerPacket({ cmd: 'publish', topic: d.topic, payload: d.payload, qos: d.qos, retain: false }, broker) as unknown as Message
     ;(packet as Record<symbol, unknown>)[DELIVERED] = true
+    this.#backlog++
+    if (d.qos === 0 || !persistence) {
+      if (this.#chained === 0) this.inner.emit(packet, this.#handedOver)
+      else this.#chain(undefined, packet, d.topic)
+      return { queued: undefined, backlog: this.#backlog, drained: this.#drained }
+    }
     // Persistent sessions' queues are filled before the live delivery, as in aedes' own
     // pipeline (enqueueOffline, then emit).
-    const queued: Promise<void> = d.qos === 0 || !persistence
-      ? Promise.resolve()
-      : persistence.subscriptionsHere(d.topic).then(async (subs) => { if (subs.length > 0) await persistence.outgoingEnqueueCombi(subs, packet as never) })
-    let handedOver: () => void = noop
-    const handed = new Promise<void>((resolve) => { handedOver = resolve })
-    this.#pending.add(handed)
-    void handed.then(() => this.#pending.delete(handed))
-    this.#emitChain = this.#emitChain
-      .then(() => queued)
-      .then(() => { this.inner.emit(packet, () => handedOver()) }, (err: unknown) => {
-        this.log.error({ err, topic: d.topic }, 'queueing for persistent sessions failed; delivering live only')
-        this.inner.emit(packet, () => handedOver())
-      })
-    return { queued, handed }
+    const queued = persistence.subscriptionsHere(d.topic).then(async (subs) => { if (subs.length > 0) await persistence.outgoingEnqueueCombi(subs, packet as never) })
+    this.#chain(queued, packet, d.topic)
+    return { queued, backlog: this.#backlog, drained: this.#drained }
+  }
+
+  /** Emits `packet` after everything chained before it, and after `queued` if given. */
+  #chain(queued: Promise<void> | undefined, packet: Message, topic: string): void {
+    this.#chained++
+    const emit = (): void => {
+      this.#chained--
+      this.inner.emit(packet, this.#handedOver)
+    }
+    this.#emitChain = (queued ? this.#emitChain.then(() => queued) : this.#emitChain).then(emit, (err: unknown) => {
+      this.log.error({ err, topic }, 'queueing for persistent sessions failed; delivering live only')
+      emit()
+    })
+  }
+
+  readonly #handedOver = (): void => {
+    this.#backlog--
+    if (this.#backlog <= BACKLOG_LIMIT / 2 && this.#drainWaiters.length > 0) for (const w of this.#drainWaiters.splice(0)) w()
+    if (this.#backlog === 0 && this.#idleWaiters.length > 0) for (const w of this.#idleWaiters.splice(0)) w()
+  }
+
+  readonly #drained = (): Promise<void> => {
+    if (this.#backlog <= BACKLOG_LIMIT / 2) return Promise.resolve()
+    return new Promise((resolve) => { this.#drainWaiters.push(resolve) })
   }
 
   /** Resolves once every local delivery started so far has been handed to its clients (a
    *  graceful stop waits for it before closing connections, so the wills it published arrive). */
-  async idle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending])
+  idle(): Promise<void> {
+    if (this.#backlog === 0) return Promise.resolve()
+    return new Promise((resolve) => { this.#idleWaiters.push(resolve) })
   }
 
   close(callback: () => void): void {

@@ -5,6 +5,8 @@ import { topicMatches } from '../ring/topic-match.js'
  * filters, keyed and global alike, as that peer last announced them. Soft state: a peer's
  * `replace` overwrites everything it said before; a dead peer's entry is dropped.
  */
+const NONE: readonly string[] = Object.freeze([])
+
 export class InterestTable {
   readonly #byPeer = new Map<string, Set<string>>()
 
@@ -29,7 +31,8 @@ export class InterestTable {
   dropPeer(peer: string): void { this.#byPeer.delete(peer) }
 
   /** Peers with at least one filter matching `topic`: each gets the message once. */
-  peersFor(topic: string): string[] {
+  peersFor(topic: string): readonly string[] {
+    if (this.#byPeer.size === 0) return NONE
     const peers: string[] = []
     for (const [peer, filters] of this.#byPeer) {
       for (const f of filters) {

@@ -19,12 +19,17 @@ export interface Delivery {
   qos: 0 | 1 | 2
 }
 
+/** Local deliveries still being handed to clients beyond which a publish waits (back-pressure). */
+export const BACKLOG_LIMIT = 1_000
+
 /** Progress of one local delivery. */
 export interface LocalDelivery {
-  /** In the queues of this hub's persistent sessions, committed: an acknowledgement waits for it. */
-  queued: Promise<void>
-  /** Handed to every matching live client: back-pressure waits for it. */
-  handed: Promise<void>
+  /** QoS 1/2: in the queues of this hub's persistent sessions, committed (an ack waits for it). */
+  queued: Promise<void> | undefined
+  /** Deliveries of this hub not yet handed to every matching live client, this one included. */
+  backlog: number
+  /** Resolves once the backlog is down to BACKLOG_LIMIT / 2. */
+  drained: () => Promise<void>
 }
 
 export interface RetainedMessage { topic: string, payload: Buffer, qos: 0 | 1 | 2 }
@@ -92,8 +97,6 @@ export const MAX_LOG_READ = 1_000
 /** What of a key's log travels with it to a new owner: at most this many entries and bytes. */
 const HANDOFF_TAIL_ENTRIES = 1_000
 const HANDOFF_TAIL_BYTES = 1024 * 1024
-/** Local deliveries in progress beyond which a publish waits for its own (back-pressure). */
-const MAX_PENDING_LOCAL = 1_000
 const RETRY_MIN_MS = 25
 const RETRY_MAX_MS = 1_000
 
@@ -121,7 +124,6 @@ export class Router {
   #nextPublishId = 0
   /** Keys being taken over (asking other hubs for their epoch first), by key. */
   readonly #acquiring = new Map<string, Promise<void>>()
-  #pendingLocal = 0
   /** Tells this run's publish ids from those of the hub's earlier runs. */
   readonly #bootId: string
   #stopped = false
@@ -446,20 +448,21 @@ export class Router {
    * Once to each interested peer, and to this hub's own subscribers. A QoS 1/2 message is
    * acknowledged only once this hub's persistent sessions have it queued (invariant 3 for local
    * subscribers); the live hand-over goes on in the background, in call order, and only when more
-   * than MAX_PENDING_LOCAL are still being handed over does the publisher wait for this one.
+   * than BACKLOG_LIMIT are still being handed over does the publisher wait (for half of them).
    */
   async #fanOut(d: Delivery): Promise<void> {
-    const frame: DeliverMessage = { t: 'deliver', ...d }
-    for (const peer of this.#interest.peersFor(d.topic)) {
-      if (this.deps.bus.send(peer, frame)) this.stats.deliveriesSent++
-      else this.stats.deliveriesDropped++
+    const peers = this.#interest.peersFor(d.topic)
+    if (peers.length > 0) {
+      const frame: DeliverMessage = { t: 'deliver', ...d }
+      for (const peer of peers) {
+        if (this.deps.bus.send(peer, frame)) this.stats.deliveriesSent++
+        else this.stats.deliveriesDropped++
+      }
     }
     const local = this.deps.deliverLocal(d)
     if (!local) return
-    this.#pendingLocal++
-    const handed = local.handed.finally(() => { this.#pendingLocal-- })
-    if (d.qos > 0) await local.queued
-    if (this.#pendingLocal > MAX_PENDING_LOCAL) await handed
+    if (d.qos > 0 && local.queued) await local.queued
+    if (local.backlog > BACKLOG_LIMIT) await local.drained()
   }
 
   #remember(id: string, offset: SeenPublish): void {
