@@ -62,7 +62,8 @@ export class Sequencer {
     const offset = this.#owned.get(entry.key)
     if (!offset) throw new NotOwnerError(entry.key)
     offset.seq++
-    const numbered: LogEntry = { ...entry, epoch: offset.epoch, seq: offset.seq, tsMs: this.deps.clock.now() }
+    // A literal, not a spread: this runs for every message.
+    const numbered: LogEntry = { key: entry.key, epoch: offset.epoch, seq: offset.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: this.deps.clock.now() }
     return { entry: numbered, committed: this.deps.log.append(numbered) }
   }
 }
