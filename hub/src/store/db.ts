@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { Clock, TimerHandle } from '../base/clock.js'
+import { nextTurn } from '../base/next-turn.js'
 import { StoreError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
@@ -205,7 +206,13 @@ export class HubDb {
     if (this.#batch) return this.#batch
     this.#stmt.begin.run()
     const batch: Batch = { writes: [], timer: undefined, beforeCommit: [] }
-    batch.timer = this.#clock.setTimeout(() => this.#commit(), this.#groupCommitMs)
+    if (this.#groupCommitMs > 0) {
+      batch.timer = this.#clock.setTimeout(() => this.#commit(), this.#groupCommitMs)
+    } else {
+      // 0: commit as soon as this turn of the event loop ends (after the I/O it is handling), not
+      // after a timer, which Node never fires sooner than 1 ms.
+      nextTurn(() => { if (this.#batch === batch) this.#commit() })
+    }
     this.#batch = batch
     return batch
   }
