@@ -126,7 +126,11 @@ export class Hub {
       cleanups.unshift(() => admin.close())
       ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
 
-      const bus = new TcpPeerBus({ self: config.id, host: config.host, port: config.interHub, clock, log: log.child({ component: 'router' }) })
+      // The link proves membership with the gossip keys: the config's until the cluster runs,
+      // then the cluster's (so a rotation by SIGHUP applies to new connections too).
+      const configKeys = config.gossipKeys.map((k) => Buffer.from(k, 'base64'))
+      const started: { cluster?: Cluster } = {}
+      const bus = new TcpPeerBus({ self: config.id, host: config.host, port: config.interHub, clock, log: log.child({ component: 'router' }), authKeys: () => started.cluster?.gossipKeys() ?? configKeys })
       const interHubPort = await bus.start()
       cleanups.unshift(() => bus.close())
       const transport = await UdpTcpTransport.start({ host: config.host, port: config.gossip, advertise: config.advertise, clock, log })
@@ -144,6 +148,7 @@ export class Hub {
         },
         transport, clock, rng: deps.rng ?? randomRng(), log, state: new NodeState(db),
       })
+      started.cluster = cluster
       cleanups.unshift(() => cluster.stop(0))
       metrics.gossipSource = () => ({ ...cluster.swim.stats, events: cluster.events })
       ports = { ...ports, gossip: transport.port }

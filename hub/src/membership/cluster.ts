@@ -95,6 +95,9 @@ export class Cluster {
     return { apiVersion: 1, self: this.swim.self.id, checksum: ring.checksum, members }
   }
 
+  /** The gossip keys in use, primary first (none: plaintext). Also what the inter-hub link checks. */
+  gossipKeys(): Uint8Array[] { return this.keyring?.keys ?? [] }
+
   /**
    * Makes the keyring hold exactly `gossipKeys` (base64), the first one encrypting: installs the
    * new ones, uses the first, then removes the rest, in that order so that at no point is a key

@@ -9,7 +9,7 @@ export const LINK_VERSION = 1
 export const FRAME_HEADER_BYTES = 4 + 1 + 1 + 4
 
 export const FrameKind = {
-  /** First frame on a connection: `{ id }`, the dialing hub. */
+  /** First frame from the dialing hub: `{ id }`, plus `{ mac }` answering a challenge. */
   hello: 1,
   /** One-way message. */
   message: 2,
@@ -17,6 +17,8 @@ export const FrameKind = {
   reply: 4,
   /** The request failed at the receiver: `{ reason }`. */
   replyError: 5,
+  /** From the accepting hub, first, when the ring has gossip keys: `{ nonce }` (16 random bytes). */
+  challenge: 6,
 } as const
 export type FrameKind = typeof FrameKind[keyof typeof FrameKind]
 const KINDS = new Set<number>(Object.values(FrameKind))

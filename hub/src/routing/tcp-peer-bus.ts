@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../base/clock.js'
 import { ProtocolError, TransportError } from '../base/errors.js'
@@ -20,6 +21,12 @@ export interface TcpPeerBusOptions {
   maxQueuedBytes?: number
   /** A connection that has not said hello within this long is closed, ms. */
   helloTimeoutMs?: number
+  /**
+   * The ring's gossip keys, primary first (read at every connection, so a key rotation applies).
+   * With keys, a connection must prove it holds one: the accepting hub sends a random nonce and
+   * the dialing hub's hello carries HMAC-SHA256(key, nonce ‖ id). Without: no authentication.
+   */
+  authKeys?: () => readonly Uint8Array[]
 }
 
 export interface BusStats {
@@ -31,6 +38,17 @@ export interface BusStats {
   dropped: number
   /** Frames or connections refused as malformed, by reason. */
   rejected: Record<string, number>
+}
+
+const NONCE_BYTES = 16
+
+/** HMAC-SHA256(key, nonce ‖ UTF-8 id): what a dialing hub shows to prove it holds a ring key. */
+function helloMac(key: Uint8Array, nonce: Uint8Array, id: string): Uint8Array {
+  return createHmac('sha256', key).update(nonce).update(id, 'utf8').digest()
+}
+
+function macMatches(given: unknown, expected: Uint8Array): boolean {
+  return given instanceof Uint8Array && given.length === expected.length && timingSafeEqual(given, expected)
 }
 
 const RECONNECT_MIN_MS = 100
@@ -56,7 +74,8 @@ interface Outgoing {
  * bounded (`maxQueuedBytes`): beyond it one-way messages are dropped and counted, and requests
  * fail `overloaded`. A dropped connection fails its pending requests (`closed`); the next send
  * dials again, after a backoff that doubles from 100 ms to 5 s while dialing keeps failing.
- * Unauthenticated: it trusts its network like the gossip port without keys (see docs/routing.md).
+ * With gossip keys a connection must prove it holds one (`authKeys`); without, it trusts its
+ * network as the plaintext gossip port does (docs/routing.md).
  */
 export class TcpPeerBus implements PeerBus {
   readonly self: string
@@ -74,7 +93,7 @@ export class TcpPeerBus implements PeerBus {
 
   constructor(opts: TcpPeerBusOptions) {
     this.self = opts.self
-    this.#opts = { maxFrameBytes: 8 * 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, helloTimeoutMs: 10_000, ...opts }
+    this.#opts = { maxFrameBytes: 8 * 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, helloTimeoutMs: 10_000, authKeys: () => [], ...opts }
     this.#server = createServer((socket) => this.#accept(socket))
   }
 
@@ -140,18 +159,30 @@ export class TcpPeerBus implements PeerBus {
     if (retry && this.#opts.clock.now() < retry.atMs) return undefined
     const { host, port } = parseAddress(address)
     const socket = connect({ host, port, noDelay: true })
-    const out: Outgoing = { socket, connected: false, queue: [encodeFrame(FrameKind.hello, 0, { id: this.self })], queuedBytes: 0, flushScheduled: false, pending: new Map() }
+    const keys = this.#opts.authKeys()
+    const out: Outgoing = { socket, connected: false, queue: keys.length > 0 ? [] : [encodeFrame(FrameKind.hello, 0, { id: this.self })], queuedBytes: 0, flushScheduled: false, pending: new Map() }
     this.#out.set(peer, out)
     const reader = new FrameReader(this.#opts.maxFrameBytes)
-    socket.on('connect', () => {
+    const ready = (): void => {
       out.connected = true
       this.#retry.delete(peer)
       this.#flush(out)
-    })
+    }
+    // Without keys the hello goes at once; with keys it answers the peer's challenge.
+    socket.on('connect', () => { if (keys.length === 0) ready() })
     socket.on('data', (chunk: Buffer) => {
       this.stats.bytesIn += chunk.length
       try {
-        for (const frame of reader.push(chunk)) this.#onReply(out, frame)
+        for (const frame of reader.push(chunk)) {
+          if (!out.connected && frame.kind === FrameKind.challenge && keys.length > 0) {
+            const nonce = (frame.body as { nonce?: unknown } | null)?.nonce
+            if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw new ProtocolError('malformed', 'bad router challenge')
+            out.queue.unshift(encodeFrame(FrameKind.hello, 0, { id: this.self, mac: helloMac(keys[0] as Uint8Array, nonce, this.self) }))
+            ready()
+          } else {
+            this.#onReply(out, frame)
+          }
+        }
       } catch (err) {
         this.#reject(err, { peer })
         socket.destroy()
@@ -231,14 +262,19 @@ export class TcpPeerBus implements PeerBus {
     let from: string | undefined
     const helloTimer = this.#opts.clock.setTimeout(() => { this.#reject(new ProtocolError('idle', 'no hello'), {}); socket.destroy() }, this.#opts.helloTimeoutMs)
     helloTimer.unref()
+    const keys = this.#opts.authKeys()
+    const nonce = keys.length > 0 ? randomBytes(NONCE_BYTES) : undefined
+    if (nonce) socket.write(encodeFrame(FrameKind.challenge, 0, { nonce }))
     socket.on('data', (chunk: Buffer) => {
       this.stats.bytesIn += chunk.length
       try {
         for (const frame of reader.push(chunk)) {
           this.stats.framesIn++
           if (from === undefined) {
-            const id = (frame.body as { id?: unknown } | null)?.id
+            const hello = frame.body as { id?: unknown, mac?: unknown } | null
+            const id = hello?.id
             if (frame.kind !== FrameKind.hello || typeof id !== 'string' || id.length === 0) throw new ProtocolError('malformed', 'router connection must start with hello')
+            if (nonce && !keys.some((key) => macMatches(hello?.mac, helloMac(key, nonce, id)))) throw new ProtocolError('auth-failed', `router hello from ${id} does not prove a gossip key`)
             from = id
             this.#opts.clock.clearTimeout(helloTimer)
           } else if (frame.kind === FrameKind.message) {
