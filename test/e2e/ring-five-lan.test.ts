@@ -12,6 +12,7 @@ const N = 5
 const ids = Array.from({ length: N }, (_, i) => `l${i + 1}`)
 const dirs = ids.map(() => tempDir())
 const hubs = new Map<string, SpawnedHub>()
+let spawnedAt = 0
 const adminOf = (id: string): string => `127.0.0.1:${(hubs.get(id) as SpawnedHub).ports.admin}`
 const viewsOf = (of: readonly string[]): Promise<RingView[]> => Promise.all(of.map((id) => ringOf(adminOf(id))))
 const deaths = async (of: readonly string[]): Promise<number> =>
@@ -23,6 +24,7 @@ beforeAll(async () => {
   await Promise.all(ids.slice(1).map(async (id, i) => {
     hubs.set(id, await spawnHub(['--id', id, '--data', (dirs[i + 1] as { path: string }).path, '--allow-anonymous', '--join', `127.0.0.1:${first.ports.gossip}`]))
   }))
+  spawnedAt = performance.now()
 })
 
 afterAll(async () => {
@@ -35,6 +37,7 @@ describe('five hub processes with the lan profile', () => {
     // Four hubs join through one seed at once; gossip usually spreads them within a second, and
     // lan's push-pull (every 30 s) is the guarantee when a loaded machine loses some of it.
     const views = await waitFor(async () => { const v = await viewsOf(ids); return oneRing(v, ids) ? v : undefined }, 'one ring of five', 40_000, 100)
+    console.log(`lan, 5 processes: one ring with one checksum ${Math.round(performance.now() - spawnedAt)} ms after the last hub started`)
     for (const m of views[0]?.members ?? []) {
       expect(m.share).toBeGreaterThan(0.1)
       expect(m.share).toBeLessThan(0.3)
