@@ -46,7 +46,7 @@ export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: Tc
   for (const event of ['memberDied', 'memberLeft'] as const) {
     cluster.swim.on(event, (m) => { updatePeers(); router.peerGone(m.id) })
   }
-  cluster.onOwnershipChanged(() => router.refreshInterest())
+  cluster.onOwnershipChanged(() => router.ownershipChanged())
   // A newly seen hub needs this hub's global filters even when no key moved to it.
   cluster.swim.on('memberJoined', () => router.refreshInterest())
   updatePeers()

@@ -156,7 +156,7 @@ export class Hub {
       const topicLog = new TopicLog(db)
       const router = startRouter({ config, cluster, bus, persistence, emitter, topicLog, clock, log })
       // aedes numbers packets with `counter`, which its typings leave out.
-      emitter.attach({ router, persistence, broker: broker as unknown as { counter: number, id: string }, keyDepth: config.keyDepth })
+      emitter.attach({ router, persistence, broker: broker as unknown as { counter: number, id: string } })
       persistence.ring = { keyDepth: config.keyDepth, retainedFor: (filters) => router.retainedFor(filters) }
       cleanups.unshift(() => router.stop())
       const retention = startLogRetention({ config, topicLog, metrics, clock, log })

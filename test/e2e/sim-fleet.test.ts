@@ -6,8 +6,21 @@ import type { FleetSummary } from '../../firmware-sim/src/fleet/fleet.js'
 import { systemClock } from '../../device-agent/dist/base/system-clock.js'
 import { spawnHub, startHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
 import { spawnRinghub, stopProcess } from '../helpers/agent.js'
+import { waitFor } from '../helpers/wait.js'
 
 const cleanups: Array<() => unknown> = []
+
+/** The hub-kill fleet both hub-kill tests run: 200 ms telemetry at QoS 1 for 5 s, persistent
+ *  sessions, a hub killed 1.5 s in; each test says how many devices, which hub, and what then. */
+function hubKillFleet(o: { devices: number, hubs: string[], seed: number, prefix: string, killHub: number, restartAfterMs: number, hubControl: NonNullable<Parameters<typeof runFleet>[0]['hubControl']> }): ReturnType<typeof runFleet> {
+  console.log(`fleet seed ${o.seed}`)
+  return runFleet({
+    devices: o.devices, hubs: o.hubs, intervalMs: 200, qos: 1, durationMs: 5000, scenario: 'hub-kill', seed: o.seed,
+    scenarioOptions: { burstEveryMs: 5000, burstSize: 20, burstFraction: 0.1, churnEveryMs: 2000, churnFraction: 0.05, killAtMs: 1500, killHub: o.killHub, restartAfterMs: o.restartAfterMs },
+    connectRatePerS: 1000, persistent: true, prefix: o.prefix, statsIntervalMs: 0, drainTimeoutMs: 15_000, commandIntervalMs: 0, maxUnacked: 10_000,
+    clock: systemClock, log: pino({ level: 'silent' }), hubControl: o.hubControl,
+  })
+}
 afterEach(async () => { while (cleanups.length) await cleanups.pop()?.() })
 
 async function fleetCli(args: string[], deadlineMs: number): Promise<{ code: number | null, summary: FleetSummary, lines: string[] }> {
@@ -63,13 +76,8 @@ describe('ringhub sim fleet', () => {
     for (const id of ['k0', 'k1']) hubs.push(await spawnHub(['--id', id, '--data', join(dir.path, id), '--allow-anonymous']))
     cleanups.push(() => Promise.all(hubs.map((h) => stopHub(h, 'SIGKILL'))))
     const urls = hubs.map((h) => `mqtt://127.0.0.1:${h.ports.mqtt}`)
-    const seed = 4711
-    console.log(`fleet seed ${seed}`)
-    const summary = await runFleet({
-      devices: 200, hubs: urls, intervalMs: 200, qos: 1, durationMs: 5000, scenario: 'hub-kill', seed,
-      scenarioOptions: { burstEveryMs: 5000, burstSize: 20, burstFraction: 0.1, churnEveryMs: 2000, churnFraction: 0.05, killAtMs: 1500, killHub: 0, restartAfterMs: 1500 },
-      connectRatePerS: 1000, persistent: true, prefix: 'hk', statsIntervalMs: 0, drainTimeoutMs: 15_000, commandIntervalMs: 0, maxUnacked: 10_000,
-      clock: systemClock, log: pino({ level: 'silent' }),
+    const summary = await hubKillFleet({
+      devices: 200, hubs: urls, seed: 4711, prefix: 'hk', killHub: 0, restartAfterMs: 1500,
       hubControl: {
         kill: async (i) => { await stopHub(hubs[i]!, 'SIGKILL') },
         // The killed hub comes back from its SQLite file on its old port, so the observer's
@@ -79,7 +87,7 @@ describe('ringhub sim fleet', () => {
         },
       },
     })
-    console.log(JSON.stringify({ ...summary, events: summary.events }, null, 1))
+    console.log(JSON.stringify(summary, null, 1))
     const kill = summary.events.find((e) => e.what === 'hub-kill')
     expect(kill).toMatchObject({ hub: 0 })
     expect(kill!.connectedDevices as number).toBeGreaterThanOrEqual(90)
@@ -104,24 +112,16 @@ describe('ringhub sim fleet', () => {
       const view = await (await fetch(`http://127.0.0.1:${hubs[0]!.ports.admin}/api/ring`)).json() as { members: Array<{ state: string }> }
       return view.members.filter((m) => m.state === 'alive').length === 3
     }
-    for (let t = 0; !(await ringOfThree()); t++) {
-      if (t > 100) throw new Error('no ring of three')
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await waitFor(ringOfThree, 'a ring of three', 10_000, 100)
     const urls = hubs.map((h) => `mqtt://127.0.0.1:${h.ports.mqtt}`)
-    const seed = 4712
-    console.log(`fleet seed ${seed}`)
-    const summary = await runFleet({
-      devices: 150, hubs: urls, intervalMs: 200, qos: 1, durationMs: 5000, scenario: 'hub-kill', seed,
-      scenarioOptions: { burstEveryMs: 5000, burstSize: 20, burstFraction: 0.1, churnEveryMs: 2000, churnFraction: 0.05, killAtMs: 1500, killHub: 1, restartAfterMs: 60_000 },
-      connectRatePerS: 1000, persistent: true, prefix: 'rk', statsIntervalMs: 0, drainTimeoutMs: 15_000, commandIntervalMs: 0, maxUnacked: 10_000,
-      clock: systemClock, log: pino({ level: 'silent' }),
+    const summary = await hubKillFleet({
+      devices: 150, hubs: urls, seed: 4712, prefix: 'rk', killHub: 1, restartAfterMs: 60_000,
       hubControl: {
         kill: async (i) => { await stopHub(hubs[i]!, 'SIGKILL') },
         restart: async () => { /* stays down: the ring carries on without it */ },
       },
     })
-    console.log(JSON.stringify({ ...summary, events: summary.events }, null, 1))
+    console.log(JSON.stringify(summary, null, 1))
     const kill = summary.events.find((e) => e.what === 'hub-kill')
     expect(kill).toMatchObject({ hub: 1 })
     expect(kill!.connectedDevices as number).toBeGreaterThanOrEqual(30)

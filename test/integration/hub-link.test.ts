@@ -37,8 +37,8 @@ describe('HubLink against real hubs', () => {
     await sub.subscribeAsync('devices/d1/#', { qos: 1 })
     const l = link([url])
     await waitFor(() => l.connected, 'connected')
-    // Without the barrier in HubLink.publish, the hub emits each retained message after the
-    // telemetry behind it, and aedes then drops it for this live subscriber as "older".
+    // Plain aedes emits each retained message after the telemetry behind it and then drops it for
+    // this live subscriber as "older"; the hub numbers messages in delivery order instead.
     for (let i = 0; i < 20; i++) {
       l.publish('devices/d1/state', `s${i}`, { qos: 1, retain: true })
       l.publish('devices/d1/telemetry/t', `t${i}`, { qos: 1 })

@@ -83,7 +83,7 @@ async function scenario(n: number, seed: number): Promise<string> {
   await step(DETECTION_MS)
   alive = ids.filter((id) => id !== victim)
   ring = new Ring(alive)
-  for (const id of alive) router(id).refreshInterest()
+  for (const id of alive) router(id).ownershipChanged()
   await step(600)
   running = false
   await step(12_000) // every pending publish ends: acked, or given up after its forward timeout

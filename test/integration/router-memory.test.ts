@@ -139,7 +139,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const pending = hub(hubs, 'h1').router.publish({ topic: `${key}/a`, payload: Buffer.from('2'), qos: 1, retain: false })
     await run(clock, 200)
     setRing(['h1', 'h2'])
-    for (const id of ['h1', 'h2']) hub(hubs, id).router.refreshInterest()
+    for (const id of ['h1', 'h2']) hub(hubs, id).router.ownershipChanged()
     const offset = await settle(clock, pending)
     const newOwner = new Ring(['h1', 'h2']).ownerOf(key) as string
     // The new owner was h3's replica: it holds '1' as h3 numbered it, and numbers '2' in a new,
@@ -188,7 +188,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const oldOwner = before.ownerOf(key) as string
     const first = await settle(clock, hub(hubs, 'h1').router.publish({ topic: `${key}/state`, payload: Buffer.from('v1'), qos: 1, retain: true }))
     setRing(ids)
-    for (const id of ids) hub(hubs, id).router.refreshInterest()
+    for (const id of ids) hub(hubs, id).router.ownershipChanged()
     await run(clock, 20)
     expect(hub(hubs, oldOwner).router.stats.handoffsSent).toBe(1)
     const retained = await settle(clock, hub(hubs, 'h2').router.retainedFor([`${key}/#`]))

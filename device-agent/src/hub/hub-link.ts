@@ -44,13 +44,6 @@ export interface HubLinkOptions {
 
 export type PublishCallback = (err?: Error) => void
 
-interface QueuedPublish {
-  topic: string
-  payload: Buffer | string
-  opts: { qos: 0 | 1 | 2, retain: boolean }
-  cb: PublishCallback | undefined
-}
-
 /**
  * One MQTT session at a time with a list of hubs (docs/agent.md "Hub failover"): connect to the
  * current hub; when the connection fails or is lost, wait a jittered exponential backoff and try
@@ -69,9 +62,6 @@ export class HubLink {
   #timer: TimerHandle | undefined
   #stopped = true
   #connects = 0
-  /** A retained QoS 1/2 publish awaits its ack; later publishes wait in `#queue` (see publish). */
-  #barrier = false
-  #queue: QueuedPublish[] = []
 
   constructor(opts: HubLinkOptions) {
     if (opts.urls.length === 0) throw new Error('HubLink needs at least one hub URL')
@@ -94,43 +84,17 @@ export class HubLink {
   /**
    * Publishes on the current connection. Returns false (and does not call `cb`) when there is
    * none; otherwise `cb` runs on PUBACK (QoS 1) or with an error when the connection goes first.
-   *
-   * A retained QoS 1 publish is a barrier: nothing published after it goes out before its PUBACK.
-   * aedes numbers messages when they arrive but emits a retained one only after storing it, and
-   * drops, for each subscriber, any message numbered lower than one it already got
-   * (lib/client.js dedupe); so a retained message overtaken by a later one is lost for live
-   * subscribers (docs/agent.md "Retained messages"). Waiting for the PUBACK, which the hub sends
-   * after storing and emitting, keeps this link's own messages out of that race.
+   * (A retained message published back to back with others reaches live subscribers: the hub
+   * numbers messages when it delivers them, in order; docs/agent.md "Retained messages".)
    */
   publish(topic: string, payload: Buffer | string, opts: { qos: 0 | 1 | 2, retain?: boolean }, cb?: PublishCallback): boolean {
     if (!this.#connected || !this.#client) return false
-    const item: QueuedPublish = { topic, payload, opts: { qos: opts.qos, retain: opts.retain ?? false }, cb }
-    if (this.#barrier) this.#queue.push(item)
-    else this.#send(item)
-    return true
-  }
-
-  #send(item: QueuedPublish): void {
-    const client = this.#client as MqttClient
     const generation = this.#generation
-    const barrier = item.opts.retain && item.opts.qos > 0
-    if (barrier) this.#barrier = true
-    client.publish(item.topic, item.payload, item.opts, (err) => {
-      if (generation !== this.#generation) return item.cb?.(new Error('connection replaced'))
-      item.cb?.(err ?? undefined)
-      if (barrier) {
-        this.#barrier = false
-        while (!this.#barrier && this.#queue.length > 0) this.#send(this.#queue.shift() as QueuedPublish)
-      }
+    this.#client.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) => {
+      if (generation !== this.#generation) return cb?.(new Error('connection replaced'))
+      cb?.(err ?? undefined)
     })
-  }
-
-  /** The connection is gone: queued publishes fail, like those in flight. */
-  #failQueued(): void {
-    const queued = this.#queue
-    this.#queue = []
-    this.#barrier = false
-    for (const item of queued) item.cb?.(new Error('connection lost'))
+    return true
   }
 
   /** Cuts the current connection abruptly, as a dying network would (the will fires). */
@@ -151,7 +115,6 @@ export class HubLink {
     this.#generation++
     this.#connected = false
     this.#client = undefined
-    this.#failQueued()
     if (client) await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()))
   }
 
@@ -185,7 +148,6 @@ export class HubLink {
       this.#connected = false
       this.#client = undefined
       this.#generation++
-      this.#failQueued()
       client.end(true)
       if (wasUp) {
         o.log.warn({ hub: url, reason }, 'hub connection lost')

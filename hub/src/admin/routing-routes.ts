@@ -12,11 +12,10 @@ import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTranspor
  * and device commands (`POST /api/devices/<id>/commands`). docs/admin-api.md.
  */
 export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router, broker: Aedes, topicLog: TopicLog, keyDepth: number, hubId: string, clock: Clock }): void {
-  const { router, broker, topicLog, clock } = deps
-  const config = { keyDepth: deps.keyDepth, id: deps.hubId }
+  const { router, broker, topicLog, clock, keyDepth, hubId } = deps
   admin.route('GET /api/keys/messages', async (req, res) => {
     const query = new URL(req.url ?? '/', 'http://x').searchParams
-    const parsed = parseResumeQuery(query, config.keyDepth)
+    const parsed = parseResumeQuery(query, keyDepth)
     if (typeof parsed === 'string') return sendJson(res, 400, { error: parsed })
     try {
       const { owner, entries } = await router.logSince(parsed.key, parsed.since, parsed.limit)
@@ -43,7 +42,7 @@ export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router
     if (!isTopicLevel(device)) return sendJson(res, 400, { error: 'the device id must be one topic level (no /, +, #)' })
     if (typeof name !== 'string' || !isTopicLevel(name)) return sendJson(res, 400, { error: 'name must be a command name (one topic level)' })
     if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_COMMAND_TIMEOUT_MS) return sendJson(res, 400, { error: `timeoutMs must be an integer in [1, ${MAX_COMMAND_TIMEOUT_MS}]` })
-    const outcome = await sendCommand(commandTransport(broker, router), clock, { device, name, args, timeoutMs, id: `${config.id}-${++commandNo}` })
+    const outcome = await sendCommand(commandTransport(broker, router), clock, { device, name, args, timeoutMs, id: `${hubId}-${++commandNo}` })
     sendJson(res, outcome.status, outcome.body)
   })
 }

@@ -1,6 +1,6 @@
 import type mqemitter from 'mqemitter'
 import type { Logger } from '../base/log.js'
-import { keyOf } from '../ring/keys.js'
+import { isLocalTopic } from '../ring/keys.js'
 import { BACKLOG_LIMIT, type Delivery, type LocalDelivery, type Router } from '../routing/router.js'
 import { brokerPacket } from '../store/packet-codec.js'
 import type { RoutedPersistence } from './routed-persistence.js'
@@ -27,7 +27,6 @@ export class RingEmitter {
   #router: Router | undefined
   #persistence: RoutedPersistence | undefined
   #broker: { counter: number, id: string } | undefined
-  #keyDepth = 2
   #emitChain: Promise<void> = Promise.resolve()
   /** Deliveries not yet handed to every matching live client. */
   #backlog = 0
@@ -44,11 +43,10 @@ export class RingEmitter {
     return this as unknown as MQEmitter
   }
 
-  attach(deps: { router: Router, persistence: RoutedPersistence, broker: { counter: number, id: string }, keyDepth: number }): void {
+  attach(deps: { router: Router, persistence: RoutedPersistence, broker: { counter: number, id: string } }): void {
     this.#router = deps.router
     this.#persistence = deps.persistence
     this.#broker = deps.broker
-    this.#keyDepth = deps.keyDepth
   }
 
   /** aedes sends SUBACK after `callback`: by then the ring knows of the subscription. */
@@ -71,8 +69,15 @@ export class RingEmitter {
   emit(packet: Message, callback: Callback = noop): this {
     const router = this.#router
     const topic = packet.topic as string
-    if (!router || (packet as Record<symbol, unknown>)[DELIVERED] === true || keyOf(topic, this.#keyDepth) === null) {
+    if (!router || (packet as Record<symbol, unknown>)[DELIVERED] === true) {
       this.inner.emit(packet, callback)
+      return this
+    }
+    if (isLocalTopic(topic)) {
+      // A `$` topic stays here; with a ring aedes leaves its retained message to us.
+      const persistence = this.#persistence
+      if (packet.retain !== true || !persistence) this.inner.emit(packet, callback)
+      else persistence.storeRetained(packet as never).then(() => this.inner.emit(packet, callback), callback)
       return this
     }
     const raw = packet.payload as Buffer | string | undefined

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { classifyFilter, keyOf } from '../ring/keys.js'
+import { classifyFilter, isLocalTopic } from '../ring/keys.js'
 import type { RetainedMessage, RetainedStore } from '../routing/router.js'
 import { SqlitePersistence, type PacketLike, type TrieSubscription } from '../store/sqlite-persistence.js'
 
@@ -13,19 +13,22 @@ export interface RetainedSource {
 /**
  * The SQLite persistence as aedes sees it in a ring. For routed topics (everything but `$`) the
  * owner, not the ingress hub, keeps retained messages and the offline queues of each hub are
- * filled when a message is delivered there, in owner order. So, towards aedes' own publish
- * pipeline, `storeRetained` and `subscriptionsByTopic` do nothing for routed topics, and a
- * subscription's retained messages come from the owners. The `...Here` methods are the real ones,
+ * filled when a message is delivered there, in owner order. So aedes' own publish pipeline
+ * stores no retained message (`retainedOnEmit`) and `subscriptionsByTopic` finds nothing for
+ * routed topics, and a subscription's retained messages come from the owners. The `...Here` methods are the real ones,
  * used by the router (as its RetainedStore) and by the delivery path.
  */
 export class RoutedPersistence extends SqlitePersistence implements RetainedStore {
   /** Set once the hub has a router; until then the persistence is a plain single-hub one. */
   ring: RetainedSource | undefined
 
-  override async storeRetained(pkt: PacketLike): Promise<void> {
-    if (this.#routed(pkt.topic)) return
-    return super.storeRetained(pkt)
-  }
+  /**
+   * Read by the patched aedes (patches/aedes+1.2.0.patch, `storeRetained`): with a ring, aedes'
+   * publish pipeline stores no retained message; the key's owner does as it numbers it, and
+   * `RingEmitter` does for `$` topics. Storing in the pipeline added a step that only retained
+   * publishes take, so one could fall behind the publishes that followed it on its connection.
+   */
+  get retainedOnEmit(): boolean { return this.ring !== undefined }
 
   override async subscriptionsByTopic(topic: string): Promise<TrieSubscription[]> {
     if (this.#routed(topic)) return []
@@ -68,6 +71,6 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
   }
 
   #routed(topic: string | undefined): boolean {
-    return this.ring !== undefined && topic !== undefined && keyOf(topic, this.ring.keyDepth) !== null
+    return this.ring !== undefined && topic !== undefined && !isLocalTopic(topic)
   }
 }

@@ -28,8 +28,13 @@ export type FilterClass =
  */
 export function keyOf(topic: string, keyDepth = DEFAULT_KEY_DEPTH): string | null {
   checkKeyDepth(keyDepth)
-  if (topic.charCodeAt(0) === DOLLAR) return null
+  if (isLocalTopic(topic)) return null
   return topic.slice(0, endOfPrefix(topic, keyDepth))
+}
+
+/** A `$` topic: it has no key and stays on the hub that sees it (`keyOf` is null exactly then). */
+export function isLocalTopic(topic: string): boolean {
+  return topic.charCodeAt(0) === DOLLAR
 }
 
 /**

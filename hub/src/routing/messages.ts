@@ -66,23 +66,16 @@ export interface LogRequest {
 
 export interface LogReply {
   t: 'log-entries'
-  entries: Array<{ epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, tsMs: number }>
+  entries: WireEntry[]
 }
 
 /** One sequenced message, copied by the owner to a replica (request; reply `{ t: 'ok' }`). */
-export interface ReplicateRequest {
+export interface ReplicateRequest extends WireEntry {
   t: 'replicate'
   /** The forwarded publish's id, if it was forwarded: a replica that takes over the key then
    *  recognises the ingress hub's retry of it. */
   id?: string
   key: string
-  epoch: number
-  seq: number
-  topic: string
-  payload: Uint8Array
-  qos: 0 | 1 | 2
-  retain: boolean
-  tsMs: number
 }
 
 /**
@@ -109,7 +102,9 @@ export interface KeyStateReply {
   tail?: TailEntry[]
 }
 
-export interface TailEntry { epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, tsMs: number }
+/** One topic log entry on the wire (its key travels beside it). */
+export interface WireEntry { epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, tsMs: number }
+export type TailEntry = WireEntry
 
 export interface OkReply { t: 'ok' }
 
@@ -127,8 +122,10 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 const isQos = (v: unknown): v is 0 | 1 | 2 => QOS.has(v as number)
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
 
-const isTail = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every((e: Record<string, unknown>) =>
-  isCount(e?.epoch) && isCount(e?.seq) && isString(e?.topic) && isBytes(e?.payload) && isQos(e?.qos) && typeof e?.retain === 'boolean' && isCount(e?.tsMs)))
+const isWireEntry = (e: Record<string, unknown> | null | undefined): boolean =>
+  isCount(e?.epoch) && isCount(e?.seq) && isString(e?.topic) && isBytes(e?.payload) && isQos(e?.qos) && typeof e?.retain === 'boolean' && isCount(e?.tsMs)
+const isEntries = (v: unknown): boolean => Array.isArray(v) && v.every(isWireEntry)
+const isTail = (v: unknown): boolean => v === undefined || isEntries(v)
 const isRetainedList = (v: unknown): boolean =>
   Array.isArray(v) && v.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))
 
@@ -164,7 +161,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
   }
   if (m.t === 'interest') return asRouterMessage(m) as InterestMessage
   if (m.t === 'replicate') {
-    if ((m.id !== undefined && !isString(m.id)) || !isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean' || !isCount(m.tsMs)) bad('replicate')
+    if ((m.id !== undefined && !isString(m.id)) || !isString(m.key) || !isWireEntry(m)) bad('replicate')
     return m as unknown as ReplicateRequest
   }
   if (m.t === 'key-state' || m.t === 'handoff') {
@@ -198,7 +195,7 @@ export function asRouterReply(v: unknown): RouterReply {
       if (!isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained) || !isTail(m.tail)) bad('key-state-reply')
       break
     case 'log-entries':
-      if (!Array.isArray(m.entries) || !m.entries.every((e: Record<string, unknown>) => isCount(e?.epoch) && isCount(e?.seq) && isString(e?.topic) && isBytes(e?.payload) && isQos(e?.qos) && typeof e?.retain === 'boolean' && isCount(e?.tsMs))) bad('log-entries')
+      if (!isEntries(m.entries)) bad('log-entries')
       break
     case 'retained-messages':
       if (!Array.isArray(m.messages) || !m.messages.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))) bad('retained-messages')

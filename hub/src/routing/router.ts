@@ -5,7 +5,9 @@ import { classifyFilter, keyOf } from '../ring/keys.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
-import type { DeliverMessage, KeyStateReply, KeyStateRequest, TailEntry, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import { KeyHandoff } from './key-handoff.js'
+import type { DeliverMessage, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
 
@@ -86,17 +88,8 @@ export interface RouterStats {
   handoffsReceived: number
 }
 
-/** Publish ids remembered per hub for dropping a retried forward that was already sequenced. */
-const DEDUP_WINDOW = 50_000
-/** A forwarded publish already numbered; `fannedOut` false when it is known from replication
- *  only (the owner may have died before sending it to subscribers). */
-interface SeenPublish extends Offset { fannedOut: boolean }
-
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
-/** What of a key's log travels with it to a new owner: at most this many entries and bytes. */
-const HANDOFF_TAIL_ENTRIES = 1_000
-const HANDOFF_TAIL_BYTES = 1024 * 1024
 const RETRY_MIN_MS = 25
 const RETRY_MAX_MS = 1_000
 
@@ -107,23 +100,21 @@ const RETRY_MAX_MS = 1_000
  * and every hub hands what it receives to its own subscribers. Subscriptions register interest
  * with the key's owner (keyed filters) or with every hub (global filters).
  *
- * Not yet here (issue 4): replication to successors, handoff of a key's state on ownership
- * change (a new owner starts a fresh epoch from what its own log knows), replay from an offset.
+ * Every message is also copied to the key's successors before it is acknowledged (`#replicate`);
+ * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
   readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
-  /** Ids of forwarded publishes already sequenced, in two generations (a Map used as a FIFO
-   *  with deletes at the front degrades: V8 skips the deleted entries on every `keys()`). */
-  #seen = new Map<string, SeenPublish>()
-  #seenBefore = new Map<string, SeenPublish>()
+  readonly #seen = new SeenPublishes()
+  /** Keys with fan-outs waiting for an earlier message of theirs (see `#fanOutInOrder`). */
+  readonly #fanOutQueues = new Map<string, { tail: Promise<void>, pending: number }>()
+  readonly #handoff: KeyHandoff
   readonly #forwardTimeoutMs: number
   readonly #requestTimeoutMs: number
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
-  /** Keys being taken over (asking other hubs for their epoch first), by key. */
-  readonly #acquiring = new Map<string, Promise<void>>()
   /** Tells this run's publish ids from those of the hub's earlier runs. */
   readonly #bootId: string
   #stopped = false
@@ -132,6 +123,9 @@ export class Router {
     this.#forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
     this.#bootId = deps.clock.now().toString(36)
+    this.#handoff = new KeyHandoff({
+      ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
+    })
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
     deps.bus.onRequest((from, r) => this.#onRequest(from, r))
   }
@@ -161,9 +155,7 @@ export class Router {
   async publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     const key = keyOf(message.topic, this.deps.keyDepth)
     if (key === null) throw new RangeError(`${message.topic} is a local topic; it is not routed`)
-    // Unique per ingress hub and restart (the id space restarts with the process; the owner's
-    // window is far shorter than a restart).
-    const id = `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
+    let id: string | undefined // made on the first forward: the local path needs none
     const deadline = this.deps.clock.now() + this.#forwardTimeoutMs
     let delayMs = RETRY_MIN_MS
     for (let attempt = 0; ; attempt++) {
@@ -179,6 +171,8 @@ export class Router {
         }
       } else if (owner !== undefined) {
         this.stats.forwarded++
+        // Unique per ingress hub and run (the owner's window is far shorter than a restart).
+        id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
         try {
           const reply = await this.deps.bus.request(owner, { t: 'publish', id, ...message }, this.#requestTimeoutMs)
           if (reply.t === 'published') return { epoch: reply.epoch, seq: reply.seq }
@@ -225,11 +219,16 @@ export class Router {
   }
 
   /**
-   * Re-sends this hub's whole interest to every peer (soft state): after every ownership change,
-   * and periodically. Keys this hub no longer owns stop being sequenced here (fencing).
+   * The ring changed: keys this hub lost stop being sequenced here (fencing) and go to their new
+   * owners, and every peer gets this hub's interest again (keyed filters may have new owners).
    */
+  ownershipChanged(): void {
+    this.#handoff.handOffLost()
+    this.refreshInterest()
+  }
+
+  /** Re-sends this hub's whole interest to every peer (soft state): on changes, and periodically. */
   refreshInterest(): void {
-    this.#handOff()
     const byPeer = new Map<string, string[]>(this.deps.peers().map((p) => [p, []]))
     for (const filter of this.#local.filters()) {
       for (const peer of this.#interestedPeersOf(filter)) byPeer.get(peer)?.push(filter)
@@ -271,7 +270,7 @@ export class Router {
   /**
    * Resume from an offset: the key's messages after `from`, oldest first, at most `limit`, read
    * from the owner's log (this hub's, or the owner's over the link). `owner` says who answered.
-   * Epochs that an earlier owner numbered live in that hub's log (handoff is not built yet).
+   * Earlier owners' entries are there as far as the handoff tail reached.
    */
   async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[] }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
@@ -293,7 +292,7 @@ export class Router {
   /** `id`: a forwarded publish's id (a retry may bring it again); undefined for local ingress. */
   async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     if (id !== undefined) {
-      const seen = this.#seen.get(id) ?? this.#seenBefore.get(id)
+      const seen = this.#seen.get(id)
       if (seen) {
         this.stats.duplicates++
         if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
@@ -302,13 +301,13 @@ export class Router {
     }
     const { sequencer } = this.deps
     if (!sequencer.owns(key)) {
-      await this.#acquire(key)
+      await this.#handoff.acquire(key)
       // Ownership may have moved on while we asked around.
       if (this.deps.ownerOf(key) !== this.deps.self) throw new NotOwnerError(key)
     }
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
-    if (id !== undefined) this.#remember(id, { ...offset, fannedOut: true })
+    if (id !== undefined) this.#seen.remember(id, { ...offset, fannedOut: true })
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -317,13 +316,11 @@ export class Router {
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
       void this.#replicate(entry, id)
-      await this.#fanOut(delivery)
+      await this.#fanOutInOrder(key, undefined, delivery)
       return offset
     }
     const replicated = this.#replicate(entry, id)
-    await committed
-    await retainedSaved
-    await this.#fanOut(delivery)
+    await this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
     // Invariant 3: acknowledged once the owner and a replica hold it.
     await replicated
     return offset
@@ -362,37 +359,6 @@ export class Router {
     }))
   }
 
-  /**
-   * Takes over a key: asks the other hubs of its replica set (the previous owner after a join is
-   * now our successor; after a failure we were its successor and hold the copies) for their
-   * epoch and retained messages, then starts a new epoch above all of them. Concurrent publishes
-   * of the key wait on the same take-over and then append in their arrival order.
-   */
-  #acquire(key: string): Promise<void> {
-    const pending = this.#acquiring.get(key)
-    if (pending) return pending
-    const factor = Math.max(2, this.deps.replicationFactor ?? 2)
-    const others = this.deps.replicasOf(key, factor + 1).filter((id) => id !== this.deps.self)
-    const done = Promise.all(others.map(async (peer): Promise<KeyStateReply | undefined> => {
-      try {
-        const reply = await this.deps.bus.request(peer, { t: 'key-state', key, epoch: 0, seq: 0, retained: [] }, this.#requestTimeoutMs)
-        return reply.t === 'key-state-reply' ? reply : undefined
-      } catch {
-        return undefined // down or unreachable: its epochs reached us as a replica, or never existed
-      }
-    })).then(async (replies) => {
-      let known = 0
-      for (const r of replies) {
-        if (!r) continue
-        known = Math.max(known, r.epoch)
-        await this.#takeState(key, r)
-      }
-      if (!this.deps.sequencer.owns(key)) this.deps.sequencer.acquire(key, known)
-    }).finally(() => { this.#acquiring.delete(key) })
-    this.#acquiring.set(key, done)
-    return done
-  }
-
   /** Retained messages held here for keys this hub owns (replicas hold copies of others'). */
   async #ownedRetained(filters: readonly string[]): Promise<RetainedMessage[]> {
     const all = await this.deps.retained.matching(filters)
@@ -402,46 +368,25 @@ export class Router {
     })
   }
 
-  /** What this hub holds of a key: its epoch and last seq, and the retained messages of its topics. */
-  async #keyState(key: string): Promise<KeyStateReply> {
-    const state = this.deps.sequencer.offsetOf(key) ?? this.deps.topicLog.state(key) ?? { epoch: 0, seq: 0 }
-    const retained = await this.deps.retained.matching([key, `${key}/#`])
-    return { t: 'key-state-reply', epoch: state.epoch, seq: state.seq, retained, tail: this.#tailOf(key) }
-  }
-
-  /** The newest log entries of a key, for the hub that takes it over (resume reads stay whole). */
-  #tailOf(key: string): TailEntry[] {
-    return this.deps.topicLog.tail(key, HANDOFF_TAIL_ENTRIES, HANDOFF_TAIL_BYTES).map(({ key: _key, ...e }) => e)
-  }
-
-  /** Stores what another hub held of a key: its retained messages, and its log tail as copies. */
-  async #takeState(key: string, s: { retained: KeyStateReply['retained'], tail?: TailEntry[] | undefined }): Promise<void> {
-    for (const m of s.retained) await this.deps.retained.store({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
-    for (const e of s.tail ?? []) void this.deps.topicLog.appendReplica({ ...e, key, payload: Buffer.from(e.payload) })
-  }
-
-  /** On an ownership change: every key this hub sequenced and no longer owns goes to its new owner. */
-  #handOff(): void {
-    for (const key of [...this.deps.sequencer.ownedKeys]) {
-      const owner = this.deps.ownerOf(key)
-      if (owner === this.deps.self) continue
-      const state = this.deps.sequencer.offsetOf(key)
-      this.deps.sequencer.release(key)
-      if (owner === undefined || !state) continue
-      void this.deps.retained.matching([key, `${key}/#`]).then((retained) => {
-        this.stats.handoffsSent++
-        return this.deps.bus.request(owner, { t: 'handoff', key, epoch: state.epoch, seq: state.seq, retained, tail: this.#tailOf(key) }, this.#requestTimeoutMs)
-      }).catch((err: unknown) => this.deps.log.warn({ err, key, owner }, 'handoff not confirmed; the new owner asks for the key state itself'))
-    }
-  }
-
-  async #onKeyStateRequest(r: KeyStateRequest): Promise<KeyStateReply> {
-    if (r.t === 'handoff') {
-      this.stats.handoffsReceived++
-      await this.deps.topicLog.noteEpoch(r.key, r.epoch)
-      await this.#takeState(r.key, r)
-    }
-    return this.#keyState(r.key)
+  /**
+   * Fans messages of one key out in the order they were numbered, each once `ready` (its commit,
+   * and its retained write) has settled: messages wait for different things (a retained one for
+   * one more write, a QoS 0 one for nothing), and without this a later one could overtake an
+   * earlier one (invariant 2). Only the starts are ordered; one fan-out does not wait for the
+   * previous one to finish. With nothing pending for the key and nothing to wait for, at once.
+   */
+  #fanOutInOrder(key: string, ready: Promise<unknown> | undefined, d: Delivery): Promise<void> {
+    let queue = this.#fanOutQueues.get(key)
+    if (!queue && !ready) return this.#fanOut(d)
+    if (!queue) this.#fanOutQueues.set(key, queue = { tail: Promise.resolve(), pending: 0 })
+    const q = queue
+    q.pending++
+    let fannedOut: Promise<void> = Promise.resolve()
+    const turn = q.tail.then(() => ready).then(() => { fannedOut = this.#fanOut(d) }).finally(() => {
+      if (--q.pending === 0 && this.#fanOutQueues.get(key) === q) this.#fanOutQueues.delete(key)
+    })
+    q.tail = turn.catch(() => { /* the publisher gets the error; later messages go on */ })
+    return turn.then(() => fannedOut)
   }
 
   /**
@@ -465,14 +410,6 @@ export class Router {
     if (local.backlog > BACKLOG_LIMIT) await local.drained()
   }
 
-  #remember(id: string, offset: SeenPublish): void {
-    this.#seen.set(id, offset)
-    if (this.#seen.size >= DEDUP_WINDOW / 2) {
-      this.#seenBefore = this.#seen
-      this.#seen = new Map()
-    }
-  }
-
   #onMessage(from: string, m: RouterMessage): void {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
@@ -490,7 +427,7 @@ export class Router {
     if (r.t === 'replicate') {
       await this.deps.topicLog.appendReplica({ key: r.key, epoch: r.epoch, seq: r.seq, topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain, tsMs: r.tsMs })
       if (r.retain) await this.deps.retained.store({ topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos })
-      if (r.id !== undefined) this.#remember(r.id, { epoch: r.epoch, seq: r.seq, fannedOut: false })
+      if (r.id !== undefined) this.#seen.remember(r.id, { epoch: r.epoch, seq: r.seq, fannedOut: false })
       return { t: 'ok' }
     }
     if (r.t === 'log') {
@@ -498,7 +435,7 @@ export class Router {
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e) }
     }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
-    if (r.t !== 'publish') return this.#onKeyStateRequest(r)
+    if (r.t !== 'publish') return this.#handoff.onRequest(r)
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self) {

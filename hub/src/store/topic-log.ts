@@ -36,6 +36,7 @@ export class TopicLog {
   readonly #insertReplica
   readonly #insertMany
   readonly #deleteBefore
+  readonly #prune
   readonly #newest
   readonly #oldest
   #pending: LogEntry[] = []
@@ -54,6 +55,14 @@ export class TopicLog {
     this.#insertMany = sql.prepare(
       `INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES ${Array.from({ length: MULTI_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`)
     this.#newest = sql.prepare<[string, number], Row>('SELECT * FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC LIMIT ?')
+    this.#prune = {
+      olderThan: sql.prepare<[number]>('DELETE FROM topic_log WHERE ts_ms < ?'),
+      keysOverCount: sql.prepare<[number], { key: string }>('SELECT key FROM topic_log GROUP BY key HAVING COUNT(*) > ?'),
+      nthNewest: sql.prepare<[string, number], { epoch: number, seq: number }>('SELECT epoch, seq FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC LIMIT 1 OFFSET ?'),
+      keysOverBytes: sql.prepare<[number], { key: string }>('SELECT key FROM topic_log GROUP BY key HAVING SUM(length(payload)) > ?'),
+      newestSizes: sql.prepare<[string], { epoch: number, seq: number, n: number }>('SELECT epoch, seq, length(payload) AS n FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC'),
+      totals: sql.prepare<[], { entries: number, bytes: number | null }>('SELECT COUNT(*) AS entries, SUM(length(payload)) AS bytes FROM topic_log'),
+    }
     this.#deleteBefore = sql.prepare<[string, number, number, number]>('DELETE FROM topic_log WHERE key = ? AND (epoch < ? OR (epoch = ? AND seq < ?))')
     this.#oldest = sql.prepare<[string], Offset>('SELECT epoch, seq FROM topic_log WHERE key = ? ORDER BY epoch, seq LIMIT 1')
     this.#maxEpoch = sql.prepare<[string], { epoch: number | null }>('SELECT MAX(epoch) AS epoch FROM topic_log WHERE key = ?')
@@ -144,35 +153,31 @@ export class TopicLog {
    */
   prune(limits: { maxAgeMs: number, maxEntries: number, maxBytes: number }, nowMs: number): Promise<{ removed: number, entries: number, bytes: number }> {
     this.#visible()
+    const st = this.#prune
     return this.db.write(() => {
-      const sql = this.db.sqlite
       let removed = 0
-      if (limits.maxAgeMs > 0) removed += sql.prepare('DELETE FROM topic_log WHERE ts_ms < ?').run(nowMs - limits.maxAgeMs).changes
+      if (limits.maxAgeMs > 0) removed += st.olderThan.run(nowMs - limits.maxAgeMs).changes
       if (limits.maxEntries > 0) {
-        const over = sql.prepare<[number], { key: string }>('SELECT key FROM topic_log GROUP BY key HAVING COUNT(*) > ?').all(limits.maxEntries)
-        const cut = sql.prepare<[string, number], { epoch: number, seq: number }>('SELECT epoch, seq FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC LIMIT 1 OFFSET ?')
-        for (const { key } of over) {
-          const oldestKept = cut.get(key, limits.maxEntries - 1)
+        for (const { key } of st.keysOverCount.all(limits.maxEntries)) {
+          const oldestKept = st.nthNewest.get(key, limits.maxEntries - 1)
           if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.epoch, oldestKept.seq).changes
         }
       }
       if (limits.maxBytes > 0) {
-        const over = sql.prepare<[number], { key: string }>('SELECT key FROM topic_log GROUP BY key HAVING SUM(length(payload)) > ?').all(limits.maxBytes)
-        const newestFirst = sql.prepare<[string], { epoch: number, seq: number, n: number }>('SELECT epoch, seq, length(payload) AS n FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC')
-        for (const { key } of over) {
+        for (const { key } of st.keysOverBytes.all(limits.maxBytes)) {
           let total = 0
           let oldestKept: { epoch: number, seq: number } | undefined
-          for (const row of newestFirst.iterate(key)) {
+          for (const row of st.newestSizes.iterate(key)) {
             if (total + row.n > limits.maxBytes) break
             total += row.n
             oldestKept = row
           }
           // Not even the newest fits: keep it anyway (a log is never emptied by size alone).
-          oldestKept ??= newestFirst.get(key)
+          oldestKept ??= st.newestSizes.get(key)
           if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.epoch, oldestKept.seq).changes
         }
       }
-      const totals = sql.prepare<[], { entries: number, bytes: number | null }>('SELECT COUNT(*) AS entries, SUM(length(payload)) AS bytes FROM topic_log').get()
+      const totals = st.totals.get()
       return { removed, entries: totals?.entries ?? 0, bytes: totals?.bytes ?? 0 }
     })
   }
