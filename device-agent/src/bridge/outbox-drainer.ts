@@ -41,7 +41,8 @@ export class OutboxDrainer {
     if (!link.connected || this.#inflight > this.#window / 2) return
     const generation = this.#generation
     while (this.#inflight < this.#window && link.connected) {
-      const rows = outbox.pending(device, this.#cursor, this.#window - this.#inflight)
+      const asked = this.#window - this.#inflight
+      const rows = outbox.pending(device, this.#cursor, asked)
       if (rows.length === 0) return
       for (const row of rows) {
         const sent = link.publish(row.topic, row.payload, { qos: 1, retain: row.retain }, (err) => {
@@ -57,6 +58,7 @@ export class OutboxDrainer {
         this.#cursor = row.id
         this.#inflight++
       }
+      if (rows.length < asked) return // that was all: asking again would find nothing
     }
   }
 

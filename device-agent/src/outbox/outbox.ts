@@ -61,8 +61,8 @@ export class Outbox {
   readonly #db: Database.Database
   readonly #stmt: {
     insert: Database.Statement, seqOf: Database.Statement, upsertSeq: Database.Statement,
-    pending: Database.Statement, remove: Database.Statement, oldest: Database.Statement,
-    removeUpTo: Database.Statement, addDropped: Database.Statement, bytesOf: Database.Statement,
+    pending: Database.Statement, removeReturningBytes: Database.Statement, oldest: Database.Statement,
+    removeUpTo: Database.Statement, addDropped: Database.Statement,
   }
   #count: number
   #bytes: number
@@ -89,10 +89,10 @@ export class Outbox {
       seqOf: db.prepare('SELECT last_seq FROM devices WHERE device = ?').pluck(),
       upsertSeq: db.prepare('INSERT INTO devices (device, last_seq) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET last_seq = excluded.last_seq'),
       pending: db.prepare('SELECT id, device, seq, topic, payload, retain FROM outbox WHERE device = ? AND id > ? ORDER BY id LIMIT ?'),
-      remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
+      // One statement per acknowledged row: delete it and learn its size.
+      removeReturningBytes: db.prepare('DELETE FROM outbox WHERE id = ? RETURNING bytes').pluck(),
       oldest: db.prepare('SELECT id, device, bytes FROM outbox ORDER BY id LIMIT ?'),
       removeUpTo: db.prepare('DELETE FROM outbox WHERE id <= ?'),
-      bytesOf: db.prepare('SELECT bytes FROM outbox WHERE id = ?').pluck(),
       addDropped: db.prepare('INSERT INTO devices (device, last_seq, dropped) VALUES (?, 0, ?) ON CONFLICT (device) DO UPDATE SET dropped = dropped + excluded.dropped'),
     }
     const totals = db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox').get() as { n: number, b: number }
@@ -149,11 +149,10 @@ export class Outbox {
     this.#acks = []
     this.#db.transaction(() => {
       for (const id of ids) {
-        const row = this.#stmt.bytesOf.get(id) as number | undefined
-        if (row === undefined) continue // dropped for space while in flight
-        this.#stmt.remove.run(id)
+        const bytes = this.#stmt.removeReturningBytes.get(id) as number | undefined
+        if (bytes === undefined) continue // dropped for space while in flight
         this.#count--
-        this.#bytes -= row
+        this.#bytes -= bytes
       }
     })()
   }
