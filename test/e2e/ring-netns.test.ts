@@ -85,17 +85,19 @@ describe('a ring on three test hosts (network namespaces)', () => {
     }
   })
 
-  it('declares nobody dead under 10 % loss on every host for 15 s', async () => {
+  it('declares nobody dead under 10 % loss on every hub-to-hub path for 15 s', async () => {
     const deathsBefore = await total([1, 2, 3], 'memberDied')
     const suspectsBefore = await total([1, 2, 3], 'memberSuspected')
-    for (let i = 1; i <= HOSTS; i++) net.loss(i, 10)
+    // Loss is set per host, on what it sends and what it receives, so a path between two hosts
+    // loses 1 − (1 − p)²: p = 5.13 % per host makes the 10 % per link that issue 3 asks about.
+    for (let i = 1; i <= HOSTS; i++) net.loss(i, 5.13)
     try {
       await new Promise((r) => setTimeout(r, 15_000))
     } finally {
       net.heal()
     }
     const suspicions = await total([1, 2, 3], 'memberSuspected') - suspectsBefore
-    console.log(`edge, 3 hosts, 10 % loss each (about 19 % per hub-to-hub path) for 15 s: ${suspicions} suspicions, all refuted`)
+    console.log(`edge, 3 hosts, 10 % loss per hub-to-hub path for 15 s: ${suspicions} suspicions, all refuted`)
     expect(await total([1, 2, 3], 'memberDied')).toBe(deathsBefore)
     await waitFor(whole, 'ring whole after the loss', 10_000, 100)
   }, 30_000)
