@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Aedes } from 'aedes'
+import type { Aedes, Client } from 'aedes'
 import type { Clock } from './base/clock.js'
 import type { Logger } from './base/log.js'
 import { ConfigError } from './base/errors.js'
@@ -12,7 +12,7 @@ import type { SqlitePersistence } from './store/sqlite-persistence.js'
 import { TopicLog } from './store/topic-log.js'
 import { UserStore } from './store/user-store.js'
 import { MqttAuth } from './mqtt/auth.js'
-import { closeBroker, createBroker } from './mqtt/broker.js'
+import { closeBroker, createBroker, type BrokerDeps } from './mqtt/broker.js'
 import { createMqEmitter } from './mqtt/mq-emitter.js'
 import { RingEmitter } from './mqtt/ring-emitter.js'
 import { nextTurn } from './base/next-turn.js'
@@ -31,6 +31,7 @@ import { NodeState } from './store/node-state.js'
 import { randomRng, type Rng } from './base/rng.js'
 import { advertisedHost, hostPort } from './hub-addresses.js'
 import { RINGHUB_VERSION } from './version.js'
+import { SessionHandoff } from './mqtt/session-handoff.js'
 
 export interface HubDeps {
   config: HubConfig
@@ -72,6 +73,9 @@ export class Hub {
     },
   ) {}
 
+  /** The session store (subscriptions, queues, retained messages), for inspection. */
+  get persistence(): SqlitePersistence { return this.parts.persistence }
+
   static async start(deps: HubDeps): Promise<Hub> {
     const { config, clock } = deps
     const log = deps.log.child({ hub: config.id })
@@ -92,7 +96,8 @@ export class Hub {
       })
       const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics })
       const emitter = new RingEmitter(createMqEmitter({ concurrency: 100 }), log)
-      const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config, mq: emitter.mq })
+      const brokerHooks: NonNullable<BrokerDeps['hooks']> = {}
+      const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config, mq: emitter.mq, hooks: brokerHooks, queues: persistence })
       cleanups.unshift(() => closeBroker(broker))
 
       const listeners = new MqttListeners({ broker, maxPacketBytes: config.maxPacketBytes, log, metrics })
@@ -155,13 +160,19 @@ export class Hub {
 
       const topicLog = new TopicLog(db)
       const router = startRouter({ config, cluster, bus, persistence, emitter, topicLog, clock, log })
-      // aedes numbers packets with `counter`, which its typings leave out.
-      emitter.attach({ router, persistence, broker: broker as unknown as { counter: number, id: string } })
-      persistence.ring = { keyDepth: config.keyDepth, retainedFor: (filters) => router.retainedFor(filters) }
+      emitter.attach({ router, persistence })
+      persistence.attachRing(router, config.keyDepth)
+      const sessions = new SessionHandoff({
+        bus, router, persistence,
+        // aedes' connected clients by id; its typings leave the map out.
+        clients: () => (broker as unknown as { clients: Record<string, Client | undefined> }).clients,
+        log: log.child({ component: 'sessions' }),
+      })
+      brokerHooks.authenticated = (client) => sessions.connecting(client)
       cleanups.unshift(() => router.stop())
       const retention = startLogRetention({ config, topicLog, metrics, clock, log })
       cleanups.unshift(() => clock.clearTimeout(retention.timer))
-      metrics.routingSource = () => ({ events: { ...router.stats }, link: bus.stats })
+      metrics.routingSource = () => ({ events: { ...router.stats }, link: bus.stats, sessions: sessions.stats })
       registerRoutingRoutes(admin, { router, broker, topicLog, keyDepth: config.keyDepth, hubId: config.id, clock })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))

@@ -60,9 +60,12 @@ export class HubMetrics {
     if (this.gossipSource) set(this.gossipSource().unknownTypes)
   })
   /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
-  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number> } }) | undefined
+  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number> }, sessions?: object }) | undefined
   readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped, deliveriesReceived', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
+  }, ['event'])
+  readonly sessionEvents = counterFrom(this.registry, 'ringhub_session_handoff_total', 'Persistent sessions moving between hubs: taken, handedOver, discarded, takeFailures, barrierTimeouts', (set) => {
+    for (const [event, n] of Object.entries(this.routingSource?.().sessions ?? {})) if (typeof n === 'number') set(n, { event })
   }, ['event'])
   readonly interHubBytes = counterFrom(this.registry, 'ringhub_interhub_bytes_total', 'Bytes on the inter-hub links, by direction', (set) => {
     const link = this.routingSource?.().link

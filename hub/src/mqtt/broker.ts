@@ -4,7 +4,8 @@ import type { Logger } from '../base/log.js'
 import type { HubConfig } from '../config/options.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import type { MqttAuth } from './auth.js'
-import { installMaxQosDelivery } from './max-qos-delivery.js'
+import { deliverFromQueue, installMaxQosDelivery } from './max-qos-delivery.js'
+import { beginQueueFirst, catchUp, isDrainingQueue, type QueueRows } from './queue-first.js'
 import { createMqEmitter } from './mq-emitter.js'
 
 /** The limits aedes enforces itself; documented with the options they come from. */
@@ -18,8 +19,13 @@ export interface BrokerDeps {
   limits: BrokerLimits
   log: Logger
   metrics: HubMetrics
+  /** The session queues, read to send a reconnected persistent client its queue in order. */
+  queues: QueueRows
   /** aedes' message bus; default the local one (a hub passes its RingEmitter's). */
   mq?: AedesOptions['mq']
+  /** Filled in once the hub is in a ring: runs after a client authenticated, before aedes
+   *  restores its session (SessionHandoff.connecting). A failure is logged; the client goes on. */
+  hooks?: { authenticated?: (client: Client) => Promise<void> | undefined }
 }
 
 /**
@@ -43,9 +49,19 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     maxClientsIdLength: 256,
     preConnect: (client, packet, callback) => {
       installMaxQosDelivery(client)
+      if (!packet.clean) beginQueueFirst(client)
       auth.preConnect(client, packet, callback)
     },
-    authenticate: auth.authenticate,
+    authenticate: (client, username, password, callback) => {
+      auth.authenticate(client, username, password, (err, ok) => {
+        const waiting = err || ok !== true ? undefined : deps.hooks?.authenticated?.(client)
+        if (!waiting) return callback(err, ok)
+        waiting.then(() => callback(null, true), (hookErr: unknown) => {
+          log.error({ err: hookErr, clientId: client.id }, 'session handoff failed; the client connects with what this hub holds')
+          callback(null, true)
+        })
+      })
+    },
     authorizePublish: auth.authorizePublish,
     authorizeSubscribe: auth.authorizeSubscribe,
     authorizeForward: (_client: Client, packet: AedesPublishPacket) => {
@@ -55,6 +71,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   })
 
   broker.on('clientReady', (client) => {
+    // aedes has sent the queue it had at CONNECT; what came meanwhile goes next (queue-first.ts).
+    if (isDrainingQueue(client)) {
+      catchUp(client, deps.queues, (packet) => deliverFromQueue(client, packet)).catch((err: unknown) => {
+        log.error({ err, clientId: client.id }, 'sending a reconnected client its queue failed')
+      })
+    }
     log.debug({ clientId: client.id, username: auth.identityOf(client)?.username }, 'client connected')
   })
   broker.on('clientDisconnect', (client) => {

@@ -1,7 +1,9 @@
 import type { Client } from 'aedes'
 import { topicMatches } from '../ring/topic-match.js'
+import type { PacketLike } from '../store/packet-codec.js'
+import { isDrainingQueue } from './queue-first.js'
 
-type Deliver = (packet: { topic: string, qos: 0 | 1 | 2 }, cb: () => void) => void
+type Deliver = (packet: { topic: string, qos: 0 | 1 | 2, retain?: boolean }, cb: () => void) => void
 
 interface DeliveringClient {
   deliver0: Deliver
@@ -26,16 +28,31 @@ export function installMaxQosDelivery(client: Client): void {
   const c = client as unknown as DeliveringClient
   const deliver0 = c.deliver0
   const deliverQoS = c.deliverQoS
-  const deliver: Deliver = (packet, cb) => {
+  const atMaxQos = (packet: Parameters<Deliver>[0], cb: () => void, fromQueue: boolean): void => {
     // QoS 0 stays 0 whatever was granted: no need to look at the subscriptions.
     const qos = packet.qos === 0 ? 0 : Math.min(packet.qos, maxGrantedQos(c.subscriptions, packet.topic, packet.qos)) as 0 | 1 | 2
     // The packet is already this subscription's own copy (aedes' handlePacketSubscription).
     packet.qos = qos
     if (qos === 0) deliver0(packet, cb)
+    // Queued for this persistent client, whose queue is being sent: the queue sends it, in order
+    // (queue-first.ts). Retained messages for a new subscription are not queued; they go at once.
+    else if (!fromQueue && packet.retain !== true && isDrainingQueue(client)) cb()
     else deliverQoS(packet, cb)
   }
-  c.deliver0 = deliver
-  c.deliverQoS = deliver
+  c.deliver0 = (packet, cb) => atMaxQos(packet, cb, false)
+  c.deliverQoS = c.deliver0
+  fromQueueDelivery.set(client, (packet) => new Promise((resolve) => atMaxQos(packet as Parameters<Deliver>[0], resolve, true)))
+}
+
+const fromQueueDelivery = new WeakMap<object, (packet: PacketLike) => Promise<void>>()
+
+/**
+ * Sends a queued packet to its client as a live one would go (aedes' deliverQoS: dedupe, then
+ * the queued row gets a messageId and is written); resolves once written or dropped.
+ */
+export function deliverFromQueue(client: object, packet: PacketLike): Promise<void> {
+  const deliver = fromQueueDelivery.get(client)
+  return deliver ? deliver({ ...packet }) : Promise.resolve()
 }
 
 /** The highest QoS granted by a subscription matching `topic`, stopping early at `cap`. */

@@ -2,7 +2,7 @@ import type mqemitter from 'mqemitter'
 import type { Logger } from '../base/log.js'
 import { isLocalTopic } from '../ring/keys.js'
 import { BACKLOG_LIMIT, type Delivery, type LocalDelivery, type Router } from '../routing/router.js'
-import { brokerPacket } from '../store/packet-codec.js'
+import { brokerPacket, type PacketLike } from '../store/packet-codec.js'
 import type { RoutedPersistence } from './routed-persistence.js'
 
 type MQEmitter = mqemitter.MQEmitter
@@ -26,7 +26,6 @@ const DELIVERED = Symbol('ringhub.delivered')
 export class RingEmitter {
   #router: Router | undefined
   #persistence: RoutedPersistence | undefined
-  #broker: { counter: number, id: string } | undefined
   #emitChain: Promise<void> = Promise.resolve()
   /** Deliveries not yet handed to every matching live client. */
   #backlog = 0
@@ -43,10 +42,9 @@ export class RingEmitter {
     return this as unknown as MQEmitter
   }
 
-  attach(deps: { router: Router, persistence: RoutedPersistence, broker: { counter: number, id: string } }): void {
+  attach(deps: { router: Router, persistence: RoutedPersistence }): void {
     this.#router = deps.router
     this.#persistence = deps.persistence
-    this.#broker = deps.broker
   }
 
   /** aedes sends SUBACK after `callback`: by then the ring knows of the subscription. */
@@ -102,8 +100,10 @@ export class RingEmitter {
    */
   deliver(d: Delivery): LocalDelivery {
     const persistence = this.#persistence
-    const broker = this.#broker ?? { id: 'ringhub', counter: 0 }
-    const packet = brokerPacket({ cmd: 'publish', topic: d.topic, payload: d.payload, qos: d.qos, retain: false }, broker) as unknown as Message
+    // Numbered as the ring numbers it: aedes sends a client a message only if its counter is
+    // above the last one it got for that brokerId, so a copy delivered twice (a retried forward,
+    // a session queue handed over from another hub) reaches each client once, in key order.
+    const packet = ringPacket(d) as unknown as Message
     ;(packet as Record<symbol, unknown>)[DELIVERED] = true
     this.#backlog++
     if (d.qos === 0 || !persistence) {
@@ -155,3 +155,11 @@ export class RingEmitter {
 }
 
 function noop(): void {}
+
+/** A ring delivery as aedes packet: `brokerId` `key@epoch`, `brokerCounter` the seq (from 1). */
+function ringPacket(d: Delivery): PacketLike {
+  return brokerPacket({ cmd: 'publish', topic: d.topic, payload: d.payload, qos: d.qos, retain: false, brokerId: `${d.key}@${d.epoch}`, brokerCounter: d.seq }, NO_BROKER)
+}
+
+/** brokerPacket's numbering is unused: every ring packet brings its own. */
+const NO_BROKER = { id: 'ring', counter: 0 }

@@ -1,13 +1,16 @@
 import { Readable } from 'node:stream'
 import { classifyFilter, isLocalTopic } from '../ring/keys.js'
+import { isDrainingQueue, snapshotStream } from './queue-first.js'
 import type { RetainedMessage, RetainedStore } from '../routing/router.js'
-import { SqlitePersistence, type PacketLike, type TrieSubscription } from '../store/sqlite-persistence.js'
+import { SqlitePersistence, type PacketLike, type Subscription, type TrieSubscription } from '../store/sqlite-persistence.js'
 
-/** What the persistence needs of the ring once the hub has joined it. */
-export interface RetainedSource {
-  keyDepth: number
+/** What the persistence needs of the ring once the hub has joined it (the hub's Router). */
+export interface RingSide {
   /** Retained messages matching routed filters, from the hubs that own them. */
   retainedFor(filters: readonly string[]): Promise<RetainedMessage[]>
+  /** Interest in a filter, counted per holder; resolves once the hubs that must know have it. */
+  subscribe(filter: string): Promise<void>
+  unsubscribe(filter: string): Promise<void>
 }
 
 /**
@@ -19,8 +22,41 @@ export interface RetainedSource {
  * used by the router (as its RetainedStore) and by the delivery path.
  */
 export class RoutedPersistence extends SqlitePersistence implements RetainedStore {
-  /** Set once the hub has a router; until then the persistence is a plain single-hub one. */
-  ring: RetainedSource | undefined
+  /** Set once the hub has a router (`attachRing`); until then a plain single-hub persistence. */
+  #ring: (RingSide & { keyDepth: number }) | undefined
+  /** Interest being registered for filters that just got their first queueing subscription. */
+  readonly #registering = new Map<string, Promise<void>>()
+
+  get ring(): (RingSide & { keyDepth: number }) | undefined { return this.#ring }
+
+  /**
+   * Joins the ring: from now on a filter with a QoS > 0 persistent subscription here keeps this
+   * hub's interest with the ring even while its clients are disconnected, so their queues fill
+   * (a connected client's subscription counts again, through the message bus).
+   */
+  attachRing(ring: RingSide, keyDepth: number): void {
+    this.#ring = { keyDepth, retainedFor: (f) => ring.retainedFor(f), subscribe: (f) => ring.subscribe(f), unsubscribe: (f) => ring.unsubscribe(f) }
+    for (const filter of this.queueingFilters()) this.queueingFilterChanged(filter, true)
+  }
+
+  protected override queueingFilterChanged(filter: string, present: boolean): void {
+    const ring = this.#ring
+    if (!ring || classifyFilter(filter, ring.keyDepth).kind === 'local') return
+    if (!present) {
+      void ring.unsubscribe(filter)
+      return
+    }
+    const registered = ring.subscribe(filter).finally(() => {
+      if (this.#registering.get(filter) === registered) this.#registering.delete(filter)
+    })
+    this.#registering.set(filter, registered)
+  }
+
+  /** Resolves once the ring has the interest of new queueing filters (aedes sends SUBACK after). */
+  override async addSubscriptions(client: { id: string }, subs: Subscription[]): Promise<void> {
+    await super.addSubscriptions(client, subs)
+    await Promise.all(subs.map((s) => this.#registering.get(s.topic)))
+  }
 
   /**
    * Read by the patched aedes (patches/aedes+1.2.0.patch, `storeRetained`): with a ring, aedes'
@@ -28,7 +64,7 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
    * `RingEmitter` does for `$` topics. Storing in the pipeline added a step that only retained
    * publishes take, so one could fall behind the publishes that followed it on its connection.
    */
-  get retainedOnEmit(): boolean { return this.ring !== undefined }
+  get retainedOnEmit(): boolean { return this.#ring !== undefined }
 
   override async subscriptionsByTopic(topic: string): Promise<TrieSubscription[]> {
     if (this.#routed(topic)) return []
@@ -36,7 +72,7 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
   }
 
   override createRetainedStreamCombi(patterns: string[]): Readable {
-    const ring = this.ring
+    const ring = this.#ring
     if (!ring) return super.createRetainedStreamCombi(patterns)
     const local = patterns.filter((p) => classifyFilter(p, ring.keyDepth).kind === 'local')
     const routed = patterns.filter((p) => classifyFilter(p, ring.keyDepth).kind !== 'local')
@@ -48,6 +84,12 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
         yield { cmd: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: true }
       }
     })())
+  }
+
+  /** A reconnecting persistent client's queue, read until empty before live delivery resumes. */
+  override outgoingStream(client: { id: string }): Readable {
+    if (!isDrainingQueue(client)) return super.outgoingStream(client)
+    return snapshotStream(client, this)
   }
 
   /** Persistent-session subscriptions on this hub matching `topic`, whatever the topic. */
@@ -71,6 +113,6 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
   }
 
   #routed(topic: string | undefined): boolean {
-    return this.ring !== undefined && topic !== undefined && !isLocalTopic(topic)
+    return this.#ring !== undefined && topic !== undefined && !isLocalTopic(topic)
   }
 }

@@ -111,9 +111,38 @@ export interface OkReply { t: 'ok' }
 /** The receiver has applied an interest change sent as a request (a subscription waits for it). */
 export interface InterestReply { t: 'interest-ok' }
 
-export type RouterMessage = DeliverMessage | InterestMessage
-export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest
-export type RouterReply = PublishReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply
+/**
+ * A barrier on the link from the receiver back to the sender: the receiver answers with a
+ * `barrier-ack` sent like its deliveries (one-way, in order), so when the ack arrives every
+ * delivery the receiver sent before it has been handled by the sender of the barrier.
+ */
+export interface BarrierMessage { t: 'barrier' | 'barrier-ack', id: number }
+
+/** A persistent MQTT session as it moves between hubs (subscriptions and queued messages). */
+export interface WireSubscription { topic: string, qos: 0 | 1 | 2 }
+export interface WirePacket { topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, brokerId?: string, brokerCounter?: number }
+
+/**
+ * A client connected elsewhere with this client id. `session-find` asks whether the receiver
+ * holds its persistent session (reply `SessionReply` with the subscriptions, or null); `session-take`
+ * ends it here — the receiver closes the client's connection, and unless `discard` hands over the
+ * subscriptions and queued messages (reply `SessionReply`).
+ */
+export interface SessionRequest {
+  t: 'session-find' | 'session-take'
+  clientId: string
+  discard?: boolean
+}
+
+export interface SessionReply {
+  t: 'session'
+  subscriptions: WireSubscription[] | null
+  packets: WirePacket[]
+}
+
+export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage
+export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest
+export type RouterReply = PublishReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply
 
 const QOS = new Set([0, 1, 2])
 const isString = (v: unknown): v is string => typeof v === 'string'
@@ -128,6 +157,12 @@ const isEntries = (v: unknown): boolean => Array.isArray(v) && v.every(isWireEnt
 const isTail = (v: unknown): boolean => v === undefined || isEntries(v)
 const isRetainedList = (v: unknown): boolean =>
   Array.isArray(v) && v.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))
+
+const isSubscriptions = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((x: Record<string, unknown>) => isString(x?.topic) && isQos(x?.qos))
+const isPackets = (v: unknown): boolean => Array.isArray(v) && v.every((x: Record<string, unknown>) =>
+  isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos) && typeof x?.retain === 'boolean' &&
+  (x?.brokerId === undefined || isString(x.brokerId)) && (x?.brokerCounter === undefined || isCount(x.brokerCounter)))
 
 function bad(what: string): never {
   throw new ProtocolError('malformed', `router: malformed ${what}`)
@@ -144,6 +179,10 @@ export function asRouterMessage(v: unknown): RouterMessage {
   if (m.t === 'interest') {
     if ((m.op !== 'replace' && m.op !== 'add' && m.op !== 'remove') || !isStrings(m.filters)) bad('interest')
     return m as unknown as InterestMessage
+  }
+  if (m.t === 'barrier' || m.t === 'barrier-ack') {
+    if (!isCount(m.id)) bad(m.t)
+    return m as unknown as BarrierMessage
   }
   throw new ProtocolError('unknown-type', `router: unknown message type ${String(m.t)}`)
 }
@@ -172,6 +211,10 @@ export function asRouterRequest(v: unknown): RouterRequest {
     if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isCount(m.limit)) bad('log')
     return m as unknown as LogRequest
   }
+  if (m.t === 'session-find' || m.t === 'session-take') {
+    if (!isString(m.clientId) || (m.discard !== undefined && typeof m.discard !== 'boolean')) bad(m.t)
+    return m as unknown as SessionRequest
+  }
   throw new ProtocolError('unknown-type', `router: unknown request type ${String(m.t)}`)
 }
 
@@ -196,6 +239,9 @@ export function asRouterReply(v: unknown): RouterReply {
       break
     case 'log-entries':
       if (!isEntries(m.entries)) bad('log-entries')
+      break
+    case 'session':
+      if ((m.subscriptions !== null && !isSubscriptions(m.subscriptions)) || !isPackets(m.packets)) bad('session')
       break
     case 'retained-messages':
       if (!Array.isArray(m.messages) || !m.messages.every((x: Record<string, unknown>) => isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos))) bad('retained-messages')

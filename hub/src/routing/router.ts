@@ -6,7 +6,7 @@ import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
-import type { DeliverMessage, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { BarrierMessage, DeliverMessage, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest, SessionReply, SessionRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
@@ -113,6 +113,13 @@ export class Router {
   readonly #handoff: KeyHandoff
   readonly #forwardTimeoutMs: number
   readonly #requestTimeoutMs: number
+  /** Interest of new filters being told to peers (a second subscriber waits for the same). */
+  readonly #telling = new Map<string, Promise<void>>()
+  /** Barriers sent to peers, waiting for their ack. */
+  readonly #barriers = new Map<number, () => void>()
+  #nextBarrier = 0
+  /** Handles session requests from peers (a hub's SessionHandoff); none: no sessions held here. */
+  #sessions: ((from: string, r: SessionRequest) => Promise<SessionReply>) | undefined
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
   /** Tells this run's publish ids from those of the hub's earlier runs. */
@@ -198,8 +205,12 @@ export class Router {
    * the next refresh.
    */
   subscribe(filter: string): Promise<void> {
-    if (!this.#local.add(filter)) return Promise.resolve()
-    return this.#tellInterest('add', filter)
+    if (!this.#local.add(filter)) return this.#telling.get(filter) ?? Promise.resolve()
+    const told = this.#tellInterest('add', filter).finally(() => {
+      if (this.#telling.get(filter) === told) this.#telling.delete(filter)
+    })
+    this.#telling.set(filter, told)
+    return told
   }
 
   /** A local client unsubscribed from `filter` (or went away). */
@@ -234,6 +245,30 @@ export class Router {
       for (const peer of this.#interestedPeersOf(filter)) byPeer.get(peer)?.push(filter)
     }
     for (const [peer, filters] of byPeer) this.deps.bus.send(peer, { t: 'interest', op: 'replace', filters })
+  }
+
+  /** Alive hub members other than this one. */
+  peers(): readonly string[] { return this.deps.peers() }
+
+  /** Who answers peers' session requests (`session-find`, `session-take`). */
+  handleSessions(handler: (from: string, r: SessionRequest) => Promise<SessionReply>): void { this.#sessions = handler }
+
+  /**
+   * Resolves true once every delivery `peer` sent to this hub before it saw this barrier has
+   * been handed to this hub's subscribers (the ack travels behind them on the same ordered
+   * link); false when no ack came within `timeoutMs`.
+   */
+  barrier(peer: string, timeoutMs: number): Promise<boolean> {
+    const id = ++this.#nextBarrier
+    return new Promise((resolve) => {
+      const timer = this.deps.clock.setTimeout(() => { this.#barriers.delete(id); resolve(false) }, timeoutMs)
+      this.#barriers.set(id, () => { this.deps.clock.clearTimeout(timer); resolve(true) })
+      if (!this.deps.bus.send(peer, { t: 'barrier', id })) {
+        this.#barriers.delete(id)
+        this.deps.clock.clearTimeout(timer)
+        resolve(false)
+      }
+    })
   }
 
   /** Whether the ring names this hub the owner of `key`. */
@@ -414,9 +449,20 @@ export class Router {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
       this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
-    } else if (m.op === 'replace') this.#interest.replace(from, m.filters)
+    } else if (m.t !== 'interest') this.#onBarrier(from, m)
+    else if (m.op === 'replace') this.#interest.replace(from, m.filters)
     else if (m.op === 'add') this.#interest.add(from, m.filters)
     else this.#interest.remove(from, m.filters)
+  }
+
+  #onBarrier(from: string, m: BarrierMessage): void {
+    if (m.t === 'barrier') {
+      this.deps.bus.send(from, { t: 'barrier-ack', id: m.id })
+      return
+    }
+    const done = this.#barriers.get(m.id)
+    this.#barriers.delete(m.id)
+    done?.()
   }
 
   async #onRequest(from: string, r: RouterRequest): Promise<RouterReply> {
@@ -435,7 +481,11 @@ export class Router {
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e) }
     }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
-    if (r.t !== 'publish') return this.#handoff.onRequest(r)
+    if (r.t === 'session-find' || r.t === 'session-take') {
+      return this.#sessions ? this.#sessions(from, r) : { t: 'session', subscriptions: null, packets: [] }
+    }
+    if (r.t === 'key-state' || r.t === 'handoff') return this.#handoff.onRequest(r)
+    if (r.t !== 'publish') throw new Error(`unhandled request ${r.t}`)
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self) {

@@ -55,6 +55,7 @@ export function prepareStatements(sqlite: Database.Database) {
 
     outgoingPut: p<[ClientPacketRow]>(`INSERT INTO outgoing (client_id, ${COLS}) VALUES (@client_id, ${PARAMS})`),
     outgoingByClient: p<[string], OutgoingRow>(`SELECT seq, ${COLS} FROM outgoing WHERE client_id = ? ORDER BY seq`),
+    outgoingUnsent: p<[string], OutgoingRow>(`SELECT seq, ${COLS} FROM outgoing WHERE client_id = ? AND message_id IS NULL ORDER BY seq`),
     // outgoingUpdate matches the first queued packet either from the same broker with the same
     // counter, or from another broker with the same messageId (the memory persistence's loop).
     // `IS` because either side may be NULL, as `undefined === undefined` holds in that loop.
@@ -64,6 +65,9 @@ export function prepareStatements(sqlite: Database.Database) {
       WHERE client_id = ? AND message_id IS ? AND broker_id IS NOT ? ORDER BY seq LIMIT 1`),
     outgoingFirstByMessageId: p<[string, number | null], OutgoingRow>(`SELECT seq, ${COLS} FROM outgoing
       WHERE client_id = ? AND message_id IS ? ORDER BY seq LIMIT 1`),
+    // A queued copy of a message the client already got (aedes' dedupe by brokerId/brokerCounter).
+    outgoingUnsentSameOrigin: p<[string, string, number], OutgoingRow>(`SELECT seq, ${COLS} FROM outgoing
+      WHERE client_id = ? AND broker_id = ? AND broker_counter = ? AND message_id IS NULL ORDER BY seq LIMIT 1`),
     outgoingSetMessageId: p<[number | null, number]>(`UPDATE outgoing SET message_id = ?, shape = shape | ${MESSAGE_ID_BIT} WHERE seq = ?`),
     outgoingReplace: p<[PacketRow & { seq: number }]>(`UPDATE outgoing SET (${COLS}) = (${PARAMS}) WHERE seq = @seq`),
     outgoingDelete: p<[number]>('DELETE FROM outgoing WHERE seq = ?'),

@@ -51,6 +51,8 @@ export class SqlitePersistence {
   readonly #onQueueFull: (clientId: string) => void
   readonly #subscriptions = new Map<string, Map<string, SubscriptionRecord>>()
   readonly #trie = createSubscriptionTrie()
+  /** QoS > 0 subscriptions per filter (those that queue for a disconnected client). */
+  readonly #queueingFilters = new Map<string, number>()
   #broker: PersistenceBroker | undefined
   #destroyed = false
 
@@ -76,6 +78,7 @@ export class SqlitePersistence {
     this.#queues.clear()
     this.#subscriptions.clear()
     this.#trie.clear()
+    this.#queueingFilters.clear()
     this.#db.read(() => {
       for (const row of this.#sql.retainedAll.iterate()) {
         const packet = decodePacket(row)
@@ -131,7 +134,7 @@ export class SqlitePersistence {
     for (const topic of topics) {
       const sub = stored.get(topic)
       if (sub === undefined) continue
-      if (sub.qos > 0) this.#trie.remove(topic, { clientId: client.id, topic })
+      if (sub.qos > 0) this.#forget(client.id, topic)
       stored.delete(topic)
       removed.push(topic)
     }
@@ -159,10 +162,80 @@ export class SqlitePersistence {
     const stored = this.#subscriptions.get(client.id)
     if (!stored) return // the common case: a clean session that never had any
     for (const [topic, sub] of stored) {
-      if (sub.qos > 0) this.#trie.remove(topic, { clientId: client.id, topic })
+      if (sub.qos > 0) this.#forget(client.id, topic)
     }
     this.#subscriptions.delete(client.id)
     await this.#db.write(() => this.#sql.subscriptionsDeleteClient.run(client.id))
+  }
+
+  /** Whether this hub holds a persistent session for the client (subscriptions or queued messages). */
+  hasSession(clientId: string): boolean {
+    return this.#subscriptions.has(clientId) || this.#queues.count(clientId) > 0
+  }
+
+  /** Filters with at least one QoS > 0 persistent subscription: what queues offline messages. */
+  queueingFilters(): string[] { return [...this.#queueingFilters.keys()] }
+
+  /**
+   * Called when a filter gets its first QoS > 0 persistent subscription (`present`) or loses its
+   * last one. A hub in a ring keeps interest in such filters while their clients are away.
+   */
+  protected queueingFilterChanged(_filter: string, _present: boolean): void {}
+
+  /**
+   * Removes a client's whole session (subscriptions, queued and in-flight messages, QoS 2
+   * packets awaiting PUBREL, will) and returns what a hub taking the session over needs: the
+   * subscriptions and the queue, oldest first. One commit; a message queued for the client after
+   * this call starts a new queue.
+   */
+  async exportSession(client: PersistenceClient): Promise<{ subscriptions: Subscription[], packets: PacketLike[] }> {
+    const subscriptions = await this.subscriptionsByClient(client)
+    const stored = this.#subscriptions.get(client.id)
+    if (stored) for (const [topic, sub] of stored) if (sub.qos > 0) this.#forget(client.id, topic)
+    this.#subscriptions.delete(client.id)
+    const packets = await this.#db.write(() => {
+      const rows = this.#sql.outgoingByClient.all(client.id)
+      for (const row of rows) this.#sql.outgoingDelete.run(row.seq)
+      this.#sql.subscriptionsDeleteClient.run(client.id)
+      this.#sql.incomingDeleteClient.run(client.id)
+      this.#sql.willDelete.run(client.id)
+      return rows.map(decodePacket)
+    })
+    for (let i = 0; i < packets.length; i++) this.#queues.removed(client.id)
+    return { subscriptions, packets }
+  }
+
+  /**
+   * Adds a session taken over from elsewhere: its subscriptions, and its queued messages ahead of
+   * any already queued here for the client (those arrived later). Message ids are dropped: the
+   * packets are sent afresh, as queued ones are.
+   */
+  async importSession(client: PersistenceClient, session: { subscriptions: Subscription[], packets: PacketLike[] }): Promise<void> {
+    await this.addSubscriptions(client, session.subscriptions)
+    if (session.packets.length === 0) return
+    const earlier = session.packets.map((p) => {
+      const packet = toAedesPacket(p)
+      delete packet.messageId
+      return encodePacket(packet)
+    })
+    // The same message may be in both queues (queued here once this hub had the interest, and
+    // there until the handover): the earlier queue's copy stays, in its place.
+    const origin = (row: { broker_id: string | null, broker_counter: number | null }): string => `${row.broker_id ?? ''}\u0000${row.broker_counter ?? ''}`
+    const taken = new Set(earlier.filter((row) => row.broker_id !== null && row.broker_counter !== null).map(origin))
+    const added = await this.#db.write(() => {
+      const later = this.#sql.outgoingByClient.all(client.id)
+      for (const { seq } of later) this.#sql.outgoingDelete.run(seq)
+      for (const row of earlier) this.#sql.outgoingPut.run({ ...row, client_id: client.id })
+      let kept = 0
+      for (const { seq: _seq, ...row } of later) {
+        if (taken.has(origin(row))) continue
+        this.#sql.outgoingPut.run({ ...row, client_id: client.id })
+        kept++
+      }
+      return earlier.length + kept - later.length
+    })
+    for (let i = 0; i < added; i++) this.#queues.added(client.id)
+    for (let i = 0; i > added; i--) this.#queues.removed(client.id)
   }
 
   async outgoingEnqueue(sub: { clientId: string }, packet: PacketLike): Promise<void> {
@@ -203,8 +276,16 @@ export class SqlitePersistence {
     // `undefined === undefined` in the memory persistence.
     const messageId = packet.messageId ?? null
     if (this.#queues.count(client.id) === 0) return undefined // every clean-session PUBACK
+    const { brokerId, brokerCounter } = packet
     return this.#db.write(() => {
-      const row = this.#sql.outgoingFirstByMessageId.get(client.id, messageId)
+      // aedes also clears a queued message it skips as already delivered (same brokerId and a
+      // counter not above the last one the client got); that packet carries a fresh messageId,
+      // so its unsent queued copy is found by origin instead.
+      // Without an unsent copy there is nothing to clear: a NULL messageId would match some
+      // other message still waiting to be sent.
+      const hasOrigin = typeof brokerId === 'string' && typeof brokerCounter === 'number'
+      const row = hasOrigin ? this.#sql.outgoingUnsentSameOrigin.get(client.id, brokerId, brokerCounter) ?? (messageId === null ? undefined : this.#sql.outgoingFirstByMessageId.get(client.id, messageId))
+        : this.#sql.outgoingFirstByMessageId.get(client.id, messageId)
       if (!row) return undefined
       this.#sql.outgoingDelete.run(row.seq)
       this.#queues.removed(client.id)
@@ -215,6 +296,16 @@ export class SqlitePersistence {
   /** A snapshot of the client's queue, oldest first. */
   outgoingStream(client: PersistenceClient): Readable {
     return snapshotStream(() => this.#db.read(() => this.#sql.outgoingByClient.all(client.id)).map(decodePacket))
+  }
+
+  /** The client's queued rows not sent yet (no messageId), oldest first, with their position. */
+  outgoingUnsent(client: PersistenceClient): Array<{ seq: number, packet: PacketLike }> {
+    return this.#db.read(() => this.#sql.outgoingUnsent.all(client.id)).map((row) => ({ seq: row.seq, packet: decodePacket(row) }))
+  }
+
+  /** The client's queued rows, oldest first, with their position. */
+  outgoingRows(client: PersistenceClient): Array<{ seq: number, packet: PacketLike }> {
+    return this.#db.read(() => this.#sql.outgoingByClient.all(client.id)).map((row) => ({ seq: row.seq, packet: decodePacket(row) }))
   }
 
   async incomingStorePacket(client: PersistenceClient, packet: PacketLike): Promise<void> {
@@ -281,6 +372,7 @@ export class SqlitePersistence {
     this.#queues.clear()
     this.#subscriptions.clear()
     this.#trie.clear()
+    this.#queueingFilters.clear()
     if (this.#db.closed) return
     if (this.#ownsDb) this.#db.close()
     else this.#db.flush()
@@ -294,10 +386,25 @@ export class SqlitePersistence {
     // QoS 0 subscriptions are restored on reconnect but never queue offline messages.
     if (record.qos > 0) {
       this.#trie.add(topic, { clientId, topic, qos: record.qos, rh: record.rh, rap: record.rap, nl: record.nl })
+      if (previous === undefined || previous.qos === 0) this.#countQueueing(topic, +1)
     } else if (previous !== undefined && previous.qos > 0) {
-      this.#trie.remove(topic, { clientId, topic })
+      this.#forget(clientId, topic)
     }
     stored.set(topic, record)
+  }
+
+  /** Takes one QoS > 0 subscription out of the trie. */
+  #forget(clientId: string, topic: string): void {
+    this.#trie.remove(topic, { clientId, topic })
+    this.#countQueueing(topic, -1)
+  }
+
+  #countQueueing(filter: string, delta: 1 | -1): void {
+    const n = (this.#queueingFilters.get(filter) ?? 0) + delta
+    if (n > 0) this.#queueingFilters.set(filter, n)
+    else this.#queueingFilters.delete(filter)
+    if (n === 1 && delta === 1) this.queueingFilterChanged(filter, true)
+    else if (n === 0) this.queueingFilterChanged(filter, false)
   }
 
   * #retainedMatching(pattern: string): Generator<PacketLike> {
