@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ProtocolError } from '../base/errors.js'
+import { FrameKind, type Frame } from './link-frames.js'
 
 /**
  * The inter-hub link's handshake (docs/routing.md). One connection carries both hubs' frames, so
@@ -21,6 +22,63 @@ export const NONCE_BYTES = 16
 const MAX_NAME_CHARS = 128
 
 export interface LinkPeer { id: string, boot: string }
+
+type Send = (kind: FrameKind, body: object) => void
+
+/**
+ * The dialing end's half: `start()` once the socket is up (TCP connected or TLS established),
+ * then `receive` each frame until it returns the peer (the welcome); bad frames throw ProtocolError.
+ */
+export class DialerHandshake {
+  #helloSent = false
+  #nonce: Uint8Array | undefined
+
+  constructor(private readonly self: LinkPeer, private readonly keys: readonly Uint8Array[], private readonly expected: string, private readonly send: Send) {}
+
+  /** Without keys the hello goes at once; with keys it answers the acceptor's challenge. */
+  start(): void {
+    if (this.keys.length === 0) this.#hello(undefined)
+  }
+
+  receive(frame: Frame): LinkPeer | undefined {
+    if (frame.kind === FrameKind.challenge && this.keys.length > 0 && !this.#helloSent) {
+      this.#hello(challengeNonce(frame.body))
+      return undefined
+    }
+    if (frame.kind === FrameKind.challenge && this.keys.length === 0) throw new ProtocolError('auth-failed', `${this.expected} asks for a gossip key; this hub has none`)
+    if (frame.kind !== FrameKind.welcome || !this.#helloSent) throw new ProtocolError('malformed', `router frame kind ${frame.kind} before the welcome`)
+    return checkWelcome(frame.body, this.keys, this.#nonce, this.expected)
+  }
+
+  #hello(challenge: Uint8Array | undefined): void {
+    const hello = makeHello(this.self, this.keys, challenge)
+    this.#nonce = hello.nonce
+    this.#helloSent = true
+    this.send(FrameKind.hello, hello.body)
+  }
+}
+
+/**
+ * The accepting end's half: sends the challenge (with keys) when made; `receive` checks the first
+ * frame, the hello, and returns the peer; `welcome` answers it once the caller has admitted it.
+ */
+export class AcceptorHandshake {
+  readonly #challenge: Uint8Array | undefined
+
+  constructor(private readonly self: LinkPeer, private readonly keys: readonly Uint8Array[], private readonly send: Send) {
+    this.#challenge = keys.length > 0 ? randomBytes(NONCE_BYTES) : undefined
+    if (this.#challenge) send(FrameKind.challenge, { nonce: this.#challenge })
+  }
+
+  receive(frame: Frame): LinkPeer & { nonce: Uint8Array | undefined } {
+    if (frame.kind !== FrameKind.hello) throw new ProtocolError('malformed', 'router connection must start with hello')
+    return checkHello(frame.body, this.keys, this.#challenge)
+  }
+
+  welcome(hello: { nonce: Uint8Array | undefined }): void {
+    this.send(FrameKind.welcome, makeWelcome(this.self, this.keys, hello.nonce))
+  }
+}
 
 /** HMAC-SHA256(key, nonce ‖ UTF-8 id): what a dialing hub shows to prove it holds a ring key. */
 export function helloMac(key: Uint8Array, nonce: Uint8Array, id: string): Uint8Array {

@@ -3,12 +3,13 @@ import type { Server, Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../base/clock.js'
 import { ProtocolError, TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
-import { nextTurn } from '../base/next-turn.js'
-import { NONCE_BYTES, challengeNonce, checkHello, checkWelcome, makeHello, makeWelcome, type LinkPeer } from './link-handshake.js'
+import { AcceptorHandshake, DialerHandshake, type LinkPeer } from './link-handshake.js'
 import { FrameKind, FrameReader, encodeFrame, type Frame } from './link-frames.js'
+import { STABLE_LINK_MS, dials, redialDelayMs } from './link-pairing.js'
 import { dialLink, listenLink, type LinkTls } from './link-tls.js'
-import { asRouterMessage, asRouterReply, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
+import { asRouterMessage, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
+import { PeerLink } from './peer-link.js'
 
 export interface TcpPeerBusOptions {
   self: string
@@ -56,34 +57,6 @@ export interface BusStats {
   replaced: number
 }
 
-/** Of two hubs, the one with the smaller id (UTF-16 order, the same on every hub) dials. */
-export function dials(from: string, to: string): boolean {
-  return from < to
-}
-
-const RECONNECT_MIN_MS = 100
-const RECONNECT_MAX_MS = 5_000
-/** A link that stayed up this long was healthy: when it drops, dial again at once. */
-const STABLE_MS = 5_000
-
-interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) => void, timer: TimerHandle }
-
-/** The one link with a peer: its connection once open, and what waits to go out on it. */
-interface Link {
-  readonly peer: string
-  socket: Socket | undefined
-  /** True once the handshake is done (before, `socket` is the one being dialed). */
-  open: boolean
-  openedMs: number
-  queue: Buffer[]
-  queuedBytes: number
-  flushScheduled: boolean
-  /** This hub's requests waiting for a reply on this link. */
-  pending: Map<number, Pending>
-  /** Accepting end, before the peer has connected: when to give up waiting. */
-  waitTimer: TimerHandle | undefined
-}
-
 /**
  * The router link over TCP, optionally TLS (DESIGN §4): one connection per pair of hubs. The hub
  * with the smaller id dials every peer it learns of and keeps the connection, dialing again after
@@ -103,7 +76,7 @@ export class TcpPeerBus implements PeerBus {
   readonly stats: BusStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, rejected: {}, dialed: 0, accepted: 0, linked: 0, replaced: 0 }
   readonly #opts: Required<Omit<TcpPeerBusOptions, 'tls'>> & { tls: LinkTls | undefined }
   readonly #server: Server
-  readonly #links = new Map<string, Link>()
+  readonly #links = new Map<string, PeerLink>()
   /** Dialing end: the backoff for each peer, and the timer of the next dial. */
   readonly #retry = new Map<string, { delayMs: number, timer: TimerHandle | undefined }>()
   /** Accepting end: peers whose connection closed or never came; sends to them fail until they connect. */
@@ -186,11 +159,7 @@ export class TcpPeerBus implements PeerBus {
       if (!link) return reject(new TransportError('unreachable', `no connection to ${peer}`))
       const id = this.#nextId = (this.#nextId % 0xffff_ffff) + 1
       if (!this.#enqueue(link, encodeFrame(FrameKind.request, id, request))) return reject(new TransportError('overloaded', `send queue to ${peer} is full`))
-      const timer = this.#opts.clock.setTimeout(() => {
-        link.pending.delete(id)
-        reject(new TransportError('timeout', `request to ${peer} timed out after ${timeoutMs} ms`))
-      }, timeoutMs)
-      link.pending.set(id, { resolve, reject, timer })
+      link.await(id, timeoutMs, resolve, reject)
     })
   }
 
@@ -210,7 +179,7 @@ export class TcpPeerBus implements PeerBus {
   }
 
   /** The link to send on: open, being dialed, or waiting for the peer to dial; none if the peer cannot be reached now. */
-  #linkFor(peer: string): Link | undefined {
+  #linkFor(peer: string): PeerLink | undefined {
     if (this.#closed) return undefined
     const existing = this.#links.get(peer)
     if (existing) return existing
@@ -227,32 +196,25 @@ export class TcpPeerBus implements PeerBus {
     return link
   }
 
-  #newLink(peer: string): Link {
-    const link: Link = { peer, socket: undefined, open: false, openedMs: 0, queue: [], queuedBytes: 0, flushScheduled: false, pending: new Map(), waitTimer: undefined }
+  #newLink(peer: string): PeerLink {
+    const link = new PeerLink(peer, this.#opts.clock, this.stats)
     this.#links.set(peer, link)
     return link
   }
 
   /** Dialing end: connects to `peer`, says hello, and opens the link on its welcome. */
-  #dial(peer: string): Link | undefined {
+  #dial(peer: string): PeerLink | undefined {
     const address = this.#peers.get(peer)
     if (this.#closed || address === undefined) return undefined
-    const keys = this.#opts.authKeys()
-    let helloNonce: Uint8Array | undefined
-    const sayHello = (challenge: Uint8Array | undefined): void => {
-      const hello = makeHello({ id: this.self, boot: this.boot }, keys, challenge)
-      helloNonce = hello.nonce
-      this.#write(socket, encodeFrame(FrameKind.hello, 0, hello.body))
-    }
     let dialed: ReturnType<typeof dialLink>
     try {
-      // Without keys the hello goes at once; with keys it answers the acceptor's challenge.
-      dialed = dialLink(address, this.#opts.tls, () => { if (keys.length === 0) sayHello(undefined) })
+      dialed = dialLink(address, this.#opts.tls, () => handshake.start())
     } catch (err) {
       this.#opts.log.warn({ err, peer, address }, 'router: cannot dial peer')
       return undefined
     }
     const { socket } = dialed
+    const handshake = new DialerHandshake({ id: this.self, boot: this.boot }, this.#opts.authKeys(), peer, (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
     this.stats.dialed++
     this.#track(socket)
     const link = this.#newLink(peer)
@@ -261,9 +223,8 @@ export class TcpPeerBus implements PeerBus {
     deadline.unref()
     this.#read(socket, peer, (frame) => {
       if (link.open) return this.#dispatch(link, frame)
-      if (frame.kind === FrameKind.challenge && keys.length > 0 && helloNonce === undefined) return sayHello(challengeNonce(frame.body))
-      if (frame.kind !== FrameKind.welcome || (keys.length > 0 && helloNonce === undefined)) throw new ProtocolError('malformed', `router frame kind ${frame.kind} before the welcome`)
-      const welcome = checkWelcome(frame.body, keys, helloNonce, peer)
+      const welcome = handshake.receive(frame)
+      if (!welcome) return
       this.#opts.clock.clearTimeout(deadline)
       this.#opened(link, socket, welcome)
     })
@@ -277,17 +238,17 @@ export class TcpPeerBus implements PeerBus {
       if (this.#links.get(peer) !== link) return
       const wasOpen = link.open
       this.#drop(link, new TransportError(wasOpen ? 'closed' : 'unreachable', `connection to ${peer} (${address}) ${wasOpen ? 'closed' : 'failed'}`))
-      this.#redial(peer, wasOpen && this.#opts.clock.monotonicMs() - link.openedMs >= STABLE_MS)
+      this.#redial(peer, wasOpen && this.#opts.clock.monotonicMs() - link.openedMs >= STABLE_LINK_MS)
     })
     return link
   }
 
-  /** Dialing end: dials `peer` again, at once after a stable link, else after a backoff that doubles. */
+  /** Dialing end: dials `peer` again after `redialDelayMs`. */
   #redial(peer: string, wasStable: boolean): void {
     if (this.#closed || !this.#peers.has(peer) || this.#links.has(peer)) return
     const retry = this.#retry.get(peer) ?? { delayMs: 0, timer: undefined }
     this.#retry.set(peer, retry)
-    retry.delayMs = wasStable ? 0 : Math.min(RECONNECT_MAX_MS, Math.max(RECONNECT_MIN_MS, retry.delayMs * 2))
+    retry.delayMs = redialDelayMs(retry.delayMs, wasStable)
     this.#opts.clock.clearTimeout(retry.timer)
     retry.timer = this.#opts.clock.setTimeout(() => {
       retry.timer = undefined
@@ -296,25 +257,27 @@ export class TcpPeerBus implements PeerBus {
     retry.timer.unref()
   }
 
-  /** Accepting end: a connection from a peer. Challenge (with keys), hello, welcome, then frames both ways. */
+  /**
+   * Accepting end: a connection from a peer. Challenge (with keys), hello, welcome, then frames
+   * both ways. The newest connection from a peer replaces its link: the peer dialed again, so it
+   * restarted or saw the old connection fail.
+   */
   #accept(socket: Socket): void {
     if (this.#closed) { socket.destroy(); return }
     this.#track(socket)
     socket.setNoDelay(true)
-    const keys = this.#opts.authKeys()
-    const challenge = keys.length > 0 ? randomBytes(NONCE_BYTES) : undefined
-    if (challenge) this.#write(socket, encodeFrame(FrameKind.challenge, 0, { nonce: challenge }))
+    const handshake = new AcceptorHandshake({ id: this.self, boot: this.boot }, this.#opts.authKeys(), (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
     const helloTimer = this.#opts.clock.setTimeout(() => { this.#reject(new ProtocolError('idle', 'no hello'), {}); socket.destroy() }, this.#opts.helloTimeoutMs)
     helloTimer.unref()
-    let link: Link | undefined
+    let link: PeerLink | undefined
     this.#read(socket, () => link?.peer, (frame) => {
       if (link) return this.#dispatch(link, frame)
-      if (frame.kind !== FrameKind.hello) throw new ProtocolError('malformed', 'router connection must start with hello')
-      const hello = checkHello(frame.body, keys, challenge)
+      const hello = handshake.receive(frame)
       if (!dials(hello.id, this.self)) throw new ProtocolError('wrong-dialer', `${hello.id} dialed ${this.self}; the smaller id dials`)
       this.#opts.clock.clearTimeout(helloTimer)
-      this.#write(socket, encodeFrame(FrameKind.welcome, 0, makeWelcome({ id: this.self, boot: this.boot }, keys, hello.nonce)))
+      handshake.welcome(hello)
       const existing = this.#links.get(hello.id)
+      // A link not open yet holds what waited for this peer; an open one is replaced.
       const waiting = existing && !existing.open ? existing : undefined
       if (existing?.open) {
         this.stats.replaced++
@@ -333,23 +296,18 @@ export class TcpPeerBus implements PeerBus {
     })
   }
 
-  #opened(link: Link, socket: Socket, peer: LinkPeer): void {
-    this.#opts.clock.clearTimeout(link.waitTimer)
-    link.waitTimer = undefined
-    link.socket = socket
-    link.open = true
-    link.openedMs = this.#opts.clock.monotonicMs()
+  #opened(link: PeerLink, socket: Socket, peer: LinkPeer): void {
     this.stats.linked++
     this.#opts.log.debug({ peer: peer.id, boot: peer.boot }, 'router: link open')
-    this.#flush(link)
+    link.opened(socket)
   }
 
-  #dispatch(link: Link, frame: Frame): void {
+  #dispatch(link: PeerLink, frame: Frame): void {
     switch (frame.kind) {
       case FrameKind.message: return this.#onMessage(link.peer, asRouterMessage(frame.body))
       case FrameKind.request: return this.#serve(link, frame)
       case FrameKind.reply:
-      case FrameKind.replyError: return this.#onReply(link, frame)
+      case FrameKind.replyError: return link.settle(frame)
       default: throw new ProtocolError('malformed', `unexpected router frame kind ${frame.kind}`)
     }
   }
@@ -378,35 +336,18 @@ export class TcpPeerBus implements PeerBus {
     socket.on('close', () => this.#sockets.delete(socket))
   }
 
-  #enqueue(link: Link, frame: Buffer): boolean {
-    if (frame.length > this.#opts.maxFrameBytes) return false
-    if (link.queuedBytes + (link.socket?.writableLength ?? 0) + frame.length > this.#opts.maxQueuedBytes) return false
-    link.queue.push(frame)
-    link.queuedBytes += frame.length
-    if (link.open && !link.flushScheduled) {
-      link.flushScheduled = true
-      nextTurn(() => this.#flush(link))
-    }
-    return true
+  #enqueue(link: PeerLink, frame: Buffer): boolean {
+    return frame.length <= this.#opts.maxFrameBytes && link.enqueue(frame, this.#opts.maxQueuedBytes)
   }
 
-  #flush(link: Link): void {
-    link.flushScheduled = false
-    if (!link.open || link.queue.length === 0 || !link.socket || link.socket.destroyed) return
-    const bytes = link.queue.length === 1 ? link.queue[0] as Buffer : Buffer.concat(link.queue)
-    this.stats.framesOut += link.queue.length
-    link.queue = []
-    link.queuedBytes = 0
-    this.#write(link.socket, bytes, false)
-  }
-
-  #write(socket: Socket, bytes: Buffer, oneFrame = true): void {
-    if (oneFrame) this.stats.framesOut++
+  /** A handshake frame, straight to the socket. */
+  #write(socket: Socket, bytes: Buffer): void {
+    this.stats.framesOut++
     this.stats.bytesOut += bytes.length
     socket.write(bytes)
   }
 
-  #serve(link: Link, frame: Frame): void {
+  #serve(link: PeerLink, frame: Frame): void {
     const request = asRouterRequest(frame.body)
     const socket = link.socket
     this.#onRequest(link.peer, request).then(
@@ -419,49 +360,19 @@ export class TcpPeerBus implements PeerBus {
    * A reply goes on the connection its request came on, behind what was sent to that peer before
    * it; if that connection is gone, so is the requester's wait.
    */
-  #reply(link: Link, socket: Socket | undefined, kind: FrameKind, id: number, body: unknown): void {
+  #reply(link: PeerLink, socket: Socket | undefined, kind: FrameKind, id: number, body: unknown): void {
     if (this.#links.get(link.peer) !== link || link.socket !== socket || socket?.destroyed !== false) return
-    const bytes = encodeFrame(kind, id, body)
-    link.queue.push(bytes)
-    link.queuedBytes += bytes.length
+    link.push(encodeFrame(kind, id, body))
     // What the handler sent to other hubs (a publish's deliveries) goes to the kernel before its
     // reply (the publish's ack): should this process die right after, the deliveries are still
     // on their way, so an acknowledged message cannot miss its subscribers.
-    for (const other of this.#links.values()) if (other.open && other.queue.length > 0) this.#flush(other)
+    for (const other of this.#links.values()) if (other.open && other.hasQueued) other.flush()
   }
 
-  #onReply(link: Link, frame: Frame): void {
-    const pending = link.pending.get(frame.id)
-    if (!pending) return // late: it timed out
-    link.pending.delete(frame.id)
-    this.#opts.clock.clearTimeout(pending.timer)
-    if (frame.kind === FrameKind.replyError) {
-      const reason = (frame.body as { reason?: unknown } | null)?.reason
-      pending.reject(new TransportError('closed', `peer failed the request: ${String(reason)}`))
-      return
-    }
-    try {
-      pending.resolve(asRouterReply(frame.body))
-    } catch (err) {
-      this.#reject(err, { peer: link.peer })
-      pending.reject(err as Error)
-    }
-  }
-
-  /** Closes the link: its connection, its queue (messages counted as dropped), its pending requests (failed with `error`). */
-  #drop(link: Link, error: Error): void {
+  /** Closes the link: its connection, its queue, its pending requests (failed with `error`). */
+  #drop(link: PeerLink, error: Error): void {
     if (this.#links.get(link.peer) === link) this.#links.delete(link.peer)
-    this.#opts.clock.clearTimeout(link.waitTimer)
-    link.socket?.destroy()
-    link.open = false
-    for (const frame of link.queue) if (frame.readUInt8(5) === FrameKind.message) this.stats.dropped++
-    link.queue = []
-    link.queuedBytes = 0
-    for (const p of link.pending.values()) {
-      this.#opts.clock.clearTimeout(p.timer)
-      p.reject(error)
-    }
-    link.pending.clear()
+    link.close(error)
   }
 
   #reject(err: unknown, context: Record<string, unknown>): void {
