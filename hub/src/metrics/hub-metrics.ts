@@ -72,7 +72,7 @@ export class HubMetrics {
     const link = this.routingSource?.().link
     if (link) { set(link.framesIn, { direction: 'in' }); set(link.framesOut, { direction: 'out' }) }
   }, ['direction'])
-  readonly interHubDropped = counterFrom(this.registry, 'ringhub_interhub_dropped_total', 'One-way inter-hub messages dropped (peer unreachable or its send queue full)', (set) => {
+  readonly interHubDropped = counterFrom(this.registry, 'ringhub_interhub_dropped_total', 'One-way inter-hub messages dropped (peer unreachable, its send queue full, or its connection lost before they were written)', (set) => {
     const link = this.routingSource?.().link
     if (link) set(link.dropped)
   })
