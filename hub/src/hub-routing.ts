@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import type { Clock, TimerHandle } from './base/clock.js'
+import { ConfigError } from './base/errors.js'
 import type { Logger } from './base/log.js'
 import type { HubConfig } from './config/options.js'
 import type { Cluster } from './membership/cluster.js'
@@ -8,6 +10,7 @@ import type { RingEmitter } from './mqtt/ring-emitter.js'
 import type { RoutedPersistence } from './mqtt/routed-persistence.js'
 import { Router } from './routing/router.js'
 import { Sequencer } from './routing/sequencer.js'
+import type { LinkTls } from './routing/link-tls.js'
 import type { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import type { TopicLog } from './store/topic-log.js'
 
@@ -71,4 +74,18 @@ export function startLogRetention(deps: { config: HubConfig, topicLog: TopicLog,
   }
   pass()
   return handle
+}
+
+/** The inter-hub link's TLS files (`interHubTls*`), read; undefined for plain TCP. */
+export function readInterHubTls(config: HubConfig): LinkTls | undefined {
+  if (config.interHubTlsCert === undefined) return undefined
+  const read = (field: 'interHubTlsCert' | 'interHubTlsKey' | 'interHubTlsCa'): Buffer => {
+    const path = config[field] as string
+    try {
+      return readFileSync(path)
+    } catch (err) {
+      throw new ConfigError(field, `cannot read ${path}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  return { cert: read('interHubTlsCert'), key: read('interHubTlsKey'), ca: read('interHubTlsCa') }
 }

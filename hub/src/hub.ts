@@ -24,7 +24,7 @@ import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
-import { startLogRetention, startRouter } from './hub-routing.js'
+import { readInterHubTls, startLogRetention, startRouter } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
 import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
 import { NodeState } from './store/node-state.js'
@@ -135,7 +135,7 @@ export class Hub {
       // then the cluster's (so a rotation by SIGHUP applies to new connections too).
       const configKeys = config.gossipKeys.map((k) => Buffer.from(k, 'base64'))
       const started: { cluster?: Cluster } = {}
-      const bus = new TcpPeerBus({ self: config.id, host: config.host, port: config.interHub, clock, log: log.child({ component: 'router' }), authKeys: () => started.cluster?.gossipKeys() ?? configKeys })
+      const bus = new TcpPeerBus({ self: config.id, host: config.host, port: config.interHub, clock, log: log.child({ component: 'router' }), authKeys: () => started.cluster?.gossipKeys() ?? configKeys, tls: readInterHubTls(config) })
       const interHubPort = await bus.start()
       cleanups.unshift(() => bus.close())
       const transport = await UdpTcpTransport.start({ host: config.host, port: config.gossip, advertise: config.advertise, clock, log })

@@ -34,6 +34,8 @@ describe('hub config', () => {
     [['--max-packet-bytes', '10'], /maxPacketBytes: "10" is out of range \[64, 268435455\]/],
     [['--no-such-flag', '1'], /--no-such-flag: unknown option/],
     [['--mqtts', '8883'], /mqtts: the TLS listener needs both tlsCert and tlsKey/],
+    [['--inter-hub-tls-cert', 'c.pem', '--inter-hub-tls-key', 'k.pem'], /interHubTlsCert: TLS on the inter-hub link needs interHubTlsCert, interHubTlsKey and interHubTlsCa/],
+    [['--inter-hub-tls-ca', 'ca.pem'], /interHubTlsCert: TLS on the inter-hub link needs/],
     [['--id', 'bad id!'], /id: "bad id!" must be/],
     [['--mqtt'], /mqtt: --mqtt needs a value/],
   ])('rejects %j with a clear error', (argv, message) => {

@@ -35,6 +35,9 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   gossipKeys: [],
   clusterLabel: undefined,
   interHub: 7947,
+  interHubTlsCert: undefined,
+  interHubTlsKey: undefined,
+  interHubTlsCa: undefined,
   keyDepth: 2,
   replicationFactor: 2,
   logRetentionMs: 604_800_000,
@@ -164,6 +167,10 @@ export function loadConfig(sources: LoadSources = {}): HubConfig {
   }
   if (cfg.mqtts !== undefined && (!cfg.tlsCert || !cfg.tlsKey)) {
     throw new ConfigError('mqtts', 'the TLS listener needs both tlsCert and tlsKey')
+  }
+  const linkTls = [cfg.interHubTlsCert, cfg.interHubTlsKey, cfg.interHubTlsCa]
+  if (linkTls.some((f) => f !== undefined) && !linkTls.every((f) => f !== undefined)) {
+    throw new ConfigError('interHubTlsCert', 'TLS on the inter-hub link needs interHubTlsCert, interHubTlsKey and interHubTlsCa')
   }
   return cfg
 }

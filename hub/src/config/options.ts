@@ -66,6 +66,10 @@ export interface HubConfig {
   clusterLabel: string | undefined
   /** Inter-hub router port (TCP); 0 = ephemeral. */
   interHub: number
+  /** TLS on the inter-hub link: this hub's PEM certificate and key, and the cluster CA; all three or none (plain TCP). */
+  interHubTlsCert: string | undefined
+  interHubTlsKey: string | undefined
+  interHubTlsCa: string | undefined
   /** Topic levels that make up a key (which hub owns a topic). */
   keyDepth: number
   /** Copies of every message: the owner's and replicationFactor − 1 successors'. */
@@ -106,7 +110,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'profile', flag: '--profile', type: 'enum', values: ['lan', 'edge'], defaultText: 'lan', doc: 'Failure-detection profile: lan (memberlist LAN defaults, probe 1 s) or edge (probe 200 ms, for small rings on one LAN). See docs/membership.md.' },
   { key: 'gossipKeys', flag: '--gossip-key', type: 'list', defaultText: 'none (plaintext)', doc: 'AES-256-GCM gossip keys, base64 of 32 bytes, comma-separated; the first encrypts, all decrypt (rotate: add, make first, remove).' },
   { key: 'clusterLabel', flag: '--cluster-label', type: 'string', defaultText: 'none', doc: 'Cluster label bound to every gossip packet; packets with another label are dropped.' },
-  { key: 'interHub', flag: '--inter-hub', type: 'port', defaultText: '7947', doc: 'Inter-hub router port (TCP): publishes forwarded to owners, deliveries to interested hubs. 0 picks a free port.' },
+  { key: 'interHub', flag: '--inter-hub', type: 'port', defaultText: '7947', doc: 'Inter-hub router port (TCP, or TLS with the three options below): publishes forwarded to owners, deliveries to interested hubs. One connection per pair of hubs, dialed by the smaller id. 0 picks a free port.' },
+  { key: 'interHubTlsCert', flag: '--inter-hub-tls-cert', type: 'string', defaultText: 'none (plain TCP)', doc: 'PEM certificate (chain) file of this hub, signed by the cluster CA. With interHubTlsKey and interHubTlsCa, every inter-hub connection is TLS (1.2 or later) and both ends verify the other\'s certificate; every hub of the ring needs all three.' },
+  { key: 'interHubTlsKey', flag: '--inter-hub-tls-key', type: 'string', defaultText: 'none', doc: 'PEM private key file of interHubTlsCert.' },
+  { key: 'interHubTlsCa', flag: '--inter-hub-tls-ca', type: 'string', defaultText: 'none', doc: 'PEM file of the cluster CA that signed every hub\'s interHubTlsCert; a peer whose certificate it did not sign is refused and counted. Host names are not checked: use a CA for the ring alone.' },
   { key: 'keyDepth', flag: '--key-depth', type: 'int', min: 1, max: 16, defaultText: '2', doc: 'Topic levels that make up a key: devices/d42/... has key devices/d42; one hub owns each key. Must be equal on every hub.' },
   { key: 'replicationFactor', flag: '--replication-factor', type: 'int', min: 1, max: 5, defaultText: '2', doc: 'Copies of every message: the owner logs it and copies it to replicationFactor − 1 successors on the ring before a QoS 1/2 publish is acknowledged (fewer while the ring is smaller). 1 = no copies.' },
   { key: 'logRetentionMs', flag: '--log-retention-ms', type: 'int', min: 0, max: 31_536_000_000, defaultText: '604800000 (7 days)', doc: 'Topic log entries older than this are deleted (checked every minute); 0 = kept whatever their age.' },

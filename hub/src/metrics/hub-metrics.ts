@@ -60,7 +60,7 @@ export class HubMetrics {
     if (this.gossipSource) set(this.gossipSource().unknownTypes)
   })
   /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
-  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number> }, sessions?: object }) | undefined
+  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object }) | undefined
   readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped, deliveriesReceived', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
   }, ['event'])
@@ -75,13 +75,17 @@ export class HubMetrics {
     const link = this.routingSource?.().link
     if (link) { set(link.framesIn, { direction: 'in' }); set(link.framesOut, { direction: 'out' }) }
   }, ['direction'])
-  readonly interHubDropped = counterFrom(this.registry, 'ringhub_interhub_dropped_total', 'One-way inter-hub messages dropped (peer unreachable or its send queue full)', (set) => {
+  readonly interHubDropped = counterFrom(this.registry, 'ringhub_interhub_dropped_total', 'One-way inter-hub messages dropped (peer unreachable, its send queue full, or its connection lost before they were written)', (set) => {
     const link = this.routingSource?.().link
     if (link) set(link.dropped)
   })
   readonly interHubRejected = counterFrom(this.registry, 'ringhub_interhub_rejected_total', 'Inter-hub connections closed for bad input, by reason', (set) => {
     for (const [reason, n] of Object.entries(this.routingSource?.().link.rejected ?? {})) set(n, { reason })
   }, ['reason'])
+  readonly interHubConnections = counterFrom(this.registry, 'ringhub_interhub_connections_total', 'Inter-hub connections: dialed, accepted (TCP), linked (handshake done), replaced (the peer connected again)', (set) => {
+    const link = this.routingSource?.().link
+    if (link) for (const event of ['dialed', 'accepted', 'linked', 'replaced'] as const) set(link[event], { event })
+  }, ['event'])
   readonly topicLogEntries = new Gauge({ name: 'ringhub_topic_log_entries', help: 'Entries in this hub\'s topic log (owned keys and replica copies), as of the last retention pass', registers: [this.registry] })
   readonly topicLogBytes = new Gauge({ name: 'ringhub_topic_log_bytes', help: 'Payload bytes in this hub\'s topic log, as of the last retention pass', registers: [this.registry] })
   readonly topicLogPruned = new Counter({ name: 'ringhub_topic_log_pruned_total', help: 'Topic log entries deleted by retention (age, entries or bytes per key)', registers: [this.registry] })

@@ -9,7 +9,7 @@ export const LINK_VERSION = 1
 export const FRAME_HEADER_BYTES = 4 + 1 + 1 + 4
 
 export const FrameKind = {
-  /** First frame from the dialing hub: `{ id }`, plus `{ mac }` answering a challenge. */
+  /** First frame from the dialing hub: `{ id, boot }`, plus `{ nonce, mac }` answering a challenge. */
   hello: 1,
   /** One-way message. */
   message: 2,
@@ -19,6 +19,8 @@ export const FrameKind = {
   replyError: 5,
   /** From the accepting hub, first, when the ring has gossip keys: `{ nonce }` (16 random bytes). */
   challenge: 6,
+  /** The accepting hub's answer to a good hello: `{ id, boot }`, plus `{ mac }` with gossip keys (`link-handshake.ts`). */
+  welcome: 7,
 } as const
 export type FrameKind = typeof FrameKind[keyof typeof FrameKind]
 const KINDS = new Set<number>(Object.values(FrameKind))

@@ -1,13 +1,15 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import type { Server, Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../base/clock.js'
 import { ProtocolError, TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
-import { nextTurn } from '../base/next-turn.js'
-import { parseAddress } from '../transport/address.js'
+import { AcceptorHandshake, DialerHandshake, type LinkPeer } from './link-handshake.js'
 import { FrameKind, FrameReader, encodeFrame, type Frame } from './link-frames.js'
-import { asRouterMessage, asRouterReply, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
+import { STABLE_LINK_MS, dials, redialDelayMs } from './link-pairing.js'
+import { dialLink, listenLink, type LinkTls } from './link-tls.js'
+import { asRouterMessage, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
+import { PeerLink } from './peer-link.js'
 
 export interface TcpPeerBusOptions {
   self: string
@@ -19,14 +21,22 @@ export interface TcpPeerBusOptions {
   maxFrameBytes?: number
   /** Bytes waiting to be written to one peer beyond which messages are dropped and requests refused. */
   maxQueuedBytes?: number
-  /** A connection that has not said hello within this long is closed, ms. */
+  /** A connection whose handshake (TLS, hello, welcome) has not finished within this long is closed, ms. */
   helloTimeoutMs?: number
   /**
+   * How long frames for a peer that dials this hub (a smaller id) wait for its connection, ms;
+   * then they are dropped (requests fail `unreachable`), and so is whatever is sent to it until
+   * it connects. A peer whose connection closed counts as not connected at once.
+   */
+  dialWaitMs?: number
+  /**
    * The ring's gossip keys, primary first (read at every connection, so a key rotation applies).
-   * With keys, a connection must prove it holds one: the accepting hub sends a random nonce and
-   * the dialing hub's hello carries HMAC-SHA256(key, nonce ‖ id). Without: no authentication.
+   * With keys, both ends of a connection prove they hold one (`link-handshake.ts`). Without: no
+   * authentication.
    */
   authKeys?: () => readonly Uint8Array[]
+  /** TLS with the cluster CA on every link connection; plain TCP when undefined. */
+  tls?: LinkTls
 }
 
 export interface BusStats {
@@ -34,57 +44,44 @@ export interface BusStats {
   framesOut: number
   bytesIn: number
   bytesOut: number
-  /** One-way messages dropped: no connection possible, or the peer's queue full. */
+  /** One-way messages dropped: no connection possible, the peer's queue full, or the connection lost first. */
   dropped: number
-  /** Frames or connections refused as malformed, by reason. */
+  /** Frames or connections refused as malformed, unauthenticated or failing TLS, by reason. */
   rejected: Record<string, number>
-}
-
-const NONCE_BYTES = 16
-
-/** HMAC-SHA256(key, nonce ‖ UTF-8 id): what a dialing hub shows to prove it holds a ring key. */
-function helloMac(key: Uint8Array, nonce: Uint8Array, id: string): Uint8Array {
-  return createHmac('sha256', key).update(nonce).update(id, 'utf8').digest()
-}
-
-function macMatches(given: unknown, expected: Uint8Array): boolean {
-  return given instanceof Uint8Array && given.length === expected.length && timingSafeEqual(given, expected)
-}
-
-const RECONNECT_MIN_MS = 100
-const RECONNECT_MAX_MS = 5_000
-
-interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) => void, timer: TimerHandle }
-
-/** This hub's connection to one peer, over which it sends its messages and requests. */
-interface Outgoing {
-  socket: Socket
-  connected: boolean
-  queue: Buffer[]
-  queuedBytes: number
-  flushScheduled: boolean
-  pending: Map<number, Pending>
+  /** Connections this hub dialed, and TCP connections it accepted (handshake done or not). */
+  dialed: number
+  accepted: number
+  /** Links opened (handshake done, either end). */
+  linked: number
+  /** Links closed because their peer connected again (a restart, or a redial over a half-open connection). */
+  replaced: number
 }
 
 /**
- * The router link over TCP (DESIGN §4). Each hub dials each peer it talks to and sends its
- * messages and requests on that connection; replies come back on it. So between two hubs there
- * is one connection per direction, each carrying one sender's frames in order. Frames written
- * within one event-loop turn go out in one write (batching); the bytes queued for a peer are
- * bounded (`maxQueuedBytes`): beyond it one-way messages are dropped and counted, and requests
- * fail `overloaded`. A dropped connection fails its pending requests (`closed`); the next send
- * dials again, after a backoff that doubles from 100 ms to 5 s while dialing keeps failing.
- * With gossip keys a connection must prove it holds one (`authKeys`); without, it trusts its
- * network as the plaintext gossip port does (docs/routing.md).
+ * The router link over TCP, optionally TLS (DESIGN §4): one connection per pair of hubs. The hub
+ * with the smaller id dials every peer it learns of and keeps the connection, dialing again after
+ * it drops (at once after a link that was up a while, else backing off from 100 ms to 5 s); the
+ * other accepts and waits (`dialWaitMs`). Both send their messages, requests and replies on that
+ * one connection, so everything from X to Y leaves in the order it was sent. A newer connection
+ * from the same peer (a restart, or a redial over a half-open socket) replaces the link: its
+ * pending requests fail `closed`. Frames written within one event-loop turn go out in one write;
+ * the bytes queued for a peer are bounded (`maxQueuedBytes`): beyond, one-way messages are dropped
+ * and counted and requests fail `overloaded`. The handshake names both ends and, with gossip
+ * keys, authenticates both (`link-handshake.ts`); TLS with a cluster CA runs beneath it (`tls`).
  */
 export class TcpPeerBus implements PeerBus {
   readonly self: string
-  readonly stats: BusStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, rejected: {} }
-  readonly #opts: Required<TcpPeerBusOptions>
+  /** This run of the hub: a peer that sees another boot for the same id knows it restarted. */
+  readonly boot = randomBytes(8).toString('hex')
+  readonly stats: BusStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, rejected: {}, dialed: 0, accepted: 0, linked: 0, replaced: 0 }
+  readonly #opts: Required<Omit<TcpPeerBusOptions, 'tls'>> & { tls: LinkTls | undefined }
   readonly #server: Server
-  readonly #out = new Map<string, Outgoing>()
-  readonly #retry = new Map<string, { atMs: number, delayMs: number }>()
-  readonly #incoming = new Set<Socket>()
+  readonly #links = new Map<string, PeerLink>()
+  /** Dialing end: the backoff for each peer, and the timer of the next dial. */
+  readonly #retry = new Map<string, { delayMs: number, timer: TimerHandle | undefined }>()
+  /** Accepting end: peers whose connection closed or never came; sends to them fail until they connect. */
+  readonly #down = new Set<string>()
+  readonly #sockets = new Set<Socket>()
   #peers: ReadonlyMap<string, string> = new Map()
   #nextId = 1
   #closed = false
@@ -93,8 +90,14 @@ export class TcpPeerBus implements PeerBus {
 
   constructor(opts: TcpPeerBusOptions) {
     this.self = opts.self
-    this.#opts = { maxFrameBytes: 8 * 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, helloTimeoutMs: 10_000, authKeys: () => [], ...opts }
-    this.#server = createServer((socket) => this.#accept(socket))
+    this.#opts = { maxFrameBytes: 8 * 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, helloTimeoutMs: 10_000, dialWaitMs: 5_000, authKeys: () => [], tls: undefined, ...opts }
+    this.#server = listenLink({
+      tls: this.#opts.tls,
+      handshakeTimeoutMs: this.#opts.helloTimeoutMs,
+      onSocket: (socket) => this.#accept(socket),
+      onRawSocket: (socket) => { this.stats.accepted++; this.#track(socket) },
+      onTlsError: (err) => this.#reject(new ProtocolError('tls', 'router TLS handshake failed', { cause: err }), {}),
+    })
   }
 
   /** Listens; resolves with the bound port. */
@@ -109,17 +112,41 @@ export class TcpPeerBus implements PeerBus {
     })
   }
 
+  /** Where each peer's link listens. The dialing end connects to every new peer (and to a new address) at once. */
   setPeers(peers: ReadonlyMap<string, string>): void {
+    const before = this.#peers
     this.#peers = peers
-    for (const id of [...this.#out.keys()]) if (!peers.has(id)) this.#drop(id, new TransportError('closed', `${id} left the ring`))
+    for (const id of before.keys()) {
+      if (peers.has(id)) continue
+      const link = this.#links.get(id)
+      if (link) this.#drop(link, new TransportError('closed', `${id} left the ring`))
+      this.#opts.clock.clearTimeout(this.#retry.get(id)?.timer)
+      this.#retry.delete(id)
+      this.#down.delete(id)
+    }
+    if (this.#closed) return
+    for (const [id, address] of peers) {
+      const moved = before.get(id) !== address
+      if (!dials(this.self, id)) {
+        if (moved) this.#down.delete(id) // new to us, or restarted elsewhere: worth waiting for
+        continue
+      }
+      const link = this.#links.get(id)
+      if (link && (link.open || !moved)) continue
+      if (link) this.#drop(link, new TransportError('unreachable', `${id} moved to ${address}`))
+      const retry = this.#retry.get(id)
+      if (retry?.timer !== undefined && !moved) continue
+      if (retry) { this.#opts.clock.clearTimeout(retry.timer); retry.timer = undefined; retry.delayMs = 0 }
+      this.#dial(id)
+    }
   }
 
   onMessage(handler: (from: string, message: RouterMessage) => void): void { this.#onMessage = handler }
   onRequest(handler: (from: string, request: RouterRequest) => Promise<RouterReply>): void { this.#onRequest = handler }
 
   send(peer: string, message: RouterMessage): boolean {
-    const out = this.#connection(peer)
-    if (!out || !this.#enqueue(out, encodeFrame(FrameKind.message, 0, message))) {
+    const link = this.#linkFor(peer)
+    if (!link || !this.#enqueue(link, encodeFrame(FrameKind.message, 0, message))) {
       this.stats.dropped++
       return false
     }
@@ -128,192 +155,224 @@ export class TcpPeerBus implements PeerBus {
 
   request(peer: string, request: RouterRequest, timeoutMs: number): Promise<RouterReply> {
     return new Promise((resolve, reject) => {
-      const out = this.#connection(peer)
-      if (!out) return reject(new TransportError('unreachable', `no connection to ${peer}`))
+      const link = this.#linkFor(peer)
+      if (!link) return reject(new TransportError('unreachable', `no connection to ${peer}`))
       const id = this.#nextId = (this.#nextId % 0xffff_ffff) + 1
-      const frame = encodeFrame(FrameKind.request, id, request)
-      if (!this.#enqueue(out, frame)) return reject(new TransportError('overloaded', `send queue to ${peer} is full`))
-      const timer = this.#opts.clock.setTimeout(() => {
-        out.pending.delete(id)
-        reject(new TransportError('timeout', `request to ${peer} timed out after ${timeoutMs} ms`))
-      }, timeoutMs)
-      out.pending.set(id, { resolve, reject, timer })
+      if (!this.#enqueue(link, encodeFrame(FrameKind.request, id, request))) return reject(new TransportError('overloaded', `send queue to ${peer} is full`))
+      link.await(id, timeoutMs, resolve, reject)
     })
+  }
+
+  /** Peers with an open link (handshake done). */
+  linkedPeers(): string[] {
+    return [...this.#links.values()].filter((l) => l.open).map((l) => l.peer)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const id of [...this.#out.keys()]) this.#drop(id, new TransportError('closed', 'router closed'))
-    for (const s of this.#incoming) s.destroy()
+    for (const link of [...this.#links.values()]) this.#drop(link, new TransportError('closed', 'router closed'))
+    for (const retry of this.#retry.values()) this.#opts.clock.clearTimeout(retry.timer)
+    this.#retry.clear()
+    for (const s of this.#sockets) s.destroy()
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
-  #connection(peer: string): Outgoing | undefined {
+  /** The link to send on: open, being dialed, or waiting for the peer to dial; none if the peer cannot be reached now. */
+  #linkFor(peer: string): PeerLink | undefined {
     if (this.#closed) return undefined
-    const existing = this.#out.get(peer)
+    const existing = this.#links.get(peer)
     if (existing) return existing
+    if (!this.#peers.has(peer)) return undefined
+    if (dials(this.self, peer)) return this.#retry.get(peer)?.timer === undefined ? this.#dial(peer) : undefined
+    if (this.#down.has(peer)) return undefined
+    const link = this.#newLink(peer)
+    link.waitTimer = this.#opts.clock.setTimeout(() => {
+      if (this.#links.get(peer) !== link || link.open) return
+      this.#drop(link, new TransportError('unreachable', `${peer} did not connect within ${this.#opts.dialWaitMs} ms`))
+      this.#down.add(peer)
+    }, this.#opts.dialWaitMs)
+    link.waitTimer.unref()
+    return link
+  }
+
+  #newLink(peer: string): PeerLink {
+    const link = new PeerLink(peer, this.#opts.clock, this.stats)
+    this.#links.set(peer, link)
+    return link
+  }
+
+  /** Dialing end: connects to `peer`, says hello, and opens the link on its welcome. */
+  #dial(peer: string): PeerLink | undefined {
     const address = this.#peers.get(peer)
-    if (!address) return undefined
-    const retry = this.#retry.get(peer)
-    if (retry && this.#opts.clock.now() < retry.atMs) return undefined
-    const { host, port } = parseAddress(address)
-    const socket = connect({ host, port, noDelay: true })
-    const keys = this.#opts.authKeys()
-    const out: Outgoing = { socket, connected: false, queue: keys.length > 0 ? [] : [encodeFrame(FrameKind.hello, 0, { id: this.self })], queuedBytes: 0, flushScheduled: false, pending: new Map() }
-    this.#out.set(peer, out)
-    const reader = new FrameReader(this.#opts.maxFrameBytes)
-    const ready = (): void => {
-      out.connected = true
-      this.#retry.delete(peer)
-      this.#flush(out)
-    }
-    // Without keys the hello goes at once; with keys it answers the peer's challenge.
-    socket.on('connect', () => { if (keys.length === 0) ready() })
-    socket.on('data', (chunk: Buffer) => {
-      this.stats.bytesIn += chunk.length
-      try {
-        for (const frame of reader.push(chunk)) {
-          if (!out.connected && frame.kind === FrameKind.challenge && keys.length > 0) {
-            const nonce = (frame.body as { nonce?: unknown } | null)?.nonce
-            if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw new ProtocolError('malformed', 'bad router challenge')
-            out.queue.unshift(encodeFrame(FrameKind.hello, 0, { id: this.self, mac: helloMac(keys[0] as Uint8Array, nonce, this.self) }))
-            ready()
-          } else {
-            this.#onReply(out, frame)
-          }
-        }
-      } catch (err) {
-        this.#reject(err, { peer })
-        socket.destroy()
-      }
-    })
-    socket.on('error', () => { /* 'close' follows */ })
-    socket.on('close', () => {
-      if (!out.connected) {
-        const delayMs = Math.min(RECONNECT_MAX_MS, (retry?.delayMs ?? RECONNECT_MIN_MS / 2) * 2)
-        this.#retry.set(peer, { atMs: this.#opts.clock.now() + delayMs, delayMs })
-      }
-      this.#drop(peer, new TransportError(out.connected ? 'closed' : 'unreachable', `connection to ${peer} (${address}) ${out.connected ? 'closed' : 'failed'}`), out)
-    })
-    return out
-  }
-
-  #enqueue(out: Outgoing, frame: Buffer): boolean {
-    if (frame.length > this.#opts.maxFrameBytes) return false
-    if (out.queuedBytes + out.socket.writableLength + frame.length > this.#opts.maxQueuedBytes) return false
-    out.queue.push(frame)
-    out.queuedBytes += frame.length
-    if (out.connected && !out.flushScheduled) {
-      out.flushScheduled = true
-      nextTurn(() => this.#flush(out))
-    }
-    return true
-  }
-
-  #flush(out: Outgoing): void {
-    out.flushScheduled = false
-    if (out.queue.length === 0 || out.socket.destroyed) return
-    const bytes = out.queue.length === 1 ? out.queue[0] as Buffer : Buffer.concat(out.queue)
-    this.stats.framesOut += out.queue.length
-    this.stats.bytesOut += bytes.length
-    out.queue = []
-    out.queuedBytes = 0
-    out.socket.write(bytes)
-  }
-
-  #onReply(out: Outgoing, frame: Frame): void {
-    this.stats.framesIn++
-    const pending = out.pending.get(frame.id)
-    if (!pending) return // late: it timed out
-    out.pending.delete(frame.id)
-    this.#opts.clock.clearTimeout(pending.timer)
-    if (frame.kind === FrameKind.replyError) {
-      const reason = (frame.body as { reason?: unknown } | null)?.reason
-      pending.reject(new TransportError('closed', `peer failed the request: ${String(reason)}`))
-      return
-    }
+    if (this.#closed || address === undefined) return undefined
+    let dialed: ReturnType<typeof dialLink>
     try {
-      pending.resolve(asRouterReply(frame.body))
+      dialed = dialLink(address, this.#opts.tls, () => handshake.start())
     } catch (err) {
-      this.#reject(err, {})
-      pending.reject(err as Error)
+      this.#opts.log.warn({ err, peer, address }, 'router: cannot dial peer')
+      return undefined
     }
+    const { socket } = dialed
+    const handshake = new DialerHandshake({ id: this.self, boot: this.boot }, this.#opts.authKeys(), peer, (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
+    this.stats.dialed++
+    this.#track(socket)
+    const link = this.#newLink(peer)
+    link.socket = socket
+    const deadline = this.#opts.clock.setTimeout(() => socket.destroy(), this.#opts.helloTimeoutMs)
+    deadline.unref()
+    this.#read(socket, peer, (frame) => {
+      if (link.open) return this.#dispatch(link, frame)
+      const welcome = handshake.receive(frame)
+      if (!welcome) return
+      this.#opts.clock.clearTimeout(deadline)
+      this.#opened(link, socket, welcome)
+    })
+    socket.on('error', (err) => {
+      // The TCP connection came up but TLS did not (a certificate not from the cluster CA, a
+      // peer without TLS): a refusal to count, unlike an unreachable peer.
+      if (this.#opts.tls !== undefined && dialed.tcpUp() && !link.open) this.#reject(new ProtocolError('tls', `router TLS to ${peer} failed`, { cause: err }), { peer })
+    })
+    socket.on('close', () => {
+      this.#opts.clock.clearTimeout(deadline)
+      if (this.#links.get(peer) !== link) return
+      const wasOpen = link.open
+      this.#drop(link, new TransportError(wasOpen ? 'closed' : 'unreachable', `connection to ${peer} (${address}) ${wasOpen ? 'closed' : 'failed'}`))
+      this.#redial(peer, wasOpen && this.#opts.clock.monotonicMs() - link.openedMs >= STABLE_LINK_MS)
+    })
+    return link
   }
 
-  #drop(peer: string, error: Error, only?: Outgoing): void {
-    const out = this.#out.get(peer)
-    if (!out || (only && out !== only)) return
-    this.#out.delete(peer)
-    out.socket.destroy()
-    for (const p of out.pending.values()) {
-      this.#opts.clock.clearTimeout(p.timer)
-      p.reject(error)
-    }
-    out.pending.clear()
+  /** Dialing end: dials `peer` again after `redialDelayMs`. */
+  #redial(peer: string, wasStable: boolean): void {
+    if (this.#closed || !this.#peers.has(peer) || this.#links.has(peer)) return
+    const retry = this.#retry.get(peer) ?? { delayMs: 0, timer: undefined }
+    this.#retry.set(peer, retry)
+    retry.delayMs = redialDelayMs(retry.delayMs, wasStable)
+    this.#opts.clock.clearTimeout(retry.timer)
+    retry.timer = this.#opts.clock.setTimeout(() => {
+      retry.timer = undefined
+      if (!this.#links.has(peer)) this.#dial(peer)
+    }, retry.delayMs)
+    retry.timer.unref()
   }
 
-  /** A connection from a peer: hello first, then its messages and requests. */
+  /**
+   * Accepting end: a connection from a peer. Challenge (with keys), hello, welcome, then frames
+   * both ways. The newest connection from a peer replaces its link: the peer dialed again, so it
+   * restarted or saw the old connection fail.
+   */
   #accept(socket: Socket): void {
     if (this.#closed) { socket.destroy(); return }
+    this.#track(socket)
     socket.setNoDelay(true)
-    this.#incoming.add(socket)
-    const reader = new FrameReader(this.#opts.maxFrameBytes)
-    let from: string | undefined
+    const handshake = new AcceptorHandshake({ id: this.self, boot: this.boot }, this.#opts.authKeys(), (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
     const helloTimer = this.#opts.clock.setTimeout(() => { this.#reject(new ProtocolError('idle', 'no hello'), {}); socket.destroy() }, this.#opts.helloTimeoutMs)
     helloTimer.unref()
-    const keys = this.#opts.authKeys()
-    const nonce = keys.length > 0 ? randomBytes(NONCE_BYTES) : undefined
-    if (nonce) socket.write(encodeFrame(FrameKind.challenge, 0, { nonce }))
+    let link: PeerLink | undefined
+    this.#read(socket, () => link?.peer, (frame) => {
+      if (link) return this.#dispatch(link, frame)
+      const hello = handshake.receive(frame)
+      if (!dials(hello.id, this.self)) throw new ProtocolError('wrong-dialer', `${hello.id} dialed ${this.self}; the smaller id dials`)
+      this.#opts.clock.clearTimeout(helloTimer)
+      handshake.welcome(hello)
+      const existing = this.#links.get(hello.id)
+      // A link not open yet holds what waited for this peer; an open one is replaced.
+      const waiting = existing && !existing.open ? existing : undefined
+      if (existing?.open) {
+        this.stats.replaced++
+        this.#opts.log.info({ peer: hello.id, boot: hello.boot }, 'router: a new connection from the peer replaces its link')
+        this.#drop(existing, new TransportError('closed', `${hello.id} connected again (boot ${hello.boot})`))
+      }
+      link = waiting ?? this.#newLink(hello.id)
+      this.#down.delete(hello.id)
+      this.#opened(link, socket, hello)
+    })
+    socket.on('close', () => {
+      this.#opts.clock.clearTimeout(helloTimer)
+      if (!link || this.#links.get(link.peer) !== link) return
+      this.#drop(link, new TransportError('closed', `connection from ${link.peer} closed`))
+      this.#down.add(link.peer)
+    })
+  }
+
+  #opened(link: PeerLink, socket: Socket, peer: LinkPeer): void {
+    this.stats.linked++
+    this.#opts.log.debug({ peer: peer.id, boot: peer.boot }, 'router: link open')
+    link.opened(socket)
+  }
+
+  #dispatch(link: PeerLink, frame: Frame): void {
+    switch (frame.kind) {
+      case FrameKind.message: return this.#onMessage(link.peer, asRouterMessage(frame.body))
+      case FrameKind.request: return this.#serve(link, frame)
+      case FrameKind.reply:
+      case FrameKind.replyError: return link.settle(frame)
+      default: throw new ProtocolError('malformed', `unexpected router frame kind ${frame.kind}`)
+    }
+  }
+
+  /** Reads frames off `socket` into `handle`; bad input is counted and closes the connection. */
+  #read(socket: Socket, peer: string | (() => string | undefined), handle: (frame: Frame) => void): void {
+    const reader = new FrameReader(this.#opts.maxFrameBytes)
     socket.on('data', (chunk: Buffer) => {
       this.stats.bytesIn += chunk.length
       try {
         for (const frame of reader.push(chunk)) {
+          if (socket.destroyed) return
           this.stats.framesIn++
-          if (from === undefined) {
-            const hello = frame.body as { id?: unknown, mac?: unknown } | null
-            const id = hello?.id
-            if (frame.kind !== FrameKind.hello || typeof id !== 'string' || id.length === 0) throw new ProtocolError('malformed', 'router connection must start with hello')
-            if (nonce && !keys.some((key) => macMatches(hello?.mac, helloMac(key, nonce, id)))) throw new ProtocolError('auth-failed', `router hello from ${id} does not prove a gossip key`)
-            from = id
-            this.#opts.clock.clearTimeout(helloTimer)
-          } else if (frame.kind === FrameKind.message) {
-            this.#onMessage(from, asRouterMessage(frame.body))
-          } else if (frame.kind === FrameKind.request) {
-            this.#serve(socket, from, frame)
-          } else {
-            throw new ProtocolError('malformed', `unexpected router frame kind ${frame.kind}`)
-          }
+          handle(frame)
         }
       } catch (err) {
-        this.#reject(err, { from })
+        this.#reject(err, { peer: typeof peer === 'string' ? peer : peer() })
         socket.destroy()
       }
     })
-    socket.on('error', () => { /* 'close' follows */ })
-    socket.on('close', () => {
-      this.#opts.clock.clearTimeout(helloTimer)
-      this.#incoming.delete(socket)
-    })
   }
 
-  #serve(socket: Socket, from: string, frame: Frame): void {
+  #track(socket: Socket): void {
+    this.#sockets.add(socket)
+    socket.on('error', () => { /* 'close' follows */ })
+    socket.on('close', () => this.#sockets.delete(socket))
+  }
+
+  #enqueue(link: PeerLink, frame: Buffer): boolean {
+    return frame.length <= this.#opts.maxFrameBytes && link.enqueue(frame, this.#opts.maxQueuedBytes)
+  }
+
+  /** A handshake frame, straight to the socket. */
+  #write(socket: Socket, bytes: Buffer): void {
+    this.stats.framesOut++
+    this.stats.bytesOut += bytes.length
+    socket.write(bytes)
+  }
+
+  #serve(link: PeerLink, frame: Frame): void {
     const request = asRouterRequest(frame.body)
-    const reply = (kind: FrameKind, body: unknown): void => {
-      if (socket.destroyed) return
-      // What the handler sent to other hubs (a publish's deliveries) goes to the kernel before
-      // its reply (the publish's ack): should this process die right after, the deliveries are
-      // still on their way, so an acknowledged message cannot miss its subscribers.
-      for (const out of this.#out.values()) if (out.connected && out.queue.length > 0) this.#flush(out)
-      const bytes = encodeFrame(kind, frame.id, body)
-      this.stats.framesOut++
-      this.stats.bytesOut += bytes.length
-      socket.write(bytes)
-    }
-    this.#onRequest(from, request).then(
-      (answer) => reply(FrameKind.reply, answer),
-      (err: unknown) => reply(FrameKind.replyError, { reason: err instanceof Error ? err.message : String(err) }),
+    const socket = link.socket
+    this.#onRequest(link.peer, request).then(
+      (answer) => this.#reply(link, socket, FrameKind.reply, frame.id, answer),
+      (err: unknown) => this.#reply(link, socket, FrameKind.replyError, frame.id, { reason: err instanceof Error ? err.message : String(err) }),
     )
+  }
+
+  /**
+   * A reply goes on the connection its request came on, behind what was sent to that peer before
+   * it; if that connection is gone, so is the requester's wait.
+   */
+  #reply(link: PeerLink, socket: Socket | undefined, kind: FrameKind, id: number, body: unknown): void {
+    if (this.#links.get(link.peer) !== link || link.socket !== socket || socket?.destroyed !== false) return
+    link.push(encodeFrame(kind, id, body))
+    // What the handler sent to other hubs (a publish's deliveries) goes to the kernel before its
+    // reply (the publish's ack): should this process die right after, the deliveries are still
+    // on their way, so an acknowledged message cannot miss its subscribers.
+    for (const other of this.#links.values()) if (other.open && other.hasQueued) other.flush()
+  }
+
+  /** Closes the link: its connection, its queue, its pending requests (failed with `error`). */
+  #drop(link: PeerLink, error: Error): void {
+    if (this.#links.get(link.peer) === link) this.#links.delete(link.peer)
+    link.close(error)
   }
 
   #reject(err: unknown, context: Record<string, unknown>): void {

@@ -1,0 +1,119 @@
+import type { Socket } from 'node:net'
+import type { Clock, TimerHandle } from '../base/clock.js'
+import { TransportError } from '../base/errors.js'
+import { nextTurn } from '../base/next-turn.js'
+import { FrameKind, type Frame } from './link-frames.js'
+import { asRouterReply, type RouterReply } from './messages.js'
+
+/** The bus's counters a link adds to. */
+export interface LinkCounters { framesOut: number, bytesOut: number, dropped: number }
+
+interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) => void, timer: TimerHandle }
+
+/**
+ * The one link between this hub and a peer (`tcp-peer-bus.ts`): its connection once the
+ * handshake is done (before, the socket being dialed, or none while the peer is awaited), one
+ * queue for everything this hub sends the peer, so it all leaves in send order, and this hub's
+ * requests waiting for their replies. Frames queued within one event-loop turn go out in one write.
+ */
+export class PeerLink {
+  socket: Socket | undefined
+  /** True once the handshake is done; frames are written only then. */
+  open = false
+  openedMs = 0
+  /** Accepting end, before the peer has connected: when to give up waiting. */
+  waitTimer: TimerHandle | undefined
+  #queue: Buffer[] = []
+  #queuedBytes = 0
+  #flushScheduled = false
+  readonly #pending = new Map<number, Pending>()
+
+  constructor(readonly peer: string, private readonly clock: Clock, private readonly counters: LinkCounters) {}
+
+  get hasQueued(): boolean { return this.#queue.length > 0 }
+
+  /** The handshake is done on `socket`: what waited goes out. */
+  opened(socket: Socket): void {
+    this.clock.clearTimeout(this.waitTimer)
+    this.waitTimer = undefined
+    this.socket = socket
+    this.open = true
+    this.openedMs = this.clock.monotonicMs()
+    this.flush()
+  }
+
+  /**
+   * Queues a frame unless the bytes waiting for this peer (queued and in the socket) would pass
+   * `maxQueuedBytes`; then nothing is queued and the caller drops the frame (back-pressure).
+   */
+  enqueue(frame: Buffer, maxQueuedBytes: number): boolean {
+    if (this.#queuedBytes + (this.socket?.writableLength ?? 0) + frame.length > maxQueuedBytes) return false
+    this.push(frame)
+    if (this.open && !this.#flushScheduled) {
+      this.#flushScheduled = true
+      nextTurn(() => this.flush())
+    }
+    return true
+  }
+
+  /** Queues a frame whatever the bound (a reply: the peer's own request bounds it); the caller flushes. */
+  push(frame: Buffer): void {
+    this.#queue.push(frame)
+    this.#queuedBytes += frame.length
+  }
+
+  flush(): void {
+    this.#flushScheduled = false
+    if (!this.open || this.#queue.length === 0 || !this.socket || this.socket.destroyed) return
+    const bytes = this.#queue.length === 1 ? this.#queue[0] as Buffer : Buffer.concat(this.#queue)
+    this.counters.framesOut += this.#queue.length
+    this.counters.bytesOut += bytes.length
+    this.#queue = []
+    this.#queuedBytes = 0
+    this.socket.write(bytes)
+  }
+
+  /** Waits for the reply to request `id`, or fails with `timeout` after `timeoutMs`. */
+  await(id: number, timeoutMs: number, resolve: (reply: RouterReply) => void, reject: (err: Error) => void): void {
+    const timer = this.clock.setTimeout(() => {
+      this.#pending.delete(id)
+      reject(new TransportError('timeout', `request to ${this.peer} timed out after ${timeoutMs} ms`))
+    }, timeoutMs)
+    this.#pending.set(id, { resolve, reject, timer })
+  }
+
+  /** A reply or reply-error frame: settles its request. A reply that is not one throws ProtocolError (after failing the request). */
+  settle(frame: Frame): void {
+    const pending = this.#pending.get(frame.id)
+    if (!pending) return // late: it timed out
+    this.#pending.delete(frame.id)
+    this.clock.clearTimeout(pending.timer)
+    if (frame.kind === FrameKind.replyError) {
+      const reason = (frame.body as { reason?: unknown } | null)?.reason
+      pending.reject(new TransportError('closed', `peer failed the request: ${String(reason)}`))
+      return
+    }
+    try {
+      pending.resolve(asRouterReply(frame.body))
+    } catch (err) {
+      pending.reject(err as Error)
+      throw err
+    }
+  }
+
+  /** Closes the connection; queued messages are counted as dropped, pending requests fail with `error`. */
+  close(error: Error): void {
+    this.clock.clearTimeout(this.waitTimer)
+    this.socket?.destroy()
+    this.open = false
+    // Byte 5 of a frame is its kind (`link-frames.ts`).
+    for (const frame of this.#queue) if (frame.readUInt8(5) === FrameKind.message) this.counters.dropped++
+    this.#queue = []
+    this.#queuedBytes = 0
+    for (const p of this.#pending.values()) {
+      this.clock.clearTimeout(p.timer)
+      p.reject(error)
+    }
+    this.#pending.clear()
+  }
+}
