@@ -31,6 +31,7 @@ import { NodeState } from './store/node-state.js'
 import { randomRng, type Rng } from './base/rng.js'
 import { advertisedHost, hostPort } from './hub-addresses.js'
 import { RINGHUB_VERSION } from './version.js'
+import { installResumeTopic } from './mqtt/resume-topic.js'
 import { SessionHandoff } from './mqtt/session-handoff.js'
 
 export interface HubDeps {
@@ -173,7 +174,8 @@ export class Hub {
       const retention = startLogRetention({ config, topicLog, metrics, clock, log })
       cleanups.unshift(() => clock.clearTimeout(retention.timer))
       metrics.routingSource = () => ({ events: { ...router.stats }, link: bus.stats, sessions: sessions.stats })
-      registerRoutingRoutes(admin, { router, broker, topicLog, keyDepth: config.keyDepth, hubId: config.id, clock })
+      registerRoutingRoutes(admin, { router, broker, topicLog, keyDepth: config.keyDepth, hubId: config.id, clock, metrics })
+      installResumeTopic({ broker, router, topicLog, keyDepth: config.keyDepth, identityOf: (client) => auth.identityOf(client), metrics, log })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
       admin.route('GET /api/ring/owner', (req, res) => {

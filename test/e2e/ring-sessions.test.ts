@@ -156,4 +156,36 @@ describe('persistent sessions in a ring', () => {
     expect(seen.filter((n, i) => i === 0 || seen[i - 1] !== n)).toEqual(Array.from({ length: acked }, (_, i) => i))
     expect(repeats.length).toBeLessThan(hops.length)
   })
+
+  it('resumes from an offset over MQTT: $ringhub/resume/<client id>/req answered on .../res from the owner log', async () => {
+    const key = keyOwnedBy('b')
+    const pub = await client('a', 'rs-pub')
+    for (let i = 0; i < 5; i++) await pub.publishAsync(`${key}/log`, `m${i}`, { qos: 1 })
+    const reader = await client('c', 'rs-reader')
+    const answers: Array<Record<string, unknown>> = []
+    reader.on('message', (topic, payload) => { if (topic === '$ringhub/resume/rs-reader/res') answers.push(JSON.parse(payload.toString()) as Record<string, unknown>) })
+    await reader.subscribeAsync('$ringhub/resume/rs-reader/res', { qos: 1 })
+    const ask = async (request: unknown): Promise<Record<string, unknown>> => {
+      const before = answers.length
+      await reader.publishAsync('$ringhub/resume/rs-reader/req', typeof request === 'string' ? request : JSON.stringify(request), { qos: 1 })
+      await waitFor(() => answers.length > before, 'a resume answer', 5_000)
+      return answers[before] as Record<string, unknown>
+    }
+    interface Answer { ref: string, owner: string, messages: Array<{ epoch: number, seq: number, text: string }>, next: { epoch: number, seq: number } }
+    const all = await ask({ ref: 'r1', key }) as unknown as Answer
+    expect(all).toMatchObject({ ref: 'r1', key, owner: 'b' })
+    expect(all.messages.map((m) => m.text)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
+    const second = all.messages[1] as { epoch: number, seq: number }
+    const page = await ask({ ref: 'r2', key, since: `${second.epoch}:${second.seq}`, limit: 2 }) as unknown as Answer
+    expect(page.messages.map((m) => m.text)).toEqual(['m2', 'm3'])
+    const rest = await ask({ ref: 'r3', key, since: page.next }) as unknown as Answer
+    expect(rest.messages.map((m) => m.text)).toEqual(['m4'])
+    // Bad requests get an error answer, the connection stays.
+    expect(await ask('not json')).toMatchObject({ error: 'the request is not JSON' })
+    expect(await ask({ ref: 'r4', key: `${key}/log` })).toMatchObject({ ref: 'r4', error: expect.stringMatching(/not a key/) as unknown })
+    expect(await ask({ ref: 'r5', key, limit: 0 })).toMatchObject({ ref: 'r5', error: expect.stringMatching(/limit/) as unknown })
+    expect(reader.connected).toBe(true)
+    expect(await hub('c').metrics.render()).toMatch(/^ringhub_resume_requests_total\{door="mqtt",result="ok"\} 3$/m)
+    expect(await hub('c').metrics.render()).toMatch(/^ringhub_resume_requests_total\{door="mqtt",result="error"\} 3$/m)
+  })
 })

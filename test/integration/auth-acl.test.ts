@@ -160,4 +160,23 @@ describe('default ACL', () => {
   it('counts denied subscriptions', async () => {
     expect(await count('aclDenials', { action: 'subscribe' })).toBeGreaterThanOrEqual(4)
   })
+
+  it('lets a device resume its own key over MQTT, and no other device\'s key or answers', async () => {
+    const d42 = await as('d42', 'pw-d42')
+    await d42.publishAsync('devices/d42/log', 'mine', { qos: 1 })
+    const res = `$ringhub/resume/${d42.options.clientId as string}/res`
+    expect(await grantedQos(d42, res, 1)).toBe(1)
+    expect(await grantedQos(d42, '$ringhub/resume/ops:0/res', 1)).toBe(128)
+    expect(await grantedQos(d42, '$ringhub/resume/+/res', 1)).toBe(128)
+    const answers: Array<{ error?: string, messages?: Array<{ text: string }> }> = []
+    d42.on('message', (topic, payload) => { if (topic === res) answers.push(JSON.parse(payload.toString()) as typeof answers[number]) })
+    const ask = async (request: object): Promise<typeof answers[number]> => {
+      const before = answers.length
+      await d42.publishAsync(res.replace(/res$/, 'req'), JSON.stringify(request), { qos: 1 })
+      await waitFor(() => answers.length > before, 'a resume answer')
+      return answers[before] as typeof answers[number]
+    }
+    expect((await ask({ key: 'devices/d42' })).messages?.map((m) => m.text)).toContain('mine')
+    expect(await ask({ key: 'devices/d43' })).toEqual({ error: 'not authorized to read devices/d43' })
+  })
 })

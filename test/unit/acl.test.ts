@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { aclAllows, type Identity } from '../../hub/src/mqtt/acl.js'
+import { aclAllows, ownResumeTopic, type Identity } from '../../hub/src/mqtt/acl.js'
 
 const d42: Identity = { username: 'd42', role: 'device' }
 const operator: Identity = { username: 'ops', role: 'operator' }
@@ -25,5 +25,22 @@ describe('default ACL', () => {
     [{ username: undefined, role: 'device' } as Identity, 'publish', 'devices/undefined/x', false],
   ] as const)('%o %s %s → %s', (identity, action, topic, allowed) => {
     expect(aclAllows(identity, action, topic)).toBe(allowed)
+  })
+})
+
+describe('resume topics ($ringhub/resume/<clientId>/req|res)', () => {
+  it.each([
+    ['d42', 'publish', '$ringhub/resume/d42/req', true],
+    ['d42', 'subscribe', '$ringhub/resume/d42/res', true],
+    ['d42', 'publish', '$ringhub/resume/d42/res', false],
+    ['d42', 'subscribe', '$ringhub/resume/d42/req', false],
+    ['d42', 'subscribe', '$ringhub/resume/d43/res', false],
+    ['d42', 'subscribe', '$ringhub/resume/+/res', false],
+    ['d42', 'subscribe', '$ringhub/resume/#', false],
+    ['d42:agent', 'subscribe', '$ringhub/resume/d42:agent/res', true],
+    ['+', 'subscribe', '$ringhub/resume/+/res', false],
+    ['#', 'publish', '$ringhub/resume/#/req', false],
+  ] as const)('client %s %s %s → %s', (clientId, action, topic, allowed) => {
+    expect(ownResumeTopic(clientId, action, topic)).toBe(allowed)
   })
 })

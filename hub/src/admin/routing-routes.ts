@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http'
 import type { Aedes, AedesPublishPacket } from 'aedes'
 import type { Clock } from '../base/clock.js'
-import { keyOf } from '../ring/keys.js'
-import { MAX_LOG_READ, type Router } from '../routing/router.js'
-import type { Offset, TopicLog } from '../store/topic-log.js'
+import type { HubMetrics } from '../metrics/hub-metrics.js'
+import { parseResumeRequest, readResume } from '../routing/resume.js'
+import type { Router } from '../routing/router.js'
+import type { TopicLog } from '../store/topic-log.js'
 import { sendJson, type AdminServer } from './admin-server.js'
 import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTransport } from './device-commands.js'
 
@@ -11,22 +12,20 @@ import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTranspor
  * The admin routes that go through the ring: resume from an offset (`GET /api/keys/messages`)
  * and device commands (`POST /api/devices/<id>/commands`). docs/admin-api.md.
  */
-export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router, broker: Aedes, topicLog: TopicLog, keyDepth: number, hubId: string, clock: Clock }): void {
-  const { router, broker, topicLog, clock, keyDepth, hubId } = deps
+export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router, broker: Aedes, topicLog: TopicLog, keyDepth: number, hubId: string, clock: Clock, metrics: HubMetrics }): void {
+  const { router, broker, topicLog, clock, keyDepth, hubId, metrics } = deps
   admin.route('GET /api/keys/messages', async (req, res) => {
     const query = new URL(req.url ?? '/', 'http://x').searchParams
-    const parsed = parseResumeQuery(query, keyDepth)
-    if (typeof parsed === 'string') return sendJson(res, 400, { error: parsed })
+    const parsed = parseResumeRequest({ key: query.get('key') ?? undefined, since: query.get('since') ?? undefined, limit: query.get('limit') ?? undefined }, keyDepth)
+    if (typeof parsed === 'string') {
+      metrics.resumeRequests.inc({ door: 'admin', result: 'error' })
+      return sendJson(res, 400, { error: parsed })
+    }
     try {
-      const { owner, entries } = await router.logSince(parsed.key, parsed.since, parsed.limit)
-      const last = entries.at(-1)
-      sendJson(res, 200, {
-        key: parsed.key, owner,
-        oldest: topicLogOldest(router, topicLog, parsed.key),
-        messages: entries.map((e) => ({ epoch: e.epoch, seq: e.seq, topic: e.topic, qos: e.qos, retain: e.retain, tsMs: e.tsMs, payload: e.payload.toString('base64'), text: utf8OrUndefined(e.payload) })),
-        next: last ? { epoch: last.epoch, seq: last.seq } : parsed.since,
-      })
+      sendJson(res, 200, await readResume(router, topicLog, parsed))
+      metrics.resumeRequests.inc({ door: 'admin', result: 'ok' })
     } catch (err) {
+      metrics.resumeRequests.inc({ door: 'admin', result: 'error' })
       sendJson(res, 503, { error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` })
     }
   })
@@ -45,28 +44,6 @@ export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router
     const outcome = await sendCommand(commandTransport(broker, router), clock, { device, name, args, timeoutMs, id: `${hubId}-${++commandNo}` })
     sendJson(res, outcome.status, outcome.body)
   })
-}
-
-/** `?key=devices/d42&since=EPOCH:SEQ&limit=N` (since default 0:0, limit default and max 1000). */
-function parseResumeQuery(query: URLSearchParams, keyDepth: number): { key: string, since: Offset, limit: number } | string {
-  const key = query.get('key')
-  if (!key) return 'query parameter key is required (e.g. key=devices/d42)'
-  if (keyOf(key, keyDepth) !== key) return `${key} is not a key: a key is the first ${keyDepth} levels of a topic, without $`
-  const since = /^(\d+):(\d+)$/.exec(query.get('since') ?? '0:0')
-  if (!since) return 'since must be EPOCH:SEQ, e.g. since=3:17'
-  const limit = Number(query.get('limit') ?? MAX_LOG_READ)
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_READ) return `limit must be an integer in [1, ${MAX_LOG_READ}]`
-  return { key, since: { epoch: Number(since[1]), seq: Number(since[2]) }, limit }
-}
-
-function utf8OrUndefined(payload: Buffer): string | undefined {
-  const text = payload.toString('utf8')
-  return Buffer.byteLength(text) === payload.length && !text.includes('\uFFFD') ? text : undefined
-}
-
-/** The oldest offset of a key still in this hub's log when it is the owner (else unknown here). */
-function topicLogOldest(router: Router, topicLog: TopicLog, key: string): Offset | null {
-  return router.owns(key) ? topicLog.oldest(key) ?? null : null
 }
 
 /** Commands travel through the broker's bus, hence through the ring (see device-commands.ts). */

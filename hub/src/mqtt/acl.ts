@@ -51,3 +51,16 @@ export function clientIdAllowed(identity: Identity, clientId: string): boolean {
 export function willAllowed(identity: Identity, topic: string): boolean {
   return !topic.startsWith('$SYS') && aclAllows(identity, 'publish', topic)
 }
+
+/** Topics of the MQTT resume convention (resume-topic.ts): `$ringhub/resume/<clientId>/req|res`. */
+export const RESUME_PREFIX = '$ringhub/resume/'
+
+/**
+ * Every client, whatever its role, may publish to its own `$ringhub/resume/<clientId>/req` and
+ * subscribe to its own `.../res`, and to no other client's (a client id holding a wildcard gets
+ * neither: as a filter it would match other clients' answers).
+ */
+export function ownResumeTopic(clientId: string, action: AclAction, topic: string): boolean {
+  if (/[+#]/.test(clientId)) return false
+  return topic === `${RESUME_PREFIX}${clientId}/${action === 'publish' ? 'req' : 'res'}`
+}

@@ -1,7 +1,7 @@
 import type { Client, AuthenticateError, ConnectPacket, PublishPacket, Subscription } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
-import { aclAllows, clientIdAllowed, willAllowed, type Identity } from './acl.js'
+import { aclAllows, clientIdAllowed, ownResumeTopic, willAllowed, type Identity } from './acl.js'
 
 /** Checks a username/password pair; returns the role, or undefined when refused. */
 export interface CredentialChecker {
@@ -94,7 +94,7 @@ export class MqttAuth {
       return this.#deny(client, 'publish', packet.topic, callback)
     }
     const identity = client ? this.#identities.get(client) : undefined
-    if (client && (!identity || !aclAllows(identity, 'publish', packet.topic))) {
+    if (client && (!identity || !(aclAllows(identity, 'publish', packet.topic) || ownResumeTopic(client.id, 'publish', packet.topic)))) {
       return this.#deny(client, 'publish', packet.topic, callback)
     }
     // aedes calls this once for every PUBLISH a client sends, so it is where they are counted.
@@ -104,7 +104,7 @@ export class MqttAuth {
 
   readonly authorizeSubscribe = (client: Client, sub: Subscription, callback: (err: Error | null, sub?: Subscription | null) => void): void => {
     const identity = this.#identities.get(client)
-    if (!identity || !aclAllows(identity, 'subscribe', sub.topic)) {
+    if (!identity || !(aclAllows(identity, 'subscribe', sub.topic) || ownResumeTopic(client.id, 'subscribe', sub.topic))) {
       this.deps.metrics.aclDenials.inc({ action: 'subscribe' })
       this.deps.log.warn({ clientId: client.id, username: identity?.username, filter: sub.topic }, 'subscription denied by ACL')
       // A null subscription makes aedes answer SUBACK 0x80 for this filter [MQTT-3.9.3].
