@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type { Clock, TimerHandle } from './base/clock.js'
 import { ConfigError } from './base/errors.js'
 import type { Logger } from './base/log.js'
@@ -8,6 +9,7 @@ import type { Member } from './membership/member.js'
 import type { HubMetrics } from './metrics/hub-metrics.js'
 import type { RingEmitter } from './mqtt/ring-emitter.js'
 import type { RoutedPersistence } from './mqtt/routed-persistence.js'
+import { WillGuard } from './mqtt/will-guard.js'
 import { Router } from './routing/router.js'
 import { Sequencer } from './routing/sequencer.js'
 import type { LinkTls } from './routing/link-tls.js'
@@ -88,4 +90,39 @@ export function readInterHubTls(config: HubConfig): LinkTls | undefined {
     }
   }
   return { cert: read('interHubTlsCert'), key: read('interHubTlsKey'), ca: read('interHubTlsCa') }
+}
+
+/**
+ * Wills that survive their hub (will-guard.ts): clients' wills go to guardians as clients
+ * connect, are released as they go, and fall due on the guardians when their hub dies or restarts.
+ */
+export function startWillGuard(deps: { config: HubConfig, cluster: Cluster, bus: TcpPeerBus, router: Router, broker: Aedes, persistence: RoutedPersistence, log: Logger }): WillGuard {
+  const { config, cluster, bus, router, broker, persistence } = deps
+  const isHub = (m: Member): boolean => m.id !== config.id && m.meta.role === 'hub'
+  const guard = new WillGuard({
+    self: config.id,
+    boot: bus.boot,
+    bus,
+    router,
+    replicasOf: (key, n) => cluster.tracker.ring.replicasOf(key, n),
+    isMember: (hub) => cluster.swim.members.some((m) => m.id === hub && (m.state === 'alive' || m.state === 'suspect')),
+    keyDepth: config.keyDepth,
+    publish: async (will) => { await router.publish(will) },
+    markGuarded: async (clientId) => {
+      const will = await persistence.getWill({ id: clientId })
+      if (will) await persistence.putWill({ id: clientId }, { ...will, guarded: true })
+    },
+    log: deps.log.child({ component: 'wills' }),
+  })
+  broker.on('clientReady', (client) => {
+    const will = (client as Client & { will?: AedesPublishPacket | null }).will
+    if (!will) return
+    const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : Buffer.from(will.payload)
+    void guard.clientConnected(client.id, { topic: will.topic, payload, qos: will.qos, retain: will.retain })
+  })
+  broker.on('clientDisconnect', (client) => guard.clientGone(client.id))
+  cluster.swim.on('memberJoined', (m) => { if (isHub(m)) guard.peerJoined(m.id) })
+  cluster.swim.on('memberDied', (m) => { if (isHub(m)) guard.hubDied(m.id) })
+  cluster.swim.on('memberLeft', (m) => { if (isHub(m)) guard.hubLeft(m.id) })
+  return guard
 }

@@ -24,7 +24,7 @@ import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
-import { readInterHubTls, startLogRetention, startRouter } from './hub-routing.js'
+import { readInterHubTls, startLogRetention, startRouter, startWillGuard } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
 import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
 import { NodeState } from './store/node-state.js'
@@ -170,10 +170,11 @@ export class Hub {
         log: log.child({ component: 'sessions' }),
       })
       brokerHooks.authenticated = (client) => sessions.connecting(client)
+      const wills = startWillGuard({ config, cluster, bus, router, broker, persistence, log })
       cleanups.unshift(() => router.stop())
       const retention = startLogRetention({ config, topicLog, metrics, clock, log })
       cleanups.unshift(() => clock.clearTimeout(retention.timer))
-      metrics.routingSource = () => ({ events: { ...router.stats }, link: bus.stats, sessions: sessions.stats })
+      metrics.routingSource = () => ({ events: { ...router.stats }, link: bus.stats, sessions: sessions.stats, wills: wills.stats })
       registerRoutingRoutes(admin, { router, broker, topicLog, keyDepth: config.keyDepth, hubId: config.id, clock, metrics })
       installResumeTopic({ broker, router, topicLog, keyDepth: config.keyDepth, identityOf: (client) => auth.identityOf(client), metrics, log })
       await publishOrphanedWills(broker, persistence, log)

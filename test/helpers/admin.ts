@@ -6,6 +6,14 @@ export async function ringOf(admin: string): Promise<RingView> {
   return await res.json() as RingView
 }
 
+/** An unlabelled metric's value (a gauge such as ringhub_wills_held), from the admin port's /metrics. */
+export async function gauge(admin: string, name: string): Promise<number> {
+  const text = await (await fetch(`http://${admin}/metrics`, { signal: AbortSignal.timeout(2_000) })).text()
+  const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?)$`, 'm').exec(text)
+  if (!m) throw new Error(`no metric ${name} on ${admin}`)
+  return Number(m[1])
+}
+
 /** A counter's total over the label sets matching `labelRe`, from the admin port's /metrics. */
 export async function counter(admin: string, name: string, labelRe = '[^}]*'): Promise<number> {
   const text = await (await fetch(`http://${admin}/metrics`, { signal: AbortSignal.timeout(2_000) })).text()

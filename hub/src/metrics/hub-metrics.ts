@@ -61,13 +61,24 @@ export class HubMetrics {
     if (this.gossipSource) set(this.gossipSource().unknownTypes)
   })
   /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
-  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object }) | undefined
+  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object, wills?: object }) | undefined
   readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped, deliveriesReceived', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
   }, ['event'])
   readonly sessionEvents = counterFrom(this.registry, 'ringhub_session_handoff_total', 'Persistent sessions moving between hubs: taken, handedOver, discarded, takeFailures, barrierTimeouts', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().sessions ?? {})) if (typeof n === 'number') set(n, { event })
   }, ['event'])
+  readonly willEvents = counterFrom(this.registry, 'ringhub_wills_total', 'Wills guarded for another hub: guarded (given to guardians), guardFailures, published (here, for a dead or restarted hub)', (set) => {
+    const wills = this.routingSource?.().wills as Record<string, number> | undefined
+    if (wills) for (const event of ['guarded', 'guardFailures', 'published'] as const) set(wills[event] ?? 0, { event })
+  }, ['event'])
+  readonly willsHeld = new Gauge({
+    name: 'ringhub_wills_held', help: 'Wills of other hubs\' clients held here as a guardian', registers: [this.registry],
+    collect: () => {
+      const wills = this.routingSource?.().wills as Record<string, number> | undefined
+      this.willsHeld.set(wills?.held ?? 0)
+    },
+  })
   readonly interHubBytes = counterFrom(this.registry, 'ringhub_interhub_bytes_total', 'Bytes on the inter-hub links, by direction', (set) => {
     const link = this.routingSource?.().link
     if (link) { set(link.bytesIn, { direction: 'in' }); set(link.bytesOut, { direction: 'out' }) }

@@ -31,7 +31,7 @@ export interface SessionHandoffDeps {
   router: {
     peers(): readonly string[]
     barrier(peer: string, timeoutMs: number): Promise<boolean>
-    handleSessions(handler: (from: string, r: SessionRequest) => Promise<SessionReply>): void
+    serve(types: ReadonlyArray<'session-find' | 'session-take'>, handler: (from: string, r: SessionRequest) => Promise<SessionReply>): void
   }
   persistence: RoutedPersistence
   /** aedes' connected clients by id. */
@@ -62,7 +62,7 @@ export class SessionHandoff {
   readonly stats: SessionHandoffStats = { taken: 0, handedOver: 0, discarded: 0, takeFailures: 0, barrierTimeouts: 0 }
 
   constructor(private readonly deps: SessionHandoffDeps) {
-    deps.router.handleSessions((from, r) => this.#onRequest(from, r))
+    deps.router.serve(['session-find', 'session-take'], (from, r) => this.#onRequest(from, r))
   }
 
   /**

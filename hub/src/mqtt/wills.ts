@@ -2,7 +2,8 @@ import type { Aedes, AedesPublishPacket } from 'aedes'
 import type { Logger } from '../base/log.js'
 
 interface WillStore {
-  streamWill(brokers?: Record<string, unknown>): AsyncIterable<AedesPublishPacket & { clientId: string }>
+  /** A will carries `guarded: true` once a guardian holds a copy (will-guard.ts). */
+  streamWill(brokers?: Record<string, unknown>): AsyncIterable<AedesPublishPacket & { clientId: string, guarded?: boolean }>
   delWill(client: { id: string, brokerId: string }): Promise<unknown>
 }
 
@@ -19,13 +20,18 @@ function publish(broker: Aedes, packet: AedesPublishPacket): Promise<void> {
 /**
  * Publishes the wills left by connections of this hub's previous run that never disconnected
  * cleanly (the process was killed). aedes only sends wills of *other* dead broker ids; a hub that
- * restarts under its own id would otherwise keep them forever [MQTT-3.1.2-8].
+ * restarts under its own id would otherwise keep them forever [MQTT-3.1.2-8]. A will a guardian
+ * holds is the guardian's to publish (will-guard.ts): it is only deleted here.
  */
 export async function publishOrphanedWills(broker: Aedes, store: WillStore, log: Logger): Promise<number> {
   let count = 0
   // An empty "alive brokers" map streams every stored will; keep only ours.
   for await (const will of store.streamWill({})) {
     if (will.brokerId !== broker.id) continue
+    if (will.guarded === true) {
+      await store.delWill({ id: will.clientId, brokerId: will.brokerId })
+      continue
+    }
     await publish(broker, will)
     await store.delWill({ id: will.clientId, brokerId: will.brokerId })
     count++

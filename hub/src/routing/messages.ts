@@ -140,8 +140,31 @@ export interface SessionReply {
   packets: WirePacket[]
 }
 
-export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage
-export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest
+/**
+ * A client's will, given by the hub the client is connected to (its `boot`: that run of the hub)
+ * to the `guardians` that publish it if that hub dies (request; reply `{ t: 'ok' }`).
+ */
+export interface WillGuardRequest {
+  t: 'will-guard'
+  clientId: string
+  boot: string
+  /** All the guardians, in order: the first one alive publishes. */
+  guardians: string[]
+  topic: string
+  payload: Uint8Array
+  qos: 0 | 1 | 2
+  retain: boolean
+}
+
+/**
+ * `will-release`: the client is gone without its will being due on the guardians (it disconnected,
+ * or its hub published the will itself). `will-sync`: the sender runs as `boot`; wills it gave
+ * in an earlier run are due (that run ended with the process).
+ */
+export type WillMessage = { t: 'will-release', clientId: string } | { t: 'will-sync', boot: string }
+
+export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage
+export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest
 export type RouterReply = PublishReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply
 
 const QOS = new Set([0, 1, 2])
@@ -184,6 +207,14 @@ export function asRouterMessage(v: unknown): RouterMessage {
     if (!isCount(m.id)) bad(m.t)
     return m as unknown as BarrierMessage
   }
+  if (m.t === 'will-release') {
+    if (!isString(m.clientId)) bad(m.t)
+    return m as unknown as WillMessage
+  }
+  if (m.t === 'will-sync') {
+    if (!isString(m.boot)) bad(m.t)
+    return m as unknown as WillMessage
+  }
   throw new ProtocolError('unknown-type', `router: unknown message type ${String(m.t)}`)
 }
 
@@ -210,6 +241,10 @@ export function asRouterRequest(v: unknown): RouterRequest {
   if (m.t === 'log') {
     if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isCount(m.limit)) bad('log')
     return m as unknown as LogRequest
+  }
+  if (m.t === 'will-guard') {
+    if (!isString(m.clientId) || !isString(m.boot) || !isStrings(m.guardians) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean') bad('will-guard')
+    return m as unknown as WillGuardRequest
   }
   if (m.t === 'session-find' || m.t === 'session-take') {
     if (!isString(m.clientId) || (m.discard !== undefined && typeof m.discard !== 'boolean')) bad(m.t)

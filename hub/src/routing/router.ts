@@ -6,7 +6,7 @@ import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
-import type { BarrierMessage, DeliverMessage, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest, SessionReply, SessionRequest } from './messages.js'
+import type { BarrierMessage, DeliverMessage, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
@@ -118,8 +118,9 @@ export class Router {
   /** Barriers sent to peers, waiting for their ack. */
   readonly #barriers = new Map<number, () => void>()
   #nextBarrier = 0
-  /** Handles session requests from peers (a hub's SessionHandoff); none: no sessions held here. */
-  #sessions: ((from: string, r: SessionRequest) => Promise<SessionReply>) | undefined
+  /** Services built on the link by other parts of the hub (sessions, wills), by message type. */
+  readonly #services = new Map<string, (from: string, r: RouterRequest) => Promise<RouterReply>>()
+  readonly #listeners = new Map<string, (from: string, m: RouterMessage) => void>()
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
   /** Tells this run's publish ids from those of the hub's earlier runs. */
@@ -250,8 +251,18 @@ export class Router {
   /** Alive hub members other than this one. */
   peers(): readonly string[] { return this.deps.peers() }
 
-  /** Who answers peers' session requests (`session-find`, `session-take`). */
-  handleSessions(handler: (from: string, r: SessionRequest) => Promise<SessionReply>): void { this.#sessions = handler }
+  /**
+   * Lets another part of the hub answer peers' requests of these types (the router's own types
+   * are its own). A request of a type nobody serves gets an error reply.
+   */
+  serve<T extends RouterRequest['t']>(types: readonly T[], handler: (from: string, r: Extract<RouterRequest, { t: T }>) => Promise<RouterReply>): void {
+    for (const t of types) this.#services.set(t, handler as (from: string, r: RouterRequest) => Promise<RouterReply>)
+  }
+
+  /** Lets another part of the hub take peers' one-way messages of these types. */
+  listen<T extends RouterMessage['t']>(types: readonly T[], handler: (from: string, m: Extract<RouterMessage, { t: T }>) => void): void {
+    for (const t of types) this.#listeners.set(t, handler as (from: string, m: RouterMessage) => void)
+  }
 
   /**
    * Resolves true once every delivery `peer` sent to this hub before it saw this barrier has
@@ -449,7 +460,8 @@ export class Router {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
       this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
-    } else if (m.t !== 'interest') this.#onBarrier(from, m)
+    } else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
+    else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
     else if (m.op === 'replace') this.#interest.replace(from, m.filters)
     else if (m.op === 'add') this.#interest.add(from, m.filters)
     else this.#interest.remove(from, m.filters)
@@ -481,11 +493,12 @@ export class Router {
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e) }
     }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
-    if (r.t === 'session-find' || r.t === 'session-take') {
-      return this.#sessions ? this.#sessions(from, r) : { t: 'session', subscriptions: null, packets: [] }
-    }
     if (r.t === 'key-state' || r.t === 'handoff') return this.#handoff.onRequest(r)
-    if (r.t !== 'publish') throw new Error(`unhandled request ${r.t}`)
+    if (r.t !== 'publish') {
+      const service = this.#services.get(r.t)
+      if (!service) return { t: 'failed', reason: `this hub does not serve ${r.t}` }
+      return service(from, r)
+    }
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self) {
