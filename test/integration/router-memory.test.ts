@@ -199,4 +199,29 @@ describe('Router over an in-memory bus (virtual time)', () => {
     // The log tail came along: a resume read at the new owner sees both epochs, in order.
     expect(hub(hubs, 'h4').log.since(key, { epoch: 0, seq: 0 }).map((e) => [e.epoch, e.payload.toString()])).toEqual([[first.epoch, 'v1'], [next.epoch, 'v2']])
   })
+
+  it('reports replication lag: copies in flight and the age of the oldest, back to 0 once confirmed', async () => {
+    const { clock, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const owner = hub(hubs, 'h1').router
+    expect(owner.replication()).toEqual({ inflight: 0, lagMs: 0 })
+    const published = owner.publish({ topic: `${key}/t`, payload: Buffer.from('x'), qos: 1, retain: false })
+    // Each frame takes 1 virtual ms: the copy is out, unconfirmed, for a round trip.
+    let maxInflight = 0
+    let maxLagMs = 0
+    let done = false
+    void published.then(() => { done = true })
+    for (let t = 0; t < 1_000 && !done; t++) {
+      await new Promise((r) => setImmediate(r))
+      const { inflight, lagMs } = owner.replication()
+      maxInflight = Math.max(maxInflight, inflight)
+      maxLagMs = Math.max(maxLagMs, lagMs)
+      clock.advance(1)
+    }
+    await settle(clock, published)
+    expect(maxInflight).toBe(1) // replication factor 2: one successor
+    expect(maxLagMs).toBeGreaterThanOrEqual(1)
+    expect(owner.replication()).toEqual({ inflight: 0, lagMs: 0 })
+  })
 })

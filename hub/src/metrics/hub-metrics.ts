@@ -61,7 +61,7 @@ export class HubMetrics {
     if (this.gossipSource) set(this.gossipSource().unknownTypes)
   })
   /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
-  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object, wills?: object }) | undefined
+  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object, wills?: object, replication?: { inflight: number, lagMs: number } }) | undefined
   readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped, deliveriesReceived', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
   }, ['event'])
@@ -78,6 +78,14 @@ export class HubMetrics {
       const wills = this.routingSource?.().wills as Record<string, number> | undefined
       this.willsHeld.set(wills?.held ?? 0)
     },
+  })
+  readonly replicationInflight = new Gauge({
+    name: 'ringhub_replication_inflight', help: 'Message copies sent to replicas and not confirmed yet', registers: [this.registry],
+    collect: () => { this.replicationInflight.set(this.routingSource?.().replication?.inflight ?? 0) },
+  })
+  readonly replicationLag = new Gauge({
+    name: 'ringhub_replication_lag_seconds', help: 'Age of the oldest message copy a replica has not confirmed yet (0: none pending)', registers: [this.registry],
+    collect: () => { this.replicationLag.set((this.routingSource?.().replication?.lagMs ?? 0) / 1000) },
   })
   readonly interHubBytes = counterFrom(this.registry, 'ringhub_interhub_bytes_total', 'Bytes on the inter-hub links, by direction', (set) => {
     const link = this.routingSource?.().link

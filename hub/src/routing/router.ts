@@ -121,6 +121,9 @@ export class Router {
   /** Services built on the link by other parts of the hub (sessions, wills), by message type. */
   readonly #services = new Map<string, (from: string, r: RouterRequest) => Promise<RouterReply>>()
   readonly #listeners = new Map<string, (from: string, m: RouterMessage) => void>()
+  /** Copies sent to replicas, not confirmed yet: token → when sent (insertion order = age). */
+  readonly #unconfirmed = new Map<number, number>()
+  #nextCopy = 0
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
   /** Tells this run's publish ids from those of the hub's earlier runs. */
@@ -395,14 +398,28 @@ export class Router {
     if (replicas.length === 0) return
     const request: ReplicateRequest = { t: 'replicate', ...(id === undefined ? {} : { id }), key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
     await Promise.all(replicas.map(async (replica) => {
+      const token = ++this.#nextCopy
+      this.#unconfirmed.set(token, this.deps.clock.now())
       try {
         await this.deps.bus.request(replica, request, this.#requestTimeoutMs)
         this.stats.replicated++
       } catch (err) {
         this.stats.replicaFailures++
         this.deps.log.warn({ err, replica, key: entry.key }, 'replica did not confirm a message')
+      } finally {
+        this.#unconfirmed.delete(token)
       }
     }))
+  }
+
+  /**
+   * Replication lag: copies sent to replicas and not confirmed yet, and the age of the oldest of
+   * them (0 when none), ms. An acknowledgement waits for its copies, so this is also how long the
+   * slowest publish in flight has been waiting for its replicas.
+   */
+  replication(): { inflight: number, lagMs: number } {
+    const oldest = this.#unconfirmed.values().next()
+    return { inflight: this.#unconfirmed.size, lagMs: oldest.done === true ? 0 : this.deps.clock.now() - oldest.value }
   }
 
   /** Retained messages held here for keys this hub owns (replicas hold copies of others'). */
