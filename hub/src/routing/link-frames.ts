@@ -1,4 +1,4 @@
-import { decode, encode } from '@msgpack/msgpack'
+import { Decoder, Encoder } from '@msgpack/msgpack'
 import { ProtocolError } from '../base/errors.js'
 
 /**
@@ -27,8 +27,14 @@ const KINDS = new Set<number>(Object.values(FrameKind))
 
 export interface Frame { kind: FrameKind, id: number, body: unknown }
 
+// One encoder and one decoder for every frame: msgpack's encode()/decode() build a new one (and
+// a 2 KiB buffer) per call, which was a good part of the link's garbage. encodeSharedRef returns
+// a view of the encoder's buffer, copied into the frame at once; a reentrant call gets a clone.
+const encoder = new Encoder()
+const decoder = new Decoder()
+
 export function encodeFrame(kind: FrameKind, id: number, body: unknown): Buffer {
-  const packed = encode(body)
+  const packed = encoder.encodeSharedRef(body)
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + packed.byteLength)
   frame.writeUInt32BE(frame.length - 4, 0)
   frame.writeUInt8(LINK_VERSION, 4)
@@ -66,7 +72,7 @@ export class FrameReader {
       if (!KINDS.has(kind)) throw new ProtocolError('unknown-type', `router frame kind ${kind}`)
       let body: unknown
       try {
-        body = decode(frame.subarray(FRAME_HEADER_BYTES))
+        body = decoder.decode(frame.subarray(FRAME_HEADER_BYTES))
       } catch (err) {
         throw new ProtocolError('malformed', 'router frame body is not msgpack', { cause: err })
       }

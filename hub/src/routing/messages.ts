@@ -69,13 +69,18 @@ export interface LogReply {
   entries: WireEntry[]
 }
 
-/** One sequenced message, copied by the owner to a replica (request; reply `{ t: 'ok' }`). */
-export interface ReplicateRequest extends WireEntry {
-  t: 'replicate'
+/** One sequenced message as the owner copies it to a replica. */
+export interface ReplicaEntry extends WireEntry {
   /** The forwarded publish's id, if it was forwarded: a replica that takes over the key then
    *  recognises the ingress hub's retry of it. */
   id?: string
   key: string
+}
+
+/** The copies an owner made for one replica in one event-loop turn, in numbering order (request; reply `{ t: 'ok' }` once all are committed). */
+export interface ReplicateRequest {
+  t: 'replicate'
+  entries: ReplicaEntry[]
 }
 
 /**
@@ -231,7 +236,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
   }
   if (m.t === 'interest') return asRouterMessage(m) as InterestMessage
   if (m.t === 'replicate') {
-    if ((m.id !== undefined && !isString(m.id)) || !isString(m.key) || !isWireEntry(m)) bad('replicate')
+    if (!Array.isArray(m.entries) || !m.entries.every((e: Record<string, unknown>) => (e?.id === undefined || isString(e.id)) && isString(e?.key) && isWireEntry(e))) bad('replicate')
     return m as unknown as ReplicateRequest
   }
   if (m.t === 'key-state' || m.t === 'handoff') {

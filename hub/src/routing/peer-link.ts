@@ -8,7 +8,10 @@ import { asRouterReply, type RouterReply } from './messages.js'
 /** The bus's counters a link adds to. */
 export interface LinkCounters { framesOut: number, bytesOut: number, dropped: number }
 
-interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) => void, timer: TimerHandle }
+interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) => void, deadlineMs: number, timeoutMs: number }
+
+/** Longest wait between two passes over the pending requests' deadlines, ms. */
+const SWEEP_MS = 50
 
 /**
  * The one link between this hub and a peer (`tcp-peer-bus.ts`): its connection once the
@@ -27,6 +30,8 @@ export class PeerLink {
   #queuedBytes = 0
   #flushScheduled = false
   readonly #pending = new Map<number, Pending>()
+  /** One timer for all pending requests' deadlines (a timer per request was a good part of the link's cost). */
+  #sweepTimer: TimerHandle | undefined
 
   constructor(readonly peer: string, private readonly clock: Clock, private readonly counters: LinkCounters) {}
 
@@ -75,11 +80,27 @@ export class PeerLink {
 
   /** Waits for the reply to request `id`, or fails with `timeout` after `timeoutMs`. */
   await(id: number, timeoutMs: number, resolve: (reply: RouterReply) => void, reject: (err: Error) => void): void {
-    const timer = this.clock.setTimeout(() => {
-      this.#pending.delete(id)
-      reject(new TransportError('timeout', `request to ${this.peer} timed out after ${timeoutMs} ms`))
-    }, timeoutMs)
-    this.#pending.set(id, { resolve, reject, timer })
+    this.#pending.set(id, { resolve, reject, deadlineMs: this.clock.monotonicMs() + timeoutMs, timeoutMs })
+    if (this.#sweepTimer === undefined) this.#armSweep(Math.min(SWEEP_MS, timeoutMs))
+  }
+
+  #armSweep(inMs: number): void {
+    this.#sweepTimer = this.clock.setTimeout(() => this.#sweep(), Math.max(1, inMs))
+    this.#sweepTimer.unref()
+  }
+
+  /** Fails the requests past their deadline; re-arms while any is pending. */
+  #sweep(): void {
+    this.#sweepTimer = undefined
+    const now = this.clock.monotonicMs()
+    let next = Infinity
+    for (const [id, p] of this.#pending) {
+      if (p.deadlineMs <= now) {
+        this.#pending.delete(id)
+        p.reject(new TransportError('timeout', `request to ${this.peer} timed out after ${p.timeoutMs} ms`))
+      } else next = Math.min(next, p.deadlineMs)
+    }
+    if (next !== Infinity) this.#armSweep(Math.min(SWEEP_MS, next - now))
   }
 
   /** A reply or reply-error frame: settles its request. A reply that is not one throws ProtocolError (after failing the request). */
@@ -87,7 +108,6 @@ export class PeerLink {
     const pending = this.#pending.get(frame.id)
     if (!pending) return // late: it timed out
     this.#pending.delete(frame.id)
-    this.clock.clearTimeout(pending.timer)
     if (frame.kind === FrameKind.replyError) {
       const reason = (frame.body as { reason?: unknown } | null)?.reason
       pending.reject(new TransportError('closed', `peer failed the request: ${String(reason)}`))
@@ -110,10 +130,9 @@ export class PeerLink {
     for (const frame of this.#queue) if (frame.readUInt8(5) === FrameKind.message) this.counters.dropped++
     this.#queue = []
     this.#queuedBytes = 0
-    for (const p of this.#pending.values()) {
-      this.clock.clearTimeout(p.timer)
-      p.reject(error)
-    }
+    this.clock.clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = undefined
+    for (const p of this.#pending.values()) p.reject(error)
     this.#pending.clear()
   }
 }

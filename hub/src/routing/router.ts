@@ -1,12 +1,13 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
 import { TransportError } from '../base/errors.js'
+import { nextTurn } from '../base/next-turn.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
-import type { BarrierMessage, DeliverMessage, PublishReply, ReplicateRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { BarrierMessage, DeliverMessage, PublishReply, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
@@ -121,6 +122,8 @@ export class Router {
   /** Services built on the link by other parts of the hub (sessions, wills), by message type. */
   readonly #services = new Map<string, (from: string, r: RouterRequest) => Promise<RouterReply>>()
   readonly #listeners = new Map<string, (from: string, m: RouterMessage) => void>()
+  /** Copies for each replica gathered in this event-loop turn (`#copyTo`). */
+  readonly #replicaBatches = new Map<string, { entries: ReplicaEntry[], confirmed: Promise<boolean> }>()
   /** Copies sent to replicas, not confirmed yet: token → when sent (insertion order = age). */
   readonly #unconfirmed = new Map<number, number>()
   #nextCopy = 0
@@ -396,20 +399,42 @@ export class Router {
     if (factor < 2) return
     const replicas = this.deps.replicasOf(entry.key, factor).filter((id) => id !== this.deps.self)
     if (replicas.length === 0) return
-    const request: ReplicateRequest = { t: 'replicate', ...(id === undefined ? {} : { id }), key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
+    const copy: ReplicaEntry = { ...(id === undefined ? {} : { id }), key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
     await Promise.all(replicas.map(async (replica) => {
       const token = ++this.#nextCopy
       this.#unconfirmed.set(token, this.deps.clock.now())
       try {
-        await this.deps.bus.request(replica, request, this.#requestTimeoutMs)
-        this.stats.replicated++
-      } catch (err) {
-        this.stats.replicaFailures++
-        this.deps.log.warn({ err, replica, key: entry.key }, 'replica did not confirm a message')
+        if (await this.#copyTo(replica, copy)) this.stats.replicated++
+        else this.stats.replicaFailures++
       } finally {
         this.#unconfirmed.delete(token)
       }
     }))
+  }
+
+  /**
+   * Adds a copy to what goes to `replica` at the end of this event-loop turn, in one request (a
+   * request per message was most of replication's cost: a frame, a promise, an answer each).
+   * Resolves true once the replica has committed the whole batch, false if it did not confirm.
+   */
+  #copyTo(replica: string, copy: ReplicaEntry): Promise<boolean> {
+    let batch = this.#replicaBatches.get(replica)
+    if (!batch) {
+      const entries: ReplicaEntry[] = []
+      const confirmed = new Promise<boolean>((resolve) => {
+        nextTurn(() => {
+          this.#replicaBatches.delete(replica)
+          this.deps.bus.request(replica, { t: 'replicate', entries }, this.#requestTimeoutMs).then(() => resolve(true), (err: unknown) => {
+            this.deps.log.warn({ err, replica, copies: entries.length }, 'replica did not confirm its copies')
+            resolve(false)
+          })
+        })
+      })
+      batch = { entries, confirmed }
+      this.#replicaBatches.set(replica, batch)
+    }
+    batch.entries.push(copy)
+    return batch.confirmed
   }
 
   /**
@@ -500,9 +525,14 @@ export class Router {
       return { t: 'interest-ok' }
     }
     if (r.t === 'replicate') {
-      await this.deps.topicLog.appendReplica({ key: r.key, epoch: r.epoch, seq: r.seq, topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain, tsMs: r.tsMs })
-      if (r.retain) await this.deps.retained.store({ topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos })
-      if (r.id !== undefined) this.#seen.remember(r.id, { epoch: r.epoch, seq: r.seq, fannedOut: false })
+      // In numbering order: each write is queued at once, so the copies commit together.
+      await Promise.all(r.entries.map((e) => {
+        const payload = Buffer.from(e.payload)
+        const written = [this.deps.topicLog.appendReplica({ key: e.key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload, qos: e.qos, retain: e.retain, tsMs: e.tsMs })]
+        if (e.retain) written.push(this.deps.retained.store({ topic: e.topic, payload, qos: e.qos }))
+        if (e.id !== undefined) this.#seen.remember(e.id, { epoch: e.epoch, seq: e.seq, fannedOut: false })
+        return Promise.all(written)
+      }))
       return { t: 'ok' }
     }
     if (r.t === 'log') {

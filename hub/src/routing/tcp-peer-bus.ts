@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Server, Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../base/clock.js'
+import { nextTurn } from '../base/next-turn.js'
 import { ProtocolError, TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import { AcceptorHandshake, DialerHandshake, type LinkPeer } from './link-handshake.js'
@@ -84,6 +85,9 @@ export class TcpPeerBus implements PeerBus {
   readonly #sockets = new Set<Socket>()
   #peers: ReadonlyMap<string, string> = new Map()
   #nextId = 1
+  /** Links with replies queued this turn, written together by #flushReplies. */
+  readonly #replying = new Set<PeerLink>()
+  #replyFlushScheduled = false
   #closed = false
   #onMessage: (from: string, message: RouterMessage) => void = () => {}
   #onRequest: (from: string, request: RouterRequest) => Promise<RouterReply> = () => Promise.reject(new Error('no request handler'))
@@ -363,10 +367,24 @@ export class TcpPeerBus implements PeerBus {
   #reply(link: PeerLink, socket: Socket | undefined, kind: FrameKind, id: number, body: unknown): void {
     if (this.#links.get(link.peer) !== link || link.socket !== socket || socket?.destroyed !== false) return
     link.push(encodeFrame(kind, id, body))
-    // What the handler sent to other hubs (a publish's deliveries) goes to the kernel before its
-    // reply (the publish's ack): should this process die right after, the deliveries are still
-    // on their way, so an acknowledged message cannot miss its subscribers.
-    for (const other of this.#links.values()) if (other.open && other.hasQueued) other.flush()
+    this.#replying.add(link)
+    if (!this.#replyFlushScheduled) {
+      this.#replyFlushScheduled = true
+      nextTurn(() => this.#flushReplies())
+    }
+  }
+
+  /**
+   * Writes the turn's replies, one write per link, after everything else queued: what the
+   * handlers sent to other hubs (a publish's deliveries) goes to the kernel before the replies
+   * (the publishes' acks), so should this process die right after, the deliveries are on their
+   * way and an acknowledged message cannot miss its subscribers.
+   */
+  #flushReplies(): void {
+    this.#replyFlushScheduled = false
+    for (const other of this.#links.values()) if (other.open && other.hasQueued && !this.#replying.has(other)) other.flush()
+    for (const link of this.#replying) if (link.open) link.flush()
+    this.#replying.clear()
   }
 
   /** Closes the link: its connection, its queue, its pending requests (failed with `error`). */
