@@ -7,6 +7,7 @@ import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
+import { ForwardOrder, type ForwardTicket } from './forward-order.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
@@ -112,6 +113,7 @@ export class Router {
   /** Keys with fan-outs waiting for an earlier message of theirs (see `#fanOutInOrder`). */
   readonly #fanOutQueues = new Map<string, { tail: Promise<void>, pending: number }>()
   readonly #handoff: KeyHandoff
+  readonly #order: ForwardOrder
   readonly #forwardTimeoutMs: number
   readonly #requestTimeoutMs: number
   /** Interest of new filters being told to peers (a second subscriber waits for the same). */
@@ -136,6 +138,7 @@ export class Router {
   constructor(private readonly deps: RouterDeps) {
     this.#forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
+    this.#order = new ForwardOrder({ clock: deps.clock, ownerOf: (key) => deps.ownerOf(key), minDelayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS })
     this.#bootId = deps.clock.now().toString(36)
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
@@ -158,25 +161,40 @@ export class Router {
   stop(): void {
     this.#stopped = true
     this.deps.clock.clearTimeout(this.#refreshTimer)
+    this.#order.close()
   }
 
   /**
    * Publishes a message (not a `$` topic) through its key's owner; resolves with its offset once
    * the owner has committed it. Retries while the owner is unreachable or ownership moves, up to
-   * `forwardTimeoutMs`; a retried forward that the owner had already sequenced is recognised by
-   * its id and not numbered twice.
+   * `forwardTimeoutMs`, keeping the key's publishes in their arrival order (`ForwardOrder`); a
+   * retried forward that the owner had already sequenced is recognised by its id and not
+   * numbered twice.
    */
   async publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     const key = keyOf(message.topic, this.deps.keyDepth)
     if (key === null) throw new RangeError(`${message.topic} is a local topic; it is not routed`)
+    const ticket = this.#order.enter(key, this.deps.clock.now() + this.#forwardTimeoutMs)
+    let ok = false
+    try {
+      const offset = await this.#publishInOrder(key, ticket, message)
+      ok = true
+      return offset
+    } finally {
+      this.#order.done(ticket, ok)
+    }
+  }
+
+  async #publishInOrder(key: string, ticket: ForwardTicket, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     let id: string | undefined // made on the first forward: the local path needs none
-    const deadline = this.deps.clock.now() + this.#forwardTimeoutMs
-    let delayMs = RETRY_MIN_MS
     for (let attempt = 0; ; attempt++) {
+      const turn = this.#order.ready(ticket)
+      if (turn) await turn
       if (attempt > 0) this.stats.forwardRetries++
       const owner = this.deps.ownerOf(key)
       let failure: unknown
       if (owner === this.deps.self) {
+        this.#order.sent(ticket, owner)
         try {
           return await this.#sequence(key, undefined, message)
         } catch (err) {
@@ -187,8 +205,10 @@ export class Router {
         this.stats.forwarded++
         // Unique per ingress hub and run (the owner's window is far shorter than a restart).
         id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
+        const request = this.deps.bus.request(owner, { t: 'publish', id, ...message }, this.#requestTimeoutMs)
+        this.#order.sent(ticket, owner)
         try {
-          const reply = await this.deps.bus.request(owner, { t: 'publish', id, ...message }, this.#requestTimeoutMs)
+          const reply = await request
           if (reply.t === 'published') return { epoch: reply.epoch, seq: reply.seq }
           if (reply.t === 'failed') throw new Error(`owner ${owner} failed the publish: ${reply.reason}`)
           failure = reply
@@ -197,11 +217,10 @@ export class Router {
           failure = err
         }
       }
-      if (this.#stopped || this.deps.clock.now() + delayMs > deadline) {
+      // The key backs off (25 ms, doubling to 1 s); its later publishes wait behind this one.
+      if (this.#stopped || !this.#order.failed(ticket)) {
         throw new TransportError('timeout', `publish to ${message.topic}: no owner acknowledged within ${this.#forwardTimeoutMs} ms (last: ${describe(failure)})`)
       }
-      await this.#sleep(delayMs)
-      delayMs = Math.min(RETRY_MAX_MS, delayMs * 2)
     }
   }
 
@@ -238,11 +257,13 @@ export class Router {
 
   /**
    * The ring changed: keys this hub lost stop being sequenced here (fencing) and go to their new
-   * owners, and every peer gets this hub's interest again (keyed filters may have new owners).
+   * owners, every peer gets this hub's interest again (keyed filters may have new owners), and
+   * publishes waiting to retry go to the new owners at once.
    */
   ownershipChanged(): void {
     this.#handoff.handOffLost()
     this.refreshInterest()
+    this.#order.ringChanged()
   }
 
   /** Re-sends this hub's whole interest to every peer (soft state): on changes, and periodically. */
@@ -554,10 +575,6 @@ export class Router {
     }
     const offset = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain })
     return { t: 'published', ...offset }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => { this.deps.clock.setTimeout(resolve, ms) })
   }
 }
 

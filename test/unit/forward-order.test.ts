@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../../hub/src/base/manual-clock.js'
+import { ForwardOrder, type ForwardTicket } from '../../hub/src/routing/forward-order.js'
+
+// The per-key order of forwarded publishes at an ingress hub (router-forward-order.test.ts shows
+// it through routers and an owner crash).
+function setup(): { clock: ManualClock, order: ForwardOrder, owner: { of: string }, went: string[], go: (t: ForwardTicket, name: string) => Promise<void> } {
+  const clock = new ManualClock()
+  const owner = { of: 'B' }
+  const order = new ForwardOrder({ clock, ownerOf: () => owner.of, minDelayMs: 25, maxDelayMs: 1_000 })
+  const went: string[] = []
+  // One attempt: wait for the turn, then "send" to the current owner (as the router does).
+  const go = async (t: ForwardTicket, name: string): Promise<void> => {
+    const turn = order.ready(t)
+    if (turn) await turn
+    went.push(`${name}→${owner.of}`)
+    order.sent(t, owner.of)
+  }
+  return { clock, order, owner, went, go }
+}
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r))
+
+describe('ForwardOrder', () => {
+  it('lets every publish go at once in a stable ring', () => {
+    const { clock, order } = setup()
+    const a = order.enter('k', clock.now() + 10_000)
+    expect(order.ready(a)).toBeUndefined()
+    order.sent(a, 'B')
+    const b = order.enter('k', clock.now() + 10_000)
+    expect(order.ready(b)).toBeUndefined()
+  })
+
+  it('holds the later publishes of a key behind a failed one, and sends them again in arrival order', async () => {
+    const { clock, order, owner, went, go } = setup()
+    const [a, b, c] = ['a', 'b', 'c'].map(() => order.enter('k', clock.now() + 10_000)) as [ForwardTicket, ForwardTicket, ForwardTicket]
+    await go(a, 'a'); await go(b, 'b')
+    // The owner dies: a and b fail (b first, as a timeout can make it); c arrives meanwhile.
+    expect(order.failed(b)).toBe(true)
+    expect(order.failed(a)).toBe(true)
+    const attempts = [go(b, 'b'), go(c, 'c'), go(a, 'a')]
+    const other = order.enter('other-key', clock.now() + 10_000)
+    expect(order.ready(other), 'another key does not wait').toBeUndefined()
+    clock.advance(24); await settle()
+    expect(went).toEqual(['a→B', 'b→B'])
+    owner.of = 'C'
+    clock.advance(1); await Promise.all(attempts)
+    expect(went.slice(2)).toEqual(['a→C', 'b→C', 'c→C'])
+  })
+
+  it('waits for an earlier publish still on its way to the previous owner', async () => {
+    const { clock, order, owner, went, go } = setup()
+    const a = order.enter('k', clock.now() + 10_000)
+    await go(a, 'a')
+    owner.of = 'C' // the ring changed while a is on its way to B
+    const b = order.enter('k', clock.now() + 10_000)
+    const bGoes = go(b, 'b')
+    await settle()
+    expect(went).toEqual(['a→B'])
+    order.done(a, true) // B numbered it after all
+    await bGoes
+    expect(went).toEqual(['a→B', 'b→C'])
+  })
+
+  it('ends the backoff when the ring changes', async () => {
+    const { clock, order, owner, went, go } = setup()
+    const a = order.enter('k', clock.now() + 10_000)
+    await go(a, 'a')
+    for (let i = 0; i < 5; i++) order.failed(a) // backoff grown; the timer runs 25 ms
+    const again = go(a, 'a')
+    owner.of = 'C'
+    order.ringChanged()
+    await again
+    expect(went).toEqual(['a→B', 'a→C'])
+  })
+
+  it('gives up when the backoff would end after the deadline, and fails waiting publishes on close', async () => {
+    const { clock, order, go } = setup()
+    const a = order.enter('k', clock.now() + 10) // the first backoff (25 ms) ends after it
+    await go(a, 'a')
+    expect(order.failed(a)).toBe(false)
+    const b = order.enter('k', Number.MAX_SAFE_INTEGER)
+    const waiting = order.ready(b)
+    order.close()
+    await expect(waiting).rejects.toThrow(/stopped/)
+    await expect(order.ready(order.enter('k2', Number.MAX_SAFE_INTEGER)) ?? Promise.resolve()).rejects.toThrow(/stopped/)
+  })
+})
