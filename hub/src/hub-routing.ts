@@ -52,8 +52,9 @@ export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: Tc
     cluster.swim.on(event, (m) => { updatePeers(); router.peerGone(m.id) })
   }
   cluster.onOwnershipChanged(() => router.ownershipChanged())
-  // A newly seen hub needs this hub's global filters even when no key moved to it.
-  cluster.swim.on('memberJoined', () => router.refreshInterest())
+  // A newly seen hub needs this hub's global filters even when no key moved to it; one back
+  // from a wrong death notice gets its deliveries again at once.
+  cluster.swim.on('memberJoined', (m) => { router.peerBack(m.id); router.refreshInterest() })
   updatePeers()
   router.start()
   return router

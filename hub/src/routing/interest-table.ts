@@ -3,32 +3,53 @@ import { topicMatches } from '../ring/topic-match.js'
 /**
  * The owner's view of which peer hubs want which topics (DESIGN §2): each peer's subscription
  * filters, keyed and global alike, as that peer last announced them. Soft state: a peer's
- * `replace` overwrites everything it said before; a dead peer's entry is dropped.
+ * `replace` overwrites everything it said before. A dead peer's entry goes dormant (nothing is
+ * sent to it) and comes back when the peer does: a hub wrongly declared dead (paused, then
+ * refuting) still holds the same subscriptions and has no reason to announce them again before
+ * its next periodic refresh, up to 30 s later.
  */
 const NONE: readonly string[] = Object.freeze([])
 
 export class InterestTable {
   readonly #byPeer = new Map<string, Set<string>>()
+  /** Interest of peers last seen dead or gone (one entry per such peer). */
+  readonly #dormant = new Map<string, Set<string>>()
 
   replace(peer: string, filters: readonly string[]): void {
+    this.#dormant.delete(peer)
     if (filters.length === 0) this.#byPeer.delete(peer)
     else this.#byPeer.set(peer, new Set(filters))
   }
 
   add(peer: string, filters: readonly string[]): void {
+    this.peerBack(peer)
     let set = this.#byPeer.get(peer)
     if (!set) this.#byPeer.set(peer, set = new Set())
     for (const f of filters) set.add(f)
   }
 
   remove(peer: string, filters: readonly string[]): void {
+    this.peerBack(peer)
     const set = this.#byPeer.get(peer)
     if (!set) return
     for (const f of filters) set.delete(f)
     if (set.size === 0) this.#byPeer.delete(peer)
   }
 
-  dropPeer(peer: string): void { this.#byPeer.delete(peer) }
+  /** The peer died or left: nothing more goes to it; its interest stays dormant. */
+  dropPeer(peer: string): void {
+    const set = this.#byPeer.get(peer)
+    if (set) this.#dormant.set(peer, set)
+    this.#byPeer.delete(peer)
+  }
+
+  /** The peer is alive again (a refuted death; a restarted hub also sends its own `replace`). */
+  peerBack(peer: string): void {
+    const set = this.#dormant.get(peer)
+    if (!set) return
+    this.#dormant.delete(peer)
+    if (!this.#byPeer.has(peer)) this.#byPeer.set(peer, set)
+  }
 
   /** Peers with at least one filter matching `topic`: each gets the message once. */
   peersFor(topic: string): readonly string[] {

@@ -312,8 +312,11 @@ export class Router {
   /** Whether the ring names this hub the owner of `key`. */
   owns(key: string): boolean { return this.deps.ownerOf(key) === this.deps.self }
 
-  /** A peer left the ring or died: its interest goes with it. */
+  /** A peer left the ring or died: nothing more is sent to it (its interest goes dormant). */
   peerGone(peer: string): void { this.#interest.dropPeer(peer) }
+
+  /** A peer joined, or came back after it was declared dead: its dormant interest applies again. */
+  peerBack(peer: string): void { this.#interest.peerBack(peer) }
 
   /** Retained messages for new subscriptions: from each keyed filter's owner, from every hub for global ones. */
   async retainedFor(filters: readonly string[]): Promise<RetainedMessage[]> {
