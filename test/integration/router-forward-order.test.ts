@@ -51,6 +51,7 @@ describe('ForwardOrder: per-key order of pipelined publishes across an owner cra
       }))
     }
     const router = (id: string): Router => routers.get(id) as Router
+    for (const r of routers.values()) r.refreshInterest() // as on seeing each other join
     const key = keyOwnedBy(ring, 'h2')
     router('h3').subscribe('devices/#')
     await run(clock, 5)

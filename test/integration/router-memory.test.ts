@@ -42,6 +42,9 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
     })
     hubs.set(id, { id, router, db, log, delivered, retained })
   }
+  // As hubs do when they see each other join: a hub takes keys over only once it knows every
+  // peer's interest.
+  for (const h of hubs.values()) h.router.refreshInterest()
   return { clock, net, hubs, ids, setRing: (next) => { alive = next; ring = new Ring(next) } }
 }
 

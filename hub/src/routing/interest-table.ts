@@ -14,14 +14,21 @@ export class InterestTable {
   readonly #byPeer = new Map<string, Set<string>>()
   /** Interest of peers last seen dead or gone (one entry per such peer). */
   readonly #dormant = new Map<string, Set<string>>()
+  /** Peers that have told this hub their interest at least once (an empty `replace` counts). */
+  readonly #heard = new Set<string>()
+
+  /** Whether `peer` has told this hub its interest since this hub started. */
+  heardFrom(peer: string): boolean { return this.#heard.has(peer) }
 
   replace(peer: string, filters: readonly string[]): void {
+    this.#heard.add(peer)
     this.#dormant.delete(peer)
     if (filters.length === 0) this.#byPeer.delete(peer)
     else this.#byPeer.set(peer, new Set(filters))
   }
 
   add(peer: string, filters: readonly string[]): void {
+    this.#heard.add(peer)
     this.peerBack(peer)
     let set = this.#byPeer.get(peer)
     if (!set) this.#byPeer.set(peer, set = new Set())
@@ -29,6 +36,7 @@ export class InterestTable {
   }
 
   remove(peer: string, filters: readonly string[]): void {
+    this.#heard.add(peer)
     this.peerBack(peer)
     const set = this.#byPeer.get(peer)
     if (!set) return

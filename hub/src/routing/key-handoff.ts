@@ -21,6 +21,8 @@ export interface KeyHandoffDeps {
   log: Logger
   requestTimeoutMs: number
   stats: { handoffsSent: number, handoffsReceived: number }
+  /** Resolves once this hub knows which peers want which topics (see Router). */
+  interestKnown(): Promise<void>
 }
 
 /**
@@ -45,14 +47,16 @@ export class KeyHandoff {
     if (pending) return pending
     const { deps } = this
     const others = deps.replicasOf(key, Math.max(2, deps.replicationFactor) + 1).filter((id) => id !== deps.self)
-    const done = Promise.all(others.map(async (peer): Promise<KeyStateReply | undefined> => {
+    const states = Promise.all(others.map(async (peer): Promise<KeyStateReply | undefined> => {
       try {
         const reply = await deps.bus.request(peer, { t: 'key-state', key, epoch: 0, seq: 0, retained: [] }, deps.requestTimeoutMs)
         return reply.t === 'key-state-reply' ? reply : undefined
       } catch {
         return undefined // down or unreachable: its epochs reached us as a replica, or never existed
       }
-    })).then(async (replies) => {
+    }))
+    // Numbering starts only once the subscribers of every hub can be reached, too.
+    const done = Promise.all([states, deps.interestKnown()]).then(async ([replies]) => {
       let known = 0
       for (const r of replies) {
         if (!r) continue

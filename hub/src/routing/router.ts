@@ -113,6 +113,10 @@ export class Router {
   /** Keys with fan-outs waiting for an earlier message of theirs (see `#fanOutInOrder`). */
   readonly #fanOutQueues = new Map<string, { tail: Promise<void>, pending: number }>()
   readonly #handoff: KeyHandoff
+  /** Take-overs waiting for every peer's interest (`#interestKnown`). */
+  readonly #interestWaiters: Array<() => void> = []
+  /** Peers not heard from by a take-over's deadline: not waited for again. */
+  readonly #interestGivenUp = new Set<string>()
   readonly #order: ForwardOrder
   readonly #forwardTimeoutMs: number
   readonly #requestTimeoutMs: number
@@ -142,6 +146,7 @@ export class Router {
     this.#bootId = deps.clock.now().toString(36)
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
+      interestKnown: () => this.#interestKnown(),
     })
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
     deps.bus.onRequest((from, r) => this.#onRequest(from, r))
@@ -528,9 +533,41 @@ export class Router {
       this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
     } else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
     else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
-    else if (m.op === 'replace') this.#interest.replace(from, m.filters)
-    else if (m.op === 'add') this.#interest.add(from, m.filters)
-    else this.#interest.remove(from, m.filters)
+    else {
+      if (m.op === 'replace') this.#interest.replace(from, m.filters)
+      else if (m.op === 'add') this.#interest.add(from, m.filters)
+      else this.#interest.remove(from, m.filters)
+      for (const check of [...this.#interestWaiters]) check()
+    }
+  }
+
+  /**
+   * Resolves once every peer has told this hub its interest, or after `requestTimeoutMs`. A hub
+   * taking a key over waits for it before numbering: peers announce their interest when they see
+   * a hub join, and a hub that has just joined and acknowledged a message before hearing from a
+   * peer would never send that message to the peer's subscribers. A peer still silent at the
+   * deadline (its announcement lost) is logged and not waited for again: its periodic refresh
+   * brings its interest.
+   */
+  #interestKnown(): Promise<void> {
+    const silent = (): string[] => this.deps.peers().filter((p) => !this.#interest.heardFrom(p) && !this.#interestGivenUp.has(p))
+    if (silent().length === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        this.deps.clock.clearTimeout(timer)
+        const i = this.#interestWaiters.indexOf(check)
+        if (i >= 0) this.#interestWaiters.splice(i, 1)
+        resolve()
+      }
+      const check = (): void => { if (silent().length === 0) finish() }
+      const timer = this.deps.clock.setTimeout(() => {
+        const peers = silent()
+        for (const p of peers) this.#interestGivenUp.add(p)
+        if (peers.length > 0) this.deps.log.warn({ peers }, 'taking keys over without these peers\' interest; their next refresh brings it')
+        finish()
+      }, this.#requestTimeoutMs)
+      this.#interestWaiters.push(check)
+    })
   }
 
   #onBarrier(from: string, m: BarrierMessage): void {
