@@ -24,7 +24,9 @@ import { waitFor } from '../helpers/wait.js'
 // The machine is shared with other runs and benchmarks, so the generator reports what it
 // achieved and the tests assert a floor (MIN_ACKED_PER_SEC), not the offered 2k msg/s.
 // Membership and routing counters are printed: a hub wrongly declared dead under CPU starvation
-// explains a loss at its subscriber (docs/routing.md, Not built yet).
+// explains a loss at its subscriber. Two losses these tests can still show are known and not
+// fixed yet (docs/routing.md, Not built yet): at a hub wrongly declared dead, and, rarely, the
+// last deliveries of a killed owner at a survivor that was slow to read.
 const OFFERED_PER_SEC = 2_000
 /** Acknowledged msg/s below which a run did not test what it claims (measured 380–2100 here). */
 const MIN_ACKED_PER_SEC = 200
