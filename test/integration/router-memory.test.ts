@@ -227,4 +227,34 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(maxLagMs).toBeGreaterThanOrEqual(1)
     expect(owner.replication()).toEqual({ inflight: 0, lagMs: 0 })
   })
+
+  it('gives a subscriber hub what a dead owner acknowledged but never sent it, from the new owner\'s replica copies, in order', async () => {
+    const { clock, net, hubs, setRing } = ringOf(3)
+    const before = new Ring(['h1', 'h2', 'h3'])
+    const after = new Ring(['h2', 'h3'])
+    let key = ''
+    for (let i = 0; key === ''; i++) {
+      const k = `devices/x${i}`
+      if (before.ownerOf(k) === 'h1' && before.replicasOf(k, 2)[1] === 'h2' && after.ownerOf(k) === 'h2') key = k
+    }
+    const h3 = hub(hubs, 'h3')
+    await settle(clock, h3.router.subscribe(`${key}/#`))
+    const publish = (via: string, text: string): Promise<unknown> => settle(clock, hub(hubs, via).router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false }))
+    await publish('h1', 'm1')
+    await run(clock, 5)
+    // h1's deliveries to h3 stop arriving (lost in its socket); h1 still acknowledges, h2 has copies.
+    net.cut('h1', 'h3')
+    await publish('h1', 'm2')
+    await publish('h1', 'm3')
+    await run(clock, 5)
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1'])
+    // h1 dies: h2 owns the key now and numbers the next message in a new epoch.
+    setRing(['h2', 'h3'])
+    for (const id of ['h2', 'h3']) { hub(hubs, id).router.peerGone('h1'); hub(hubs, id).router.ownershipChanged() }
+    await run(clock, 20)
+    await publish('h3', 'm4')
+    await run(clock, 20)
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3', 'm4'])
+    expect(h3.router.deliveryStats).toMatchObject({ catchUps: 1, caughtUp: 2 })
+  })
 })

@@ -3,7 +3,9 @@ import { TransportError } from '../base/errors.js'
 import { nextTurn } from '../base/next-turn.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
+import { topicMatches } from '../ring/topic-match.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
+import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js'
 import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
@@ -128,6 +130,8 @@ export class Router {
   /** Services built on the link by other parts of the hub (sessions, wills), by message type. */
   readonly #services = new Map<string, (from: string, r: RouterRequest) => Promise<RouterReply>>()
   readonly #listeners = new Map<string, (from: string, m: RouterMessage) => void>()
+  /** What this hub has handed to its subscribers, per key; catch-up when a key's owner changes. */
+  readonly #cursors: DeliveryCursors
   /** Copies for each replica gathered in this event-loop turn (`#copyTo`). */
   readonly #replicaBatches = new Map<string, { entries: ReplicaEntry[], confirmed: Promise<boolean> }>()
   /** Copies sent to replicas, not confirmed yet: token → when sent (insertion order = age). */
@@ -147,6 +151,13 @@ export class Router {
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
+    })
+    this.#cursors = new DeliveryCursors({
+      self: deps.self,
+      hand: (d) => deps.deliverLocal(d),
+      readLog: (hub, key, from) => hub === deps.self ? deps.topicLog.since(key, from, MAX_LOG_READ) : this.#readLog(hub, key, from),
+      wanted: (topic) => this.#local.filters().some((f) => topicMatches(f, topic)),
+      log: deps.log,
     })
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
     deps.bus.onRequest((from, r) => this.#onRequest(from, r))
@@ -356,9 +367,16 @@ export class Router {
   async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[] }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
     if (owner === this.deps.self) return { owner, entries: this.deps.topicLog.since(key, from, limit) }
-    const reply = await this.deps.bus.request(owner, { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }, this.#requestTimeoutMs)
-    if (reply.t !== 'log-entries') throw new Error(`owner ${owner} answered ${reply.t}`)
-    return { owner, entries: reply.entries.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) })) }
+    return { owner, entries: await this.#readLog(owner, key, from, limit) }
+  }
+
+  /** Delivery counters (repeats skipped, catch-ups after an owner change). */
+  get deliveryStats(): Readonly<DeliveryCursorStats> { return this.#cursors.stats }
+
+  async #readLog(hub: string, key: string, from: Offset, limit = MAX_LOG_READ): Promise<LogEntry[]> {
+    const reply = await this.deps.bus.request(hub, { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }, this.#requestTimeoutMs)
+    if (reply.t !== 'log-entries') throw new Error(`${hub} answered ${reply.t}`)
+    return reply.entries.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) }))
   }
 
   /** Peers that must hear about `filter`: its key's owner, or every peer for a global filter. */
@@ -521,7 +539,7 @@ export class Router {
         else this.stats.deliveriesDropped++
       }
     }
-    const local = this.deps.deliverLocal(d)
+    const local = this.#cursors.deliver(this.deps.self, d)
     if (!local) return
     if (d.qos > 0 && local.queued) await local.queued
     if (local.backlog > BACKLOG_LIMIT) await local.drained()
@@ -530,7 +548,7 @@ export class Router {
   #onMessage(from: string, m: RouterMessage): void {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
-      this.deps.deliverLocal({ key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+      this.#cursors.deliver(from, { key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
     } else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
     else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
     else {

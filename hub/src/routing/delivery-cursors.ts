@@ -1,0 +1,138 @@
+import type { Logger } from '../base/log.js'
+import type { LogEntry, Offset } from '../store/topic-log.js'
+import type { Delivery, LocalDelivery } from './router.js'
+
+/** Rounds of log reads one catch-up makes at most (MAX_LOG_READ entries each). */
+const MAX_CATCH_UP_READS = 10
+
+export interface DeliveryCursorStats {
+  /** Deliveries not handed over because this hub had already handed over that offset. */
+  repeatsSkipped: number
+  /** Catch-ups run when a key's epoch changed (a new owner). */
+  catchUps: number
+  /** Messages handed over by catch-ups: sent by an earlier owner, never received here. */
+  caughtUp: number
+  /** Catch-ups that could not read the new owner's log (the missing messages stay missing). */
+  catchUpFailures: number
+}
+
+export interface DeliveryCursorDeps {
+  self: string
+  /** Hands a message to this hub's subscribers (RingEmitter.deliver in a hub). */
+  hand(d: Delivery): LocalDelivery | void
+  /** A key's log entries after `from`, oldest first, from `hub` (this hub's own log when `hub` is self, read at once). */
+  readLog(hub: string, key: string, from: Offset): LogEntry[] | Promise<LogEntry[]>
+  /** Whether any of this hub's subscriptions matches `topic` (catch-up reads whole keys). */
+  wanted(topic: string): boolean
+  log: Logger
+}
+
+/**
+ * What this hub has handed to its subscribers, per key: the last `(epoch, seq)` (a cursor per
+ * key). Two uses:
+ *
+ * - **Each message once.** A delivery at or before the cursor is a repeat (a retried forward's
+ *   second fan-out, a replica's fan-out of a copy) and is skipped.
+ * - **Nothing lost when a key changes owner.** Deliveries come one way over the link; when an
+ *   owner is killed, what it had not yet sent, or what was still in its socket, never arrives,
+ *   although it was acknowledged (its replica has it). So when a key's first message of a newer
+ *   epoch arrives, this hub first reads the key's log after its cursor from the hub that sent it
+ *   (the new owner, which holds the earlier owner's messages as replica copies or as the handoff
+ *   tail) and hands over what it never received, then the new message; deliveries of the key
+ *   that arrive meanwhile wait, in order.
+ */
+export class DeliveryCursors {
+  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0 }
+  readonly #cursors = new Map<string, Offset>()
+  /** Keys being caught up: the deliveries that arrived meanwhile, in order. */
+  readonly #waiting = new Map<string, Delivery[]>()
+
+  constructor(private readonly deps: DeliveryCursorDeps) {}
+
+  /** A message of `key` from `source` (this hub for its own keys, else the owner that sent it). */
+  deliver(source: string, d: Delivery): LocalDelivery | void {
+    const waiting = this.#waiting.get(d.key)
+    if (waiting) {
+      waiting.push(d)
+      return
+    }
+    const cursor = this.#cursors.get(d.key)
+    if (cursor && !after(d, cursor)) {
+      this.stats.repeatsSkipped++
+      return
+    }
+    if (cursor && d.epoch > cursor.epoch) {
+      const read = this.deps.readLog(source, d.key, { epoch: cursor.epoch, seq: cursor.seq })
+      if (Array.isArray(read)) {
+        this.#handMissing(d.key, read, d)
+      } else {
+        this.#waiting.set(d.key, [d])
+        void this.#catchUp(source, d.key, read)
+        return
+      }
+    }
+    return this.#hand(d)
+  }
+
+  /** Keys with a cursor. */
+  get size(): number { return this.#cursors.size }
+
+  #hand(d: Delivery): LocalDelivery | void {
+    const cursor = this.#cursors.get(d.key)
+    if (cursor) {
+      cursor.epoch = d.epoch
+      cursor.seq = d.seq
+    } else this.#cursors.set(d.key, { epoch: d.epoch, seq: d.seq })
+    return this.deps.hand(d)
+  }
+
+  /** Hands over the entries after the cursor and before `next` (the delivery that showed the gap). */
+  #handMissing(key: string, entries: readonly LogEntry[], next: Offset): void {
+    let handed = 0
+    for (const e of entries) {
+      if (!after(next, e)) break
+      const cursor = this.#cursors.get(key) as Offset
+      if (!after(e, cursor)) continue
+      if (this.deps.wanted(e.topic)) {
+        this.#hand({ key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos })
+        handed++
+      } else {
+        cursor.epoch = e.epoch
+        cursor.seq = e.seq
+      }
+    }
+    this.stats.catchUps++
+    this.stats.caughtUp += handed
+  }
+
+  async #catchUp(source: string, key: string, first: Promise<LogEntry[]>): Promise<void> {
+    const waiting = this.#waiting.get(key) as Delivery[]
+    const next = waiting[0] as Delivery
+    try {
+      let entries = await first
+      for (let round = 1; ; round++) {
+        this.#handMissing(key, entries, next)
+        const last = entries.at(-1)
+        if (!last || !after(next, last) || round >= MAX_CATCH_UP_READS) break
+        entries = await this.deps.readLog(source, key, last)
+      }
+    } catch (err) {
+      this.stats.catchUpFailures++
+      this.deps.log.warn({ err, key, source }, 'could not read the new owner\'s log after an ownership change; messages of the earlier owner may be missing here')
+    } finally {
+      // Caught up (or given up): the new epoch starts with `next`, which goes now, then the rest.
+      const cursor = this.#cursors.get(key) as Offset
+      if (after({ epoch: next.epoch, seq: next.seq - 1 }, cursor)) {
+        cursor.epoch = next.epoch
+        cursor.seq = next.seq - 1
+      }
+      this.#waiting.delete(key)
+      for (const d of waiting) this.deliver(source, d)
+    }
+  }
+}
+
+/** Whether `a` comes after `b` in a key's order. */
+function after(a: Offset, b: Offset): boolean {
+  return a.epoch > b.epoch || (a.epoch === b.epoch && a.seq > b.seq)
+}

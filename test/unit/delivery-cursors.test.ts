@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import { silentLogger } from '../../hub/src/base/log.js'
+import { DeliveryCursors } from '../../hub/src/routing/delivery-cursors.js'
+import type { Delivery } from '../../hub/src/routing/router.js'
+import type { LogEntry, Offset } from '../../hub/src/store/topic-log.js'
+
+const KEY = 'devices/d1'
+const msg = (epoch: number, seq: number, topic = `${KEY}/t`): Delivery => ({ key: KEY, epoch, seq, topic, payload: Buffer.from(`${epoch}:${seq}`), qos: 1 })
+const entry = (epoch: number, seq: number, topic = `${KEY}/t`): LogEntry => ({ ...msg(epoch, seq, topic), retain: false, tsMs: 0 })
+const after = (e: Offset, from: Offset): boolean => e.epoch > from.epoch || (e.epoch === from.epoch && e.seq > from.seq)
+
+function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail?: boolean } = {}) {
+  const handed: string[] = []
+  const reads: Array<{ hub: string, from: Offset }> = []
+  const pending: Array<() => void> = []
+  const cursors = new DeliveryCursors({
+    self: 'h1',
+    hand: (d) => { handed.push(`${d.epoch}:${d.seq}`) },
+    readLog: (hub, _key, from) => {
+      reads.push({ hub, from })
+      const entries = (logs[hub] ?? []).filter((e) => after(e, from))
+      if (!opts.async) return entries
+      return new Promise<LogEntry[]>((resolve, reject) => pending.push(() => (opts.fail ? reject(new Error('unreachable')) : resolve(entries))))
+    },
+    wanted: (topic) => !topic.endsWith('/other'),
+    log: silentLogger(),
+  })
+  const flush = async (): Promise<void> => {
+    while (pending.length > 0) {
+      (pending.shift() as () => void)()
+      for (let i = 0; i < 5; i++) await Promise.resolve()
+    }
+  }
+  return { cursors, handed, reads, flush }
+}
+
+describe('delivery cursors: each message once, nothing lost when a key changes owner', () => {
+  it('hands over messages in order and skips those at or before the cursor (repeats)', () => {
+    const { cursors, handed } = harness({})
+    for (const d of [msg(1, 1), msg(1, 2), msg(1, 2), msg(1, 1), msg(1, 3)]) cursors.deliver('h2', d)
+    expect(handed).toEqual(['1:1', '1:2', '1:3'])
+    expect(cursors.stats.repeatsSkipped).toBe(2)
+  })
+
+  it('on a newer epoch from a peer, reads that peer\'s log after the cursor and hands over what never arrived first, holding later deliveries', async () => {
+    // h2 was the replica: it has 1:3 and 1:4 that the dead owner never got to this hub.
+    const { cursors, handed, reads, flush } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4, `${KEY}/other`), entry(1, 5), entry(2, 1)] }, { async: true })
+    cursors.deliver('h3', msg(1, 1))
+    cursors.deliver('h3', msg(1, 2))
+    cursors.deliver('h2', msg(2, 1))
+    cursors.deliver('h2', msg(2, 2)) // arrives during the catch-up: waits behind it
+    cursors.deliver('h3', msg(1, 3)) // the dead owner's late copy: waits, then is a repeat
+    expect(handed).toEqual(['1:1', '1:2'])
+    await flush()
+    expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 2 } }])
+    expect(handed).toEqual(['1:1', '1:2', '1:3', '1:5', '2:1', '2:2'])
+    expect(cursors.stats).toMatchObject({ catchUps: 1, caughtUp: 2, repeatsSkipped: 1 })
+  })
+
+  it('catches up from its own log at once when it becomes the owner itself', () => {
+    const { cursors, handed, reads } = harness({ h1: [entry(1, 1), entry(1, 2), entry(1, 3)] })
+    cursors.deliver('h3', msg(1, 1))
+    const local = cursors.deliver('h1', msg(2, 1))
+    expect(local).toBeUndefined()
+    expect(reads).toEqual([{ hub: 'h1', from: { epoch: 1, seq: 1 } }])
+    expect(handed).toEqual(['1:1', '1:2', '1:3', '2:1'])
+  })
+
+  it('goes on when the new owner cannot be read, and does not ask again for that epoch', async () => {
+    const { cursors, handed, reads, flush } = harness({ h2: [entry(1, 2)] }, { async: true, fail: true })
+    cursors.deliver('h3', msg(1, 1))
+    cursors.deliver('h2', msg(2, 1))
+    await flush()
+    cursors.deliver('h2', msg(2, 2))
+    expect(handed).toEqual(['1:1', '2:1', '2:2'])
+    expect(reads).toHaveLength(1)
+    expect(cursors.stats.catchUpFailures).toBe(1)
+  })
+
+  it('reads nothing for a key it sees for the first time, whatever its epoch', () => {
+    const { cursors, handed, reads } = harness({})
+    cursors.deliver('h2', msg(7, 40))
+    expect(handed).toEqual(['7:40'])
+    expect(reads).toEqual([])
+  })
+})
