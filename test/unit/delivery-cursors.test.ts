@@ -83,4 +83,16 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     expect(handed).toEqual(['7:40'])
     expect(reads).toEqual([])
   })
+
+  it('after the ring changes, reads what a departed source never sent from the key\'s owner now, though nothing more is published', async () => {
+    const { cursors, handed, reads, flush } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3)] }, { async: true })
+    cursors.deliver('h3', msg(1, 1))
+    cursors.sourcesGone(new Set(['h3']), () => 'h2') // h3 still here: nothing to read
+    expect(reads).toEqual([])
+    cursors.sourcesGone(new Set(['h2']), () => 'h2')
+    cursors.deliver('h2', msg(2, 1)) // waits behind the read
+    await flush()
+    expect(reads[0]).toEqual({ hub: 'h2', from: { epoch: 1, seq: 1 } })
+    expect(handed).toEqual(['1:1', '1:2', '1:3', '2:1'])
+  })
 })

@@ -4,6 +4,8 @@ import type { Delivery, LocalDelivery } from './router.js'
 
 /** Rounds of log reads one catch-up makes at most (MAX_LOG_READ entries each). */
 const MAX_CATCH_UP_READS = 10
+/** Catch-ups after an owner left that read at once; the others wait their turn. */
+const PARALLEL_CATCH_UPS = 16
 
 export interface DeliveryCursorStats {
   /** Deliveries not handed over because this hub had already handed over that offset. */
@@ -43,9 +45,9 @@ export interface DeliveryCursorDeps {
  */
 export class DeliveryCursors {
   readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0 }
-  readonly #cursors = new Map<string, Offset>()
+  readonly #cursors = new Map<string, Offset & { source: string }>()
   /** Keys being caught up: the deliveries that arrived meanwhile, in order. */
-  readonly #waiting = new Map<string, Delivery[]>()
+  readonly #waiting = new Map<string, Array<{ source: string, d: Delivery }>>()
 
   constructor(private readonly deps: DeliveryCursorDeps) {}
 
@@ -53,7 +55,7 @@ export class DeliveryCursors {
   deliver(source: string, d: Delivery): LocalDelivery | void {
     const waiting = this.#waiting.get(d.key)
     if (waiting) {
-      waiting.push(d)
+      waiting.push({ source, d })
       return
     }
     const cursor = this.#cursors.get(d.key)
@@ -66,35 +68,66 @@ export class DeliveryCursors {
       if (Array.isArray(read)) {
         this.#handMissing(d.key, read, d)
       } else {
-        this.#waiting.set(d.key, [d])
-        void this.#catchUp(source, d.key, read)
+        this.#waiting.set(d.key, [{ source, d }])
+        void this.#catchUp(source, d.key, read, d)
         return
       }
     }
-    return this.#hand(d)
+    return this.#hand(d, source)
+  }
+
+  /**
+   * The ring changed: for every key whose last delivery came from a hub no longer in `members`,
+   * reads what came after it from the key's owner now (the dead owner's acknowledged messages
+   * that never arrived), even if nothing more is published on the key.
+   */
+  sourcesGone(members: ReadonlySet<string>, ownerOf: (key: string) => string | undefined): void {
+    const keys: Array<[string, string]> = []
+    for (const [key, cursor] of this.#cursors) {
+      if (cursor.source === this.deps.self || members.has(cursor.source) || this.#waiting.has(key)) continue
+      const owner = ownerOf(key)
+      if (owner !== undefined) keys.push([key, owner])
+    }
+    const next = (): void => {
+      const item = keys.shift()
+      if (!item) return
+      const [key, owner] = item
+      const cursor = this.#cursors.get(key)
+      if (!cursor || this.#waiting.has(key)) return next()
+      const read = this.deps.readLog(owner, key, { epoch: cursor.epoch, seq: cursor.seq })
+      if (Array.isArray(read)) {
+        this.#handMissing(key, read, undefined)
+        cursor.source = owner
+        return next()
+      }
+      this.#waiting.set(key, [])
+      void this.#catchUp(owner, key, read, undefined).finally(next)
+    }
+    for (let i = 0; i < PARALLEL_CATCH_UPS; i++) next()
   }
 
   /** Keys with a cursor. */
   get size(): number { return this.#cursors.size }
 
-  #hand(d: Delivery): LocalDelivery | void {
+  #hand(d: Delivery, source: string): LocalDelivery | void {
     const cursor = this.#cursors.get(d.key)
     if (cursor) {
       cursor.epoch = d.epoch
       cursor.seq = d.seq
-    } else this.#cursors.set(d.key, { epoch: d.epoch, seq: d.seq })
+      cursor.source = source
+    } else this.#cursors.set(d.key, { epoch: d.epoch, seq: d.seq, source })
     return this.deps.hand(d)
   }
 
-  /** Hands over the entries after the cursor and before `next` (the delivery that showed the gap). */
-  #handMissing(key: string, entries: readonly LogEntry[], next: Offset): void {
+  /** Hands over the entries after the cursor and before `next` (the delivery that showed the gap; none: all of them). */
+  #handMissing(key: string, entries: readonly LogEntry[], next: Offset | undefined): void {
     let handed = 0
     for (const e of entries) {
-      if (!after(next, e)) break
-      const cursor = this.#cursors.get(key) as Offset
+      if (next && !after(next, e)) break
+      const cursor = this.#cursors.get(key) as Offset & { source: string }
       if (!after(e, cursor)) continue
       if (this.deps.wanted(e.topic)) {
-        this.#hand({ key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos })
+        this.#hand({ key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }, cursor.source)
         handed++
       } else {
         cursor.epoch = e.epoch
@@ -105,15 +138,14 @@ export class DeliveryCursors {
     this.stats.caughtUp += handed
   }
 
-  async #catchUp(source: string, key: string, first: Promise<LogEntry[]>): Promise<void> {
-    const waiting = this.#waiting.get(key) as Delivery[]
-    const next = waiting[0] as Delivery
+  async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined): Promise<void> {
+    const waiting = this.#waiting.get(key) as Array<{ source: string, d: Delivery }>
     try {
       let entries = await first
       for (let round = 1; ; round++) {
         this.#handMissing(key, entries, next)
         const last = entries.at(-1)
-        if (!last || !after(next, last) || round >= MAX_CATCH_UP_READS) break
+        if (!last || (next && !after(next, last)) || round >= MAX_CATCH_UP_READS) break
         entries = await this.deps.readLog(source, key, last)
       }
     } catch (err) {
@@ -121,13 +153,14 @@ export class DeliveryCursors {
       this.deps.log.warn({ err, key, source }, 'could not read the new owner\'s log after an ownership change; messages of the earlier owner may be missing here')
     } finally {
       // Caught up (or given up): the new epoch starts with `next`, which goes now, then the rest.
-      const cursor = this.#cursors.get(key) as Offset
-      if (after({ epoch: next.epoch, seq: next.seq - 1 }, cursor)) {
+      const cursor = this.#cursors.get(key) as Offset & { source: string }
+      if (next && after({ epoch: next.epoch, seq: next.seq - 1 }, cursor)) {
         cursor.epoch = next.epoch
         cursor.seq = next.seq - 1
       }
+      cursor.source = source
       this.#waiting.delete(key)
-      for (const d of waiting) this.deliver(source, d)
+      for (const w of waiting) this.deliver(w.source, w.d)
     }
   }
 }

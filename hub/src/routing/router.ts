@@ -279,6 +279,7 @@ export class Router {
   ownershipChanged(): void {
     this.#handoff.handOffLost()
     this.refreshInterest()
+    this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
     this.#order.ringChanged()
   }
 
