@@ -16,6 +16,20 @@ export interface PublishRequest {
   retain: boolean
 }
 
+/**
+ * The forwards of one event-loop turn to one owner (request; reply `PublishBatchReply`, one result
+ * per item in the same order). The owner handles the items as if they had come one by one, in order.
+ */
+export interface PublishBatchRequest {
+  t: 'publish-batch'
+  items: Array<Omit<PublishRequest, 't'>>
+}
+
+export interface PublishBatchReply {
+  t: 'published-batch'
+  results: PublishReply[]
+}
+
 export type PublishReply =
   | { t: 'published', epoch: number, seq: number }
   /** The receiver does not own the key (any more): the sender retries with the owner it now sees. */
@@ -169,8 +183,8 @@ export interface WillGuardRequest {
 export type WillMessage = { t: 'will-release', clientId: string } | { t: 'will-sync', boot: string }
 
 export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage
-export type RouterRequest = PublishRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest
-export type RouterReply = PublishReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply
+export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest
+export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply
 
 const QOS = new Set([0, 1, 2])
 const isString = (v: unknown): v is string => typeof v === 'string'
@@ -191,6 +205,11 @@ const isSubscriptions = (v: unknown): boolean =>
 const isPackets = (v: unknown): boolean => Array.isArray(v) && v.every((x: Record<string, unknown>) =>
   isString(x?.topic) && isBytes(x?.payload) && isQos(x?.qos) && typeof x?.retain === 'boolean' &&
   (x?.brokerId === undefined || isString(x.brokerId)) && (x?.brokerCounter === undefined || isCount(x.brokerCounter)))
+
+const isPublishItem = (m: Record<string, unknown> | null | undefined): boolean =>
+  isString(m?.id) && isString(m?.topic) && isBytes(m?.payload) && isQos(m?.qos) && typeof m?.retain === 'boolean'
+const isPublishReply = (m: Record<string, unknown> | null | undefined): boolean =>
+  (m?.t === 'published' && isCount(m.epoch) && isCount(m.seq)) || (m?.t === 'not-owner' && isString(m.key)) || (m?.t === 'failed' && isString(m.reason))
 
 function bad(what: string): never {
   throw new ProtocolError('malformed', `router: malformed ${what}`)
@@ -227,8 +246,12 @@ export function asRouterRequest(v: unknown): RouterRequest {
   const m = v as Record<string, unknown> | null
   if (m === null || typeof m !== 'object') bad('request')
   if (m.t === 'publish') {
-    if (!isString(m.id) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean') bad('publish')
+    if (!isPublishItem(m)) bad('publish')
     return m as unknown as PublishRequest
+  }
+  if (m.t === 'publish-batch') {
+    if (!Array.isArray(m.items) || !m.items.every((x: Record<string, unknown>) => isPublishItem(x))) bad('publish-batch')
+    return m as unknown as PublishBatchRequest
   }
   if (m.t === 'retained') {
     if (!isStrings(m.filters)) bad('retained')
@@ -262,6 +285,9 @@ export function asRouterReply(v: unknown): RouterReply {
   const m = v as Record<string, unknown> | null
   if (m === null || typeof m !== 'object') bad('reply')
   switch (m.t) {
+    case 'published-batch':
+      if (!Array.isArray(m.results) || !m.results.every((x) => isPublishReply(x as Record<string, unknown>))) bad('published-batch')
+      break
     case 'published':
       if (!isCount(m.epoch) || !isCount(m.seq)) bad('published')
       break

@@ -10,7 +10,7 @@ import { InterestTable } from './interest-table.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
 import { ForwardOrder, type ForwardTicket } from './forward-order.js'
-import type { BarrierMessage, DeliverMessage, PublishReply, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
@@ -132,6 +132,8 @@ export class Router {
   readonly #listeners = new Map<string, (from: string, m: RouterMessage) => void>()
   /** What this hub has handed to its subscribers, per key; catch-up when a key's owner changes. */
   readonly #cursors: DeliveryCursors
+  /** Forwards to each owner gathered in this event-loop turn (`#forward`). */
+  readonly #forwardBatches = new Map<string, { items: Array<Omit<PublishRequest, 't'>>, replies: Promise<PublishReply[]> }>()
   /** Copies for each replica gathered in this event-loop turn (`#copyTo`). */
   readonly #replicaBatches = new Map<string, { entries: ReplicaEntry[], confirmed: Promise<boolean> }>()
   /** Copies sent to replicas, not confirmed yet: token → when sent (insertion order = age). */
@@ -221,7 +223,7 @@ export class Router {
         this.stats.forwarded++
         // Unique per ingress hub and run (the owner's window is far shorter than a restart).
         id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
-        const request = this.deps.bus.request(owner, { t: 'publish', id, ...message }, this.#requestTimeoutMs)
+        const request = this.#forward(owner, { id, ...message })
         this.#order.sent(ticket, owner)
         try {
           const reply = await request
@@ -238,6 +240,31 @@ export class Router {
         throw new TransportError('timeout', `publish to ${message.topic}: no owner acknowledged within ${this.#forwardTimeoutMs} ms (last: ${describe(failure)})`)
       }
     }
+  }
+
+  /**
+   * Sends a forward to `owner` with the other forwards to it of this event-loop turn, in one
+   * request (a request per message cost a frame, a promise and an answer each). Items keep their
+   * call order; the owner handles them as if they came one by one.
+   */
+  #forward(owner: string, item: Omit<PublishRequest, 't'>): Promise<PublishReply> {
+    let batch = this.#forwardBatches.get(owner)
+    if (!batch) {
+      const items: Array<Omit<PublishRequest, 't'>> = []
+      const replies = new Promise<PublishReply[]>((resolve, reject) => {
+        nextTurn(() => {
+          this.#forwardBatches.delete(owner)
+          this.deps.bus.request(owner, { t: 'publish-batch', items }, this.#requestTimeoutMs).then((reply) => {
+            if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
+            resolve(reply.results)
+          }).catch(reject)
+        })
+      })
+      batch = { items, replies }
+      this.#forwardBatches.set(owner, batch)
+    }
+    const index = batch.items.push(item) - 1
+    return batch.replies.then((results) => results[index] as PublishReply)
   }
 
   /**
@@ -391,23 +418,46 @@ export class Router {
 
   /** `id`: a forwarded publish's id (a retry may bring it again); undefined for local ingress. */
   async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
-    if (id !== undefined) {
-      const seen = this.#seen.get(id)
-      if (seen) {
-        this.stats.duplicates++
-        if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
-        return { epoch: seen.epoch, seq: seen.seq }
-      }
-    }
     const { sequencer } = this.deps
     if (!sequencer.owns(key)) {
+      // A retry of this id may already be numbered, or waiting on this same take-over.
+      const earlier = this.#seenBefore(key, id)
+      if (earlier) return earlier
       await this.#handoff.acquire(key)
       // Ownership may have moved on while we asked around.
       if (this.deps.ownerOf(key) !== this.deps.self) throw new NotOwnerError(key)
     }
+    // Checked again after the take-over: the first attempt of a retried forward may have been
+    // numbered while both waited for it.
+    const earlier = this.#seenBefore(key, id)
+    if (earlier) return earlier
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
-    if (id !== undefined) this.#seen.remember(id, { ...offset, fannedOut: true })
+    const seen: SeenPublish = { ...offset, fannedOut: true }
+    if (id !== undefined) this.#seen.remember(id, seen)
+    const finished = this.#finish(key, id, entry, committed, message)
+    seen.done = finished
+    await finished
+    return offset
+  }
+
+  /**
+   * A forwarded publish this hub numbered already (a retry: the ingress hub missed the answer):
+   * the same offset, once the first attempt is through (committed, replicated, fanned out).
+   */
+  #seenBefore(key: string, id: string | undefined): Promise<Offset> | undefined {
+    const seen = id === undefined ? undefined : this.#seen.get(id)
+    if (!seen) return undefined
+    this.stats.duplicates++
+    return (async () => {
+      if (seen.done) await seen.done.catch(() => { /* the first attempt's own error went to its caller */ })
+      if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
+      return { epoch: seen.epoch, seq: seen.seq }
+    })()
+  }
+
+  /** After numbering: retained store, replication, fan-out in order; resolves when it may be acknowledged. */
+  async #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<void> {
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -417,13 +467,12 @@ export class Router {
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
       void this.#replicate(entry, id)
       await this.#fanOutInOrder(key, undefined, delivery)
-      return offset
+      return
     }
     const replicated = this.#replicate(entry, id)
     await this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
     // Invariant 3: acknowledged once the owner and a replica hold it.
     await replicated
-    return offset
   }
 
   /**
@@ -621,16 +670,32 @@ export class Router {
     }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
     if (r.t === 'key-state' || r.t === 'handoff') return this.#handoff.onRequest(r)
+    if (r.t === 'publish-batch') {
+      const results = await Promise.all(r.items.map((item) => this.#publishHere(item).catch((err: unknown): PublishReply => {
+        if (err instanceof NotOwnerError) return { t: 'not-owner', key: err.key }
+        return { t: 'failed', reason: err instanceof Error ? err.message : String(err) }
+      })))
+      return { t: 'published-batch', results }
+    }
     if (r.t !== 'publish') {
       const service = this.#services.get(r.t)
       if (!service) return { t: 'failed', reason: `this hub does not serve ${r.t}` }
       return service(from, r)
     }
+    return this.#publishHere(r)
+  }
+
+  /**
+   * A forwarded publish: numbered here if this hub owns its key (taking the key over first if
+   * needed: the item waits, so the key's publishes keep their arrival order), else refused (the
+   * sender retries with the owner it sees).
+   */
+  async #publishHere(r: Omit<PublishRequest, 't'>): Promise<PublishReply> {
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self) {
       this.stats.refusedNotOwner++
-      return { t: 'not-owner', key: key ?? r.topic } satisfies PublishReply
+      return { t: 'not-owner', key: key ?? r.topic }
     }
     const offset = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain })
     return { t: 'published', ...offset }

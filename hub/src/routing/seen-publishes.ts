@@ -2,7 +2,11 @@ import type { Offset } from '../store/topic-log.js'
 
 /** A forwarded publish already numbered; `fannedOut` false when it is known from replication
  *  only (the owner may have died before sending it to subscribers). */
-export interface SeenPublish extends Offset { fannedOut: boolean }
+export interface SeenPublish extends Offset {
+  fannedOut: boolean
+  /** Numbered here and still being committed, replicated and fanned out: a retry's answer waits for it. */
+  done?: Promise<unknown>
+}
 
 /**
  * The ids of forwarded publishes already numbered, so that a retry (the ingress hub did not get
