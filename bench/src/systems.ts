@@ -1,0 +1,37 @@
+import { AedesRedisHandle } from './aedes-redis-handle.js'
+import { BrokerHandle } from './broker-handle.js'
+import type { ChildRegistry } from './child-spawn.js'
+import type { BenchOptions } from './cli-options.js'
+import { REDIS_MISSING, findRedisServer } from './redis-server.js'
+import { RingHandle } from './ring-handle.js'
+import type { SystemHandle, SystemKind } from './system-handle.js'
+
+export interface SystemStartOptions {
+  connections: number
+  output: (line: string) => void
+}
+
+/** Starts a fresh system of the given kind: one broker process, or a ring, or aedes+redis. */
+export async function startSystem(kind: SystemKind, options: BenchOptions, registry: ChildRegistry, opts: SystemStartOptions): Promise<SystemHandle> {
+  switch (kind) {
+    case 'ring':
+      return RingHandle.start(registry, {
+        ...opts, replicationFactor: options.replicationFactor, profile: options.ringProfile,
+        ...(options.hubCpuProfDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', options.hubCpuProfDir] } : {}),
+      })
+    case 'aedes-redis': {
+      const redisServer = findRedisServer(options.redisServer)
+      if (!redisServer) throw new Error(REDIS_MISSING)
+      return AedesRedisHandle.start(registry, { ...opts, redisServer })
+    }
+    case 'ringhub':
+      return BrokerHandle.start(kind, registry, { ...opts, ...(options.hubCpuProfDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', options.hubCpuProfDir] } : {}) })
+    default:
+      return BrokerHandle.start(kind, registry, opts)
+  }
+}
+
+/** Start, stop and worker forks around one measurement of a system, on top of the scenario's own budget. */
+export function overheadMs(kind: SystemKind): number {
+  return kind === 'ring' ? 25_000 : kind === 'aedes-redis' ? 10_000 : 5_000
+}
