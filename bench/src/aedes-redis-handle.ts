@@ -48,13 +48,13 @@ export class AedesRedisHandle implements SystemHandle {
   }
 
   async stats(): Promise<SystemStats> {
-    const parts = await Promise.all(this.brokers.map((b) => b.stats()))
-    return sumStats(performance.now(), [...parts, this.#redisStats()])
+    const parts = await Promise.all(this.brokers.map(async (b, i) => [`aedes-${i + 1}`, await b.stats()] as const))
+    return sumStats(performance.now(), [...parts, ['redis', this.#redisStats()]])
   }
 
   async memory(): Promise<SystemStats> {
-    const parts = await Promise.all(this.brokers.map((b) => b.memory()))
-    return sumStats(performance.now(), [...parts, this.#redisStats()])
+    const parts = await Promise.all(this.brokers.map(async (b, i) => [`aedes-${i + 1}`, await b.memory()] as const))
+    return sumStats(performance.now(), [...parts, ['redis', this.#redisStats()]])
   }
 
   #redisStats(): Omit<SystemStats, 'atMs'> {

@@ -41,6 +41,8 @@ export const USAGE = `usage: npm run bench -- [options]
                          relay = a no-op forwarder that shows the load generator's ceiling)
   --idle-connections N   idle-connection count (default 10000, quick 1000)
   --workers N            load-generator processes per side in throughput runs (default 2)
+  --replication-factor N the ring hubs' --replication-factor (default 2, as issue 4 asks; 1 shows
+                         what replication costs)
   --redis-server PATH    redis-server binary for the aedes+redis reference (default: found on PATH)
   --hub-cpu-prof DIR     run every hub process with node --cpu-prof, profiles written to DIR
   --help                 this text
@@ -69,6 +71,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         'idle-connections': { type: 'string' },
         'workers': { type: 'string' },
         'redis-server': { type: 'string' },
+        'replication-factor': { type: 'string' },
         'hub-cpu-prof': { type: 'string' },
         'help': { type: 'boolean', default: false },
       },
@@ -95,7 +98,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     idleWorkers: 4,
     workers: optionalInt(values.workers, '--workers', 1, 16) ?? 2,
     resultsDir: fileURLToPath(new URL('../results/', import.meta.url)),
-    replicationFactor: 2,
+    replicationFactor: optionalInt(values['replication-factor'], '--replication-factor', 1, 3) ?? 2,
     ringProfile: 'lan',
     redisServer: values['redis-server'],
     hubCpuProfDir: values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']),

@@ -15,7 +15,7 @@ export function referenceLabel(ref: Reference): string {
  * Renders the result tables (single brokers; the ring of 3 hubs when its scenarios ran), the CPU
  * tables, warnings and the verdicts as plain text.
  */
-export function renderReport(rows: readonly MetricRow[], cpuRows: readonly CpuRow[], records: readonly RunRecord[], brokers: readonly BrokerKind[], rounds: number, cpuCount: number): string {
+export function renderReport(rows: readonly MetricRow[], cpuRows: readonly CpuRow[], records: readonly RunRecord[], brokers: readonly BrokerKind[], rounds: number, cpuCount: number, replicationFactor = 2): string {
   const out: string[] = []
   const brokerRows = rows.filter((r) => r.section === 'broker')
   const ringRows = rows.filter((r) => r.section === 'ring')
@@ -38,7 +38,7 @@ export function renderReport(rows: readonly MetricRow[], cpuRows: readonly CpuRo
 
   if (ringRows.length > 0) {
     if (out.length > 0) out.push('')
-    out.push('Ring of 3 hubs (issue 4): each row compares the ring (publisher, owner and subscriber hubs as the scenario says; replication factor 2) with one reference of the same run.')
+    out.push(`Ring of 3 hubs (issue 4): each row compares the ring (publisher, owner and subscriber hubs as the scenario says; replication factor ${replicationFactor}) with one reference of the same run.`)
     const header = ['scenario', 'metric', 'ring', 'vs', 'value', 'ratio', rounds > 1 ? 'per round' : '', 'target', 'result']
     out.push(table(header, ringRows.map((row) => [
       row.scenario,

@@ -18,8 +18,8 @@ export interface RingOptions {
   /** Copies of every message (the hubs' --replication-factor). */
   replicationFactor: number
   profile: 'lan' | 'edge'
-  /** Extra node flags for every hub process (e.g. --cpu-prof). */
-  nodeFlags?: readonly string[]
+  /** Extra node flags of each hub process, by hub id (--cpu-prof and where its profile goes). */
+  cpuProfFlags?: (id: string) => string[]
 }
 
 interface OwnerAnswer { topic: string, key: string, owner: string, replicas: string[] }
@@ -41,7 +41,7 @@ export class RingHandle implements SystemHandle {
   static async start(registry: ChildRegistry, opts: RingOptions): Promise<RingHandle> {
     const hubs = new Map<HubId, BrokerHandle>()
     const start = (id: HubId, join: string[]): Promise<BrokerHandle> => BrokerHandle.start('ringhub', registry, {
-      connections: opts.connections, output: opts.output, name: `hub-${id}`, nodeFlags: opts.nodeFlags,
+      connections: opts.connections, output: opts.output, name: `hub-${id}`, nodeFlags: opts.cpuProfFlags?.(id) ?? [],
       hub: { id, join, replicationFactor: opts.replicationFactor, profile: opts.profile },
     })
     try {
@@ -122,11 +122,11 @@ export class RingHandle implements SystemHandle {
   }
 
   async stats(): Promise<SystemStats> {
-    return sumStats(performance.now(), await Promise.all([...this.hubs.values()].map((h) => h.stats())))
+    return sumStats(performance.now(), await Promise.all(RING_IDS.map(async (id) => [`hub-${id}`, await this.#hub(id).stats()] as const)))
   }
 
   async memory(): Promise<SystemStats> {
-    return sumStats(performance.now(), await Promise.all([...this.hubs.values()].map((h) => h.memory())))
+    return sumStats(performance.now(), await Promise.all(RING_IDS.map(async (id) => [`hub-${id}`, await this.#hub(id).memory()] as const)))
   }
 
   /** Router and inter-hub counters of every hub, from its /metrics. */

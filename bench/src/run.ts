@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   const issue2 = loadIssue2(options.resultsDir, scenarios.some((s) => s.issue2Scenario !== undefined), log)
   const rows = buildRows(scenarios, records, (s) => systemsOf(s, ctx), options.rounds, issue2)
   const cpu = buildCpuRows(scenarios, records, (s) => systemsOf(s, ctx))
-  process.stdout.write('\n' + renderReport(rows, cpu, records, options.brokers, options.rounds, machine.cpus) + '\n')
+  process.stdout.write('\n' + renderReport(rows, cpu, records, options.brokers, options.rounds, machine.cpus, options.replicationFactor) + '\n')
   const path = writeResults(options.resultsDir, {
     schema: RESULT_SCHEMA,
     startedAt,

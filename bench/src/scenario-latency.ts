@@ -1,7 +1,7 @@
 import { machinePct, readMachineCpu } from './machine-cpu.js'
 import type { WorkerSnapshot } from './ipc-protocol.js'
 import { cpuPct, type RowSpec, type Scenario } from './scenario.js'
-import { OTHER_CPU_WARN_PCT } from './scenario-throughput.js'
+import { OTHER_CPU_WARN_PCT, nodeCpu } from './scenario-throughput.js'
 import type { Layout, SystemKind } from './system-handle.js'
 import { WorkerPool } from './worker-pool.js'
 
@@ -65,6 +65,7 @@ export function latencyScenario(shape?: LatencyShape): Scenario {
             p90Ms: round(result.p90Ms), p999Ms: round(result.p999Ms), meanMs: round(result.meanMs),
             samples: result.samples, sent: result.sent, received: result.received,
             maxInflight: result.maxInflight, maxSendLagMs: round(result.maxSendLagMs),
+            ...nodeCpu(b0.nodeCpuUs, b1.nodeCpuUs, result.received),
             ...(shape ? { topic: place.topics[0] as string, ...Object.fromEntries(Object.entries(place.roles).map(([k, v]) => [`role.${k}`, v])) } : {}),
           },
           warnings,

@@ -129,6 +129,7 @@ export function throughputScenario(shape: ThroughputShape): Scenario {
             brokerRssMiB: Math.round(b1.rssBytes / 1048576),
             topics: place.topics.join(' '),
             ...Object.fromEntries(Object.entries(place.roles).map(([k, v]) => [`role.${k}`, v])),
+            ...nodeCpu(b0.nodeCpuUs, b1.nodeCpuUs, deliveredDelta),
             ...(frames?.details ?? {}),
           },
           warnings,
@@ -138,6 +139,12 @@ export function throughputScenario(shape: ThroughputShape): Scenario {
       }
     },
   }
+}
+
+/** Each process's CPU µs per delivered message (systems of several processes), for the JSON. */
+export function nodeCpu(before: Record<string, number> | undefined, after: Record<string, number> | undefined, delivered: number): Record<string, number> {
+  if (!before || !after || delivered <= 0) return {}
+  return Object.fromEntries(Object.entries(after).map(([node, us]) => [`cpuUsPerMsg.${node}`, Math.round((us - (before[node] ?? 0)) / delivered * 10) / 10]))
 }
 
 /** Frame metrics from the ring's counters, plus every hub's counter deltas for the JSON. */

@@ -41,6 +41,8 @@ export interface SystemStats {
   rssBytes: number
   heapUsedBytes: number
   clients: number
+  /** Systems of several processes: each one's CPU time (user + system, µs), by node name. */
+  nodeCpuUs?: Record<string, number>
 }
 
 /** Counters of one node read from its metrics (ring hubs: router events and inter-hub frames). */
@@ -65,10 +67,11 @@ export function plainTopics(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `devices/p${i}/t`)
 }
 
-/** Sums readings of several processes; `atMs` is the caller's clock (the processes' clocks differ). */
-export function sumStats(atMs: number, parts: readonly Omit<SystemStats, 'atMs'>[]): SystemStats {
-  const total: SystemStats = { atMs, cpuUserUs: 0, cpuSystemUs: 0, rssBytes: 0, heapUsedBytes: 0, clients: 0 }
-  for (const p of parts) {
+/** Sums readings of several processes, by node name; `atMs` is the caller's clock (the processes' clocks differ). */
+export function sumStats(atMs: number, named: ReadonlyArray<readonly [string, Omit<SystemStats, 'atMs'>]>): SystemStats {
+  const total: SystemStats = { atMs, cpuUserUs: 0, cpuSystemUs: 0, rssBytes: 0, heapUsedBytes: 0, clients: 0, nodeCpuUs: {} }
+  for (const [name, p] of named) {
+    (total.nodeCpuUs as Record<string, number>)[name] = p.cpuUserUs + p.cpuSystemUs
     total.cpuUserUs += p.cpuUserUs
     total.cpuSystemUs += p.cpuSystemUs
     total.rssBytes += p.rssBytes

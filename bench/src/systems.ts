@@ -17,7 +17,7 @@ export async function startSystem(kind: SystemKind, options: BenchOptions, regis
     case 'ring':
       return RingHandle.start(registry, {
         ...opts, replicationFactor: options.replicationFactor, profile: options.ringProfile,
-        ...(options.hubCpuProfDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', options.hubCpuProfDir] } : {}),
+        ...(options.hubCpuProfDir ? { cpuProfFlags: (id: string) => cpuProfFlags(options.hubCpuProfDir as string, `hub-${id}`) } : {}),
       })
     case 'aedes-redis': {
       const redisServer = findRedisServer(options.redisServer)
@@ -25,10 +25,15 @@ export async function startSystem(kind: SystemKind, options: BenchOptions, regis
       return AedesRedisHandle.start(registry, { ...opts, redisServer })
     }
     case 'ringhub':
-      return BrokerHandle.start(kind, registry, { ...opts, ...(options.hubCpuProfDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', options.hubCpuProfDir] } : {}) })
+      return BrokerHandle.start(kind, registry, { ...opts, ...(options.hubCpuProfDir ? { nodeFlags: cpuProfFlags(options.hubCpuProfDir, 'ringhub') } : {}) })
     default:
       return BrokerHandle.start(kind, registry, opts)
   }
+}
+
+/** node flags for a CPU profile named after the process and the time it started (one file per run). */
+function cpuProfFlags(dir: string, name: string): string[] {
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`]
 }
 
 /** Start, stop and worker forks around one measurement of a system, on top of the scenario's own budget. */
