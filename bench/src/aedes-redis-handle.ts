@@ -15,7 +15,7 @@ export class AedesRedisHandle implements SystemHandle {
   private constructor(private readonly redis: RedisServer, private readonly brokers: readonly BrokerHandle[]) {}
 
   static async start(registry: ChildRegistry, opts: { connections: number, output: (line: string) => void, redisServer: string }): Promise<AedesRedisHandle> {
-    const redis = await RedisServer.start(opts.redisServer, registry, opts.output)
+    const redis = await RedisServer.start(opts.redisServer, registry)
     const brokers: BrokerHandle[] = []
     try {
       for (const name of ['aedes-1', 'aedes-2']) {

@@ -10,11 +10,16 @@ const START_TIMEOUT_MS = 10_000
 const STOP_TIMEOUT_MS = 5_000
 /** Attempts with a fresh port when another program took the chosen one first. */
 const START_ATTEMPTS = 3
+/** Lines of Redis output kept for error messages. */
+const MAX_LINES = 20
 
-/** What the bench prints when a scenario needs Redis and this machine has none. */
-export const REDIS_MISSING = 'the aedes+redis reference needs a Redis server: redis-server was not found on PATH ' +
-  '(Debian/Ubuntu: apt-get install redis-server; or pass --redis-server PATH). ' +
-  'The bench starts and stops its own server on a free loopback port; leave out the ring scenarios with --only.'
+/** What the bench says when a scenario needs Redis and `findRedisServer(explicit)` found none. */
+export function redisMissing(explicit?: string): string {
+  return 'the aedes+redis reference needs a Redis server: ' +
+    (explicit !== undefined ? `--redis-server ${explicit} is not an executable file` : 'redis-server was not found on PATH (nor in /usr/sbin, /usr/local/bin)') +
+    '. Debian/Ubuntu: apt-get install redis-server (the bench starts and stops its own server on a free loopback port). ' +
+    'Leave out the ring scenarios with --only (e.g. --only qos0,qos1,fanout,latency,idle).'
+}
 
 /** The redis-server binary: `explicit` if given and executable, else the first one on PATH (and /usr/sbin). */
 export function findRedisServer(explicit?: string): string | undefined {
@@ -49,13 +54,13 @@ export function freeLoopbackPort(): Promise<number> {
  * bench whatever way it ends.
  */
 export class RedisServer {
-  private constructor(readonly port: number, private readonly child: ChildProcess, private readonly exited: Promise<void>, private readonly cleanup: () => void) {}
+  private constructor(readonly port: number, private readonly child: ChildProcess, private readonly exited: Promise<void>, private readonly cleanup: () => void, private readonly lines: readonly string[]) {}
 
-  static async start(binary: string, registry: ChildRegistry, output: (line: string) => void): Promise<RedisServer> {
+  static async start(binary: string, registry: ChildRegistry): Promise<RedisServer> {
     let lastError: unknown
     for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
       try {
-        return await RedisServer.#startOn(await freeLoopbackPort(), binary, registry, output)
+        return await RedisServer.#startOn(await freeLoopbackPort(), binary, registry)
       } catch (err) {
         lastError = err
       }
@@ -63,13 +68,15 @@ export class RedisServer {
     throw lastError
   }
 
-  static async #startOn(port: number, binary: string, registry: ChildRegistry, output: (line: string) => void): Promise<RedisServer> {
+  static async #startOn(port: number, binary: string, registry: ChildRegistry): Promise<RedisServer> {
     const dir = mkdtempSync(join(tmpdir(), 'ringhub-bench-redis-'))
     const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] })
     const lines: string[] = []
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8').on('data', (chunk: string) => {
-        for (const line of chunk.split('\n')) if (line.trim() !== '') { lines.push(line); output(`[redis] ${line}`) }
+        // Kept, not printed: Redis starts with a banner and a memory-overcommit warning that say
+        // nothing about the run; the last lines go into the error when it fails.
+        for (const line of chunk.split('\n')) if (line.trim() !== '') { lines.push(line); if (lines.length > MAX_LINES) lines.shift() }
       })
     }
     let gone = false
@@ -82,7 +89,7 @@ export class RedisServer {
       rmSync(dir, { recursive: true, force: true })
     }
     const unregister = registry.addCleanup(cleanup)
-    const server = new RedisServer(port, child, exited, () => { unregister(); cleanup() })
+    const server = new RedisServer(port, child, exited, () => { unregister(); cleanup() }, lines)
     const deadline = Date.now() + START_TIMEOUT_MS
     while (!(await ping(port))) {
       if (gone || Date.now() > deadline) {
@@ -102,7 +109,7 @@ export class RedisServer {
 
   /** SIGTERM (Redis exits at once without persistence), SIGKILL if it lingers. */
   async stop(): Promise<string | undefined> {
-    const problem = this.alive ? undefined : `redis-server had already exited (code ${this.child.exitCode}, signal ${this.child.signalCode})`
+    const problem = this.alive ? undefined : `redis-server had already exited (code ${this.child.exitCode}, signal ${this.child.signalCode}): ${this.lines.slice(-3).join(' | ')}`
     if (this.alive) this.child.kill('SIGTERM')
     let timer: NodeJS.Timeout | undefined
     const late = await Promise.race([this.exited.then(() => false), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS) })])

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { runSuite, suiteBudgetMs, systemsOf } from './bench-runner.js'
 import { ChildRegistry } from './child-spawn.js'
 import { USAGE, UsageError, parseBenchArgs } from './cli-options.js'
-import { REDIS_MISSING, findRedisServer } from './redis-server.js'
+import { findRedisServer, redisMissing } from './redis-server.js'
 import { buildCpuRows, buildRows, issue2Ratios, type Issue2Ratios } from './report-model.js'
 import { codeInfo, machineInfo, writeResults, RESULT_SCHEMA } from './report-json.js'
 import { renderReport } from './report-table.js'
@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
   const ctx: RunContext = { options, registry, output: log }
   // Fail before anything runs rather than after minutes of measurements without their reference.
   if (scenarios.some((s) => systemsOf(s, ctx).includes('aedes-redis')) && !findRedisServer(options.redisServer)) {
-    throw new Error(REDIS_MISSING)
+    throw new Error(redisMissing(options.redisServer))
   }
 
   // Whatever happens, no child outlives the bench.

@@ -2,7 +2,7 @@ import { AedesRedisHandle } from './aedes-redis-handle.js'
 import { BrokerHandle } from './broker-handle.js'
 import type { ChildRegistry } from './child-spawn.js'
 import type { BenchOptions } from './cli-options.js'
-import { REDIS_MISSING, findRedisServer } from './redis-server.js'
+import { findRedisServer, redisMissing } from './redis-server.js'
 import { RingHandle } from './ring-handle.js'
 import type { SystemHandle, SystemKind } from './system-handle.js'
 
@@ -21,7 +21,7 @@ export async function startSystem(kind: SystemKind, options: BenchOptions, regis
       })
     case 'aedes-redis': {
       const redisServer = findRedisServer(options.redisServer)
-      if (!redisServer) throw new Error(REDIS_MISSING)
+      if (!redisServer) throw new Error(redisMissing(options.redisServer))
       return AedesRedisHandle.start(registry, { ...opts, redisServer })
     }
     case 'ringhub':
