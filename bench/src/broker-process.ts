@@ -1,24 +1,25 @@
 /**
- * Child process: runs one broker under test — `node broker-process.js <ringhub|aedes|relay> [dataDir]`
- * — tells the runner its port (`ready`), answers resource-use questions, and stops on request or
- * when the runner goes away. One broker per process, so its CPU and RSS are its own.
+ * Child process: runs one broker under test — `node broker-process.js <ringhub|aedes|relay> [json]`,
+ * the JSON being `BrokerArgs` (a ringhub's data directory and ring membership, an aedes broker's
+ * Redis server) — tells the runner its ports (`ready`), answers resource-use questions, and stops
+ * on request or when the runner goes away. One broker per process, so its CPU and RSS are its own.
  */
 import { readFileSync } from 'node:fs'
 import { serveRequests, sendToParent } from './ipc-child.js'
-import { BROKER_KINDS, type BrokerKind, type BrokerReady, type BrokerReply, type BrokerRequest, type BrokerStats } from './ipc-protocol.js'
+import { BROKER_KINDS, type BrokerArgs, type BrokerKind, type BrokerReady, type BrokerReply, type BrokerRequest, type BrokerStats } from './ipc-protocol.js'
 import type { RunningBroker } from './running-broker.js'
 
 const STOP_DEADLINE_MS = 5000
 
-async function start(kind: BrokerKind, dataDir: string | undefined): Promise<RunningBroker> {
+async function start(kind: BrokerKind, args: BrokerArgs): Promise<RunningBroker> {
   switch (kind) {
     // Imported lazily: the aedes and relay processes must not load the hub (or better-sqlite3).
     case 'ringhub': {
-      if (!dataDir) throw new Error('ringhub needs a data directory argument')
+      if (!args.dataDir) throw new Error('ringhub needs a data directory (dataDir in the JSON argument)')
       const { startRinghub } = await import('./broker-ringhub.js')
-      return startRinghub(dataDir)
+      return startRinghub(args.dataDir, args.hub)
     }
-    case 'aedes': return (await import('./broker-aedes.js')).startAedes()
+    case 'aedes': return (await import('./broker-aedes.js')).startAedes(args.redisPort)
     case 'relay': return (await import('./broker-relay.js')).startRelay()
   }
 }
@@ -60,7 +61,7 @@ async function fullGc(): Promise<void> {
 async function main(): Promise<void> {
   const kind = process.argv[2] as BrokerKind
   if (!BROKER_KINDS.includes(kind)) throw new Error(`unknown broker kind ${JSON.stringify(kind)} (one of ${BROKER_KINDS.join(', ')})`)
-  const broker = await start(kind, process.argv[3])
+  const broker = await start(kind, JSON.parse(process.argv[3] ?? '{}') as BrokerArgs)
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     }
   }, () => { void stop().then(() => process.exit(0)) })
 
-  sendToParent<BrokerReady>({ id: 0, body: { type: 'ready', port: broker.port, pid: process.pid } })
+  sendToParent<BrokerReady>({ id: 0, body: { type: 'ready', port: broker.port, pid: process.pid, ...broker.extraPorts } })
 }
 
 main().catch((err: unknown) => {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BROKER_KINDS, type BrokerKind } from './ipc-protocol.js'
@@ -20,19 +21,34 @@ export interface BenchOptions {
   /** Load-generator processes per side (publishers, subscribers) in throughput scenarios. */
   workers: number
   resultsDir: string
+  /** Ring scenarios: the hubs' --replication-factor (issue 4 asks for 2) and gossip profile. */
+  replicationFactor: number
+  ringProfile: 'lan' | 'edge'
+  /** redis-server binary for the aedes+redis reference; undefined: found on PATH. */
+  redisServer: string | undefined
+  /** When set, every hub process runs with --cpu-prof and writes its profile here. */
+  hubCpuProfDir: string | undefined
 }
 
 export const USAGE = `usage: npm run bench -- [options]
 
   --quick                short smoke run (1.5 s per throughput run, 2 s latency, 1,000 idle connections, 1 round)
-  --only NAME[,NAME]     run only these scenarios (full names, or prefixes: qos0, qos1, fanout, latency, idle)
+  --only NAME[,NAME]     run only these scenarios (full names, or prefixes: qos0, qos1, fanout, latency, idle,
+                         ring = every ring-of-3 scenario, ring-local = its local-path ones)
   --duration-ms N        measured interval of every timed scenario (throughput and latency), in ms
   --rounds N             runs per scenario and broker, broker order alternating (default 2, quick 1)
   --brokers A[,B]        brokers to measure: ringhub, aedes, relay (default ringhub,aedes;
                          relay = a no-op forwarder that shows the load generator's ceiling)
   --idle-connections N   idle-connection count (default 10000, quick 1000)
   --workers N            load-generator processes per side in throughput runs (default 2)
+  --replication-factor N the ring hubs' --replication-factor (default 2, as issue 4 asks; 1 shows
+                         what replication costs)
+  --redis-server PATH    redis-server binary for the aedes+redis reference (default: found on PATH)
+  --hub-cpu-prof DIR     run every hub process with node --cpu-prof, profiles written to DIR
   --help                 this text
+
+The ring scenarios always run the ring of 3 hubs against its references (aedes+redis, the
+single hub, aedes); --brokers applies to the single-broker scenarios.
 `
 
 export class UsageError extends Error {
@@ -54,6 +70,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         'brokers': { type: 'string' },
         'idle-connections': { type: 'string' },
         'workers': { type: 'string' },
+        'redis-server': { type: 'string' },
+        'replication-factor': { type: 'string' },
+        'hub-cpu-prof': { type: 'string' },
         'help': { type: 'boolean', default: false },
       },
     }))
@@ -79,6 +98,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     idleWorkers: 4,
     workers: optionalInt(values.workers, '--workers', 1, 16) ?? 2,
     resultsDir: fileURLToPath(new URL('../results/', import.meta.url)),
+    replicationFactor: optionalInt(values['replication-factor'], '--replication-factor', 1, 3) ?? 2,
+    ringProfile: 'lan',
+    redisServer: values['redis-server'],
+    hubCpuProfDir: values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']),
   }
 }
 

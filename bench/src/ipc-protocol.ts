@@ -37,13 +37,36 @@ export interface BrokerStats {
 }
 
 export type BrokerReply = BrokerStats | OkReply | ErrorReply
-export type BrokerReady = { type: 'ready', port: number, pid: number }
+/** `admin` and `gossip`: the hub's admin HTTP and gossip ports (ringhub only). */
+export type BrokerReady = { type: 'ready', port: number, pid: number, admin?: number, gossip?: number }
+
+/** A hub that is one member of a ring (the ring scenarios); without it the hub runs alone. */
+export interface HubNodeOptions {
+  id: string
+  /** Gossip addresses (`host:port`) to join through. */
+  join: string[]
+  replicationFactor: number
+  profile: 'lan' | 'edge'
+}
+
+/**
+ * What `broker-process.js <kind> <json>` takes as its JSON argument: the ringhub's data
+ * directory and ring membership, or the Redis server an aedes broker shares its messages through.
+ */
+export interface BrokerArgs {
+  dataDir?: string
+  hub?: HubNodeOptions
+  /** aedes: use mqemitter-redis on 127.0.0.1:<redisPort> instead of the in-memory emitter. */
+  redisPort?: number
+}
 
 // ---- load workers ----
 
 export interface PublisherSpec {
   role: 'publisher'
   clientId: string
+  /** Broker port of this client (several brokers in one system); default: the setup's port. */
+  port?: number
   topic: string
   qos: 0 | 1
   /** QoS 1: PUBLISHes sent and not yet PUBACKed, at most. QoS 0: ignored (socket back-pressure). */
@@ -54,6 +77,8 @@ export interface PublisherSpec {
 export interface SubscriberSpec {
   role: 'subscriber'
   clientId: string
+  /** Broker port of this client (several brokers in one system); default: the setup's port. */
+  port?: number
   filter: string
   qos: 0 | 1
 }
@@ -63,6 +88,8 @@ export type ClientSpec = PublisherSpec | SubscriberSpec
 export interface LatencySpec {
   clientIdPrefix: string
   topic: string
+  /** The subscriber's broker port when it is not the publisher's (another node of the system). */
+  subscribePort?: number
   ratePerS: number
   warmupMs: number
   durationMs: number

@@ -29,7 +29,7 @@ export async function measureLatency(host: string, port: number, spec: LatencySp
   const done = new Promise<void>((resolve) => { allReceived = resolve })
 
   const sub = await MqttClient.connect({
-    host, port, clientId: `${spec.clientIdPrefix}-sub`, keepaliveS: 0,
+    host, port: spec.subscribePort ?? port, clientId: `${spec.clientIdPrefix}-sub`, keepaliveS: 0,
     onPublish: (buf, start, bodyStart) => {
       const now = performance.now()
       const { messageId, payloadStart } = readPublish(buf, start, bodyStart)

@@ -12,6 +12,9 @@ export class Subscriber {
 
   get client(): MqttClient | undefined { return this.#client }
 
+  /** This client's own broker port, if the spec names one. */
+  get port(): number | undefined { return this.spec.port }
+
   async connect(host: string, port: number, timeoutMs: number): Promise<void> {
     this.#client = await MqttClient.connect({
       host, port, clientId: this.spec.clientId, keepaliveS: 0,

@@ -46,9 +46,9 @@ serveRequests<WorkerRequest, WorkerReply>(async (req) => {
     case 'setup': {
       // Subscribers first, so nothing a publisher sends later can miss them.
       for (const spec of req.clients) if (spec.role === 'subscriber') subscribers.push(new Subscriber(spec))
-      await Promise.all(subscribers.map((s) => s.connect(HOST, req.port, HANDSHAKE_TIMEOUT_MS)))
+      await Promise.all(subscribers.map((s) => s.connect(HOST, s.port ?? req.port, HANDSHAKE_TIMEOUT_MS)))
       for (const spec of req.clients) if (spec.role === 'publisher') publishers.push(new Publisher(spec))
-      await Promise.all(publishers.map((p) => p.connect(HOST, req.port, HANDSHAKE_TIMEOUT_MS)))
+      await Promise.all(publishers.map((p) => p.connect(HOST, p.port ?? req.port, HANDSHAKE_TIMEOUT_MS)))
       return { type: 'ok' }
     }
     case 'start':

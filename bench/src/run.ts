@@ -4,15 +4,20 @@
  * Exit code 0 even when a target is missed (this is a measurement); 1 when a run failed
  * outright, 2 on bad usage or when the bench overran its own deadline.
  */
-import { runSuite, suiteBudgetMs } from './bench-runner.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { runSuite, suiteBudgetMs, systemsOf } from './bench-runner.js'
 import { ChildRegistry } from './child-spawn.js'
 import { USAGE, UsageError, parseBenchArgs } from './cli-options.js'
-import { buildCpuRows, buildRows } from './report-model.js'
+import { findRedisServer, redisMissing } from './redis-server.js'
+import { buildCpuRows, buildRows, issue2Ratios, type Issue2Ratios } from './report-model.js'
 import { codeInfo, machineInfo, writeResults, RESULT_SCHEMA } from './report-json.js'
 import { renderReport } from './report-table.js'
 import type { RunContext } from './scenario.js'
 import { selectScenarios } from './scenarios.js'
 
+/** The issue-2 figures (committed), for the local path of the ring. */
+const ISSUE2_REFERENCE = 'reference-issue-2.json'
 /** Slack on top of the suite's estimated time before the watchdog ends the bench. */
 const WATCHDOG_SLACK_MS = 120_000
 
@@ -27,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
   const registry = new ChildRegistry()
   const log = (line: string): void => { process.stderr.write(line + '\n') }
   const ctx: RunContext = { options, registry, output: log }
+  // Fail before anything runs rather than after minutes of measurements without their reference.
+  if (scenarios.some((s) => systemsOf(s, ctx).includes('aedes-redis')) && !findRedisServer(options.redisServer)) {
+    throw new Error(redisMissing(options.redisServer))
+  }
 
   // Whatever happens, no child outlives the bench.
   process.on('exit', () => registry.killAll())
@@ -46,14 +55,15 @@ async function main(argv: string[]): Promise<number> {
 
   const machine = machineInfo()
   const startedAt = new Date().toISOString()
-  log(`bench: ${scenarios.map((s) => s.name).join(', ')} on ${options.brokers.join(', ')}, ${options.rounds} round(s); ` +
+  log(`bench: ${scenarios.map((s) => `${s.name} (${systemsOf(s, ctx).join(', ')})`).join(', ')}, ${options.rounds} round(s); ` +
     `${machine.cpus} CPUs, load average ${machine.loadAvgAtStart.join(' ')}`)
   const records = await runSuite(scenarios, ctx, log)
   machine.loadAvgAtEnd = machineInfo().loadAvgAtStart
 
-  const rows = buildRows(scenarios, records, options.brokers, options.rounds)
-  const cpu = buildCpuRows(scenarios, records, options.brokers)
-  process.stdout.write('\n' + renderReport(rows, cpu, records, options.brokers, options.rounds, machine.cpus) + '\n')
+  const issue2 = loadIssue2(options.resultsDir, scenarios.some((s) => s.issue2Scenario !== undefined), log)
+  const rows = buildRows(scenarios, records, (s) => systemsOf(s, ctx), options.rounds, issue2)
+  const cpu = buildCpuRows(scenarios, records, (s) => systemsOf(s, ctx))
+  process.stdout.write('\n' + renderReport(rows, cpu, records, options.brokers, options.rounds, machine.cpus, options.replicationFactor) + '\n')
   const path = writeResults(options.resultsDir, {
     schema: RESULT_SCHEMA,
     startedAt,
@@ -72,6 +82,18 @@ async function main(argv: string[]): Promise<number> {
   clearTimeout(watchdog)
   if (registry.running > 0) log(`bench: ${registry.running} child process(es) still running; killing them`)
   return records.some((r) => r.error !== undefined) ? 1 : 0
+}
+
+/** Issue 2's ringhub/aedes ratios, for the local path's `issue-2` rows (empty, with a note, when the file is missing). */
+function loadIssue2(dir: string, needed: boolean, log: (line: string) => void): Issue2Ratios {
+  if (!needed) return new Map()
+  const path = join(dir, ISSUE2_REFERENCE)
+  try {
+    return issue2Ratios(JSON.parse(readFileSync(path, 'utf8')) as Parameters<typeof issue2Ratios>[0])
+  } catch (err) {
+    log(`bench: cannot read ${path} (${(err as Error).message}); the issue-2 rows show errors`)
+    return new Map()
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -44,11 +44,12 @@ export function idleScenario(): Scenario {
           concurrency: CONCURRENCY_PER_WORKER,
           keepaliveS: 0,
         }))
-        const results = await pool.idle(broker.port, specs, 60_000 + count * 10)
+        const results = await pool.idle(port, specs, 60_000 + count * 10)
         await sleep(SETTLE_MS)
         return results
       }
 
+      const { publishPort: port } = await broker.place('single', 0)
       const none = await broker.memory()
       const pool = await WorkerPool.start(workers, ctx.registry, ctx.output, Math.ceil(total / workers) + 256)
       try {

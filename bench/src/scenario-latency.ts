@@ -1,19 +1,31 @@
 import { machinePct, readMachineCpu } from './machine-cpu.js'
 import type { WorkerSnapshot } from './ipc-protocol.js'
-import { cpuPct, type Scenario } from './scenario.js'
-import { OTHER_CPU_WARN_PCT } from './scenario-throughput.js'
+import { cpuPct, type RowSpec, type Scenario } from './scenario.js'
+import { OTHER_CPU_WARN_PCT, nodeCpu } from './scenario-throughput.js'
+import type { Layout, SystemKind } from './system-handle.js'
 import { WorkerPool } from './worker-pool.js'
+
+/** A latency scenario other than the single-broker one: where the clients are, on which systems. */
+export interface LatencyShape {
+  name: string
+  title: string
+  layout: Layout
+  systems: readonly SystemKind[]
+  rows: readonly RowSpec[]
+  note: string
+}
 
 /**
  * Latency under a fixed, moderate load: one QoS 1 publisher at `latencyRatePerS` to one QoS 1
  * subscriber, both in one worker process (one clock). p50/p99/max of scheduled-send → receive.
  */
-export function latencyScenario(): Scenario {
+export function latencyScenario(shape?: LatencyShape): Scenario {
   return {
-    name: 'latency-qos1',
-    title: 'Latency, QoS 1 at fixed rate',
+    name: shape?.name ?? 'latency-qos1',
+    title: shape?.title ?? 'Latency, QoS 1 at fixed rate',
     description: 'One QoS 1 publisher at a fixed rate (default 2,000 msg/s) → one QoS 1 subscriber in the same process; ' +
-      'latency from the scheduled send time (no coordinated omission) to receipt, after a warm-up.',
+      'latency from the scheduled send time (no coordinated omission) to receipt, after a warm-up.' + (shape ? ` ${shape.note}` : ''),
+    ...(shape ? { systems: shape.systems, rows: shape.rows } : {}),
     metrics: [
       { key: 'p50Ms', label: 'p50', unit: 'ms', better: 'lower', digits: 2 },
       { key: 'p99Ms', label: 'p99', unit: 'ms', better: 'lower', digits: 2, target: { kind: 'max', value: 10 } },
@@ -23,12 +35,14 @@ export function latencyScenario(): Scenario {
     budgetMs: (o) => o.latencyWarmupMs + o.latencyDurationMs + 5000,
     async run(broker, ctx) {
       const { options } = ctx
+      const place = await broker.place(shape?.layout ?? 'single', 1)
       const pool = await WorkerPool.start(1, ctx.registry, ctx.output)
       try {
         const [[w0], b0, m0] = await Promise.all([pool.snapshot(), broker.stats(), readMachineCpu()])
-        const result = await pool.latency(0, broker.port, {
+        const result = await pool.latency(0, place.publishPort, {
           clientIdPrefix: `lat-${broker.kind}-${process.pid}`,
-          topic: 'devices/lat/t',
+          topic: shape ? place.topics[0] as string : 'devices/lat/t',
+          subscribePort: place.subscribePorts[0] as number,
           ratePerS: options.latencyRatePerS,
           warmupMs: options.latencyWarmupMs,
           durationMs: options.latencyDurationMs,
@@ -51,6 +65,8 @@ export function latencyScenario(): Scenario {
             p90Ms: round(result.p90Ms), p999Ms: round(result.p999Ms), meanMs: round(result.meanMs),
             samples: result.samples, sent: result.sent, received: result.received,
             maxInflight: result.maxInflight, maxSendLagMs: round(result.maxSendLagMs),
+            ...nodeCpu(b0.nodeCpuUs, b1.nodeCpuUs, result.received),
+            ...(shape ? { topic: place.topics[0] as string, ...Object.fromEntries(Object.entries(place.roles).map(([k, v]) => [`role.${k}`, v])) } : {}),
           },
           warnings,
         }

@@ -1,5 +1,6 @@
 import { idleScenario } from './scenario-idle.js'
 import { latencyScenario } from './scenario-latency.js'
+import { RING_SCENARIOS } from './scenarios-ring.js'
 import { throughputScenario } from './scenario-throughput.js'
 import type { MetricSpec, Scenario } from './scenario.js'
 
@@ -22,6 +23,7 @@ export const SCENARIOS: readonly Scenario[] = [
   }),
   latencyScenario(),
   idleScenario(),
+  ...RING_SCENARIOS,
 ]
 
 /** `--only` tokens: a full name, or a prefix up to a dash (`qos0` selects qos0-1to1 and qos0-4to4). */

@@ -34,7 +34,6 @@ export class TopicLog {
   readonly #lastSeq
   readonly #maxEpoch
   readonly #insertReplica
-  readonly #insertMany
   readonly #deleteBefore
   readonly #prune
   readonly #newest
@@ -52,8 +51,6 @@ export class TopicLog {
     this.#since = sql.prepare<[string, number, number, number, number], Row>(
       'SELECT * FROM topic_log WHERE key = ? AND (epoch > ? OR (epoch = ? AND seq > ?)) ORDER BY epoch, seq LIMIT ?')
     this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
-    this.#insertMany = sql.prepare(
-      `INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES ${Array.from({ length: MULTI_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`)
     this.#newest = sql.prepare<[string, number], Row>('SELECT * FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC LIMIT ?')
     this.#prune = {
       olderThan: sql.prepare<[number]>('DELETE FROM topic_log WHERE ts_ms < ?'),
@@ -105,9 +102,9 @@ export class TopicLog {
 
   /**
    * Appends one entry, the hot path of every publish: entries gather in memory and go into the
-   * table just before the group commit, MULTI_ROWS per INSERT statement; every append of one
-   * batch shares one promise, resolved by its commit. `key_state` keeps only the epoch (written
-   * by `startEpoch`); an epoch's last seq is the largest in the log.
+   * table just before the group commit; every append of one batch shares one promise, resolved by
+   * its commit. `key_state` keeps only the epoch (written by `startEpoch`); an epoch's last seq is
+   * the largest in the log.
    */
   append(entry: LogEntry): Promise<void> {
     this.#pending.push(entry)
@@ -115,24 +112,18 @@ export class TopicLog {
     return this.#committed
   }
 
-  /** Writes the gathered entries (in append order) into the open transaction. */
+  /**
+   * Writes the gathered entries (in append order) into the open transaction, one prepared
+   * single-row INSERT each. Measured against 32-row multi-VALUES INSERTs (the earlier way): the
+   * single-row statement costs about a third less CPU per entry (5-6 against 8-9 µs, commit
+   * included, batches of 64 in a WAL file), binding 8 values each time instead of 256.
+   */
   #insertPending(): void {
     const rows = this.#pending
     this.#pending = []
     this.#committed = undefined
-    let i = 0
-    if (rows.length >= MULTI_ROWS) {
-      const args: unknown[] = []
-      for (; i + MULTI_ROWS <= rows.length; i += MULTI_ROWS) {
-        args.length = 0
-        for (let j = i; j < i + MULTI_ROWS; j++) pushRow(args, rows[j] as LogEntry)
-        this.#insertMany.run(...args)
-      }
-    }
-    for (; i < rows.length; i++) {
-      const e = rows[i] as LogEntry
-      this.#insert.run(e.key, e.epoch, e.seq, e.topic, e.payload, e.qos, e.retain ? 1 : 0, e.tsMs)
-    }
+    const insert = this.#insert
+    for (const e of rows) insert.run(e.key, e.epoch, e.seq, e.topic, e.payload, e.qos, e.retain ? 1 : 0, e.tsMs)
   }
 
   /** Entries appended but not yet in the table go in now (inside the open batch), so reads see them. */
@@ -210,13 +201,6 @@ export class TopicLog {
 }
 
 function noop(): void {}
-
-/** Rows per multi-row INSERT (8 columns: 256 parameters, far below SQLite's 32 766). */
-const MULTI_ROWS = 32
-
-function pushRow(args: unknown[], e: LogEntry): void {
-  args.push(e.key, e.epoch, e.seq, e.topic, e.payload, e.qos, e.retain ? 1 : 0, e.tsMs)
-}
 
 function toEntry(r: Row): LogEntry {
   return {
