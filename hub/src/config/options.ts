@@ -97,7 +97,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'connectTimeoutMs', flag: '--connect-timeout-ms', type: 'int', min: 100, max: 600_000, defaultText: '10000', doc: 'Milliseconds a new connection has to send CONNECT.' },
   { key: 'drainTimeoutMs', flag: '--drain-timeout-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '60000', doc: 'Milliseconds a client may stay unwritable before it is disconnected (0 = never).' },
   { key: 'queueLimit', flag: '--queue-limit', type: 'int', min: 1, max: 100_000, defaultText: '100', doc: 'Packets a connecting client may queue before CONNECT processing ends.' },
-  { key: 'maxInflightInbound', flag: '--max-inflight-inbound', type: 'int', min: 0, max: 65_535, defaultText: '1000', doc: 'Inbound QoS 2 messages per client awaiting PUBREL (0 = unlimited).' },
+  { key: 'maxInflightInbound', flag: '--max-inflight-inbound', type: 'int', min: 0, max: 65_535, defaultText: '1000', doc: 'Inbound QoS 2 messages per client awaiting PUBREL, and QoS 1 publishes per client awaiting their PUBACK while the client\'s next packets are read (0 = unlimited).' },
   { key: 'maxTopicLevels', flag: '--max-topic-levels', type: 'int', min: 1, max: 100, defaultText: '64', doc: 'Most levels in a topic or filter; deeper ones close the connection.' },
   { key: 'keepaliveLimitS', flag: '--keepalive-limit-s', type: 'int', min: 0, max: 65_535, defaultText: '0 (no limit)', doc: 'Largest keep-alive (seconds) a client may ask for; larger gets CONNACK 0x06 (aedes).' },
   { key: 'maxQueuedMessages', flag: '--max-queued-messages', type: 'int', min: 0, max: 10_000_000, defaultText: '1000', doc: 'Messages (QoS 1/2) queued for one disconnected persistent-session client; further ones are dropped and counted (0 = unlimited).' },

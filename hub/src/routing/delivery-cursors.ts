@@ -10,6 +10,8 @@ const PARALLEL_CATCH_UPS = 16
 export interface DeliveryCursorStats {
   /** Deliveries not handed over because this hub had already handed over that offset. */
   repeatsSkipped: number
+  /** Deliveries of an earlier epoch than the key's cursor, handed over late. */
+  lateHanded: number
   /** Catch-ups run when a key's epoch changed (a new owner). */
   catchUps: number
   /** Messages handed over by catch-ups: sent by an earlier owner, never received here. */
@@ -33,8 +35,9 @@ export interface DeliveryCursorDeps {
  * What this hub has handed to its subscribers, per key: the last `(epoch, seq)` (a cursor per
  * key). Two uses:
  *
- * - **Each message once.** A delivery at or before the cursor is a repeat (a retried forward's
- *   second fan-out, a replica's fan-out of a copy) and is skipped.
+ * - **Each message once.** A delivery at or before the cursor in the cursor's epoch is a repeat (a
+ *   retried forward's second fan-out, a replica's fan-out of a copy) and is skipped; one of an
+ *   earlier epoch is handed over late rather than dropped (clients dedupe it by origin).
  * - **Nothing lost when a key changes owner.** Deliveries come one way over the link; when an
  *   owner is killed, what it had not yet sent, or what was still in its socket, never arrives,
  *   although it was acknowledged (its replica has it). So when a key's first message of a newer
@@ -44,7 +47,7 @@ export interface DeliveryCursorDeps {
  *   that arrive meanwhile wait, in order.
  */
 export class DeliveryCursors {
-  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0 }
+  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0 }
   readonly #cursors = new Map<string, Offset & { source: string }>()
   /** Keys being caught up: the deliveries that arrived meanwhile, in order. */
   readonly #waiting = new Map<string, Array<{ source: string, d: Delivery }>>()
@@ -59,6 +62,13 @@ export class DeliveryCursors {
       return
     }
     const cursor = this.#cursors.get(d.key)
+    if (cursor && d.epoch < cursor.epoch) {
+      // An earlier owner's copy arriving after the new owner's messages: handed over, late,
+      // rather than lost (a catch-up may have read the new owner's log before that copy reached
+      // it); each client still gets it once (aedes' dedupe by brokerId key@epoch and seq).
+      this.stats.lateHanded++
+      return this.deps.hand(d)
+    }
     if (cursor && !after(d, cursor)) {
       this.stats.repeatsSkipped++
       return
