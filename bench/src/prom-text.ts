@@ -31,6 +31,11 @@ export const HUB_COUNTERS: Readonly<Record<string, string>> = {
   framesOut: 'ringhub_interhub_frames_total{direction="out"}',
   framesIn: 'ringhub_interhub_frames_total{direction="in"}',
   bytesOut: 'ringhub_interhub_bytes_total{direction="out"}',
+  // SQLite group commits, and how many took at most 10 ms and 100 ms: a slow commit (a WAL
+  // checkpoint on a busy disk) holds every acknowledgement behind it.
+  commits: 'ringhub_store_commit_seconds_count',
+  commitsWithin10ms: 'ringhub_store_commit_seconds_bucket{le="0.01"}',
+  commitsWithin100ms: 'ringhub_store_commit_seconds_bucket{le="0.1"}',
 }
 
 /** The HUB_COUNTERS of one scrape; a series the hub has not exported yet counts 0. */

@@ -147,13 +147,19 @@ export function nodeCpu(before: Record<string, number> | undefined, after: Recor
   return Object.fromEntries(Object.entries(after).map(([node, us]) => [`cpuUsPerMsg.${node}`, Math.round((us - (before[node] ?? 0)) / delivered * 10) / 10]))
 }
 
+/** Every node's counter deltas over a run, as `hub.<node>.<counter>`, for the JSON. */
+export function counterDeltas(before: Record<string, NodeCounters>, after: Record<string, NodeCounters>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [node, counters] of Object.entries(after)) {
+    for (const [name, value] of Object.entries(counters)) out[`hub.${node}.${name}`] = value - (before[node]?.[name] ?? 0)
+  }
+  return out
+}
+
 /** Frame metrics from the ring's counters, plus every hub's counter deltas for the JSON. */
 function frameMetrics(before: Record<string, NodeCounters>, after: Record<string, NodeCounters>, roles: Record<string, string>): { deliverFramesPerHub: number, linkFramesPerMsg: number, details: Record<string, number> } {
   const owner = roles.owner ?? ''
   const cost = frameCost(before, after, owner, (roles.subscribers ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''))
-  const details: Record<string, number> = { ownerSequenced: cost.sequenced, interestedHubs: cost.interestedHubs }
-  for (const [hub, counters] of Object.entries(after)) {
-    for (const [name, value] of Object.entries(counters)) details[`hub.${hub}.${name}`] = value - (before[hub]?.[name] ?? 0)
-  }
+  const details: Record<string, number> = { ownerSequenced: cost.sequenced, interestedHubs: cost.interestedHubs, ...counterDeltas(before, after) }
   return { deliverFramesPerHub: cost.deliverFramesPerHub, linkFramesPerMsg: cost.linkFramesPerMsg, details }
 }
