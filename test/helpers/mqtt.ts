@@ -13,7 +13,13 @@ export interface Received {
 export async function connect(url: string, opts: IClientOptions = {}, deadlineMs = 5_000): Promise<MqttClient> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: deadlineMs, ...opts })
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`connect to ${url} timed out`)), deadlineMs)
+    const timer = setTimeout(() => {
+      // Given up: the client must not go on and report its own connack timeout later (an
+      // unhandled 'error' event fails whatever test runs then).
+      client.on('error', () => {})
+      client.end(true)
+      reject(new Error(`connect to ${url} timed out`))
+    }, deadlineMs)
     client.once('connect', () => { clearTimeout(timer); resolve() })
     client.once('error', (err) => { clearTimeout(timer); client.end(true); reject(err) })
     client.once('close', () => { clearTimeout(timer); reject(new Error('connection closed before CONNACK')) })
