@@ -71,5 +71,11 @@ export class InterestTable {
     return peers
   }
 
+  /** Whether the peer's interest is active (not dormant, not unknown). */
+  isActive(peer: string): boolean { return this.#byPeer.has(peer) }
+
+  /** Whether the peer has dormant interest (it died or left with filters). */
+  isDormant(peer: string): boolean { return this.#dormant.has(peer) }
+
   filtersOf(peer: string): string[] { return [...this.#byPeer.get(peer) ?? []] }
 }

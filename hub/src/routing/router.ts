@@ -90,10 +90,14 @@ export interface RouterStats {
   replicaFailures: number
   handoffsSent: number
   handoffsReceived: number
+  /** Messages sent again to hubs that came back after being declared dead. */
+  replayedToReturningPeers: number
 }
 
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
+/** Messages one returning peer is sent at most by `#replayMissed`. */
+const MAX_REPLAY = 20_000
 const RETRY_MIN_MS = 25
 const RETRY_MAX_MS = 1_000
 
@@ -108,7 +112,7 @@ const RETRY_MAX_MS = 1_000
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
@@ -132,6 +136,8 @@ export class Router {
   readonly #listeners = new Map<string, (from: string, m: RouterMessage) => void>()
   /** What this hub has handed to its subscribers, per key; catch-up when a key's owner changes. */
   readonly #cursors: DeliveryCursors
+  /** Peers declared dead or gone with interest: the offset of each key this hub numbered then. */
+  readonly #missed = new Map<string, Map<string, Offset>>()
   /** Forwards to each owner gathered in this event-loop turn (`#forward`). */
   readonly #forwardBatches = new Map<string, { items: Array<Omit<PublishRequest, 't'>>, replies: Promise<PublishReply[]> }>()
   /** Copies for each replica gathered in this event-loop turn (`#copyTo`). */
@@ -357,10 +363,46 @@ export class Router {
   owns(key: string): boolean { return this.deps.ownerOf(key) === this.deps.self }
 
   /** A peer left the ring or died: nothing more is sent to it (its interest goes dormant). */
-  peerGone(peer: string): void { this.#interest.dropPeer(peer) }
+  peerGone(peer: string): void {
+    this.#interest.dropPeer(peer)
+    // What it misses from now on, per key this hub numbers: sent when it is back (`#replayMissed`).
+    if (!this.#interest.isDormant(peer) || this.#missed.has(peer)) return
+    const from = new Map<string, Offset>()
+    for (const key of this.deps.sequencer.ownedKeys) {
+      const offset = this.deps.sequencer.offsetOf(key)
+      if (offset) from.set(key, offset)
+    }
+    this.#missed.set(peer, from)
+  }
 
   /** A peer joined, or came back after it was declared dead: its dormant interest applies again. */
-  peerBack(peer: string): void { this.#interest.peerBack(peer) }
+  peerBack(peer: string): void {
+    this.#interest.peerBack(peer)
+    this.#replayMissed(peer)
+  }
+
+  /**
+   * A peer that was dead (or wrongly declared dead) is back with its interest: it gets, before
+   * anything newer, what this hub numbered meanwhile for keys it still owns and that match that
+   * interest (at most MAX_REPLAY), read from the log. The peer's delivery cursors skip what it
+   * had already.
+   */
+  #replayMissed(peer: string): void {
+    const missed = this.#missed.get(peer)
+    if (!missed || !this.#interest.isActive(peer)) return
+    this.#missed.delete(peer)
+    let sent = 0
+    for (const [key, from] of missed) {
+      if (!this.owns(key) || sent >= MAX_REPLAY) continue
+      for (const e of this.deps.topicLog.since(key, from, MAX_LOG_READ)) {
+        if (sent >= MAX_REPLAY) break
+        if (!this.#interest.peersFor(e.topic).includes(peer)) continue
+        if (this.deps.bus.send(peer, { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos })) sent++
+      }
+    }
+    this.stats.replayedToReturningPeers += sent
+    if (sent >= MAX_REPLAY) this.deps.log.warn({ peer, sent }, 'replay to a returning hub cut at its bound; its subscribers miss the rest')
+  }
 
   /** Retained messages for new subscriptions: from each keyed filter's owner, from every hub for global ones. */
   async retainedFor(filters: readonly string[]): Promise<RetainedMessage[]> {
@@ -605,6 +647,7 @@ export class Router {
       if (m.op === 'replace') this.#interest.replace(from, m.filters)
       else if (m.op === 'add') this.#interest.add(from, m.filters)
       else this.#interest.remove(from, m.filters)
+      this.#replayMissed(from)
       for (const check of [...this.#interestWaiters]) check()
     }
   }
