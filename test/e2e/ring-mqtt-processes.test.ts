@@ -131,4 +131,17 @@ describe('three hub processes as one broker (publisher on A, owner B, subscriber
     await waitFor(() => moved.got.length >= 21, 'a live message on the new hub', 5_000)
     expect(moved.got.map((m) => Number(m.payload))).toEqual(Array.from({ length: 21 }, (_, i) => i))
   })
+
+  it('sends PUBACKs in the order of the PUBLISHes, across keys owned by different hubs (MQTT-4.6.0-2)', async () => {
+    const kb = await keyOwnedBy('pb', 'k')
+    const kc = await keyOwnedBy('pc', 'k')
+    const pub = await client('pa', 'mp-pub-5')
+    const published: number[] = []
+    const acked: number[] = []
+    pub.on('packetsend', (p) => { if (p.cmd === 'publish' && p.qos === 1) published.push(p.messageId as number) })
+    pub.on('packetreceive', (p) => { if (p.cmd === 'puback') acked.push(p.messageId as number) })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => pub.publishAsync(`${i % 3 === 0 ? kc : kb}/n`, String(i), { qos: 1 })))
+    expect(acked).toHaveLength(200)
+    expect(acked).toEqual(published)
+  })
 })
