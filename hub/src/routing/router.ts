@@ -1,16 +1,17 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
 import { TransportError } from '../base/errors.js'
-import { nextTurn } from '../base/next-turn.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js'
 import { InterestTable } from './interest-table.js'
+import { Replicator } from './replicator.js'
+import { TurnBatches } from './turn-batches.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
 import { ForwardOrder, type ForwardTicket } from './forward-order.js'
-import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, type Sequencer } from './sequencer.js'
@@ -138,13 +139,9 @@ export class Router {
   readonly #cursors: DeliveryCursors
   /** Peers declared dead or gone with interest: the offset of each key this hub numbered then. */
   readonly #missed = new Map<string, Map<string, Offset>>()
-  /** Forwards to each owner gathered in this event-loop turn (`#forward`). */
-  readonly #forwardBatches = new Map<string, { items: Array<Omit<PublishRequest, 't'>>, replies: Promise<PublishReply[]> }>()
-  /** Copies for each replica gathered in this event-loop turn (`#copyTo`). */
-  readonly #replicaBatches = new Map<string, { entries: ReplicaEntry[], confirmed: Promise<boolean> }>()
-  /** Copies sent to replicas, not confirmed yet: token → when sent (insertion order = age). */
-  readonly #unconfirmed = new Map<number, number>()
-  #nextCopy = 0
+  /** Forwards to each owner, one request per owner and event-loop turn. */
+  readonly #forwards: TurnBatches<Omit<PublishRequest, 't'>, PublishReply>
+  readonly #replicator: Replicator
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
   /** Tells this run's publish ids from those of the hub's earlier runs. */
@@ -159,6 +156,14 @@ export class Router {
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
+    })
+    this.#forwards = new TurnBatches((owner, items) => deps.bus.request(owner, { t: 'publish-batch', items }, this.#requestTimeoutMs).then((reply) => {
+      if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
+      return reply.results
+    }))
+    this.#replicator = new Replicator({
+      self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, topicLog: deps.topicLog,
+      retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
     })
     this.#cursors = new DeliveryCursors({
       self: deps.self,
@@ -229,7 +234,7 @@ export class Router {
         this.stats.forwarded++
         // Unique per ingress hub and run (the owner's window is far shorter than a restart).
         id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
-        const request = this.#forward(owner, { id, ...message })
+        const request = this.#forwards.add(owner, { id, ...message })
         this.#order.sent(ticket, owner)
         try {
           const reply = await request
@@ -246,31 +251,6 @@ export class Router {
         throw new TransportError('timeout', `publish to ${message.topic}: no owner acknowledged within ${this.#forwardTimeoutMs} ms (last: ${describe(failure)})`)
       }
     }
-  }
-
-  /**
-   * Sends a forward to `owner` with the other forwards to it of this event-loop turn, in one
-   * request (a request per message cost a frame, a promise and an answer each). Items keep their
-   * call order; the owner handles them as if they came one by one.
-   */
-  #forward(owner: string, item: Omit<PublishRequest, 't'>): Promise<PublishReply> {
-    let batch = this.#forwardBatches.get(owner)
-    if (!batch) {
-      const items: Array<Omit<PublishRequest, 't'>> = []
-      const replies = new Promise<PublishReply[]>((resolve, reject) => {
-        nextTurn(() => {
-          this.#forwardBatches.delete(owner)
-          this.deps.bus.request(owner, { t: 'publish-batch', items }, this.#requestTimeoutMs).then((reply) => {
-            if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
-            resolve(reply.results)
-          }).catch(reject)
-        })
-      })
-      batch = { items, replies }
-      this.#forwardBatches.set(owner, batch)
-    }
-    const index = batch.items.push(item) - 1
-    return batch.replies.then((results) => results[index] as PublishReply)
   }
 
   /**
@@ -507,11 +487,11 @@ export class Router {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
-      void this.#replicate(entry, id)
+      void this.#replicator.replicate(entry, id)
       await this.#fanOutInOrder(key, undefined, delivery)
       return
     }
-    const replicated = this.#replicate(entry, id)
+    const replicated = this.#replicator.replicate(entry, id)
     await this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
     // Invariant 3: acknowledged once the owner and a replica hold it.
     await replicated
@@ -528,63 +508,8 @@ export class Router {
     await this.#fanOut({ key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos })
   }
 
-  /**
-   * Copies an entry to the key's successors (replicationFactor − 1 of them). Resolves once each
-   * has committed it or failed; a failed copy is counted and logged (the ring is about to replace
-   * that successor, and the next messages go to the new one).
-   */
-  async #replicate(entry: LogEntry, id: string | undefined): Promise<void> {
-    const factor = this.deps.replicationFactor ?? 2
-    if (factor < 2) return
-    const replicas = this.deps.replicasOf(entry.key, factor).filter((id) => id !== this.deps.self)
-    if (replicas.length === 0) return
-    const copy: ReplicaEntry = { ...(id === undefined ? {} : { id }), key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
-    await Promise.all(replicas.map(async (replica) => {
-      const token = ++this.#nextCopy
-      this.#unconfirmed.set(token, this.deps.clock.now())
-      try {
-        if (await this.#copyTo(replica, copy)) this.stats.replicated++
-        else this.stats.replicaFailures++
-      } finally {
-        this.#unconfirmed.delete(token)
-      }
-    }))
-  }
-
-  /**
-   * Adds a copy to what goes to `replica` at the end of this event-loop turn, in one request (a
-   * request per message was most of replication's cost: a frame, a promise, an answer each).
-   * Resolves true once the replica has committed the whole batch, false if it did not confirm.
-   */
-  #copyTo(replica: string, copy: ReplicaEntry): Promise<boolean> {
-    let batch = this.#replicaBatches.get(replica)
-    if (!batch) {
-      const entries: ReplicaEntry[] = []
-      const confirmed = new Promise<boolean>((resolve) => {
-        nextTurn(() => {
-          this.#replicaBatches.delete(replica)
-          this.deps.bus.request(replica, { t: 'replicate', entries }, this.#requestTimeoutMs).then(() => resolve(true), (err: unknown) => {
-            this.deps.log.warn({ err, replica, copies: entries.length }, 'replica did not confirm its copies')
-            resolve(false)
-          })
-        })
-      })
-      batch = { entries, confirmed }
-      this.#replicaBatches.set(replica, batch)
-    }
-    batch.entries.push(copy)
-    return batch.confirmed
-  }
-
-  /**
-   * Replication lag: copies sent to replicas and not confirmed yet, and the age of the oldest of
-   * them (0 when none), ms. An acknowledgement waits for its copies, so this is also how long the
-   * slowest publish in flight has been waiting for its replicas.
-   */
-  replication(): { inflight: number, lagMs: number } {
-    const oldest = this.#unconfirmed.values().next()
-    return { inflight: this.#unconfirmed.size, lagMs: oldest.done === true ? 0 : this.deps.clock.now() - oldest.value }
-  }
+  /** Replication lag (`Replicator.lag`). */
+  replication(): { inflight: number, lagMs: number } { return this.#replicator.lag() }
 
   /** Retained messages held here for keys this hub owns (replicas hold copies of others'). */
   async #ownedRetained(filters: readonly string[]): Promise<RetainedMessage[]> {
@@ -697,14 +622,7 @@ export class Router {
       return { t: 'interest-ok' }
     }
     if (r.t === 'replicate') {
-      // In numbering order: each write is queued at once, so the copies commit together.
-      await Promise.all(r.entries.map((e) => {
-        const payload = Buffer.from(e.payload)
-        const written = [this.deps.topicLog.appendReplica({ key: e.key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload, qos: e.qos, retain: e.retain, tsMs: e.tsMs })]
-        if (e.retain) written.push(this.deps.retained.store({ topic: e.topic, payload, qos: e.qos }))
-        if (e.id !== undefined) this.#seen.remember(e.id, { epoch: e.epoch, seq: e.seq, fannedOut: false })
-        return Promise.all(written)
-      }))
+      await this.#replicator.store(r)
       return { t: 'ok' }
     }
     if (r.t === 'log') {
