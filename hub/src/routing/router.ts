@@ -6,6 +6,7 @@ import { topicMatches } from '../ring/topic-match.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js'
 import { InterestTable } from './interest-table.js'
+import { PeerReplay } from './peer-replay.js'
 import { Replicator } from './replicator.js'
 import { TurnBatches } from './turn-batches.js'
 import { LocalInterest } from './local-interest.js'
@@ -97,8 +98,6 @@ export interface RouterStats {
 
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
-/** Messages one returning peer is sent at most by `#replayMissed`. */
-const MAX_REPLAY = 20_000
 const RETRY_MIN_MS = 25
 const RETRY_MAX_MS = 1_000
 
@@ -137,8 +136,8 @@ export class Router {
   readonly #listeners = new Map<string, (from: string, m: RouterMessage) => void>()
   /** What this hub has handed to its subscribers, per key; catch-up when a key's owner changes. */
   readonly #cursors: DeliveryCursors
-  /** Peers declared dead or gone with interest: the offset of each key this hub numbered then. */
-  readonly #missed = new Map<string, Map<string, Offset>>()
+  /** What hubs declared dead missed, sent when they are back. */
+  readonly #replay: PeerReplay
   /** Forwards to each owner, one request per owner and event-loop turn. */
   readonly #forwards: TurnBatches<Omit<PublishRequest, 't'>, PublishReply>
   readonly #replicator: Replicator
@@ -165,6 +164,7 @@ export class Router {
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
     })
+    this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, log: deps.log })
     this.#cursors = new DeliveryCursors({
       self: deps.self,
       hand: (d) => deps.deliverLocal(d),
@@ -345,43 +345,13 @@ export class Router {
   /** A peer left the ring or died: nothing more is sent to it (its interest goes dormant). */
   peerGone(peer: string): void {
     this.#interest.dropPeer(peer)
-    // What it misses from now on, per key this hub numbers: sent when it is back (`#replayMissed`).
-    if (!this.#interest.isDormant(peer) || this.#missed.has(peer)) return
-    const from = new Map<string, Offset>()
-    for (const key of this.deps.sequencer.ownedKeys) {
-      const offset = this.deps.sequencer.offsetOf(key)
-      if (offset) from.set(key, offset)
-    }
-    this.#missed.set(peer, from)
+    this.#replay.gone(peer)
   }
 
-  /** A peer joined, or came back after it was declared dead: its dormant interest applies again. */
+  /** A peer joined, or came back after it was declared dead: its dormant interest applies again, and it gets what it missed. */
   peerBack(peer: string): void {
     this.#interest.peerBack(peer)
-    this.#replayMissed(peer)
-  }
-
-  /**
-   * A peer that was dead (or wrongly declared dead) is back with its interest: it gets, before
-   * anything newer, what this hub numbered meanwhile for keys it still owns and that match that
-   * interest (at most MAX_REPLAY), read from the log. The peer's delivery cursors skip what it
-   * had already.
-   */
-  #replayMissed(peer: string): void {
-    const missed = this.#missed.get(peer)
-    if (!missed || !this.#interest.isActive(peer)) return
-    this.#missed.delete(peer)
-    let sent = 0
-    for (const [key, from] of missed) {
-      if (!this.owns(key) || sent >= MAX_REPLAY) continue
-      for (const e of this.deps.topicLog.since(key, from, MAX_LOG_READ)) {
-        if (sent >= MAX_REPLAY) break
-        if (!this.#interest.peersFor(e.topic).includes(peer)) continue
-        if (this.deps.bus.send(peer, { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos })) sent++
-      }
-    }
-    this.stats.replayedToReturningPeers += sent
-    if (sent >= MAX_REPLAY) this.deps.log.warn({ peer, sent }, 'replay to a returning hub cut at its bound; its subscribers miss the rest')
+    this.#replay.back(peer)
   }
 
   /** Retained messages for new subscriptions: from each keyed filter's owner, from every hub for global ones. */
@@ -572,7 +542,7 @@ export class Router {
       if (m.op === 'replace') this.#interest.replace(from, m.filters)
       else if (m.op === 'add') this.#interest.add(from, m.filters)
       else this.#interest.remove(from, m.filters)
-      this.#replayMissed(from)
+      this.#replay.back(from)
       for (const check of [...this.#interestWaiters]) check()
     }
   }
