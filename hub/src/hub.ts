@@ -236,7 +236,9 @@ export class Hub {
     this.#stopped = true
     const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
-    // Leave the ring first: the others stop routing here at once instead of suspecting us.
+    // Number nothing more and let what was numbered reach replicas and subscribers, then leave
+    // the ring: the others stop routing here at once instead of suspecting us.
+    await this.parts.router.quiesce()
     await this.cluster.stop()
     await publishWillsBeforeStop(this.broker, persistence, log)
     // The wills reach local subscribers through the bus, then their sockets (written in the next

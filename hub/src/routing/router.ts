@@ -143,6 +143,9 @@ export class Router {
   readonly #replicator: Replicator
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
+  /** Numbered messages not yet through (`#finish`); a leaving hub waits for them (`quiesce`). */
+  readonly #inFlight = new Set<Promise<void>>()
+  #quiescing = false
   /** Tells this run's publish ids from those of the hub's earlier runs. */
   readonly #bootId: string
   #stopped = false
@@ -423,14 +426,33 @@ export class Router {
     // numbered while both waited for it.
     const earlier = this.#seenBefore(key, id)
     if (earlier) return earlier
+    // Leaving: nothing more is numbered here (the sender retries with the next owner).
+    if (this.#quiescing) throw new NotOwnerError(key)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
     const seen: SeenPublish = { ...offset, fannedOut: true }
     if (id !== undefined) this.#seen.remember(id, seen)
     const finished = this.#finish(key, id, entry, committed, message)
     seen.done = finished
-    await finished
+    this.#inFlight.add(finished)
+    try {
+      await finished
+    } finally {
+      this.#inFlight.delete(finished)
+    }
     return offset
+  }
+
+  /**
+   * Before this hub leaves the ring: it numbers nothing more (publishes go on to the next owners
+   * once the ring has changed) and resolves once every message it numbered is committed,
+   * replicated and fanned out. Left before that, its last messages could still be on their way
+   * to the replicas when the other hubs read what they missed from them, and never reach their
+   * subscribers.
+   */
+  async quiesce(): Promise<void> {
+    this.#quiescing = true
+    await Promise.allSettled([...this.#inFlight])
   }
 
   /**
@@ -624,7 +646,7 @@ export class Router {
   async #publishHere(r: Omit<PublishRequest, 't'>): Promise<PublishReply> {
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
-    if (key === null || this.deps.ownerOf(key) !== this.deps.self) {
+    if (key === null || this.deps.ownerOf(key) !== this.deps.self || this.#quiescing) {
       this.stats.refusedNotOwner++
       return { t: 'not-owner', key: key ?? r.topic }
     }
