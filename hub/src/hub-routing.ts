@@ -14,6 +14,7 @@ import { Router } from './routing/router.js'
 import { Sequencer } from './routing/sequencer.js'
 import type { LinkTls } from './routing/link-tls.js'
 import type { TcpPeerBus } from './routing/tcp-peer-bus.js'
+import { payloadBytes } from './store/packet-codec.js'
 import type { TopicLog } from './store/topic-log.js'
 
 // Composition of the routing parts for hub.ts: the router wired to membership, and the topic
@@ -118,7 +119,7 @@ export function startWillGuard(deps: { config: HubConfig, cluster: Cluster, bus:
   broker.on('clientReady', (client) => {
     const will = (client as Client & { will?: AedesPublishPacket | null }).will
     if (!will) return
-    const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : Buffer.from(will.payload)
+    const payload = payloadBytes(will.payload)
     void guard.clientConnected(client.id, { topic: will.topic, payload, qos: will.qos, retain: will.retain })
   })
   broker.on('clientDisconnect', (client) => guard.clientGone(client.id))

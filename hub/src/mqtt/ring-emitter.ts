@@ -2,7 +2,7 @@ import type mqemitter from 'mqemitter'
 import type { Logger } from '../base/log.js'
 import { isLocalTopic } from '../ring/keys.js'
 import { BACKLOG_LIMIT, type Delivery, type LocalDelivery, type Router } from '../routing/router.js'
-import { brokerPacket, type PacketLike } from '../store/packet-codec.js'
+import { brokerPacket, payloadBytes, type PacketLike } from '../store/packet-codec.js'
 import type { RoutedPersistence } from './routed-persistence.js'
 
 type MQEmitter = mqemitter.MQEmitter
@@ -78,8 +78,7 @@ export class RingEmitter {
       else persistence.storeRetained(packet as never).then(() => this.inner.emit(packet, callback), callback)
       return this
     }
-    const raw = packet.payload as Buffer | string | undefined
-    const payload = typeof raw === 'string' ? Buffer.from(raw) : raw ?? Buffer.alloc(0)
+    const payload = payloadBytes(packet.payload as Buffer | string | undefined)
     router.publish({ topic, payload, qos: (packet.qos ?? 0) as 0 | 1 | 2, retain: packet.retain === true }).then(
       () => callback(),
       (err: unknown) => {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import { classifyFilter, isLocalTopic } from '../ring/keys.js'
 import { isDrainingQueue, snapshotStream } from './queue-first.js'
 import type { RetainedMessage, RetainedStore } from '../routing/router.js'
+import { payloadBytes } from '../store/packet-codec.js'
 import { SqlitePersistence, type PacketLike, type Subscription, type TrieSubscription } from '../store/sqlite-persistence.js'
 
 /** What the persistence needs of the ring once the hub has joined it (the hub's Router). */
@@ -106,7 +107,7 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
   async matching(filters: readonly string[]): Promise<RetainedMessage[]> {
     const out: RetainedMessage[] = []
     for await (const p of super.createRetainedStreamCombi([...filters]) as AsyncIterable<PacketLike>) {
-      const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : Buffer.from(p.payload ?? [])
+      const payload = payloadBytes(p.payload)
       out.push({ topic: p.topic ?? '', payload, qos: (p.qos ?? 0) as 0 | 1 | 2 })
     }
     return out

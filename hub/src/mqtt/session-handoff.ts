@@ -3,6 +3,7 @@ import type { Logger } from '../base/log.js'
 import { nextTurn } from '../base/next-turn.js'
 import type { SessionReply, SessionRequest, WirePacket, WireSubscription } from '../routing/messages.js'
 import type { PeerBus } from '../routing/peer-bus.js'
+import { payloadBytes } from '../store/packet-codec.js'
 import type { PacketLike, Subscription } from '../store/sqlite-persistence.js'
 import type { RoutedPersistence } from './routed-persistence.js'
 
@@ -159,7 +160,7 @@ function fromWire(s: WireSubscription): Subscription {
 }
 
 function packetToWire(p: PacketLike): WirePacket {
-  const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : Buffer.from(p.payload ?? [])
+  const payload = payloadBytes(p.payload)
   return {
     topic: p.topic ?? '', payload, qos: ((p.qos ?? 0) as 0 | 1 | 2), retain: p.retain === true,
     ...(typeof p.brokerId === 'string' ? { brokerId: p.brokerId } : {}),

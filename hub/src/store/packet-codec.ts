@@ -107,6 +107,12 @@ export function decodePacket(row: PacketRow): PacketLike {
   return packet
 }
 
+/** A packet's payload as a Buffer (aedes hands strings, Buffers or none); a Buffer as it is. */
+export function payloadBytes(payload: Buffer | Uint8Array | string | undefined | null): Buffer {
+  if (Buffer.isBuffer(payload)) return payload
+  return typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload ?? [])
+}
+
 function str(value: unknown): string | null {
   return typeof value === 'string' ? value : null
 }
