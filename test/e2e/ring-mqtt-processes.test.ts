@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
-import { oneRing, ringOf } from '../helpers/admin.js'
-import { spawnHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
-import { close, collect, connect, type Received } from '../helpers/mqtt.js'
+import { oneRing } from '../helpers/admin.js'
+import { collect, connect, type Received } from '../helpers/mqtt.js'
+import { RingFixture } from '../helpers/ring-fixture.js'
 import { waitFor } from '../helpers/wait.js'
 
 // MQTT 3.1.1 behaviour across a ring of three real hub processes (edge profile), with the
@@ -12,40 +12,25 @@ import { waitFor } from '../helpers/wait.js'
 // reconnects to another hub. (Wills of a killed hub: ring-wills.test.ts; kill -9 of an owner
 // under load: ring-failover.test.ts.)
 const ids = ['pa', 'pb', 'pc']
-const dirs = ids.map(() => tempDir())
-const hubs = new Map<string, SpawnedHub>()
-const clients: MqttClient[] = []
-const admin = (id: string): string => `127.0.0.1:${(hubs.get(id) as SpawnedHub).ports.admin}`
-const url = (id: string): string => `mqtt://127.0.0.1:${(hubs.get(id) as SpawnedHub).ports.mqtt}`
+const ring = new RingFixture(['--profile', 'edge'])
+const url = (id: string): string => ring.url(id)
 
 async function client(id: string, clientId: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
   const c = await connect(url(id), { clientId, ...opts })
-  clients.push(c)
+  ring.clients.push(c)
   return c
 }
 
-/** A key (`devices/<tag>N`) owned by `owner`, asked of the admin API. */
-async function keyOwnedBy(owner: string, tag: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    const { owner: o } = await (await fetch(`http://${admin('pa')}/api/ring/owner?topic=devices/${tag}${i}/x`)).json() as { owner: string }
-    if (o === owner) return `devices/${tag}${i}`
-  }
-}
+/** A key (`devices/<tag>N`) owned by `owner`. */
+const keyOwnedBy = (owner: string, tag: string): Promise<string> => ring.keyOwnedBy(owner, tag, 'pa')
 
 beforeAll(async () => {
-  const first = await spawnHub(['--id', 'pa', '--data', (dirs[0] as { path: string }).path, '--allow-anonymous', '--profile', 'edge'])
-  hubs.set('pa', first)
-  for (const [i, id] of ids.slice(1).entries()) {
-    hubs.set(id, await spawnHub(['--id', id, '--data', (dirs[i + 1] as { path: string }).path, '--allow-anonymous', '--profile', 'edge', '--join', `127.0.0.1:${first.ports.gossip}`]))
-  }
-  await waitFor(async () => oneRing(await Promise.all(ids.map((id) => ringOf(admin(id)))), ids), 'one ring of three', 15_000, 50)
+  await ring.spawn('pa')
+  for (const id of ids.slice(1)) await ring.spawn(id, 'pa')
+  await waitFor(async () => oneRing(await ring.views(ids), ids), 'one ring of three', 15_000, 50)
 })
 
-afterAll(async () => {
-  await close(...clients)
-  await Promise.all([...hubs.values()].map((h) => stopHub(h, 'SIGKILL')))
-  for (const d of dirs) d.remove()
-})
+afterAll(() => ring.cleanup())
 
 describe('three hub processes as one broker (publisher on A, owner B, subscriber on C)', () => {
   it('delivers QoS 1 and QoS 2 messages in order per QoS (MQTT-4.6.0-6), each once', async () => {
@@ -110,7 +95,7 @@ describe('three hub processes as one broker (publisher on A, owner B, subscriber
     const key = await keyOwnedBy('pb', 's')
     const persistent = async (id: string): Promise<{ c: MqttClient, present: boolean, got: Received[] }> => {
       const c = mqtt.connect(url(id), { clientId: 'mp-session', clean: false, reconnectPeriod: 0 })
-      clients.push(c)
+      ring.clients.push(c)
       const got = collect(c)
       const present = await new Promise<boolean>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no CONNACK')), 5_000)

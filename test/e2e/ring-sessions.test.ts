@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Hub } from '../../hub/src/hub.js'
-import { oneRing } from '../helpers/admin.js'
-import { startHub, tempDir } from '../helpers/hubs.js'
+import { startRing } from '../helpers/hubs.js'
 import { close, collect, connect, type Received } from '../helpers/mqtt.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -10,10 +9,9 @@ import { waitFor } from '../helpers/wait.js'
 // SQLite file): a session keeps collecting while its client is away, and moves to whichever hub
 // the client reconnects to, with its subscriptions and its queue, as if the ring were one broker.
 const ids = ['a', 'b', 'c']
-const dirs = ids.map(() => tempDir())
-const hubs = new Map<string, Hub>()
+const ring: { hub?: (id: string) => Hub, stop?: () => Promise<void> } = {}
 const clients: MqttClient[] = []
-const hub = (id: string): Hub => hubs.get(id) as Hub
+const hub = (id: string): Hub => (ring.hub as (id: string) => Hub)(id)
 const url = (id: string): string => `mqtt://127.0.0.1:${hub(id).ports.mqtt}`
 
 async function client(id: string, clientId: string, opts: IClientOptions = {}): Promise<MqttClient> {
@@ -43,18 +41,12 @@ function keyOwnedBy(owner: string, tag = expect.getState().currentTestName?.repl
 const session = (id: string, clientId: string): Promise<unknown[]> => hub(id).persistence.subscriptionsByClient({ id: clientId })
 
 beforeAll(async () => {
-  const first = await startHub((dirs[0] as { path: string }).path, { id: 'a', allowAnonymous: true, profile: 'edge' })
-  hubs.set('a', first)
-  for (const [i, id] of ids.slice(1).entries()) {
-    hubs.set(id, await startHub((dirs[i + 1] as { path: string }).path, { id, allowAnonymous: true, profile: 'edge', join: [`127.0.0.1:${first.ports.gossip}`] }))
-  }
-  await waitFor(() => oneRing(ids.map((id) => hub(id).cluster.view()), ids), 'one ring of three', 10_000, 20)
+  Object.assign(ring, await startRing(ids))
 })
 
 afterAll(async () => {
   await close(...clients)
-  await Promise.all([...hubs.values()].map((h) => h.stop()))
-  for (const d of dirs) d.remove()
+  await ring.stop?.()
 })
 
 describe('persistent sessions in a ring', () => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import { counter, gauge, oneRing, ringOf, stateIn } from '../helpers/admin.js'
-import { spawnHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
-import { close, connect } from '../helpers/mqtt.js'
+import { stopHub, type SpawnedHub } from '../helpers/hubs.js'
+import { connect } from '../helpers/mqtt.js'
+import { RingFixture } from '../helpers/ring-fixture.js'
 import { waitFor } from '../helpers/wait.js'
 
 // Three hub processes (edge profile). Devices with wills are connected to wa, which is killed
@@ -11,40 +12,22 @@ import { waitFor } from '../helpers/wait.js'
 // within the detection time + 1 s), a device that disconnected cleanly must leave no will, and
 // when wa comes back it must not publish the same wills again.
 const ids = ['wa', 'wb', 'wc']
-const dirs = ids.map(() => tempDir())
-const hubs = new Map<string, SpawnedHub>()
-const clients: MqttClient[] = []
-const hub = (id: string): SpawnedHub => hubs.get(id) as SpawnedHub
-const admin = (id: string): string => `127.0.0.1:${hub(id).ports.admin}`
-const mqttUrl = (id: string): string => `mqtt://127.0.0.1:${hub(id).ports.mqtt}`
-
-async function start(id: string, index: number): Promise<SpawnedHub> {
-  const join = id === 'wa' && !hubs.has('wb') ? [] : ['--join', `127.0.0.1:${hub(id === 'wa' ? 'wb' : 'wa').ports.gossip}`]
-  const h = await spawnHub(['--id', id, '--data', (dirs[index] as { path: string }).path, '--allow-anonymous', '--profile', 'edge', ...join])
-  hubs.set(id, h)
-  return h
-}
-
-/** A key (`devices/wN`) owned by `owner`, asked of any hub's admin API. */
-async function keyOwnedBy(owner: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    const answer = await (await fetch(`http://${admin('wb')}/api/ring/owner?topic=devices/w${i}/status`)).json() as { owner: string }
-    if (answer.owner === owner) return `devices/w${i}`
-  }
-}
+const ring = new RingFixture(['--profile', 'edge'])
+const clients = ring.clients
+const hub = (id: string): SpawnedHub => ring.hub(id)
+const admin = (id: string): string => ring.admin(id)
+const mqttUrl = (id: string): string => ring.url(id)
+/** A key (`devices/wN`) owned by `owner`, asked of wb's admin API. */
+const keyOwnedBy = (owner: string): Promise<string> => ring.keyOwnedBy(owner, 'w', 'wb')
 
 beforeAll(async () => {
-  await start('wa', 0)
-  await start('wb', 1)
-  await start('wc', 2)
-  await waitFor(async () => oneRing(await Promise.all(ids.map((id) => ringOf(admin(id)))), ids), 'one ring of three', 15_000, 50)
+  await ring.spawn('wa')
+  await ring.spawn('wb', 'wa')
+  await ring.spawn('wc', 'wa')
+  await waitFor(async () => oneRing(await ring.views(ids), ids), 'one ring of three', 15_000, 50)
 })
 
-afterAll(async () => {
-  await close(...clients)
-  await Promise.all([...hubs.values()].map((h) => stopHub(h, 'SIGKILL')))
-  for (const d of dirs) d.remove()
-})
+afterAll(() => ring.cleanup())
 
 describe('wills of a hub that is killed', () => {
   it('reach a subscriber on another hub within detection + 1 s, once, and not again when the hub restarts', { timeout: 60_000 }, async () => {
@@ -82,7 +65,7 @@ describe('wills of a hub that is killed', () => {
     expect(wills.map((w) => w.payload).sort()).toEqual(['dev-a offline', 'dev-b offline'])
 
     // wa restarts from its data: the wills it stored are the guardians' (already published).
-    await start('wa', 0)
+    await ring.spawn('wa', 'wb') // same data directory
     await waitFor(async () => stateIn(await ringOf(admin('wc')), 'wa') === 'alive', 'wa back (a new gossip address is taken after deadMemberReclaimMs, 10 s with edge)', 30_000, 100)
     const probe = await connect(mqttUrl('wa'), { clientId: 'probe' })
     clients.push(probe)

@@ -10,6 +10,8 @@ import type { HubConfig } from '../../hub/src/config/options.js'
 import { silentLogger } from '../../hub/src/base/log.js'
 import { systemClock } from '../../hub/src/base/system-clock.js'
 import { HubMetrics } from '../../hub/src/metrics/hub-metrics.js'
+import { oneRing } from './admin.js'
+import { waitFor } from './wait.js'
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -29,6 +31,31 @@ export function testConfig(data: string, overrides: Partial<HubConfig> = {}): Hu
 /** An in-process hub on ephemeral loopback ports with its own metrics registry. */
 export async function startHub(data: string, overrides: Partial<HubConfig> = {}): Promise<Hub> {
   return Hub.start({ config: testConfig(data, overrides), clock: systemClock, log: silentLogger(), metrics: new HubMetrics() })
+}
+
+/**
+ * Hubs in this process (anonymous, `edge`), each on its own sockets and data directory, the
+ * others joining the first; resolves once all see one ring. `stop` stops them and removes their data.
+ */
+export async function startRing(ids: readonly string[]): Promise<{ hub: (id: string) => Hub, stop: () => Promise<void> }> {
+  const dirs = ids.map(() => tempDir())
+  const hubs = new Map<string, Hub>()
+  const hub = (id: string): Hub => hubs.get(id) as Hub
+  const stop = async (): Promise<void> => {
+    await Promise.all([...hubs.values()].map((h) => h.stop()))
+    for (const d of dirs) d.remove()
+  }
+  try {
+    for (const [i, id] of ids.entries()) {
+      const join = i === 0 ? [] : [`127.0.0.1:${hub(ids[0] as string).ports.gossip}`]
+      hubs.set(id, await startHub((dirs[i] as { path: string }).path, { id, allowAnonymous: true, profile: 'edge', join }))
+    }
+    await waitFor(() => oneRing(ids.map((id) => hub(id).cluster.view()), ids), `one ring of ${ids.length}`, 10_000, 20)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { hub, stop }
 }
 
 export interface SpawnedHub {

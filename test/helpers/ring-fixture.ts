@@ -31,6 +31,14 @@ export class RingFixture {
   url(id: string): string { return `mqtt://127.0.0.1:${this.hub(id).ports.mqtt}` }
   views(ids: readonly string[]): Promise<RingView[]> { return Promise.all(ids.map((id) => ringOf(this.admin(id)))) }
 
+  /** A key (`devices/<tag>N`) that `owner` owns, as `via`'s admin API says (default: that hub itself). */
+  async keyOwnedBy(owner: string, tag: string, via = owner): Promise<string> {
+    for (let i = 0; ; i++) {
+      const res = await fetch(`http://${this.admin(via)}/api/ring/owner?topic=devices/${tag}${i}/x`, { signal: AbortSignal.timeout(2_000) })
+      if ((await res.json() as { owner: string }).owner === owner) return `devices/${tag}${i}`
+    }
+  }
+
   /** Runs `fn` at cleanup, before the hubs are killed (e.g. to stop a load generator). */
   onCleanup(fn: () => Promise<unknown>): void { this.#cleanups.push(fn) }
 
