@@ -1,7 +1,7 @@
 import type { Client } from 'aedes'
 import type { Logger } from '../base/log.js'
 import { nextTurn } from '../base/next-turn.js'
-import type { SessionReply, SessionRequest, WirePacket, WireSubscription } from '../routing/messages.js'
+import type { SessionEndMessage, SessionReply, SessionRequest, WirePacket, WireSubscription } from '../routing/messages.js'
 import type { PeerBus } from '../routing/peer-bus.js'
 import { payloadBytes } from '../store/packet-codec.js'
 import type { PacketLike, Subscription } from '../store/sqlite-persistence.js'
@@ -28,11 +28,12 @@ export interface SessionHandoffStats {
 }
 
 export interface SessionHandoffDeps {
-  bus: PeerBus
+  bus: Pick<PeerBus, 'request' | 'send'>
   router: {
     peers(): readonly string[]
     barrier(peer: string, timeoutMs: number): Promise<boolean>
     serve(types: ReadonlyArray<'session-find' | 'session-take'>, handler: (from: string, r: SessionRequest) => Promise<SessionReply>): void
+    listen(types: ReadonlyArray<'session-end'>, handler: (from: string, m: SessionEndMessage) => void): void
   }
   persistence: RoutedPersistence
   /** aedes' connected clients by id. */
@@ -64,6 +65,9 @@ export class SessionHandoff {
 
   constructor(private readonly deps: SessionHandoffDeps) {
     deps.router.serve(['session-find', 'session-take'], (from, r) => this.#onRequest(from, r))
+    deps.router.listen(['session-end'], (_from, m) => {
+      this.#end(m.clientId).catch((err: unknown) => deps.log.warn({ err, clientId: m.clientId }, 'could not end a session taken elsewhere'))
+    })
   }
 
   /**
@@ -112,10 +116,23 @@ export class SessionHandoff {
     }
   }
 
+  /** One-way (sent on every clean CONNECT, so no answer to wait for): the peer ends its session of that client id, if any. */
   #discardAt(peer: string, clientId: string): void {
-    this.deps.bus.request(peer, { t: 'session-take', clientId, discard: true }, TAKE_TIMEOUT_MS).catch((err: unknown) => {
-      this.deps.log.debug({ err, peer, clientId }, 'could not end a session on another hub')
-    })
+    this.deps.bus.send(peer, { t: 'session-end', clientId })
+  }
+
+  /** A client with this id connected elsewhere: its connection here closes [MQTT-3.1.4-2]. False when this hub has neither. */
+  async #closeHere(clientId: string): Promise<boolean> {
+    const live = this.deps.clients()[clientId]
+    if (!live && !this.deps.persistence.hasSession(clientId)) return false
+    if (live) await new Promise<void>((resolve) => { live.close(() => resolve()) })
+    return true
+  }
+
+  async #end(clientId: string): Promise<void> {
+    if (!await this.#closeHere(clientId)) return
+    await this.deps.persistence.exportSession({ id: clientId })
+    this.stats.discarded++
   }
 
   async #onRequest(_from: string, r: SessionRequest): Promise<SessionReply> {
@@ -127,15 +144,7 @@ export class SessionHandoff {
       const subscriptions = await persistence.subscriptionsByClient({ id: clientId })
       return { ...none, subscriptions: subscriptions.map(toWire) }
     }
-    const live = this.deps.clients()[clientId]
-    if (!live && !persistence.hasSession(clientId)) return none
-    // [MQTT-3.1.4-2] the same client id connected elsewhere: this connection ends.
-    if (live) await new Promise<void>((resolve) => { live.close(() => resolve()) })
-    if (r.discard === true) {
-      await persistence.exportSession({ id: clientId })
-      this.stats.discarded++
-      return none
-    }
+    if (!await this.#closeHere(clientId)) return none
     await this.#drainLinks()
     const session = await persistence.exportSession({ id: clientId })
     this.stats.handedOver++

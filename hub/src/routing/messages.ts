@@ -144,14 +144,16 @@ export interface WirePacket { topic: string, payload: Uint8Array, qos: 0 | 1 | 2
 /**
  * A client connected elsewhere with this client id. `session-find` asks whether the receiver
  * holds its persistent session (reply `SessionReply` with the subscriptions, or null); `session-take`
- * ends it here — the receiver closes the client's connection, and unless `discard` hands over the
- * subscriptions and queued messages (reply `SessionReply`).
+ * ends it here — the receiver closes the client's connection and hands over the subscriptions and
+ * queued messages (reply `SessionReply`).
  */
 export interface SessionRequest {
   t: 'session-find' | 'session-take'
   clientId: string
-  discard?: boolean
 }
+
+/** One-way: the client connected elsewhere with a clean session; the receiver ends its session and connection of that id. */
+export interface SessionEndMessage { t: 'session-end', clientId: string }
 
 export interface SessionReply {
   t: 'session'
@@ -182,7 +184,7 @@ export interface WillGuardRequest {
  */
 export type WillMessage = { t: 'will-release', clientId: string } | { t: 'will-sync', boot: string }
 
-export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage
+export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage | SessionEndMessage
 export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest
 export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply
 
@@ -231,6 +233,10 @@ export function asRouterMessage(v: unknown): RouterMessage {
     if (!isCount(m.id)) bad(m.t)
     return m as unknown as BarrierMessage
   }
+  if (m.t === 'session-end') {
+    if (!isString(m.clientId)) bad(m.t)
+    return m as unknown as SessionEndMessage
+  }
   if (m.t === 'will-release') {
     if (!isString(m.clientId)) bad(m.t)
     return m as unknown as WillMessage
@@ -275,7 +281,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
     return m as unknown as WillGuardRequest
   }
   if (m.t === 'session-find' || m.t === 'session-take') {
-    if (!isString(m.clientId) || (m.discard !== undefined && typeof m.discard !== 'boolean')) bad(m.t)
+    if (!isString(m.clientId)) bad(m.t)
     return m as unknown as SessionRequest
   }
   throw new ProtocolError('unknown-type', `router: unknown request type ${String(m.t)}`)
