@@ -12,6 +12,8 @@ export interface RingSide {
   /** Interest in a filter, counted per holder; resolves once the hubs that must know have it. */
   subscribe(filter: string): Promise<void>
   unsubscribe(filter: string): Promise<void>
+  /** Resolves once the interest in `filter` being told to the ring now (if any) is recorded. */
+  told(filter: string): Promise<void>
 }
 
 /**
@@ -24,11 +26,8 @@ export interface RingSide {
  */
 export class RoutedPersistence extends SqlitePersistence implements RetainedStore {
   /** Set once the hub has a router (`attachRing`); until then a plain single-hub persistence. */
-  #ring: (RingSide & { keyDepth: number }) | undefined
-  /** Interest being registered for filters that just got their first queueing subscription. */
-  readonly #registering = new Map<string, Promise<void>>()
-
-  get ring(): (RingSide & { keyDepth: number }) | undefined { return this.#ring }
+  #ring: RingSide | undefined
+  #keyDepth = 0
 
   /**
    * Joins the ring: from now on a filter with a QoS > 0 persistent subscription here keeps this
@@ -36,27 +35,22 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
    * (a connected client's subscription counts again, through the message bus).
    */
   attachRing(ring: RingSide, keyDepth: number): void {
-    this.#ring = { keyDepth, retainedFor: (f) => ring.retainedFor(f), subscribe: (f) => ring.subscribe(f), unsubscribe: (f) => ring.unsubscribe(f) }
+    this.#ring = ring
+    this.#keyDepth = keyDepth
     for (const filter of this.queueingFilters()) this.queueingFilterChanged(filter, true)
   }
 
   protected override queueingFilterChanged(filter: string, present: boolean): void {
     const ring = this.#ring
-    if (!ring || classifyFilter(filter, ring.keyDepth).kind === 'local') return
-    if (!present) {
-      void ring.unsubscribe(filter)
-      return
-    }
-    const registered = ring.subscribe(filter).finally(() => {
-      if (this.#registering.get(filter) === registered) this.#registering.delete(filter)
-    })
-    this.#registering.set(filter, registered)
+    if (!ring || classifyFilter(filter, this.#keyDepth).kind === 'local') return
+    void (present ? ring.subscribe(filter) : ring.unsubscribe(filter))
   }
 
   /** Resolves once the ring has the interest of new queueing filters (aedes sends SUBACK after). */
   override async addSubscriptions(client: { id: string }, subs: Subscription[]): Promise<void> {
     await super.addSubscriptions(client, subs)
-    await Promise.all(subs.map((s) => this.#registering.get(s.topic)))
+    const ring = this.#ring
+    if (ring) await Promise.all(subs.map((s) => ring.told(s.topic)))
   }
 
   /**
@@ -75,8 +69,8 @@ export class RoutedPersistence extends SqlitePersistence implements RetainedStor
   override createRetainedStreamCombi(patterns: string[]): Readable {
     const ring = this.#ring
     if (!ring) return super.createRetainedStreamCombi(patterns)
-    const local = patterns.filter((p) => classifyFilter(p, ring.keyDepth).kind === 'local')
-    const routed = patterns.filter((p) => classifyFilter(p, ring.keyDepth).kind !== 'local')
+    const local = patterns.filter((p) => classifyFilter(p, this.#keyDepth).kind === 'local')
+    const routed = patterns.filter((p) => classifyFilter(p, this.#keyDepth).kind !== 'local')
     const here = local.length > 0 ? super.createRetainedStreamCombi(local) : undefined
     return Readable.from((async function* () {
       if (here) for await (const packet of here) yield packet

@@ -271,6 +271,9 @@ export class Router {
     return told
   }
 
+  /** Resolves once the interest in `filter` being told to peers now (if any) is recorded. */
+  told(filter: string): Promise<void> { return this.#telling.get(filter) ?? Promise.resolve() }
+
   /** A local client unsubscribed from `filter` (or went away). */
   unsubscribe(filter: string): Promise<void> {
     if (!this.#local.remove(filter)) return Promise.resolve()
