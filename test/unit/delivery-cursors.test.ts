@@ -22,7 +22,7 @@ function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail
       if (!opts.async) return entries
       return new Promise<LogEntry[]>((resolve, reject) => pending.push(() => (opts.fail ? reject(new Error('unreachable')) : resolve(entries))))
     },
-    wanted: (topic) => !topic.endsWith('/other'),
+    wanted: () => (topic) => !topic.endsWith('/other'),
     log: silentLogger(),
   })
   const flush = async (): Promise<void> => {

@@ -26,8 +26,8 @@ export interface DeliveryCursorDeps {
   hand(d: Delivery): LocalDelivery | void
   /** A key's log entries after `from`, oldest first, from `hub` (this hub's own log when `hub` is self, read at once). */
   readLog(hub: string, key: string, from: Offset): LogEntry[] | Promise<LogEntry[]>
-  /** Whether any of this hub's subscriptions matches `topic` (catch-up reads whole keys). */
-  wanted(topic: string): boolean
+  /** A test of whether any of this hub's subscriptions matches a topic (catch-up reads whole keys); taken once per catch-up. */
+  wanted(): (topic: string) => boolean
   log: Logger
 }
 
@@ -132,11 +132,12 @@ export class DeliveryCursors {
   /** Hands over the entries after the cursor and before `next` (the delivery that showed the gap; none: all of them). */
   #handMissing(key: string, entries: readonly LogEntry[], next: Offset | undefined): void {
     let handed = 0
+    const wanted = this.deps.wanted()
     for (const e of entries) {
       if (next && !after(next, e)) break
       const cursor = this.#cursors.get(key) as Offset & { source: string }
       if (!after(e, cursor)) continue
-      if (this.deps.wanted(e.topic)) {
+      if (wanted(e.topic)) {
         this.#hand({ key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }, cursor.source)
         handed++
       } else {

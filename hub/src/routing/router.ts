@@ -172,7 +172,10 @@ export class Router {
       self: deps.self,
       hand: (d) => deps.deliverLocal(d),
       readLog: (hub, key, from) => hub === deps.self ? deps.topicLog.since(key, from, MAX_LOG_READ) : this.#readLog(hub, key, from),
-      wanted: (topic) => this.#local.filters().some((f) => topicMatches(f, topic)),
+      wanted: () => {
+        const filters = this.#local.filters()
+        return (topic) => filters.some((f) => topicMatches(f, topic))
+      },
       log: deps.log,
     })
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
