@@ -236,15 +236,16 @@ export class Hub {
     this.#stopped = true
     const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
-    // Number nothing more and let what was numbered reach replicas and subscribers, then leave
-    // the ring: the others stop routing here at once instead of suspecting us.
-    await this.parts.router.quiesce()
-    await this.cluster.stop()
+    // The wills of the connected clients are due; published while this hub still routes.
     await publishWillsBeforeStop(this.broker, persistence, log)
     // The wills reach local subscribers through the bus, then their sockets (written in the next
     // event-loop turn): let that happen before the connections close.
     await this.parts.emitter.idle()
     await new Promise<void>((resolve) => { nextTurn(resolve) })
+    // Number nothing more and let what was numbered reach replicas and subscribers, then leave
+    // the ring: the others stop routing here at once instead of suspecting us.
+    await this.parts.router.quiesce()
+    await this.cluster.stop()
     // Listeners first: they own the upgraded WebSocket connections, which the HTTP server's
     // close would otherwise wait for.
     await listeners.close()
