@@ -9,7 +9,7 @@ import type { SeenPublishes } from './seen-publishes.js'
 
 export interface ReplicatorDeps {
   self: string
-  bus: Pick<PeerBus, 'request'>
+  bus: Pick<PeerBus, 'request' | 'send'>
   /** Up to `n` hubs for `key`, the owner first, then its successors on the ring. */
   replicasOf(key: string, n: number): string[]
   /** Copies of each message: the owner's and `replicationFactor − 1` successors'. */
@@ -20,6 +20,8 @@ export interface ReplicatorDeps {
   seen: SeenPublishes
   stats: { replicated: number, replicaFailures: number }
   requestTimeoutMs: number
+  /** Copies of publishes that came in here, committed here as a replica: confirm them (`ReplicaConfirmations`). */
+  confirmedHere(ids: string[]): void
   clock: Clock
   log: Logger
 }
@@ -31,7 +33,15 @@ interface CopyBatch {
   settled: Promise<void>
 }
 
-const NOTHING_TO_WAIT_FOR: Promise<void> = Promise.resolve()
+/** What one message's copies are: who gets one, and when they have all answered. */
+export interface Replication {
+  /** Resolves (never rejects) once every replica has committed its copy or failed. */
+  settled: Promise<void>
+  /** The replicas copied to (this hub excluded). */
+  to: readonly string[]
+}
+
+const NOTHING: Replication = { settled: Promise.resolve(), to: [] }
 
 /**
  * Invariant 3's copies (DESIGN §2): the owner copies every numbered message to the key's
@@ -50,22 +60,27 @@ export class Replicator {
   constructor(private readonly deps: ReplicatorDeps) {}
 
   /**
-   * Copies an entry to the key's successors. Resolves once each has committed it or failed; a
-   * failed copy is counted and logged (the ring is about to replace that successor, and the next
-   * messages go to the new one).
+   * Copies an entry to the key's successors; `settled` resolves once each has committed it or
+   * failed. A failed copy is counted and logged (the ring is about to replace that successor, and
+   * the next messages go to the new one). With `via` (and `id`), each replica also confirms its
+   * copy to that ingress hub directly.
    */
-  replicate(entry: LogEntry, id: string | undefined): Promise<void> {
-    if (this.deps.replicationFactor < 2) return NOTHING_TO_WAIT_FOR
-    let copy: ReplicaEntry | undefined
+  replicate(entry: LogEntry, id: string | undefined, via?: string): Replication {
+    if (this.deps.replicationFactor < 2) return NOTHING
+    const to = this.deps.replicasOf(entry.key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
+    if (to.length === 0) return NOTHING
+    const copy: ReplicaEntry = { key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
+    if (id !== undefined) {
+      copy.id = id
+      if (via !== undefined) copy.via = via
+    }
     let settled: Promise<void> | undefined
-    for (const replica of this.deps.replicasOf(entry.key, this.deps.replicationFactor)) {
-      if (replica === this.deps.self) continue
-      copy ??= { ...(id === undefined ? {} : { id }), key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
+    for (const replica of to) {
       const batch = this.#batchFor(replica)
       batch.entries.push(copy)
       settled = settled === undefined ? batch.settled : Promise.all([settled, batch.settled]).then(() => undefined)
     }
-    return settled ?? NOTHING_TO_WAIT_FOR
+    return { settled: settled as Promise<void>, to }
   }
 
   #batchFor(replica: string): CopyBatch {
@@ -99,7 +114,10 @@ export class Replicator {
     }
   }
 
-  /** The replica side: commits a batch of copies (in numbering order, each write queued at once, so they commit together). */
+  /**
+   * The replica side: commits a batch of copies (in numbering order, each write queued at once,
+   * so they commit together), then confirms those that carry `via` to their ingress hubs.
+   */
   async store(r: ReplicateRequest): Promise<void> {
     await Promise.all(r.entries.map((e) => {
       const payload = Buffer.from(e.payload)
@@ -108,6 +126,17 @@ export class Replicator {
       if (e.id !== undefined) this.deps.seen.remember(e.id, { epoch: e.epoch, seq: e.seq, fannedOut: false })
       return Promise.all(written)
     }))
+    const confirm = new Map<string, string[]>()
+    for (const e of r.entries) {
+      if (e.via === undefined || e.id === undefined) continue
+      const ids = confirm.get(e.via)
+      if (ids) ids.push(e.id)
+      else confirm.set(e.via, [e.id])
+    }
+    for (const [via, ids] of confirm) {
+      if (via === this.deps.self) this.deps.confirmedHere(ids)
+      else this.deps.bus.send(via, { t: 'replica-confirm', ids })
+    }
   }
 
   /**

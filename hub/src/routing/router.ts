@@ -7,6 +7,7 @@ import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js'
 import { InterestTable } from './interest-table.js'
 import { PeerReplay } from './peer-replay.js'
+import { ReplicaConfirmations } from './replica-confirmations.js'
 import { Replicator } from './replicator.js'
 import { TurnBatches } from './turn-batches.js'
 import { LocalInterest } from './local-interest.js'
@@ -141,6 +142,8 @@ export class Router {
   /** Forwards to each owner, one request per owner and event-loop turn. */
   readonly #forwards: TurnBatches<Omit<PublishRequest, 't'>, PublishReply>
   readonly #replicator: Replicator
+  /** Replicas' confirmations of copies of publishes forwarded from here (chain replication's tail reply). */
+  readonly #confirmations: ReplicaConfirmations
   #refreshTimer: TimerHandle | undefined
   #nextPublishId = 0
   /** Numbered messages not yet through (`#finish`); a leaving hub waits for them (`quiesce`). */
@@ -166,7 +169,9 @@ export class Router {
     this.#replicator = new Replicator({
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
+      confirmedHere: (ids) => this.#confirmations.confirmed(deps.self, ids),
     })
+    this.#confirmations = new ReplicaConfirmations(deps.clock)
     this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, log: deps.log })
     this.#cursors = new DeliveryCursors({
       self: deps.self,
@@ -195,6 +200,7 @@ export class Router {
 
   stop(): void {
     this.#stopped = true
+    this.#confirmations.close()
     this.deps.clock.clearTimeout(this.#refreshTimer)
     this.#order.close()
   }
@@ -244,7 +250,15 @@ export class Router {
         this.#order.sent(ticket, owner)
         try {
           const reply = await request
-          if (reply.t === 'published') return { epoch: reply.epoch, seq: reply.seq }
+          if (reply.t === 'published') {
+            const offset = { epoch: reply.epoch, seq: reply.seq }
+            if (reply.confirmBy === undefined || reply.confirmBy.length === 0) return offset
+            if (await this.#confirmations.wait(id, reply.confirmBy, this.#requestTimeoutMs)) return offset
+            // A replica did not confirm (slow, dead, or the owner died before copying): the retry
+            // reaches the owner, which recognises the id and answers once its replicas have, or
+            // the next owner, which numbers it.
+            throw new TransportError('timeout', `replicas ${reply.confirmBy.join(', ')} did not confirm ${message.topic} ${offset.epoch}:${offset.seq}`)
+          }
           if (reply.t === 'failed') throw new Error(`owner ${owner} failed the publish: ${reply.reason}`)
           failure = reply
         } catch (err) {
@@ -417,8 +431,14 @@ export class Router {
     return owner === undefined || owner === this.deps.self ? [] : [owner]
   }
 
-  /** `id`: a forwarded publish's id (a retry may bring it again); undefined for local ingress. */
-  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
+  /**
+   * `id`: a forwarded publish's id (a retry may bring it again); undefined for local ingress.
+   * `via`: the ingress hub of a forwarded publish, which then waits for the replicas'
+   * confirmations itself (`ReplicaConfirmations`): this resolves once the message is committed and
+   * fanned out here and names those replicas in `confirmBy`. Otherwise it resolves once the
+   * replicas have answered too.
+   */
+  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string): Promise<Offset & { confirmBy?: readonly string[] }> {
     const { sequencer } = this.deps
     if (!sequencer.owns(key)) {
       // A retry of this id may already be numbered, or waiting on this same take-over.
@@ -438,15 +458,13 @@ export class Router {
     const offset = { epoch: entry.epoch, seq: entry.seq }
     const seen: SeenPublish = { ...offset, fannedOut: true }
     if (id !== undefined) this.#seen.remember(id, seen)
-    const finished = this.#finish(key, id, entry, committed, message)
-    seen.done = finished
-    this.#inFlight.add(finished)
-    try {
-      await finished
-    } finally {
-      this.#inFlight.delete(finished)
-    }
-    return offset
+    const { ackable, through, confirmBy } = this.#finish(key, id, entry, committed, message, via)
+    seen.done = through
+    this.#inFlight.add(through)
+    const settled = (): void => { this.#inFlight.delete(through) }
+    through.then(settled, settled)
+    await ackable
+    return confirmBy.length > 0 ? { ...offset, confirmBy } : offset
   }
 
   /**
@@ -476,8 +494,12 @@ export class Router {
     })()
   }
 
-  /** After numbering: retained store, replication, fan-out in order; resolves when it may be acknowledged. */
-  async #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<void> {
+  /**
+   * After numbering: retained store, replication, fan-out in order. `ackable` resolves when the
+   * ingress may acknowledge, once the replicas in `confirmBy` have confirmed to it too; `through`
+   * when everything is done here.
+   */
+  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined): { ackable: Promise<void>, through: Promise<void>, confirmBy: readonly string[] } {
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -485,14 +507,17 @@ export class Router {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
-      void this.#replicator.replicate(entry, id)
-      await this.#fanOutInOrder(key, undefined, delivery)
-      return
+      this.#replicator.replicate(entry, id)
+      const fannedOut = this.#fanOutInOrder(key, undefined, delivery)
+      return { ackable: fannedOut, through: fannedOut, confirmBy: [] }
     }
-    const replicated = this.#replicator.replicate(entry, id)
-    await this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
-    // Invariant 3: acknowledged once the owner and a replica hold it.
-    await replicated
+    const replication = this.#replicator.replicate(entry, id, via)
+    const fannedOut = this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
+    const through = Promise.all([fannedOut, replication.settled]).then(() => undefined)
+    // Invariant 3: acknowledged once the owner and a replica hold it. With `via`, the ingress hub
+    // waits for the replicas' own word: one hop less than this hub relaying it.
+    if (via === undefined || replication.to.length === 0) return { ackable: through, through, confirmBy: [] }
+    return { ackable: fannedOut, through, confirmBy: replication.to }
   }
 
   /**
@@ -564,7 +589,8 @@ export class Router {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
       this.#cursors.deliver(from, { key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
-    } else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
+    } else if (m.t === 'replica-confirm') this.#confirmations.confirmed(from, m.ids)
+    else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
     else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
     else {
       if (m.op === 'replace') this.#interest.replace(from, m.filters)
@@ -630,7 +656,7 @@ export class Router {
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
     if (r.t === 'key-state' || r.t === 'handoff') return this.#handoff.onRequest(r)
     if (r.t === 'publish-batch') {
-      const results = await Promise.all(r.items.map((item) => this.#publishHere(item).catch((err: unknown): PublishReply => {
+      const results = await Promise.all(r.items.map((item) => this.#publishHere(item, from).catch((err: unknown): PublishReply => {
         if (err instanceof NotOwnerError) return { t: 'not-owner', key: err.key }
         return { t: 'failed', reason: err instanceof Error ? err.message : String(err) }
       })))
@@ -641,7 +667,7 @@ export class Router {
       if (!service) return { t: 'failed', reason: `this hub does not serve ${r.t}` }
       return service(from, r)
     }
-    return this.#publishHere(r)
+    return this.#publishHere(r, from)
   }
 
   /**
@@ -649,15 +675,15 @@ export class Router {
    * needed: the item waits, so the key's publishes keep their arrival order), else refused (the
    * sender retries with the owner it sees).
    */
-  async #publishHere(r: Omit<PublishRequest, 't'>): Promise<PublishReply> {
+  async #publishHere(r: Omit<PublishRequest, 't'>, from: string): Promise<PublishReply> {
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self || this.#quiescing) {
       this.stats.refusedNotOwner++
       return { t: 'not-owner', key: key ?? r.topic }
     }
-    const offset = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain })
-    return { t: 'published', ...offset }
+    const { epoch, seq, confirmBy } = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain }, from)
+    return confirmBy === undefined ? { t: 'published', epoch, seq } : { t: 'published', epoch, seq, confirmBy: [...confirmBy] }
   }
 }
 
