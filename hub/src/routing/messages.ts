@@ -52,6 +52,19 @@ export interface DeliverMessage {
   qos: 0 | 1 | 2
 }
 
+/** One delivery inside a `deliver-batch`: `DeliverMessage`'s fields by position (no field names on the wire). */
+export type DeliverItem = [key: string, epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2]
+
+/**
+ * Deliveries sent to one hub in a row within one event-loop turn, as one frame (one-way). The link
+ * builds and unpacks it (`PeerLink`, `TcpPeerBus`): handlers only ever see `DeliverMessage`s, in
+ * the same order as if each had had its own frame.
+ */
+export interface DeliverBatchMessage {
+  t: 'deliver-batch'
+  items: DeliverItem[]
+}
+
 /**
  * A hub's subscription interest, sent to a key's owner (keyed filters) or to every hub (global
  * filters). `replace` carries the sender's whole interest relevant to the receiver (soft state,
@@ -229,6 +242,20 @@ const isPublishReply = (m: Record<string, unknown> | null | undefined): boolean 
 
 function bad(what: string): never {
   throw new ProtocolError('malformed', `router: malformed ${what}`)
+}
+
+const isDeliverItem = (v: unknown): v is DeliverItem =>
+  Array.isArray(v) && v.length === 6 && isString(v[0]) && isCount(v[1]) && isCount(v[2]) && isString(v[3]) && isBytes(v[4]) && isQos(v[5])
+
+/**
+ * A one-way frame's body from a peer as the messages it carries: a `deliver-batch` unpacked into
+ * its deliveries, anything else as `asRouterMessage` checks it. ProtocolError if malformed.
+ */
+export function asRouterMessages(v: unknown): RouterMessage[] {
+  const m = v as Record<string, unknown> | null
+  if (m === null || typeof m !== 'object' || m.t !== 'deliver-batch') return [asRouterMessage(v)]
+  if (!Array.isArray(m.items) || !m.items.every(isDeliverItem)) bad('deliver-batch')
+  return (m.items as DeliverItem[]).map(([key, epoch, seq, topic, payload, qos]): DeliverMessage => ({ t: 'deliver', key, epoch, seq, topic, payload, qos }))
 }
 
 /** Checks a decoded body from a peer; ProtocolError if it is not a RouterMessage. */
