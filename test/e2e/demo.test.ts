@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { MqttClient } from 'mqtt'
@@ -39,6 +39,19 @@ const alive = (pid: number): boolean => {
   } catch {
     return true // no /proc (macOS): signal 0 is all there is
   }
+}
+
+/** Pids of processes whose command line mentions `text` (no /proc: none found). */
+function processesMentioning(text: string): number[] {
+  let entries: string[]
+  try { entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e)) } catch { return [] }
+  return entries.flatMap((e) => {
+    try {
+      return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(text) && alive(Number(e)) ? [Number(e)] : []
+    } catch {
+      return [] // gone meanwhile
+    }
+  })
 }
 
 function startDemo(args: string[]): Demo {
@@ -131,5 +144,21 @@ describe('ringhub demo (npm start)', () => {
     await waitFor(() => pids.every((p) => !alive(p)), 'every child of the killed demo gone', 20_000, 50)
     // The hubs still stopped gracefully.
     for (const h of hubs) expect(readFileSync(join(dir.path, h.id, 'hub.log'), 'utf8')).toContain('"msg":"hub stopped"')
+  }, 60_000)
+
+  it('fails naming the hub that did not start, with the end of its log, and stops the hubs that did', async () => {
+    const dir = tempDir('ringhub-demo-')
+    cleanups.push(dir.remove)
+    // Hub b's store is garbage: it exits at once with an error.
+    mkdirSync(join(dir.path, 'b'))
+    writeFileSync(join(dir.path, 'b', 'hub.sqlite'), Buffer.alloc(8192, 0x5a))
+    const demo = startDemo(['--devices', '5', '--ports', 'ephemeral', '--data', dir.path])
+    const exit = await Promise.race([demo.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 30_000))])
+    const output = demo.lines.join('\n')
+    expect(exit, output).toEqual({ code: 1, signal: null })
+    expect(output).toContain('ringhub demo: hub b exited (exit code 1) before its "hub started" line')
+    expect(output).toContain(join(dir.path, 'b', 'hub.log'))
+    expect(output).toMatch(/database/)
+    expect(processesMentioning(dir.path)).toEqual([])
   }, 60_000)
 })

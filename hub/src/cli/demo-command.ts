@@ -101,7 +101,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   }
   const stop = stopSignals(forceStop)
   let watcher: { stop: () => void } | undefined
-  let code = 0
+  let failure: string | undefined
   try {
     print(`Starting ${o.hubs} hubs (data and logs under ${data}) …`)
     const hubs = await unlessStopped(startHubs(o, clock, (child) => hubProcesses.push(child)), stop.requested)
@@ -117,19 +117,19 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     watcher = watchRing(hubs, clock, print)
     await stop.requested
   } catch (err) {
-    if (err instanceof DemoChildError) {
-      process.stderr.write(`ringhub demo: ${err.message}\n`)
-      code = 1
-    } else if (!(err instanceof StopRequested)) {
-      process.stderr.write(`ringhub demo: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-      code = 1
-    }
+    if (err instanceof DemoChildError) failure = err.message
+    else if (!(err instanceof StopRequested)) failure = err instanceof Error ? err.stack ?? err.message : String(err)
   } finally {
     stopping = true
     watcher?.stop()
     await stopAll(fleet, hubProcesses, clock, o.stopDeadlineMs, print)
     stop.dispose()
   }
-  if (code === 0) print('Demo stopped.')
-  return code
+  // Last, after the stop's own lines, so it is what the user reads.
+  if (failure !== undefined) {
+    process.stderr.write(`ringhub demo: ${failure}\n`)
+    return 1
+  }
+  print('Demo stopped.')
+  return 0
 }
