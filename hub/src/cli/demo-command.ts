@@ -16,14 +16,24 @@ const FLEET_CONNECT_DEADLINE_MS = 30_000
 /** Startup was cut short by Ctrl-C or SIGTERM: not an error. */
 class StopRequested extends RinghubError {}
 
-/** Ctrl-C, SIGTERM and SIGHUP (terminal closed) all mean stop; a second one means stop now. */
-function stopSignals(onForce: () => void): { requested: Promise<NodeJS.Signals>, dispose: () => void } {
-  let count = 0
+/**
+ * A repeated stop signal closer than this to the first one is the same request: `npm start`
+ * forwards the terminal's Ctrl-C to a child that already got it from the terminal, ms.
+ */
+const REPEAT_SIGNAL_MS = 1_000
+
+/** Ctrl-C, SIGTERM and SIGHUP (terminal closed) all mean stop; another one a second later means stop now. */
+function stopSignals(clock: Clock, onForce: () => void): { requested: Promise<NodeJS.Signals>, dispose: () => void } {
+  let firstAt: number | undefined
   let settle: (signal: NodeJS.Signals) => void = () => {}
   const requested = new Promise<NodeJS.Signals>((r) => { settle = r })
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (++count === 1) settle(signal)
-    else onForce()
+    if (firstAt === undefined) {
+      firstAt = clock.monotonicMs()
+      settle(signal)
+    } else if (clock.monotonicMs() - firstAt >= REPEAT_SIGNAL_MS) {
+      onForce()
+    }
   }
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
   for (const s of signals) process.on(s, onSignal)
@@ -99,7 +109,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     print('second stop request: killing everything now')
     for (const child of [...(fleet ? [fleet] : []), ...hubProcesses]) child.signal('SIGKILL')
   }
-  const stop = stopSignals(forceStop)
+  const stop = stopSignals(clock, forceStop)
   let watcher: { stop: () => void } | undefined
   let failure: string | undefined
   try {
