@@ -1,4 +1,8 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { claimDataDir } from '../../hub/src/cli/demo-lock.js'
 import { ConfigError } from '../../hub/src/base/errors.js'
 import { hubIds, parseDemoArgs, wishedPorts } from '../../hub/src/cli/demo-options.js'
 import { startedPorts } from '../../hub/src/cli/demo-ring.js'
@@ -112,5 +116,23 @@ describe('ring changes printed while the demo runs', () => {
       ['[ring] hub c: unknown → alive (as hub a sees it)', '[ring] ownership moved: checksum 1 → 2; keyspace a 50.0%, c 50.0%']],
   ])('%s', (_what, prev, next, lines) => {
     expect(ringChanges(prev, next)).toEqual(lines)
+  })
+})
+
+describe('one demo per data directory', () => {
+  it('refuses a directory a running demo holds, takes over one whose demo is gone, and releases it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringhub-demo-lock-'))
+    try {
+      const pidFile = join(dir, 'demo.pid')
+      writeFileSync(pidFile, `${process.ppid}\n`) // a process that surely runs
+      expect(() => claimDataDir(dir)).toThrow(`another demo (pid ${process.ppid}) is using ${dir}`)
+      writeFileSync(pidFile, '99999999\n') // above any pid_max: a demo killed long ago
+      const release = claimDataDir(dir)
+      expect(readFileSync(pidFile, 'utf8')).toBe(`${process.pid}\n`)
+      release()
+      expect(existsSync(pidFile)).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -29,8 +29,9 @@ export function formatBanner({ hubs, fleet, checksum }: BannerInput): string {
   const device = fleet ? firstDevice(fleet.devices) : 'd1'
   const rows = hubs.map((h) => `  ${h.id.padEnd(4)} ${String(h.process.pid).padEnd(8)} ${`${DEMO_HOST}:${h.ports.mqtt}`.padEnd(17)} ${`http://${DEMO_HOST}:${h.ports.admin}/`.padEnd(26)} ${String(h.ports.gossip).padEnd(7)} ${shown(h.process.logPath)}`)
   const fleetLine = fleet
-    ? `  fleet pid ${fleet.pid}: ${fleet.devices} simulated devices (${device} …), spread over the hubs, failing over to the next one; ` +
-      `telemetry every second at QoS 1; they answer "ping" commands. ${fleet.connectedMs === undefined ? 'Still connecting' : `All connected in ${fleet.connectedMs} ms`}. Log ${shown(fleet.logPath)}`
+    ? `  fleet pid ${fleet.pid}: ${fleet.devices} simulated devices (${device} …), log ${shown(fleet.logPath)}\n` +
+      `    spread over the hubs, moving to the next one when theirs fails; telemetry every second at QoS 1;\n` +
+      `    they answer "ping" commands. ${fleet.connectedMs === undefined ? 'Still connecting.' : `All connected in ${fleet.connectedMs} ms.`}`
     : '  no simulated fleet (--devices 0)'
   return [
     '',

@@ -6,6 +6,7 @@ import { systemClock } from '../base/system-clock.js'
 import { formatBanner, restartCommand } from './demo-banner.js'
 import { DemoChildError, type DemoChild } from './demo-child.js'
 import { startFleet, waitForFleet } from './demo-fleet.js'
+import { claimDataDir } from './demo-lock.js'
 import { DEMO_USAGE, parseDemoArgs, type DemoOptions } from './demo-options.js'
 import { startHubs, waitForRing, type DemoHub } from './demo-ring.js'
 import { watchRing } from './demo-watch.js'
@@ -100,7 +101,18 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   const clock = systemClock
   const print = (line: string): void => { process.stdout.write(line + '\n') }
   const data = resolve(o.data)
-  if (o.fresh) rmSync(data, { recursive: true, force: true })
+  let release: () => void
+  try {
+    release = claimDataDir(data)
+    // Only once no other demo uses it.
+    if (o.fresh) {
+      rmSync(data, { recursive: true, force: true })
+      release = claimDataDir(data)
+    }
+  } catch (err) {
+    process.stderr.write(`ringhub demo: ${(err as Error).message}\n`)
+    return 1
+  }
 
   const hubProcesses: DemoChild[] = []
   let fleet: DemoChild | undefined
@@ -134,6 +146,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     watcher?.stop()
     await stopAll(fleet, hubProcesses, clock, o.stopDeadlineMs, print)
     stop.dispose()
+    release()
   }
   // Last, after the stop's own lines, so it is what the user reads.
   if (failure !== undefined) {
