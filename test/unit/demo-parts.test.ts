@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { claimDataDir } from '../../hub/src/cli/demo-lock.js'
 import { ConfigError } from '../../hub/src/base/errors.js'
 import { hubIds, parseDemoArgs, wishedPorts } from '../../hub/src/cli/demo-options.js'
-import { startedPorts } from '../../hub/src/cli/demo-ring.js'
+import { ringFailure, startedPorts, type Sight } from '../../hub/src/cli/demo-ring.js'
 import { firstDevice, fleetArgs, fleetConnected, FLEET_RUN_MS } from '../../hub/src/cli/demo-fleet.js'
 import { ringChanges } from '../../hub/src/cli/demo-watch.js'
 import type { RingMemberState, RingView } from '../../hub/src/contract/ring-view.js'
@@ -134,5 +134,22 @@ describe('one demo per data directory', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('the message when the ring does not form', () => {
+  const hub = (id: string): DemoHub => ({ id, ports: { mqtt: 1, admin: 8000 + id.charCodeAt(0), gossip: 2 }, process: { logPath: `/d/${id}/hub.log` } } as unknown as DemoHub)
+  const hubs = ['a', 'b', 'c'].map(hub)
+
+  it.each([
+    ['a hub that never joined', [{ alive: ['a', 'c'], checksum: '1' }, { alive: ['b'], checksum: '2' }, { alive: ['a', 'c'], checksum: '1' }], 'hub b did not come up in every view'],
+    ['a hub whose admin API does not answer', [{ alive: ['a', 'b', 'c'], checksum: '1' }, { alive: ['a', 'b', 'c'], checksum: '1' }, { error: 'fetch failed' }], 'hub c did not come up in every view'],
+    ['two hubs missing', [{ alive: ['a'], checksum: '1' }, { alive: ['b'], checksum: '2' }, { alive: ['c'], checksum: '3' }], 'hubs a, b, c did not come up in every view'],
+    ['views that disagree on the checksum only', [{ alive: ['a', 'b', 'c'], checksum: '1' }, { alive: ['a', 'b', 'c'], checksum: '2' }, { alive: ['a', 'b', 'c'], checksum: '1' }], 'the hubs did not agree on one checksum'],
+  ] as Array<[string, Sight[], string]>)('names %s', (_what, sights, who) => {
+    const text = ringFailure(hubs, sights, 30_000)
+    expect(text).toContain(`the ring did not form within 30000 ms: ${who}`)
+    // One line per hub, with where to look.
+    for (const h of hubs) expect(text).toContain(`hub ${h.id} (admin 127.0.0.1:${h.ports.admin}, log /d/${h.id}/hub.log)`)
   })
 })

@@ -86,7 +86,7 @@ async function ringOf(hub: DemoHub): Promise<RingView> {
 }
 
 /** What one hub sees: its alive members and checksum, or why it did not answer. */
-type Sight = { alive: string[], checksum: string } | { error: string }
+export type Sight = { alive: string[], checksum: string } | { error: string }
 
 /**
  * Polls every hub's `GET /api/ring` until each sees all of them alive with one checksum. On the
@@ -115,11 +115,12 @@ export async function waitForRing(hubs: readonly DemoHub[], clock: Clock, deadli
   }
 }
 
-function ringFailure(hubs: readonly DemoHub[], sights: readonly Sight[], deadlineMs: number): string {
-  const missing = hubs.filter((h, i) => {
-    const own = sights[i] as Sight
-    return 'error' in own || sights.some((s) => 'alive' in s && !s.alive.includes(h.id))
-  }).map((h) => h.id)
+export function ringFailure(hubs: readonly DemoHub[], sights: readonly Sight[], deadlineMs: number): string {
+  // Name the hubs fewest views hold (b in "a: [a, c], b: [b], c: [a, c]"), and those that did not answer.
+  const views = sights.filter((s): s is Extract<Sight, { alive: string[] }> => 'alive' in s)
+  const seenBy = hubs.map((h) => views.filter((v) => v.alive.includes(h.id)).length)
+  const fewest = Math.min(...seenBy)
+  const missing = hubs.filter((h, i) => 'error' in (sights[i] as Sight) || (fewest < views.length && seenBy[i] === fewest)).map((h) => h.id)
   const lines = hubs.map((h, i) => {
     const s = sights[i] as Sight
     return `  hub ${h.id} (admin ${DEMO_HOST}:${h.ports.admin}, log ${h.process.logPath}): ${'error' in s ? `no answer: ${s.error}` : `sees alive [${s.alive.join(', ')}], checksum ${s.checksum}`}`
