@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
 
-interface Waiter { need: Set<string>, deadlineMs: number, resolve: (confirmed: boolean) => void }
+/** `need`: the replicas not heard from yet (one, with the default replication factor: an array beats a set). */
+interface Waiter { need: string[], deadlineMs: number, resolve: (confirmed: boolean) => void }
 
 /** Confirmations kept for publishes nobody waits for yet (their owner's reply is still on its way). */
 const EARLY_LIMIT = 20_000
@@ -16,7 +17,7 @@ const SWEEP_MS = 50
 export class ReplicaConfirmations {
   readonly #waiting = new Map<string, Waiter>()
   /** id → replicas that confirmed before anyone waited (insertion order = age). */
-  readonly #early = new Map<string, Set<string>>()
+  readonly #early = new Map<string, string[]>()
   #sweepTimer: TimerHandle | undefined
 
   constructor(private readonly clock: Clock) {}
@@ -24,9 +25,12 @@ export class ReplicaConfirmations {
   /** Resolves true once every hub of `replicas` has confirmed `id`, false after `timeoutMs`. */
   wait(id: string, replicas: readonly string[], timeoutMs: number): Promise<boolean> {
     const early = this.#early.get(id)
-    this.#early.delete(id)
-    const need = new Set(replicas.filter((hub) => early?.has(hub) !== true))
-    if (need.size === 0) return Promise.resolve(true)
+    let need = [...replicas]
+    if (early) {
+      this.#early.delete(id)
+      need = need.filter((hub) => !early.includes(hub))
+      if (need.length === 0) return Promise.resolve(true)
+    }
     return new Promise((resolve) => {
       this.#waiting.set(id, { need, deadlineMs: this.clock.monotonicMs() + timeoutMs, resolve })
       if (this.#sweepTimer === undefined) this.#arm(Math.min(SWEEP_MS, timeoutMs))
@@ -38,21 +42,22 @@ export class ReplicaConfirmations {
     for (const id of ids) {
       const waiter = this.#waiting.get(id)
       if (waiter) {
-        waiter.need.delete(from)
-        if (waiter.need.size === 0) {
+        const i = waiter.need.indexOf(from)
+        if (i >= 0) waiter.need.splice(i, 1)
+        if (waiter.need.length === 0) {
           this.#waiting.delete(id)
           waiter.resolve(true)
         }
         continue
       }
       const early = this.#early.get(id)
-      if (early) { early.add(from); continue }
+      if (early) { if (!early.includes(from)) early.push(from); continue }
       if (this.#early.size >= EARLY_LIMIT) {
         // Dropped, the publish's wait times out and the forward is retried: slower, not wrong.
         const oldest = this.#early.keys().next()
         if (oldest.done !== true) this.#early.delete(oldest.value)
       }
-      this.#early.set(id, new Set([from]))
+      this.#early.set(id, [from])
     }
   }
 

@@ -38,7 +38,7 @@ export interface Replication {
   /** Resolves (never rejects) once every replica has committed its copy or failed. */
   settled: Promise<void>
   /** The replicas copied to (this hub excluded). */
-  to: readonly string[]
+  to: string[]
 }
 
 const NOTHING: Replication = { settled: Promise.resolve(), to: [] }

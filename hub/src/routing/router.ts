@@ -438,7 +438,7 @@ export class Router {
    * fanned out here and names those replicas in `confirmBy`. Otherwise it resolves once the
    * replicas have answered too.
    */
-  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string): Promise<Offset & { confirmBy?: readonly string[] }> {
+  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string): Promise<Offset & { confirmBy?: string[] }> {
     const { sequencer } = this.deps
     if (!sequencer.owns(key)) {
       // A retry of this id may already be numbered, or waiting on this same take-over.
@@ -499,7 +499,7 @@ export class Router {
    * ingress may acknowledge, once the replicas in `confirmBy` have confirmed to it too; `through`
    * when everything is done here.
    */
-  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined): { ackable: Promise<void>, through: Promise<void>, confirmBy: readonly string[] } {
+  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined): { ackable: Promise<void>, through: Promise<void>, confirmBy: string[] } {
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -683,7 +683,7 @@ export class Router {
       return { t: 'not-owner', key: key ?? r.topic }
     }
     const { epoch, seq, confirmBy } = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain }, from)
-    return confirmBy === undefined ? { t: 'published', epoch, seq } : { t: 'published', epoch, seq, confirmBy: [...confirmBy] }
+    return confirmBy === undefined ? { t: 'published', epoch, seq } : { t: 'published', epoch, seq, confirmBy }
   }
 }
 
