@@ -1,5 +1,4 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
-import { TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
@@ -7,12 +6,10 @@ import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js'
 import { InterestTable } from './interest-table.js'
 import { PeerReplay } from './peer-replay.js'
-import { ReplicaConfirmations } from './replica-confirmations.js'
 import { Replicator } from './replicator.js'
-import { TurnBatches } from './turn-batches.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
-import { ForwardOrder, type ForwardTicket } from './forward-order.js'
+import { Ingress } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
@@ -99,8 +96,6 @@ export interface RouterStats {
 
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
-const RETRY_MIN_MS = 25
-const RETRY_MAX_MS = 1_000
 
 /**
  * One broker made of many hubs (DESIGN §2–§3): a publish goes to its key's owner, which numbers
@@ -124,8 +119,7 @@ export class Router {
   readonly #interestWaiters: Array<() => void> = []
   /** Peers not heard from by a take-over's deadline: not waited for again. */
   readonly #interestGivenUp = new Set<string>()
-  readonly #order: ForwardOrder
-  readonly #forwardTimeoutMs: number
+  readonly #ingress: Ingress
   readonly #requestTimeoutMs: number
   /** Interest of new filters being told to peers (a second subscriber waits for the same). */
   readonly #telling = new Map<string, Promise<void>>()
@@ -139,39 +133,27 @@ export class Router {
   readonly #cursors: DeliveryCursors
   /** What hubs declared dead missed, sent when they are back. */
   readonly #replay: PeerReplay
-  /** Forwards to each owner, one request per owner and event-loop turn. */
-  readonly #forwards: TurnBatches<Omit<PublishRequest, 't'>, PublishReply>
   readonly #replicator: Replicator
-  /** Replicas' confirmations of copies of publishes forwarded from here (chain replication's tail reply). */
-  readonly #confirmations: ReplicaConfirmations
   #refreshTimer: TimerHandle | undefined
-  #nextPublishId = 0
   /** Numbered messages not yet through (`#finish`); a leaving hub waits for them (`quiesce`). */
   readonly #inFlight = new Set<Promise<void>>()
   #quiescing = false
-  /** Tells this run's publish ids from those of the hub's earlier runs. */
-  readonly #bootId: string
-  #stopped = false
 
   constructor(private readonly deps: RouterDeps) {
-    this.#forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
-    this.#order = new ForwardOrder({ clock: deps.clock, ownerOf: (key) => deps.ownerOf(key), minDelayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS })
-    this.#bootId = deps.clock.now().toString(36)
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
     })
-    this.#forwards = new TurnBatches((owner, items) => deps.bus.request(owner, { t: 'publish-batch', items }, this.#requestTimeoutMs).then((reply) => {
-      if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
-      return reply.results
-    }))
+    this.#ingress = new Ingress({
+      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message) => this.#sequence(key, undefined, message),
+      stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
+    })
     this.#replicator = new Replicator({
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
-      confirmedHere: (ids) => this.#confirmations.confirmed(deps.self, ids),
+      confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
-    this.#confirmations = new ReplicaConfirmations(deps.clock)
     this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, log: deps.log })
     this.#cursors = new DeliveryCursors({
       self: deps.self,
@@ -199,78 +181,18 @@ export class Router {
   }
 
   stop(): void {
-    this.#stopped = true
-    this.#confirmations.close()
+    this.#ingress.stop()
     this.deps.clock.clearTimeout(this.#refreshTimer)
-    this.#order.close()
   }
 
   /**
-   * Publishes a message (not a `$` topic) through its key's owner; resolves with its offset once
-   * the owner has committed it. Retries while the owner is unreachable or ownership moves, up to
-   * `forwardTimeoutMs`, keeping the key's publishes in their arrival order (`ForwardOrder`); a
-   * retried forward that the owner had already sequenced is recognised by its id and not
-   * numbered twice.
+   * Publishes a message (not a `$` topic) through its key's owner (`Ingress`); resolves with its
+   * offset once it may be acknowledged: the owner has committed it and a replica holds it.
    */
-  async publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
+  publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     const key = keyOf(message.topic, this.deps.keyDepth)
     if (key === null) throw new RangeError(`${message.topic} is a local topic; it is not routed`)
-    const ticket = this.#order.enter(key, this.deps.clock.now() + this.#forwardTimeoutMs)
-    let ok = false
-    try {
-      const offset = await this.#publishInOrder(key, ticket, message)
-      ok = true
-      return offset
-    } finally {
-      this.#order.done(ticket, ok)
-    }
-  }
-
-  async #publishInOrder(key: string, ticket: ForwardTicket, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
-    let id: string | undefined // made on the first forward: the local path needs none
-    for (let attempt = 0; ; attempt++) {
-      const turn = this.#order.ready(ticket)
-      if (turn) await turn
-      if (attempt > 0) this.stats.forwardRetries++
-      const owner = this.deps.ownerOf(key)
-      let failure: unknown
-      if (owner === this.deps.self) {
-        this.#order.sent(ticket, owner)
-        try {
-          return await this.#sequence(key, undefined, message)
-        } catch (err) {
-          if (!(err instanceof NotOwnerError)) throw err
-          failure = err
-        }
-      } else if (owner !== undefined) {
-        this.stats.forwarded++
-        // Unique per ingress hub and run (the owner's window is far shorter than a restart).
-        id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
-        const request = this.#forwards.add(owner, { id, ...message })
-        this.#order.sent(ticket, owner)
-        try {
-          const reply = await request
-          if (reply.t === 'published') {
-            const offset = { epoch: reply.epoch, seq: reply.seq }
-            if (reply.confirmBy === undefined || reply.confirmBy.length === 0) return offset
-            if (await this.#confirmations.wait(id, reply.confirmBy, this.#requestTimeoutMs)) return offset
-            // A replica did not confirm (slow, dead, or the owner died before copying): the retry
-            // reaches the owner, which recognises the id and answers once its replicas have, or
-            // the next owner, which numbers it.
-            throw new TransportError('timeout', `replicas ${reply.confirmBy.join(', ')} did not confirm ${message.topic} ${offset.epoch}:${offset.seq}`)
-          }
-          if (reply.t === 'failed') throw new Error(`owner ${owner} failed the publish: ${reply.reason}`)
-          failure = reply
-        } catch (err) {
-          if (!(err instanceof TransportError)) throw err
-          failure = err
-        }
-      }
-      // The key backs off (25 ms, doubling to 1 s); its later publishes wait behind this one.
-      if (this.#stopped || !this.#order.failed(ticket)) {
-        throw new TransportError('timeout', `publish to ${message.topic}: no owner acknowledged within ${this.#forwardTimeoutMs} ms (last: ${describe(failure)})`)
-      }
-    }
+    return this.#ingress.publish(key, message)
   }
 
   /**
@@ -316,7 +238,7 @@ export class Router {
     this.#handoff.handOffLost()
     this.refreshInterest()
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
-    this.#order.ringChanged()
+    this.#ingress.ringChanged()
   }
 
   /** Re-sends this hub's whole interest to every peer (soft state): on changes, and periodically. */
@@ -589,7 +511,7 @@ export class Router {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
       this.#cursors.deliver(from, { key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
-    } else if (m.t === 'replica-confirm') this.#confirmations.confirmed(from, m.ids)
+    } else if (m.t === 'replica-confirm') this.#ingress.confirmations.confirmed(from, m.ids)
     else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
     else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
     else {
@@ -685,10 +607,4 @@ export class Router {
     const { epoch, seq, confirmBy } = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain }, from)
     return confirmBy === undefined ? { t: 'published', epoch, seq } : { t: 'published', epoch, seq, confirmBy }
   }
-}
-
-function describe(failure: unknown): string {
-  if (failure instanceof Error) return failure.message
-  if (failure && typeof failure === 'object' && 't' in failure) return `reply ${String((failure as { t: unknown }).t)}`
-  return 'no owner'
 }
