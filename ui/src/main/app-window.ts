@@ -5,6 +5,7 @@
  * and Session it uses, which the real ones satisfy (main.ts passes them) and tests fake.
  */
 import type { BrowserWindowConstructorOptions } from 'electron'
+import type { DesktopIpcPushChannel } from '../../../hub/src/contract/desktop-api.js'
 import type { MainLog } from './main-log.js'
 import { contentSecurityPolicy, hubOrigin, isTrustedUrl, webPreferences, type TrustedPlaces, type WindowTarget } from './window-policy.js'
 
@@ -16,6 +17,7 @@ export interface WindowLike {
     setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' }): void
     on(event: 'will-navigate' | 'will-redirect', listener: (event: CancellableEvent, url: string) => void): unknown
     on(event: 'will-attach-webview', listener: (event: CancellableEvent) => void): unknown
+    send(channel: string, ...args: unknown[]): void
   }
   loadURL(url: string): Promise<void>
   loadFile(file: string, options: { query: Record<string, string> }): Promise<void>
@@ -26,8 +28,8 @@ export interface WindowLike {
 }
 
 export interface SessionLike {
-  setPermissionRequestHandler(handler: ((webContents: never, permission: never, callback: (granted: boolean) => void) => void) | null): void
-  setPermissionCheckHandler(handler: ((...args: never[]) => boolean) | null): void
+  setPermissionRequestHandler(handler: ((webContents: unknown, permission: unknown, callback: (granted: boolean) => void) => void) | null): void
+  setPermissionCheckHandler(handler: (() => boolean) | null): void
   readonly webRequest: {
     onHeadersReceived(listener: (details: { responseHeaders?: Record<string, string[]> }, callback: (response: { responseHeaders?: Record<string, string[]> }) => void) => void): void
   }
@@ -71,6 +73,11 @@ export class MainWindow {
     const window = this.#ensure()
     if (target.kind === 'hub') await window.loadURL(target.url)
     else await window.loadFile(target.file, { query: target.query })
+  }
+
+  /** Sends a push message (`DesktopIpcPushChannel`) to the page, if the window is open. */
+  send(channel: DesktopIpcPushChannel, payload: unknown): void {
+    if (this.isOpen) this.#window?.webContents.send(channel, payload)
   }
 
   /** Shows and focuses the window if it is open. */
