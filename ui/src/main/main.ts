@@ -42,12 +42,12 @@ async function main(): Promise<void> {
   await app.whenReady()
   const userData = app.getPath('userData')
   const settings = new SettingsStore({ dir: userData, secrets: safeStorage, hostname: hostname(), log })
-  let controller: AppController | undefined
   let tray: Tray | undefined
   const push = (channel: DesktopIpcPushChannel, payload: unknown): void => { window.send(channel, payload) }
+  // The closures below run only on events, after `c` exists (the observer reports nothing
+  // before c.ready() starts it).
   const refreshMenus = (): void => {
-    if (!controller) return
-    const state = controller.menuState()
+    const state = c.menuState()
     Menu.setApplicationMenu(Menu.buildFromTemplate(appMenu(state, actions, process.platform)))
     tray?.setContextMenu(Menu.buildFromTemplate(trayMenu(state, actions)))
     tray?.setToolTip(trayTooltip(state))
@@ -76,10 +76,10 @@ async function main(): Promise<void> {
     createWindow: (options) => new BrowserWindow(options),
     session: session.defaultSession,
     preloadPath: PRELOAD,
-    places: () => (controller as AppController).places(),
+    places: () => c.places(),
     log,
   })
-  controller = new AppController({
+  const c: AppController = new AppController({
     version: RINGHUB_VERSION, settings, observer, localHub,
     localHubDataDir: join(userData, 'local-hub'),
     window,
@@ -89,7 +89,6 @@ async function main(): Promise<void> {
     stateChanged: refreshMenus,
     log,
   })
-  const c = controller
   const report = (what: string) => (err: unknown): void => { log.error({ err }, what) }
   const actions: MenuActions = {
     openWindow: () => { c.showWindow().catch(report('cannot open the window')) },

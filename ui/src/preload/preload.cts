@@ -8,6 +8,7 @@
  * own other files: hence one self-contained .cts file with type-only imports, and channel names
  * checked against the contract's channel types rather than imported.
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS file under verbatimModuleSyntax imports CommonJS this way
 import electron = require('electron')
 import type {
   DesktopApi, DesktopIpcInvokeChannel, DesktopIpcPushChannel, DesktopSettingsInput, LocalHubStatus, ObserverStatus,
