@@ -127,9 +127,11 @@ export function installQuitGuard(app: QuitableApp, shutdown: () => Promise<void>
     event.preventDefault()
     if (state === 'shutting-down') return
     state = 'shutting-down'
-    void shutdown().finally(() => {
+    const done = (): void => {
       state = 'done'
       app.quit()
-    })
+    }
+    // A failed shutdown (a leave that timed out) must not keep the app from quitting.
+    shutdown().then(done, done)
   })
 }
