@@ -60,7 +60,7 @@ describe('window policy', () => {
 
   it('probes /healthz: an answer below 500 is a hub, an error or timeout is not', async () => {
     const asked: string[] = []
-    const answering = (status: number) => (async (url: URL | RequestInfo) => { asked.push(String(url)); return new Response('ok', { status }) }) as typeof fetch
+    const answering = (status: number) => (async (url: Parameters<typeof fetch>[0]) => { asked.push(String(url)); return new Response('ok', { status }) }) as typeof fetch
     expect(await probeHub('http://h:8080/', answering(200), 1_000)).toBe(true)
     expect(await probeHub('http://h:8080/', answering(401), 1_000)).toBe(true)
     expect(await probeHub('http://h:8080/', answering(503), 1_000)).toBe(false)
@@ -151,21 +151,23 @@ describe('main window', () => {
   })
 
   it('hardens the session: our CSP on every response, every permission refused', () => {
-    let onHeaders: Parameters<SessionLike['webRequest']['onHeadersReceived']>[0] | undefined
-    let requestHandler: Parameters<SessionLike['setPermissionRequestHandler']>[0] = null
-    let checkHandler: Parameters<SessionLike['setPermissionCheckHandler']>[0] = null
+    const got: {
+      onHeaders?: Parameters<SessionLike['webRequest']['onHeadersReceived']>[0]
+      request?: Parameters<SessionLike['setPermissionRequestHandler']>[0]
+      check?: Parameters<SessionLike['setPermissionCheckHandler']>[0]
+    } = {}
     const session: SessionLike = {
-      setPermissionRequestHandler: (h) => { requestHandler = h },
-      setPermissionCheckHandler: (h) => { checkHandler = h },
-      webRequest: { onHeadersReceived: (l) => { onHeaders = l } },
+      setPermissionRequestHandler: (h) => { got.request = h },
+      setPermissionCheckHandler: (h) => { got.check = h },
+      webRequest: { onHeadersReceived: (l) => { got.onHeaders = l } },
     }
     hardenSession(session, () => PLACES)
     let response: { responseHeaders?: Record<string, string[]> } = {}
-    onHeaders?.({ responseHeaders: { 'content-security-policy': ["default-src *; script-src 'unsafe-eval'"], 'Content-Type': ['text/html'] } }, (r) => { response = r })
+    got.onHeaders?.({ responseHeaders: { 'content-security-policy': ["default-src *; script-src 'unsafe-eval'"], 'Content-Type': ['text/html'] } }, (r) => { response = r })
     expect(response.responseHeaders).toEqual({ 'Content-Type': ['text/html'], 'Content-Security-Policy': [contentSecurityPolicy('http://10.0.0.2:8080')] })
     const granted: boolean[] = []
-    requestHandler?.({}, 'media', (g) => granted.push(g))
+    got.request?.({}, 'media', (g) => granted.push(g))
     expect(granted).toEqual([false])
-    expect(checkHandler?.()).toBe(false)
+    expect(got.check?.()).toBe(false)
   })
 })
