@@ -115,6 +115,11 @@ async function main(): Promise<void> {
   refreshMenus()
 }
 
+// The same settings directory in development (`electron ui/dist/main/main.js`, where Electron
+// would take the name from the root package.json) as in the packages (productName). Before the
+// single-instance lock, which lives in that directory.
+app.setName('Ringhub')
+app.setPath('userData', join(app.getPath('appData'), 'Ringhub'))
 // One app per user: a second would start a second observer with the same member id.
 if (!app.requestSingleInstanceLock()) {
   app.quit()
