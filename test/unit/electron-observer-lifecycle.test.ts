@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { ObserverStatus } from '../../hub/src/contract/desktop-api.js'
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 import { recordingLog } from '../../ui/src/main/main-log.js'
-import { observerConfigOf, ObserverLifecycle, type ObserverConfig, type ObserverHandle } from '../../ui/src/main/observer-lifecycle.js'
+import { observerBindHost, observerConfigOf, ObserverLifecycle, type ObserverConfig, type ObserverHandle } from '../../ui/src/main/observer-lifecycle.js'
 import { defaultSettings } from '../../ui/src/main/settings-fields.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -60,6 +60,15 @@ describe('observer lifecycle', () => {
   it('runs an observer only when seeds are configured', () => {
     expect(observerConfigOf(defaultSettings('box'))).toBeNull()
     expect(observerConfigOf({ ...defaultSettings('box'), seeds: ['h:7946'], observerId: 'd' })).toEqual({ id: 'd', seeds: ['h:7946'], gossipKeys: [], clusterLabel: '', profile: 'lan' })
+  })
+
+  it.each([
+    [['127.0.0.1:7946', 'localhost:7947', '[::1]:7948'], '127.0.0.1'],
+    [['127.0.0.1:7946', '10.0.0.2:7946'], '0.0.0.0'],
+    [['hub-1.plant:7946'], '0.0.0.0'],
+    [['[fe80::1]:7946'], '0.0.0.0'],
+  ])('binds the observer for seeds %j on %s', (seeds, host) => {
+    expect(observerBindHost(seeds)).toBe(host)
   })
 
   it('starts on the first config and reports starting, then running with the ring view', async () => {

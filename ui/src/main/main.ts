@@ -21,7 +21,7 @@ import { hardenSession, MainWindow } from './app-window.js'
 import { registerIpc } from './ipc-handlers.js'
 import { LocalHub } from './local-hub.js'
 import { appMenu, trayMenu, trayTooltip, type MenuActions } from './menu-model.js'
-import { ObserverLifecycle } from './observer-lifecycle.js'
+import { ObserverLifecycle, observerBindHost } from './observer-lifecycle.js'
 import { SettingsStore } from './settings-store.js'
 import { probeHub } from './window-policy.js'
 
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const observer = new ObserverLifecycle({
     start: (config, incarnation) => startObserverNode({
       id: config.id, seeds: config.seeds, gossipKeys: config.gossipKeys, clusterLabel: config.clusterLabel || undefined,
-      profile: config.profile, host: '0.0.0.0', port: 0, incarnation, clock: systemClock, log,
+      profile: config.profile, host: observerBindHost(config.seeds), port: 0, incarnation, clock: systemClock, log,
     }),
     log,
     onStatus: (status) => { push('ringhub:observer-status', status); refreshMenus() },

@@ -25,6 +25,19 @@ export function observerConfigOf(settings: DesktopSettings): ObserverConfig | nu
   return { id: settings.observerId, seeds: [...settings.seeds], gossipKeys: [...settings.gossipKeys], clusterLabel: settings.clusterLabel, profile: settings.profile }
 }
 
+/**
+ * Where the observer's gossip socket binds: loopback when every seed is on this machine (the
+ * `npm start` demo, whose hubs bind 127.0.0.1 and would otherwise be handed a LAN address to
+ * probe), else every interface, advertising the first non-internal IPv4 address as hubs do.
+ */
+export function observerBindHost(seeds: readonly string[]): '127.0.0.1' | '0.0.0.0' {
+  const loopback = (seed: string): boolean => {
+    const host = seed.slice(0, seed.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1').toLowerCase()
+    return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+  }
+  return seeds.length > 0 && seeds.every(loopback) ? '127.0.0.1' : '0.0.0.0'
+}
+
 /** The part of `ObserverNode` the lifecycle uses. */
 export interface ObserverHandle {
   readonly address: string
