@@ -89,6 +89,18 @@ describe('app controller', () => {
     expect(second.events).toContain('observer start 10.0.0.2:7946')
   })
 
+  it('applies concurrent saves in order, each over the previous one', async () => {
+    const { controller, settings } = setup()
+    await controller.ready()
+    await Promise.all([
+      controller.saveSettings({ adminUrl: 'http://10.0.0.2:8080/' }),
+      controller.saveSettings({ token: 'tok' }),
+      controller.saveSettings({ seeds: ['10.0.0.2:7946'] }),
+    ])
+    expect(settings.current).toMatchObject({ adminUrl: 'http://10.0.0.2:8080/', token: 'tok', seeds: ['10.0.0.2:7946'] })
+    expect(await settings.load()).toMatchObject({ adminUrl: 'http://10.0.0.2:8080/', token: 'tok', seeds: ['10.0.0.2:7946'] })
+  })
+
   it('changing only the seeds restarts the observer without reloading the window', async () => {
     const { controller, loads, events } = setup()
     await controller.ready()

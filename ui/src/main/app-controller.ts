@@ -34,6 +34,7 @@ export interface AppControllerDeps {
 
 export class AppController implements DesktopBackend {
   #shutdown: Promise<void> | undefined
+  #saves: Promise<void> = Promise.resolve()
 
   constructor(private readonly deps: AppControllerDeps) {}
 
@@ -75,7 +76,14 @@ export class AppController implements DesktopBackend {
 
   getSettings(): DesktopSettingsView { return this.deps.settings.view() }
 
-  async saveSettings(input: DesktopSettingsInput): Promise<DesktopSettingsView> {
+  /** Saves one at a time: each applies its input to what the previous one stored. */
+  saveSettings(input: DesktopSettingsInput): Promise<DesktopSettingsView> {
+    const saved = this.#saves.then(() => this.#save(input))
+    this.#saves = saved.then(() => {}, () => {})
+    return saved
+  }
+
+  async #save(input: DesktopSettingsInput): Promise<DesktopSettingsView> {
     const before = this.deps.settings.current
     const next = applyInput(before, input)
     await this.deps.settings.save(next)
