@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const userData = app.getPath('userData')
   const settings = new SettingsStore({ dir: userData, secrets: safeStorage, hostname: hostname(), log })
   let tray: Tray | undefined
-  const push = (channel: DesktopIpcPushChannel, payload: unknown): void => { window.send(channel, payload) }
+  const push = (channel: DesktopIpcPushChannel, payload: unknown): void => { mainWindow.send(channel, payload) }
   // The closures below run only on events, after `c` exists (the observer reports nothing
   // before c.ready() starts it).
   const refreshMenus = (): void => {
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     log,
     onStatus: (status) => { push('ringhub:local-hub-status', status); refreshMenus() },
   })
-  const window: MainWindow = new MainWindow({
+  const mainWindow: MainWindow = new MainWindow({
     createWindow: (options) => new BrowserWindow(options),
     session: session.defaultSession,
     preloadPath: PRELOAD,
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const c: AppController = new AppController({
     version: RINGHUB_VERSION, settings, observer, localHub,
     localHubDataDir: join(userData, 'local-hub'),
-    window,
+    window: mainWindow,
     probe: (adminUrl) => probeHub(adminUrl, fetch, PROBE_TIMEOUT_MS),
     localIndex: LOCAL_INDEX,
     localIndexUrl: pathToFileURL(LOCAL_INDEX).href,
