@@ -9,8 +9,14 @@
  *
  * The admin token reaches a renderer that a hub serves through the URL fragment, which is never
  * sent to the server: the app loads `<adminUrl>/#token=<token, URI-encoded>` when a token is set.
+ * When no hub is configured or it does not answer, the app loads its bundled copy of the renderer
+ * (ui/dist/renderer/index.html) with `?reason=<DesktopLocalCopyReason>`: the renderer then shows
+ * its settings prompt and saves through `window.ringhub.saveSettings`.
  */
 import type { RingView } from './ring-view.js'
+
+/** Why the window shows the bundled copy: no hub configured yet, or the hub did not answer. */
+export type DesktopLocalCopyReason = 'no-hub' | 'unreachable'
 
 /** Settings as the renderer sees them: secrets are never sent back, only whether they are set. */
 export interface DesktopSettingsView {

@@ -4,6 +4,7 @@
  * app-window.ts applies them to a real BrowserWindow.
  */
 import type { WebPreferences } from 'electron'
+import type { DesktopLocalCopyReason } from '../../../hub/src/contract/desktop-api.js'
 
 /**
  * The renderer is a plain web page, possibly served by any hub: no Node in it, its own JS world
@@ -57,7 +58,7 @@ export function hubOrigin(adminUrl: string | null): string | null {
 export type WindowTarget =
   | { kind: 'hub', url: string }
   /** The bundled copy of the renderer; `reason` tells it to show the settings prompt. */
-  | { kind: 'local', file: string, query: { reason: 'no-hub' | 'unreachable' } }
+  | { kind: 'local', file: string, query: { reason: DesktopLocalCopyReason } }
 
 /**
  * The hub's page when a hub is configured and answered, else the local copy with the reason.
