@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { IncomingMessage } from 'node:http'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { AdminAuth } from '../../hub/src/admin/admin-auth.js'
 import type { Hub } from '../../hub/src/hub.js'
 import { counter } from '../helpers/admin.js'
@@ -26,6 +26,18 @@ async function status(h: Hub, path: string, headers: Record<string, string> = {}
   return res.status
 }
 
+/** fetch cannot set Host (a forbidden header): node:http can, as a DNS-rebinding page's browser would. */
+function statusWithHost(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/api/v1/ring', headers: { host }, timeout: 5_000 }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
 function fakeRequest(remoteAddress: string, headers: Record<string, string> = {}, url = '/api/v1/ring'): IncomingMessage {
   return { socket: { remoteAddress }, headers, url } as unknown as IncomingMessage
 }
@@ -43,6 +55,8 @@ describe('admin token', () => {
     expect(await status(h, '/api/devices/d1/commands', {}, 'POST')).toBe(401)
     expect(await status(h, '/api/v1/ring', { authorization: `Bearer ${TOKEN}` })).toBe(200)
     expect(await status(h, '/api/v1/stats', { authorization: `bearer ${TOKEN}` })).toBe(200)
+    // Older routes under /api/v1 see their own path (the device id here): a bad body is a 400, not a 404.
+    expect(await status(h, '/api/v1/devices/d1/commands', { authorization: `Bearer ${TOKEN}` }, 'POST')).toBe(400)
     // A token in the query string is for the WebSocket only (it would end up in access logs).
     expect(await status(h, `/api/v1/ring?token=${TOKEN}`)).toBe(401)
     expect(await status(h, '/healthz')).toBe(200)
@@ -88,6 +102,15 @@ describe('admin token', () => {
       expect(refusal?.status).toBe(403)
       expect(refusal?.reason).toContain('--admin-token')
     }
+    // Without a token, a web page on this machine must not drive the hub: other origins and
+    // rebound host names are refused, also for the WebSocket.
+    const port = h.ports.admin
+    expect(await status(h, '/api/v1/ring', { origin: `http://127.0.0.1:${port}` })).toBe(200)
+    expect(await status(h, '/api/v1/ring', { origin: 'http://evil.example' })).toBe(403)
+    expect(await status(h, '/api/v1/publish', { origin: 'null' }, 'POST')).toBe(403)
+    expect(await statusWithHost(port, `evil.example:${port}`)).toBe(403)
+    expect(await statusWithHost(port, `localhost:${port}`)).toBe(200)
+    await expect(AdminWsClient.open(`127.0.0.1:${port}`, { headers: { origin: 'http://evil.example' } })).rejects.toThrow('HTTP 403')
     // With a token, the address does not matter: the token does.
     const closed = new AdminAuth(TOKEN)
     expect(closed.check(fakeRequest('10.0.0.7', { authorization: `Bearer ${TOKEN}` }))).toBeUndefined()
@@ -95,5 +118,6 @@ describe('admin token', () => {
     expect(closed.check(fakeRequest('10.0.0.7', {}, `/api/v1/ws?token=${TOKEN}`), true)).toBeUndefined()
     expect(closed.check(fakeRequest('10.0.0.7', {}, `/api/v1/ws?token=${TOKEN}`), false)?.status).toBe(401)
     expect(closed.check(fakeRequest('10.0.0.7', { authorization: `Bearer ${TOKEN}x` }))?.status).toBe(401)
+    expect(closed.check(fakeRequest('10.0.0.7', { authorization: `Bearer ${TOKEN}`, origin: 'file://' }))).toBeUndefined()
   })
 })

@@ -23,8 +23,13 @@ export class AdminAuth {
   /** undefined when the request may proceed. `allowQueryToken`: the WebSocket upgrade only. */
   check(req: IncomingMessage, allowQueryToken = false): AuthRefusal | undefined {
     if (!this.#tokenDigest) {
-      if (isLoopback(req.socket.remoteAddress)) return undefined
-      return { status: 403, reason: 'the admin API is served to loopback clients only while no admin token is set: start the hub with --admin-token (or RINGHUB_ADMIN_TOKEN) and send Authorization: Bearer <token>' }
+      if (!isLoopback(req.socket.remoteAddress)) return { status: 403, reason: 'the admin API is served to loopback clients only while no admin token is set: start the hub with --admin-token (or RINGHUB_ADMIN_TOKEN) and send Authorization: Bearer <token>' }
+      // Loopback alone does not prove an operator: any web page open in a browser on this machine
+      // can reach 127.0.0.1 (cross-site requests and WebSockets carry its Origin) or rebind a name
+      // of its own to it (its Host is then not a loopback name). Both need the token.
+      if (!isLoopbackHost(req.headers.host)) return { status: 403, reason: 'without an admin token, the admin API answers requests to localhost / 127.0.0.1 / [::1] only; set --admin-token to use another name' }
+      if (!sameOrigin(req)) return { status: 403, reason: 'without an admin token, cross-origin requests are refused (a web page must not drive the hub); open the UI from this hub or set --admin-token' }
+      return undefined
     }
     const presented = bearerOf(req) ?? (allowQueryToken ? queryTokenOf(req) : undefined)
     if (presented === undefined) return { status: 401, reason: 'missing admin token: send Authorization: Bearer <token>' }
@@ -35,6 +40,24 @@ export class AdminAuth {
 
 export function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1'
+}
+
+/** The Host header names this machine's loopback (any port). */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return true // HTTP/1.0 clients send none; the address check above already passed
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
+  return name === 'localhost' || name === '127.0.0.1' || name === '[::1]' || (name?.startsWith('127.') ?? false)
+}
+
+/** No Origin (not a browser, or a same-origin GET), or an Origin whose host:port is the Host asked. */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin
+  if (origin === undefined) return true
+  try {
+    return new URL(origin).host === req.headers.host
+  } catch {
+    return false // "null" (a file:// page, a sandboxed frame) or garbage
+  }
 }
 
 function digest(s: string): Buffer {

@@ -97,13 +97,17 @@ export class AdminServer {
     })
   }
 
-  #find(method: string | undefined, path: string): Handler | undefined {
-    const key = `${method} ${path}`
+  #find(req: IncomingMessage, path: string): Handler | undefined {
+    const key = `${req.method} ${path}`
     const exact = this.#routes.get(key) ?? this.#prefixes.find(([prefix]) => key.startsWith(prefix))?.[1]
     if (exact || !path.startsWith(V1)) return exact
     // `/api/v1/<x>` is the versioned name of every older `/api/<x>` route.
-    const legacy = `${method} /api/${path.slice(V1.length)}`
-    return this.#routes.get(legacy) ?? this.#prefixes.find(([prefix]) => legacy.startsWith(prefix))?.[1]
+    const legacyPath = `/api/${path.slice(V1.length)}`
+    const legacy = `${req.method} ${legacyPath}`
+    const route = this.#routes.get(legacy) ?? this.#prefixes.find(([prefix]) => legacy.startsWith(prefix))?.[1]
+    // The older handlers read their path from req.url (e.g. the device id of a command).
+    if (route) req.url = legacyPath + (req.url ?? '').slice(path.length)
+    return route
   }
 
   async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -115,7 +119,7 @@ export class AdminServer {
         return sendJson(res, refusal.status, { error: refusal.reason })
       }
     }
-    const route = this.#find(req.method, path)
+    const route = this.#find(req, path)
     try {
       if (route) {
         await route(req, res)
