@@ -104,6 +104,14 @@ describe('admin API v1 on a 3-hub ring', () => {
     expect(byTopic.get('devices/t1/status')).toMatchObject({ count: 1, lastPayload: 'online', encoding: 'utf8', retained: true, owner: owner(ring.hub('b'), 'devices/t1/status') })
     expect(byTopic.get('devices/t1/telemetry')).toMatchObject({ count: 3, lastPayload: Buffer.from([0xff, 0x00, 0xfe]).toString('base64'), encoding: 'base64', retained: false })
 
+    // A plain publish on c after the retained one on a: still retained (a saw the newest retain
+    // flag); an empty retained publish on c clears it.
+    await onC.publishAsync('devices/t1/status', 'plain', { qos: 1 })
+    const after = (await get<TopicsResponse>('a', '/api/v1/topics?prefix=devices/t1/status')).body.topics[0]
+    expect(after).toMatchObject({ count: 2, lastPayload: 'plain', retained: true })
+    await onC.publishAsync('devices/t1/status', '', { qos: 1, retain: true })
+    expect((await get<TopicsResponse>('a', '/api/v1/topics?prefix=devices/t1/status')).body.topics[0]).toMatchObject({ count: 3, retained: false })
+
     const history = await get<TopicHistoryResponse>('a', '/api/v1/topics/history?topic=devices/t1/telemetry&limit=2')
     expect(history.status).toBe(200)
     expect(history.body.messages.map((m) => m.payload)).toEqual(['{"v":2}', Buffer.from([0xff, 0x00, 0xfe]).toString('base64')])

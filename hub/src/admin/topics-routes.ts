@@ -13,26 +13,27 @@ export const MAX_TOPICS_LIMIT = 5_000
 const PART_LIMIT = 20_000
 /** Payload bytes of a key's log tail read for one topic's history. */
 const HISTORY_READ_BYTES = 8 * 1024 * 1024
-const validTopics = listOf<LocalTopic>('topics', { topic: 'string', count: 'number', lastPayload: 'string', encoding: 'string', lastTsMs: 'number', retained: 'boolean' })
+const validTopics = listOf<LocalTopic>('topics', { topic: 'string', count: 'number', lastPayload: 'string', encoding: 'string', lastTsMs: 'number', retained: 'boolean', retainedTsMs: 'number' })
 const validMessages = listOf<TopicMessage>('messages', { topic: 'string', epoch: 'number', seq: 'number', tsMs: 'number', qos: 'number', retain: 'boolean', payload: 'string', encoding: 'string' })
 
 /**
  * Merges the hubs' topic records: counts add up (each hub counts what entered through it), the
- * latest message gives the last value, and a topic is retained if a hub saw a retained message
- * for it last. Most recent first.
+ * latest message gives the last value, and the newest retain-flag publish any hub saw decides
+ * `retained`. Most recent first.
  */
 export function mergeTopics(parts: ReadonlyArray<{ part: readonly LocalTopic[] }>, ownerOf: (topic: string) => string): TopicView[] {
-  const byTopic = new Map<string, TopicView>()
+  const byTopic = new Map<string, { view: TopicView, retainedTsMs: number }>()
   for (const { part } of parts) {
-    for (const t of part) {
+    for (const { retainedTsMs, ...t } of part) {
       const seen = byTopic.get(t.topic)
-      if (!seen) { byTopic.set(t.topic, { ...t, owner: ownerOf(t.topic) }); continue }
-      const count = seen.count + t.count
-      if (t.lastTsMs > seen.lastTsMs) byTopic.set(t.topic, { ...t, count, owner: seen.owner })
-      else seen.count = count
+      if (!seen) { byTopic.set(t.topic, { view: { ...t, owner: ownerOf(t.topic) }, retainedTsMs }); continue }
+      const { view } = seen
+      view.count += t.count
+      if (t.lastTsMs > view.lastTsMs) Object.assign(view, { lastPayload: t.lastPayload, encoding: t.encoding, lastTsMs: t.lastTsMs })
+      if (retainedTsMs > seen.retainedTsMs) { seen.retainedTsMs = retainedTsMs; view.retained = t.retained }
     }
   }
-  return [...byTopic.values()].sort((a, b) => b.lastTsMs - a.lastTsMs || (a.topic < b.topic ? -1 : 1))
+  return [...byTopic.values()].map((x) => x.view).sort((a, b) => b.lastTsMs - a.lastTsMs || (a.topic < b.topic ? -1 : 1))
 }
 
 /** A topic an operator may publish to: no wildcards, no NUL, not `$`, at most 65,535 bytes [MQTT-4.7.3]. */
