@@ -4,11 +4,11 @@ import { keyOf } from '../ring/keys.js'
 import { MAX_LOG_READ } from '../routing/router.js'
 import type { TopicLog } from '../store/topic-log.js'
 import { sendJson, type AdminServer } from './admin-server.js'
-import { intParam, listOf, queryOf, readJsonBody, textParam } from './admin-params.js'
+import { fitBytes, intParam, listOf, queryOf, readJsonBody, textParam } from './admin-params.js'
 import type { RingQuery } from './ring-query.js'
 import { encodePayload, type LocalTopic, type TopicTracker } from './topic-tracker.js'
 
-export const MAX_TOPICS_LIMIT = 5_000
+export const MAX_TOPICS_LIMIT = 20_000
 /** Most topics one hub sends for one query. */
 const PART_LIMIT = 20_000
 /** Payload bytes of a key's log tail read for one topic's history. */
@@ -63,7 +63,13 @@ export function registerTopics(deps: TopicsDeps): void {
     admin.adminMetrics.badRequests.inc({ reason })
     sendJson(res, 400, { error })
   }
-  ring.handle('topics', (params) => ({ topics: topics.list(typeof params.prefix === 'string' ? params.prefix : '', PART_LIMIT) }))
+  // Last payloads only for the hub's `limit` most recent topics: a topic in the ring's `limit`
+  // most recent is among those of the hub that saw its newest message, which gives its value.
+  ring.handle('topics', (params) => {
+    const limit = typeof params.limit === 'number' ? params.limit : MAX_TOPICS_LIMIT
+    const list = topics.list(typeof params.prefix === 'string' ? params.prefix : '', PART_LIMIT)
+    return { topics: fitBytes(list.map((t, i) => (i < limit ? t : { ...t, lastPayload: '' }))) }
+  })
   // Answered by the key's owner from its topic log (the resume reader's log; newest entries).
   ring.handle('topic-history', (params) => {
     const topic = String(params.topic)
@@ -71,12 +77,12 @@ export function registerTopics(deps: TopicsDeps): void {
     const limit = Math.min(Number(params.limit) || 100, MAX_LOG_READ)
     if (key === null) return { messages: [] }
     const entries = topicLog.tail(key, MAX_LOG_READ, HISTORY_READ_BYTES).filter((e) => e.topic === topic).slice(-limit)
-    return {
-      messages: entries.map((e): TopicMessage => {
-        const { lastPayload, encoding } = encodePayload(e.payload)
-        return { topic: e.topic, epoch: e.epoch, seq: e.seq, tsMs: e.tsMs, qos: e.qos, retain: e.retain, payload: lastPayload, encoding }
-      }),
-    }
+    const messages = entries.map((e): TopicMessage => {
+      const { lastPayload, encoding } = encodePayload(e.payload)
+      return { topic: e.topic, epoch: e.epoch, seq: e.seq, tsMs: e.tsMs, qos: e.qos, retain: e.retain, payload: lastPayload, encoding }
+    })
+    // The newest ones when they do not all fit in one answer.
+    return { messages: fitBytes(messages.reverse()).reverse() }
   })
 
   admin.route('GET /api/v1/topics', async (req, res) => {
@@ -85,7 +91,7 @@ export function registerTopics(deps: TopicsDeps): void {
     const limit = intParam(query, 'limit', 1_000, 1, MAX_TOPICS_LIMIT)
     if (typeof prefix !== 'string') return bad(res, 'topics-query', prefix.error)
     if (typeof limit === 'string') return bad(res, 'topics-query', limit)
-    const merged = mergeTopics(await ring.gather('topics', { prefix }, validTopics), ownerOf)
+    const merged = mergeTopics(await ring.gather('topics', { prefix, limit }, validTopics), ownerOf)
     const body: TopicsResponse = { topics: merged.slice(0, limit), total: merged.length }
     sendJson(res, 200, body)
   })
