@@ -39,7 +39,7 @@ export class RingQuery {
       } catch {
         return { t: 'failed', reason: 'admin query params are not JSON' }
       }
-      if (typeof params !== 'object' || params === null) return { t: 'failed', reason: 'admin query params must be an object' }
+      if (typeof params !== 'object' || params === null || Array.isArray(params)) return { t: 'failed', reason: 'admin query params must be an object' }
       try {
         return { t: 'admin-answer', body: JSON.stringify(await handler(params as Record<string, unknown>, from)) }
       } catch (err) {
