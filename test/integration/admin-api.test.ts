@@ -161,6 +161,7 @@ describe('admin API v1 on a 3-hub ring', () => {
     expect(await ask('devices', 'null')).toMatchObject({ t: 'failed' })
     expect(await ask('topic-history', '{"topic":5,"limit":"x"}')).toEqual({ t: 'admin-answer', body: '{"messages":[]}' })
     expect(await ask('stats', '{"sinceMs":"yesterday"}')).toMatchObject({ t: 'admin-answer' })
+    expect(await counter(admin('b'), 'ringhub_admin_bad_requests_total', 'reason="peer-query"')).toBe(4)
     expect((await get<DevicesResponse>('b', '/api/v1/devices')).status).toBe(200)
     expect((await get('a', '/api/v1/stats?hub=nobody')).status).toBe(404)
   })
