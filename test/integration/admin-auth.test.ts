@@ -75,6 +75,15 @@ describe('admin token', () => {
     await close(mqttWs)
   })
 
+  it('a reload (SIGHUP) rotates the token without a restart', async () => {
+    const h = await hub(TOKEN)
+    expect(h.reload({ ...h.config, adminToken: 'next-token' })).toMatchObject({ applied: ['adminToken'], needRestart: [] })
+    expect(await status(h, '/api/v1/ring', { authorization: `Bearer ${TOKEN}` })).toBe(401)
+    expect(await status(h, '/api/v1/ring', { authorization: 'Bearer next-token' })).toBe(200)
+    h.reload({ ...h.config, adminToken: undefined })
+    expect(await status(h, '/api/v1/ring')).toBe(200) // loopback, no token
+  })
+
   it('the admin WebSocket needs the token too: header or ?token=', async () => {
     const h = await hub(TOKEN)
     const admin = `127.0.0.1:${h.ports.admin}`

@@ -30,14 +30,14 @@ const V1 = '/api/v1/'
  */
 export class AdminServer {
   readonly server: Server
-  readonly auth: AdminAuth
+  #auth: AdminAuth
   readonly adminMetrics: AdminMetrics
   readonly #routes = new Map<string, Handler>()
   readonly #prefixes: Array<[string, Handler]> = []
   readonly #upgrades = new Map<string, { handler: UpgradeHandler, authenticated: boolean }>()
 
   constructor(private readonly deps: AdminDeps) {
-    this.auth = new AdminAuth(deps.token)
+    this.#auth = new AdminAuth(deps.token)
     this.adminMetrics = new AdminMetrics(deps.metrics.registry)
     this.server = createServer((req, res) => { void this.#dispatch(req, res) })
     // One upgrade listener for every WebSocket path: two `ws` servers bound with `server` + `path`
@@ -57,6 +57,13 @@ export class AdminServer {
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType })
       res.end(body)
     })
+  }
+
+  get auth(): AdminAuth { return this.#auth }
+
+  /** Replaces the admin token (SIGHUP): requests from now on need the new one (or loopback, when unset). */
+  useToken(token: string | undefined): void {
+    this.#auth = new AdminAuth(token)
   }
 
   /**
