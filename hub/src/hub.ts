@@ -24,6 +24,7 @@ import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
+import { OperatorApi } from './admin/operator-api.js'
 import { readInterHubTls, startLogRetention, startRouter, startWillGuard } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
 import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
@@ -71,6 +72,7 @@ export class Hub {
       router: Router
       bus: TcpPeerBus
       emitter: RingEmitter
+      operator: OperatorApi
     },
   ) {}
 
@@ -110,6 +112,7 @@ export class Hub {
       const admin = new AdminServer({
         log,
         metrics,
+        token: config.adminToken,
         info: (): HubInfo => ({
           apiVersion: 1,
           id: config.id,
@@ -128,7 +131,7 @@ export class Hub {
           db.read(() => db.sqlite.prepare('SELECT 1').get())
         },
       })
-      listeners.attachWebSocket(admin.server, WS_PATH)
+      admin.upgrade(WS_PATH, listeners.webSocketHandler(), { authenticated: false })
       cleanups.unshift(() => admin.close())
       ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
 
@@ -184,6 +187,8 @@ export class Hub {
         if (!topic) return sendJson(res, 400, { error: 'query parameter topic is required' })
         sendJson(res, 200, { topic, ...cluster.ownerOf(topic) })
       })
+      const operator = OperatorApi.start({ self: config.id, admin, broker, cluster, router, bus, db, topicLog, metrics, clock, log, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes })
+      cleanups.unshift(() => operator.stop())
 
       const sys = new SysTopics({
         broker, clock, log, metrics,
@@ -197,7 +202,7 @@ export class Hub {
       sys.start()
 
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
-      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter })
+      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator })
     } catch (err) {
       for (const cleanup of cleanups) await cleanup()
       throw err
@@ -205,8 +210,8 @@ export class Hub {
   }
 
   /**
-   * Applies a re-read configuration (SIGHUP) to a running hub. Only `gossipKeys` (key rotation)
-   * and `logLevel` change at run time; any other option that differs is listed in `needRestart`
+   * Applies a re-read configuration (SIGHUP) to a running hub. Only `gossipKeys` (key rotation),
+   * `adminToken` (rotation; open WebSockets keep going) and `logLevel` change at run time; any other option that differs is listed in `needRestart`
    * and keeps its old value. Throws `ConfigError` (nothing applied) for a change it refuses.
    */
   reload(next: HubConfig): { applied: string[], needRestart: string[] } {
@@ -217,6 +222,9 @@ export class Hub {
       if (key === 'gossipKeys') {
         this.cluster.useGossipKeys(next.gossipKeys)
         applied.push(key)
+      } else if (key === 'adminToken') {
+        this.parts.admin.useToken(next.adminToken)
+        applied.push(key)
       } else if (key === 'logLevel') {
         this.parts.log.level = next.logLevel
         applied.push(key)
@@ -226,6 +234,7 @@ export class Hub {
     }
     this.config.gossipKeys = next.gossipKeys
     this.config.logLevel = next.logLevel
+    this.config.adminToken = next.adminToken
     this.parts.log.info({ applied, needRestart }, 'configuration reloaded')
     return { applied, needRestart }
   }
@@ -236,6 +245,7 @@ export class Hub {
     this.#stopped = true
     const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
+    this.parts.operator.stop()
     // The wills of the connected clients are due; published while this hub still routes.
     await publishWillsBeforeStop(this.broker, persistence, log)
     // The wills reach local subscribers through the bus, then their sockets (written in the next
