@@ -18,13 +18,15 @@ const hubs = new Map<number, SpawnedHub>()
 let net: TestNet
 
 const adminOf = (i: number): string => `${net.address(i)}:${(hubs.get(i) as SpawnedHub).ports.admin}`
-const viewsOf = (hosts: readonly number[]): Promise<RingView[]> => Promise.all(hosts.map((i) => ringOf(adminOf(i))))
+// The test reaches the hubs from outside their hosts, not over loopback: the admin API wants a token.
+const ADMIN_TOKEN = 'netns-test-token'
+const viewsOf = (hosts: readonly number[]): Promise<RingView[]> => Promise.all(hosts.map((i) => ringOf(adminOf(i), ADMIN_TOKEN)))
 const total = async (hosts: readonly number[], event: string): Promise<number> =>
   (await Promise.all(hosts.map((i) => counter(adminOf(i), 'ringhub_membership_events_total', `event="${event}"`)))).reduce((a, b) => a + b, 0)
 
 async function start(i: number): Promise<SpawnedHub> {
   const hub = await spawnHub([
-    '--id', ids[i - 1] as string, '--data', (dirs[i - 1] as { path: string }).path, '--allow-anonymous', '--profile', 'edge',
+    '--id', ids[i - 1] as string, '--data', (dirs[i - 1] as { path: string }).path, '--allow-anonymous', '--profile', 'edge', '--admin-token', ADMIN_TOKEN,
     '--host', '0.0.0.0', '--advertise', net.address(i), '--gossip', String(GOSSIP_PORT),
     ...(i === 1 ? [] : ['--join', `${net.address(1)}:${GOSSIP_PORT}`]),
   ], { wrap: net.wrap(i) })

@@ -1,8 +1,9 @@
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 
-/** `GET /api/ring` from the admin port at `host:port`. */
-export async function ringOf(admin: string): Promise<RingView> {
-  const res = await fetch(`http://${admin}/api/ring`, { signal: AbortSignal.timeout(2_000) })
+/** `GET /api/ring` from the admin port at `host:port` (off loopback the hub wants its admin token). */
+export async function ringOf(admin: string, token?: string): Promise<RingView> {
+  const res = await fetch(`http://${admin}/api/ring`, { signal: AbortSignal.timeout(2_000), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+  if (!res.ok) throw new Error(`GET /api/ring on ${admin}: ${res.status} ${await res.text()}`)
   return await res.json() as RingView
 }
 
