@@ -24,6 +24,7 @@ import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
+import { staticFiles } from './admin/static-files.js'
 import { readInterHubTls, startLogRetention, startRouter, startWillGuard } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
 import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
@@ -196,6 +197,9 @@ export class Hub {
       })
       sys.start()
 
+      // The operator UI at / (issue 6); last, so every API route registered above comes first.
+      // (routePrefix's type wants `/x/`; the root `/` is the one prefix that is both ends at once.)
+      admin.routePrefix('GET /' as 'GET //', staticFiles())
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
       return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter })
     } catch (err) {
