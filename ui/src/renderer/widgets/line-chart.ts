@@ -19,7 +19,7 @@ export class LineChart {
   readonly #canvas: HTMLCanvasElement
   readonly #legend: HTMLDivElement
 
-  constructor(readonly title: string, private readonly unit: string, private readonly windowMs = 15 * 60_000) {
+  constructor(readonly title: string, private readonly unit: string, public windowMs = 15 * 60_000) {
     this.#canvas = h('canvas', { class: 'chart-canvas' })
     this.#legend = h('div', { class: 'chart-legend' })
     this.element = h('div', { class: 'chart' }, h('div', { class: 'chart-title' }, title), this.#canvas, this.#legend)
@@ -54,7 +54,9 @@ export class LineChart {
       ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(width, y); ctx.stroke()
       ctx.fillText(compact(top * f), 2, y + 3)
     }
-    for (let m = 0; m <= this.windowMs / 60_000; m += 5) {
+    // About six time labels, on whole multiples of 5 minutes.
+    const stepMin = Math.max(5, Math.ceil(this.windowMs / 60_000 / 6 / 5) * 5)
+    for (let m = 0; m <= this.windowMs / 60_000; m += stepMin) {
       const x = left + (1 - (m * 60_000) / this.windowMs) * (width - left)
       ctx.fillText(m === 0 ? 'now' : `-${m}m`, Math.min(x - 8, width - 24), height - 3)
     }
