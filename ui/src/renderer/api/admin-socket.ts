@@ -11,7 +11,7 @@ export type SocketState = 'connecting' | 'open' | 'closed'
 
 type SubscribeFrame = Extract<AdminClientFrame, { op: 'subscribe' }>
 /** A subscription as the caller gives it (the socket adds the `ref`). */
-export type Subscription = SubscribeFrame extends infer F ? F extends { ref: string } ? Omit<F, 'ref'> : never : never
+export type Subscription = SubscribeFrame extends infer F ? F extends { ref: string, op: 'subscribe' } ? Omit<F, 'ref' | 'op'> : never : never
 
 export interface AdminSocketOptions {
   url: () => string
@@ -129,7 +129,7 @@ export class AdminSocket {
 
   #sendSubscribe(sub: Subscription): void {
     const ref = this.#ref()
-    if (this.#send({ ...sub, ref } as AdminClientFrame)) this.#pending.set(ref, sub.channel)
+    if (this.#send({ ...sub, ref, op: 'subscribe' } as AdminClientFrame)) this.#pending.set(ref, sub.channel)
   }
 
   #send(frame: AdminClientFrame): boolean {

@@ -1,0 +1,111 @@
+/**
+ * The renderer's entry point (ui/public/index.html loads it): builds the API client, the socket,
+ * the tabs and the feeds that keep them live, and wires frames to tabs. Runs the same in the
+ * Electron window and in any browser pointed at a hub's admin port.
+ */
+import type { AdminServerFrame, TimelineEvent } from '../../../hub/src/contract/admin-api.js'
+import { AdminClient, ApiError } from './api/admin-client.js'
+import { AdminSocket } from './api/admin-socket.js'
+import { loadSettings, normalizeHubUrl, saveSettings, type ConnectionSettings } from './api/connection-settings.js'
+import { LiveFeed } from './api/live-feed.js'
+import { AppShell, type TabName } from './app-shell.js'
+import { DevicesTab } from './views/devices-view.js'
+import { RingTab } from './views/ring-view.js'
+import { TopicsTab } from './views/topics-view.js'
+import { TRAFFIC_WINDOW_MS, TrafficTab } from './views/traffic-view.js'
+import { HubColors } from './widgets/hub-colors.js'
+
+/** Live tap rate the UI asks for, messages/s (the hub bounds it further). */
+const TAP_MAX_PER_S = 200
+/** How often the full topic list is re-read while the tap is live (its counts are sampled), ms. */
+const TOPICS_RESYNC_MS = 30_000
+
+function storage(): Storage | undefined {
+  try { return localStorage } catch { return undefined } // blocked storage (privacy settings)
+}
+
+let settings: ConnectionSettings = loadSettings(location, storage())
+const client = new AdminClient(() => settings)
+const colors = new HubColors()
+// Closures below read `shell` only after start-up has finished (timers, frames, events).
+const visible = (tab: TabName) => (): boolean => shell.isVisible(tab)
+
+const topics = new TopicsTab(client, visible('topics'))
+const ring = new RingTab(client, colors, visible('ring'))
+const traffic = new TrafficTab(colors, () => topics.root, visible('traffic'))
+const devices = new DevicesTab(client, (topic) => { shell.show('topics'); topics.select(topic) }, visible('devices'))
+topics.onChanged(() => traffic.topicsChanged())
+
+const socket = new AdminSocket({
+  url: () => client.socketUrl(),
+  onFrame: (frame) => onFrame(frame),
+  onStateChanged: (state) => {
+    shell.setSocketState(state)
+    // Back online: fill what the socket missed while it was down.
+    if (state === 'open') for (const f of feeds) void f.refresh()
+  },
+})
+
+const shell: AppShell = new AppShell(document.getElementById('app') as HTMLElement, { ring, traffic, topics, devices }, () => settings, (next) => {
+  settings = { hubUrl: normalizeHubUrl(next.hubUrl), token: next.token }
+  saveSettings(settings, storage())
+  socket.restart()
+  for (const f of feeds) void f.refresh()
+})
+
+let lastTimelineMs = 0
+const addTimeline = (events: readonly TimelineEvent[]): void => {
+  for (const e of events) if (e.tsMs > lastTimelineMs) lastTimelineMs = e.tsMs
+  ring.addTimeline(events)
+}
+
+function onFrame(frame: AdminServerFrame): void {
+  switch (frame.op) {
+    case 'ring': ring.setRing(frame.ring); shell.setHub(frame.ring.self); break
+    case 'timeline': addTimeline(frame.events); break
+    case 'stats': ring.setStats(frame.points); traffic.addStats(frame.points); break
+    case 'devices': devices.update(frame.devices); break
+    case 'tap': topics.onTap(frame.messages); break
+    case 'error': shell.setError('socket', frame.reason); break
+    case 'ok': break
+  }
+}
+
+/** A feed's poll, recording its error in the status line (and clearing it once it works). */
+function tracked(name: string, poll: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await poll()
+      shell.setError(name, undefined)
+    } catch (err) {
+      shell.setError(name, err instanceof ApiError ? err.message : String(err))
+      throw err
+    }
+  }
+}
+
+const feeds = [
+  new LiveFeed(socket, 'ring', tracked('ring', async () => {
+    const view = await client.ring()
+    ring.setRing(view)
+    shell.setHub(view.self)
+  }), 1_000),
+  new LiveFeed(socket, 'timeline', tracked('timeline', async () => addTimeline(await client.timeline(lastTimelineMs || undefined))), 2_000),
+  new LiveFeed(socket, 'stats', tracked('stats', async () => {
+    const since = traffic.lastPointMs > 0 ? traffic.lastPointMs + 1 : Date.now() - TRAFFIC_WINDOW_MS
+    const { points } = await client.stats(since)
+    ring.setStats(points)
+    traffic.addStats(points)
+  }), 1_000),
+  new LiveFeed(socket, 'devices', tracked('devices', () => devices.reload()), 2_000),
+  new LiveFeed(socket, 'tap', tracked('topics', () => topics.reload()), 3_000),
+]
+
+socket.subscribe({ channel: 'ring' })
+socket.subscribe({ channel: 'timeline' })
+socket.subscribe({ channel: 'stats' })
+socket.subscribe({ channel: 'devices' })
+socket.subscribe({ channel: 'tap', filter: '#', maxPerS: TAP_MAX_PER_S })
+socket.start()
+for (const f of feeds) f.start()
+setInterval(() => { if (socket.isLive('tap')) void topics.reload().catch(() => {}) }, TOPICS_RESYNC_MS)
