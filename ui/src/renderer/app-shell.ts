@@ -3,8 +3,8 @@
  * keeps it), the connection status (live over the WebSocket, polling, or unreachable, with the
  * last error of each feed) and the settings dialog (hub URL and token).
  */
-import type { ConnectionSettings } from './api/connection-settings.js'
-import type { SocketState } from './api/admin-socket.js'
+import type { ConnectionSettings } from './client/connection-settings.js'
+import type { SocketState } from './client/admin-socket.js'
 import { h, replaceChildren } from './widgets/dom.js'
 
 export type TabName = 'ring' | 'traffic' | 'topics' | 'devices'

@@ -4,10 +4,10 @@
  * Electron window and in any browser pointed at a hub's admin port.
  */
 import type { AdminServerFrame, TimelineEvent } from '../../../hub/src/contract/admin-api.js'
-import { AdminClient, ApiError } from './api/admin-client.js'
-import { AdminSocket } from './api/admin-socket.js'
-import { loadSettings, normalizeHubUrl, saveSettings, type ConnectionSettings } from './api/connection-settings.js'
-import { LiveFeed } from './api/live-feed.js'
+import { AdminClient, ApiError } from './client/admin-client.js'
+import { AdminSocket } from './client/admin-socket.js'
+import { loadSettings, normalizeHubUrl, saveSettings, type ConnectionSettings } from './client/connection-settings.js'
+import { LiveFeed } from './client/live-feed.js'
 import { AppShell, type TabName } from './app-shell.js'
 import { DevicesTab } from './views/devices-view.js'
 import { RingTab } from './views/ring-view.js'

@@ -4,7 +4,7 @@
  * `POST /api/v1/devices/<id>/commands` and shows the device's response, or the timeout.
  */
 import type { DeviceView, TopicView } from '../../../../hub/src/contract/admin-api.js'
-import type { AdminClient } from '../api/admin-client.js'
+import type { AdminClient } from '../client/admin-client.js'
 import { prettyPayload } from '../logic/json-diff.js'
 import { ago, h, replaceChildren } from '../widgets/dom.js'
 

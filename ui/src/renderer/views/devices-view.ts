@@ -4,7 +4,7 @@
  * `GET /api/v1/devices`; the `devices` channel then sends only the devices that changed.
  */
 import type { DeviceView } from '../../../../hub/src/contract/admin-api.js'
-import type { AdminClient } from '../api/admin-client.js'
+import type { AdminClient } from '../client/admin-client.js'
 import { ago, compact, h, replaceChildren } from '../widgets/dom.js'
 import { RenderThrottle } from '../widgets/render-throttle.js'
 import { VirtualList } from '../widgets/virtual-list.js'

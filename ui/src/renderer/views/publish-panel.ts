@@ -2,7 +2,7 @@
  * Publish a message into the ring (`POST /api/v1/publish`): topic, payload, QoS 0/1 and retain,
  * as in MQTT Explorer's publish pane. The result line says when the owner acknowledged it.
  */
-import type { AdminClient } from '../api/admin-client.js'
+import type { AdminClient } from '../client/admin-client.js'
 import { h, replaceChildren } from '../widgets/dom.js'
 
 export class PublishPanel {

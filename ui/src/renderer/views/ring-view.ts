@@ -5,7 +5,7 @@
  */
 import type { HubStatsPoint, TimelineEvent } from '../../../../hub/src/contract/admin-api.js'
 import type { RingView as RingSnapshot } from '../../../../hub/src/contract/ring-view.js'
-import type { AdminClient, OwnerAnswer } from '../api/admin-client.js'
+import type { AdminClient, OwnerAnswer } from '../client/admin-client.js'
 import { hashPosition } from '../logic/ring-arcs.js'
 import { ago, compact, h, replaceChildren } from '../widgets/dom.js'
 import type { HubColors } from '../widgets/hub-colors.js'

@@ -4,7 +4,7 @@
  * numeric field over the history, and export of the history as JSON lines or CSV.
  */
 import type { TapMessage, TopicMessage } from '../../../../hub/src/contract/admin-api.js'
-import type { AdminClient } from '../api/admin-client.js'
+import type { AdminClient } from '../client/admin-client.js'
 import { exportFileName, toCsv, toJsonLines } from '../logic/history-export.js'
 import { jsonDiff, lineDiff, parseJson, prettyPayload } from '../logic/json-diff.js'
 import { numericFields } from '../logic/numeric-fields.js'

@@ -5,7 +5,7 @@
  * sampled and its counts fall behind under load.
  */
 import type { TapMessage, TopicsResponse } from '../../../../hub/src/contract/admin-api.js'
-import type { AdminClient } from '../api/admin-client.js'
+import type { AdminClient } from '../client/admin-client.js'
 import { applyTapMessage, applyTopicView, emptyTree, type TopicNode } from '../logic/topic-tree.js'
 import { h } from '../widgets/dom.js'
 import { RenderThrottle } from '../widgets/render-throttle.js'
