@@ -25,6 +25,7 @@ import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
 import { staticFiles } from './admin/static-files.js'
+import { OperatorApi } from './admin/operator-api.js'
 import { readInterHubTls, startLogRetention, startRouter, startWillGuard } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
 import { UdpTcpTransport } from './transport/udp-tcp-transport.js'
@@ -72,6 +73,7 @@ export class Hub {
       router: Router
       bus: TcpPeerBus
       emitter: RingEmitter
+      operator: OperatorApi
     },
   ) {}
 
@@ -111,6 +113,7 @@ export class Hub {
       const admin = new AdminServer({
         log,
         metrics,
+        token: config.adminToken,
         info: (): HubInfo => ({
           apiVersion: 1,
           id: config.id,
@@ -129,7 +132,7 @@ export class Hub {
           db.read(() => db.sqlite.prepare('SELECT 1').get())
         },
       })
-      listeners.attachWebSocket(admin.server, WS_PATH)
+      admin.upgrade(WS_PATH, listeners.webSocketHandler(), { authenticated: false })
       cleanups.unshift(() => admin.close())
       ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
 
@@ -185,6 +188,8 @@ export class Hub {
         if (!topic) return sendJson(res, 400, { error: 'query parameter topic is required' })
         sendJson(res, 200, { topic, ...cluster.ownerOf(topic) })
       })
+      const operator = OperatorApi.start({ self: config.id, admin, broker, cluster, router, bus, db, topicLog, metrics, clock, log, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes })
+      cleanups.unshift(() => operator.stop())
 
       const sys = new SysTopics({
         broker, clock, log, metrics,
@@ -197,11 +202,9 @@ export class Hub {
       })
       sys.start()
 
-      // The operator UI at / (issue 6); last, so every API route registered above comes first.
-      // (routePrefix's type wants `/x/`; the root `/` is the one prefix that is both ends at once.)
-      admin.routePrefix('GET /' as 'GET //', staticFiles())
+      admin.fallback(staticFiles()) // the operator UI at / (issue 6)
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
-      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter })
+      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator })
     } catch (err) {
       for (const cleanup of cleanups) await cleanup()
       throw err
@@ -240,6 +243,7 @@ export class Hub {
     this.#stopped = true
     const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
+    this.parts.operator.stop()
     // The wills of the connected clients are due; published while this hub still routes.
     await publishWillsBeforeStop(this.broker, persistence, log)
     // The wills reach local subscribers through the bus, then their sockets (written in the next

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import type { HubInfo } from '../contract/hub-info.js'
+import { AdminAuth } from './admin-auth.js'
+import { AdminMetrics } from './admin-metrics.js'
 
 export interface AdminDeps {
   log: Logger
@@ -10,21 +13,37 @@ export interface AdminDeps {
   info: () => HubInfo
   /** Throws when the hub cannot serve (store unreadable, broker closed). */
   healthCheck: () => void
+  /** `--admin-token`: when set, `/api/*` and the admin WebSocket need it; else loopback only. */
+  token?: string | undefined
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+
+/** Routes under this prefix are the versioned API; every `/api/<x>` route is also `/api/v1/<x>`. */
+const V1 = '/api/v1/'
 
 /**
- * The admin HTTP server: JSON API under /api, Prometheus /metrics, /healthz. MQTT over WebSocket
- * attaches to `server` from the mqtt layer. Documented in docs/admin-api.md.
+ * The admin HTTP server: JSON API under /api (and /api/v1), Prometheus /metrics, /healthz, and
+ * the WebSocket paths (MQTT at /mqtt, the operator channels at /api/v1/ws). Documented in
+ * docs/admin-api.md.
  */
 export class AdminServer {
   readonly server: Server
+  readonly auth: AdminAuth
+  readonly adminMetrics: AdminMetrics
   readonly #routes = new Map<string, Handler>()
   readonly #prefixes: Array<[string, Handler]> = []
+  readonly #upgrades = new Map<string, { handler: UpgradeHandler, authenticated: boolean }>()
+  #fallback: Handler | undefined
 
   constructor(private readonly deps: AdminDeps) {
+    this.auth = new AdminAuth(deps.token)
+    this.adminMetrics = new AdminMetrics(deps.metrics.registry)
     this.server = createServer((req, res) => { void this.#dispatch(req, res) })
+    // One upgrade listener for every WebSocket path: two `ws` servers bound with `server` + `path`
+    // on one HTTP server abort each other's upgrades, so the paths are told apart here.
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head))
     this.#routes.set('GET /api/hub', (_req, res) => sendJson(res, 200, deps.info()))
     this.#routes.set('GET /healthz', (_req, res) => {
       try {
@@ -41,7 +60,10 @@ export class AdminServer {
     })
   }
 
-  /** Adds a route, e.g. `GET /api/ring`; later parts of the hub register theirs at start. */
+  /**
+   * Adds a route, e.g. `GET /api/ring` (then also served as `/api/v1/ring`) or `GET /api/v1/stats`
+   * (new routes: only there); later parts of the hub register theirs at start.
+   */
   route(key: `${'GET' | 'POST' | 'PUT' | 'DELETE'} /${string}`, handler: Handler): void {
     this.#routes.set(key, handler)
   }
@@ -49,6 +71,22 @@ export class AdminServer {
   /** Adds a route for every path under a prefix, e.g. `POST /api/devices/` (the handler parses the rest). */
   routePrefix(key: `${'GET' | 'POST' | 'PUT' | 'DELETE'} /${string}/`, handler: Handler): void {
     this.#prefixes.push([key, handler])
+  }
+
+  /**
+   * Answers GET requests outside `/api` that no route took (the operator UI's files). Consulted
+   * last, so it never shadows a route, including the `/api/v1` names of older routes.
+   */
+  fallback(handler: Handler): void {
+    this.#fallback = handler
+  }
+
+  /**
+   * Serves WebSocket upgrades at `path` (query string ignored). `authenticated`: the admin token
+   * rules apply (token in the header or `?token=`); MQTT's own CONNECT authenticates `/mqtt`.
+   */
+  upgrade(path: string, handler: UpgradeHandler, opts: { authenticated: boolean }): void {
+    this.#upgrades.set(path, { handler, authenticated: opts.authenticated })
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -68,19 +106,67 @@ export class AdminServer {
     })
   }
 
-  async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]
+  #find(req: IncomingMessage, path: string): Handler | undefined {
     const key = `${req.method} ${path}`
-    const route = this.#routes.get(key) ?? this.#prefixes.find(([prefix]) => key.startsWith(prefix))?.[1]
+    const exact = this.#routes.get(key) ?? this.#prefixes.find(([prefix]) => key.startsWith(prefix))?.[1]
+    if (exact || !path.startsWith(V1)) return exact
+    // `/api/v1/<x>` is the versioned name of every older `/api/<x>` route.
+    const legacyPath = `/api/${path.slice(V1.length)}`
+    const legacy = `${req.method} ${legacyPath}`
+    const route = this.#routes.get(legacy) ?? this.#prefixes.find(([prefix]) => legacy.startsWith(prefix))?.[1]
+    // The older handlers read their path from req.url (e.g. the device id of a command).
+    if (route) req.url = legacyPath + (req.url ?? '').slice(path.length)
+    return route
+  }
+
+  async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] as string
+    if (path === '/api' || path.startsWith('/api/')) {
+      const refusal = this.auth.check(req)
+      if (refusal) {
+        this.adminMetrics.refused.inc({ status: String(refusal.status) })
+        return sendJson(res, refusal.status, { error: refusal.reason })
+      }
+    }
+    const route = this.#find(req, path) ?? (req.method === 'GET' && path !== '/api' && !path.startsWith('/api/') ? this.#fallback : undefined)
     try {
-      if (route) await route(req, res)
-      else sendJson(res, 404, { error: `no route ${req.method} ${path}` })
+      if (route) {
+        await route(req, res)
+      } else {
+        if (path.startsWith('/api/')) this.adminMetrics.badRequests.inc({ reason: 'no-route' })
+        sendJson(res, 404, { error: `no route ${req.method} ${path}` })
+      }
     } catch (err) {
       this.deps.log.error({ err, path }, 'admin request failed')
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' })
       else res.destroy()
     }
   }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => { /* a reset during the handshake; nothing to answer */ })
+    const path = (req.url ?? '/').split('?')[0] as string
+    const target = this.#upgrades.get(path)
+    if (!target) {
+      // Nothing else upgrades on this server: answer, or the socket would hang open forever.
+      this.deps.metrics.protocolErrors.inc({ reason: 'websocket-path' })
+      return refuseUpgrade(socket, 404, 'Not Found')
+    }
+    if (target.authenticated) {
+      const refusal = this.auth.check(req, true)
+      if (refusal) {
+        this.adminMetrics.refused.inc({ status: String(refusal.status) })
+        return refuseUpgrade(socket, refusal.status, refusal.status === 401 ? 'Unauthorized' : 'Forbidden', refusal.reason)
+      }
+    }
+    target.handler(req, socket, head)
+  }
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string, body = ''): void {
+  const bytes = Buffer.byteLength(body)
+  // end(), not destroy(): the answer must reach the client before the FIN.
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${bytes}\r\n\r\n${body}`)
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

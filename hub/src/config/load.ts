@@ -43,6 +43,7 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   logRetentionMs: 604_800_000,
   logRetentionEntries: 10_000,
   logRetentionBytes: 4_194_304,
+  adminToken: undefined,
 }
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]))

@@ -78,6 +78,8 @@ export interface HubConfig {
   logRetentionMs: number
   logRetentionEntries: number
   logRetentionBytes: number
+  /** Bearer token of the admin API (`/api/*`, `/api/v1/ws`); unset: loopback clients only. Never logged. */
+  adminToken: string | undefined
 }
 
 const PORT = { type: 'port' } as const
@@ -119,6 +121,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'logRetentionMs', flag: '--log-retention-ms', type: 'int', min: 0, max: 31_536_000_000, defaultText: '604800000 (7 days)', doc: 'Topic log entries older than this are deleted (checked every minute); 0 = kept whatever their age.' },
   { key: 'logRetentionEntries', flag: '--log-retention-entries', type: 'int', min: 0, max: 100_000_000, defaultText: '10000', doc: 'Newest entries kept per key in the topic log; 0 = no count limit.' },
   { key: 'logRetentionBytes', flag: '--log-retention-bytes', type: 'int', min: 0, max: 1_099_511_627_776, defaultText: '4194304 (4 MiB)', doc: 'Payload bytes kept per key in the topic log (the newest entry always stays); 0 = no size limit.' },
+  { key: 'adminToken', flag: '--admin-token', type: 'string', defaultText: 'none (loopback only)', doc: 'Bearer token the admin API requires (`Authorization: Bearer <token>`; the admin WebSocket also accepts `?token=`). Unset: /api/* answers loopback clients only (403 otherwise). /healthz, /metrics, /mqtt and the UI files need none. Prefer RINGHUB_ADMIN_TOKEN or the YAML file to the flag (other users can read command lines); never logged.' },
   { key: 'logLevel', flag: '--log-level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], defaultText: 'info', doc: 'pino log level (JSON lines on stdout).' },
 ]
 

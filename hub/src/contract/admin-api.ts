@@ -129,6 +129,8 @@ export interface TapMessage {
   epoch?: number
   seq?: number
   tsMs: number
+  /** The payload was cut to the tap's bound (16 KiB); the topic's history has it whole. */
+  truncated?: boolean
 }
 
 /** WebSocket channels a client can subscribe to. */

@@ -71,15 +71,9 @@ export class MqttListeners {
     return this.#listen(server, host, port)
   }
 
-  /** Serves MQTT over WebSocket at `path` on an existing HTTP server (the admin server). */
+  /** Serves MQTT over WebSocket at `path` on an HTTP server that upgrades nothing else. */
   attachWebSocket(http: HttpServer, path: string): void {
-    const wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: this.deps.maxPacketBytes,
-      // Browsers and mqtt.js ask for the `mqtt` subprotocol; agree to it when offered.
-      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
-    })
-    this.#wss = wss
+    const handle = this.webSocketHandler()
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = req.url ?? '/'
       if (url !== path && !url.startsWith(path + '?')) {
@@ -89,6 +83,23 @@ export class MqttListeners {
         socket.destroy()
         return
       }
+      handle(req, socket, head)
+    })
+  }
+
+  /**
+   * The upgrade handler for MQTT over WebSocket, for a server that routes upgrades by path itself
+   * (the admin server also serves its own WebSocket).
+   */
+  webSocketHandler(): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.deps.maxPacketBytes,
+      // Browsers and mqtt.js ask for the `mqtt` subprotocol; agree to it when offered.
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    })
+    this.#wss = wss
+    return (req, socket, head) => {
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         const stream = createWebSocketStream(ws)
         ws.on('error', (err) => {
@@ -99,7 +110,7 @@ export class MqttListeners {
         stream.on('error', () => { /* counted via the ws 'error' above or by aedes */ })
         this.accept(stream, 'ws', req)
       })
-    })
+    }
   }
 
   get openConnections(): number { return this.#open.size }

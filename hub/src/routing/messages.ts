@@ -185,8 +185,8 @@ export interface WillGuardRequest {
 export type WillMessage = { t: 'will-release', clientId: string } | { t: 'will-sync', boot: string }
 
 export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage | SessionEndMessage
-export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest
-export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply
+export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest | AdminQueryRequest
+export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply | AdminAnswerReply
 
 const QOS = new Set([0, 1, 2])
 const isString = (v: unknown): v is string => typeof v === 'string'
@@ -284,6 +284,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
     if (!isString(m.clientId)) bad(m.t)
     return m as unknown as SessionRequest
   }
+  if (m.t === 'admin-query') return asAdminQuery(m)
   throw new ProtocolError('unknown-type', `router: unknown request type ${String(m.t)}`)
 }
 
@@ -306,6 +307,9 @@ export function asRouterReply(v: unknown): RouterReply {
     case 'interest-ok':
     case 'ok':
       break
+    case 'admin-answer':
+      asAdminAnswer(m)
+      break
     case 'key-state-reply':
       if (!isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained) || !isTail(m.tail)) bad('key-state-reply')
       break
@@ -322,4 +326,24 @@ export function asRouterReply(v: unknown): RouterReply {
       throw new ProtocolError('unknown-type', `router: unknown reply type ${String(m.t)}`)
   }
   return m as unknown as RouterReply
+}
+
+// ---- Admin API (issue 6): ring-wide operator queries --------------------------------------
+
+/**
+ * One hub's part of a ring-wide admin query (stats, devices, topics, timeline, a topic's history),
+ * asked by the hub an operator talks to (request; reply `AdminAnswerReply`). `params` and `body`
+ * are JSON text: the admin layer checks each query's shape itself, so the link stays ignorant of it.
+ */
+export interface AdminQueryRequest { t: 'admin-query', query: string, params: string }
+export interface AdminAnswerReply { t: 'admin-answer', body: string }
+
+function asAdminQuery(m: Record<string, unknown>): AdminQueryRequest {
+  if (!isString(m.query) || !isString(m.params)) bad('admin-query')
+  return m as unknown as AdminQueryRequest
+}
+
+function asAdminAnswer(m: Record<string, unknown>): AdminAnswerReply {
+  if (!isString(m.body)) bad('admin-answer')
+  return m as unknown as AdminAnswerReply
 }

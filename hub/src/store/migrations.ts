@@ -116,4 +116,30 @@ const V4 = `
 CREATE INDEX topic_log_by_time ON topic_log (ts_ms);
 `
 
-export const migrations: readonly string[] = [V1, V2, V3, V4]
+// Operator history (admin API, issue 6): this hub's 1-minute stats rollups (24 h kept) and the
+// membership timeline it saw (last 10,000 events kept), so a reload or a restart shows history.
+const V5 = `
+CREATE TABLE stats_rollup (
+  ts_ms INTEGER NOT NULL PRIMARY KEY,
+  interval_ms INTEGER NOT NULL,
+  connections INTEGER NOT NULL,
+  msgs_in_per_s REAL NOT NULL,
+  msgs_out_per_s REAL NOT NULL,
+  inter_hub_bytes_in_per_s REAL NOT NULL,
+  inter_hub_bytes_out_per_s REAL NOT NULL,
+  drops INTEGER NOT NULL,
+  store_lag_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE timeline (
+  id INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  member TEXT NOT NULL,
+  incarnation INTEGER,
+  moved_share REAL
+);
+CREATE INDEX timeline_by_time ON timeline (ts_ms);
+`
+
+export const migrations: readonly string[] = [V1, V2, V3, V4, V5]

@@ -1,0 +1,78 @@
+import type { Aedes, AedesPublishPacket } from 'aedes'
+import type { Clock, TimerHandle } from '../base/clock.js'
+import type { AdminServerFrame, TapMessage } from '../contract/admin-api.js'
+import type { AdminMetrics } from './admin-metrics.js'
+import type { ChannelProvider, SubscribeFrame, Subscriber } from './admin-ws.js'
+import { encodePayload } from './topic-tracker.js'
+import { TAP_DEFAULT_MAX_PER_S } from './ws-frames.js'
+
+/** Frames per second at most: messages let through are batched into one frame per period. */
+export const TAP_FLUSH_MS = 100
+/** Payload bytes a tap message carries at most; longer ones are cut and marked `truncated`. */
+export const TAP_MAX_PAYLOAD_BYTES = 16 * 1024
+
+/**
+ * The live tap (`tap` channel): one subscription on the broker's bus per socket, so it sees what
+ * a client subscribed to the filter would see, ring-routed messages included. At most `maxPerS`
+ * messages a second are let through (the first ones of each second; the rest are counted as
+ * `skipped`), batched into at most 10 frames a second.
+ */
+export class LiveTap implements ChannelProvider {
+  constructor(private readonly deps: { broker: Aedes, clock: Clock, metrics: AdminMetrics }) {}
+
+  open(sub: Subscriber, frame: SubscribeFrame): { stop: () => void } | string {
+    if (frame.channel !== 'tap') return 'not a tap subscription'
+    const { broker, clock, metrics } = this.deps
+    const maxPerS = frame.maxPerS ?? TAP_DEFAULT_MAX_PER_S
+    let batch: TapMessage[] = []
+    let skipped = 0
+    let windowStartMs = clock.monotonicMs()
+    let inWindow = 0
+    let stopped = false
+    const listener = (packet: AedesPublishPacket, done: () => void): void => {
+      done()
+      if (stopped) return
+      const now = clock.monotonicMs()
+      if (now - windowStartMs >= 1000) { windowStartMs = now; inWindow = 0 }
+      if (inWindow >= maxPerS) {
+        skipped++
+        metrics.tapSkipped.inc()
+        return
+      }
+      inWindow++
+      batch.push(tapMessage(packet, clock.now()))
+    }
+    const flush = (): void => {
+      if (batch.length === 0 && skipped === 0) return
+      const out: AdminServerFrame = { op: 'tap', messages: batch, skipped }
+      batch = []
+      skipped = 0
+      sub.send(out, true)
+    }
+    const timer: TimerHandle = clock.setInterval(flush, TAP_FLUSH_MS)
+    timer.unref()
+    broker.subscribe(frame.filter, listener, () => { /* the ring knows of the interest now */ })
+    return {
+      stop: () => {
+        stopped = true
+        clock.clearInterval(timer)
+        broker.unsubscribe(frame.filter, listener, () => {})
+      },
+    }
+  }
+}
+
+function tapMessage(packet: AedesPublishPacket, nowMs: number): TapMessage {
+  const full = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+  const truncated = full.length > TAP_MAX_PAYLOAD_BYTES
+  const { lastPayload, encoding } = encodePayload(truncated ? full.subarray(0, TAP_MAX_PAYLOAD_BYTES) : full)
+  const message: TapMessage = { topic: packet.topic, payload: lastPayload, encoding, qos: packet.qos, retain: packet.retain, tsMs: nowMs }
+  // Ring deliveries carry the owner's numbering as brokerId `<key>@<epoch>`, brokerCounter seq.
+  const numbered = /@(\d+)$/.exec(String((packet as { brokerId?: unknown }).brokerId ?? ''))
+  if (numbered) {
+    message.epoch = Number(numbered[1])
+    message.seq = Number((packet as { brokerCounter?: unknown }).brokerCounter)
+  }
+  if (truncated) message.truncated = true
+  return message
+}

@@ -1,0 +1,89 @@
+import type { Logger } from '../base/log.js'
+import type { AdminQueryRequest, RouterReply } from '../routing/messages.js'
+import type { PeerBus } from '../routing/peer-bus.js'
+import type { AdminMetrics } from './admin-metrics.js'
+
+/** How long a hub waits for a peer's part of a ring-wide answer, ms; a late peer is left out. */
+export const PEER_QUERY_TIMEOUT_MS = 1_500
+
+/** Checks a peer's JSON answer; undefined when it has the wrong shape (counted, left out). */
+export type Validate<T> = (v: unknown) => T | undefined
+type QueryHandler = (params: Record<string, unknown>, from: string) => unknown
+
+export interface RingQueryDeps {
+  self: string
+  bus: Pick<PeerBus, 'request'>
+  router: { serve(types: readonly ['admin-query'], handler: (from: string, r: AdminQueryRequest) => Promise<RouterReply>): void }
+  /** Alive hubs other than this one. */
+  peers: () => readonly string[]
+  metrics: AdminMetrics
+  log: Logger
+}
+
+/**
+ * "Any hub answers for the whole ring" (issue 6): each hub answers named queries for its own part
+ * (`handle`), and the hub an operator asks gathers the parts of every alive hub over the router
+ * link (`gather`), or asks one hub, e.g. a key's owner (`ask`). A peer that does not answer in
+ * time, or answers garbage, is left out and counted: the operator gets the rest, not an error.
+ */
+export class RingQuery {
+  readonly #handlers = new Map<string, QueryHandler>()
+
+  constructor(private readonly deps: RingQueryDeps) {
+    deps.router.serve(['admin-query'], async (from, r) => {
+      const handler = this.#handlers.get(r.query)
+      if (!handler) return { t: 'failed', reason: `unknown admin query ${r.query}` }
+      let params: unknown
+      try {
+        params = JSON.parse(r.params)
+      } catch {
+        return { t: 'failed', reason: 'admin query params are not JSON' }
+      }
+      if (typeof params !== 'object' || params === null) return { t: 'failed', reason: 'admin query params must be an object' }
+      try {
+        return { t: 'admin-answer', body: JSON.stringify(await handler(params as Record<string, unknown>, from)) }
+      } catch (err) {
+        return { t: 'failed', reason: err instanceof Error ? err.message : String(err) }
+      }
+    })
+  }
+
+  /** Answers `query` for this hub's own part (also when this hub is the one asked). */
+  handle(query: string, handler: QueryHandler): void {
+    this.#handlers.set(query, handler)
+  }
+
+  /** Every alive hub's part, this hub's first; hubs that failed are left out. */
+  async gather<T>(query: string, params: Record<string, unknown>, validate: Validate<T>): Promise<Array<{ hub: string, part: T }>> {
+    const hubs = [this.deps.self, ...this.deps.peers()]
+    const parts: Array<{ hub: string, part: T }> = []
+    await Promise.all(hubs.map(async (hub) => {
+      try {
+        parts.push({ hub, part: await this.ask(hub, query, params, validate) })
+      } catch (err) {
+        this.deps.metrics.peerQueryFailures.inc({ query })
+        this.deps.log.info({ err, hub, query }, 'a hub did not answer an admin query; its part is left out')
+      }
+    }))
+    // This hub's part first, then the peers' in a stable order.
+    return parts.sort((a, b) => (a.hub === this.deps.self ? -1 : b.hub === this.deps.self ? 1 : a.hub < b.hub ? -1 : 1))
+  }
+
+  /** One hub's part; rejects when it fails, times out or answers with the wrong shape. */
+  async ask<T>(hub: string, query: string, params: Record<string, unknown>, validate: Validate<T>): Promise<T> {
+    let raw: unknown
+    if (hub === this.deps.self) {
+      const handler = this.#handlers.get(query)
+      if (!handler) throw new Error(`unknown admin query ${query}`)
+      // Through JSON like a peer's answer, so local and remote parts look exactly alike.
+      raw = JSON.parse(JSON.stringify(await handler(params, hub)) ?? 'null')
+    } else {
+      const reply = await this.deps.bus.request(hub, { t: 'admin-query', query, params: JSON.stringify(params) }, PEER_QUERY_TIMEOUT_MS)
+      if (reply.t !== 'admin-answer') throw new Error(reply.t === 'failed' ? reply.reason : `unexpected reply ${reply.t}`)
+      raw = JSON.parse(reply.body)
+    }
+    const part = validate(raw)
+    if (part === undefined) throw new Error(`malformed answer to admin query ${query} from ${hub}`)
+    return part
+  }
+}

@@ -1,0 +1,132 @@
+import type { Aedes } from 'aedes'
+import type { TopicHistoryResponse, TopicMessage, TopicView, TopicsResponse } from '../contract/admin-api.js'
+import { keyOf } from '../ring/keys.js'
+import { MAX_LOG_READ } from '../routing/router.js'
+import type { TopicLog } from '../store/topic-log.js'
+import { sendJson, type AdminServer } from './admin-server.js'
+import { intParam, listOf, queryOf, readJsonBody, textParam } from './admin-params.js'
+import type { RingQuery } from './ring-query.js'
+import { encodePayload, type LocalTopic, type TopicTracker } from './topic-tracker.js'
+
+export const MAX_TOPICS_LIMIT = 5_000
+/** Most topics one hub sends for one query. */
+const PART_LIMIT = 20_000
+/** Payload bytes of a key's log tail read for one topic's history. */
+const HISTORY_READ_BYTES = 8 * 1024 * 1024
+const validTopics = listOf<LocalTopic>('topics', { topic: 'string', count: 'number', lastPayload: 'string', encoding: 'string', lastTsMs: 'number', retained: 'boolean' })
+const validMessages = listOf<TopicMessage>('messages', { topic: 'string', epoch: 'number', seq: 'number', tsMs: 'number', qos: 'number', retain: 'boolean', payload: 'string', encoding: 'string' })
+
+/**
+ * Merges the hubs' topic records: counts add up (each hub counts what entered through it), the
+ * latest message gives the last value, and a topic is retained if a hub saw a retained message
+ * for it last. Most recent first.
+ */
+export function mergeTopics(parts: ReadonlyArray<{ part: readonly LocalTopic[] }>, ownerOf: (topic: string) => string): TopicView[] {
+  const byTopic = new Map<string, TopicView>()
+  for (const { part } of parts) {
+    for (const t of part) {
+      const seen = byTopic.get(t.topic)
+      if (!seen) { byTopic.set(t.topic, { ...t, owner: ownerOf(t.topic) }); continue }
+      const count = seen.count + t.count
+      if (t.lastTsMs > seen.lastTsMs) byTopic.set(t.topic, { ...t, count, owner: seen.owner })
+      else seen.count = count
+    }
+  }
+  return [...byTopic.values()].sort((a, b) => b.lastTsMs - a.lastTsMs || (a.topic < b.topic ? -1 : 1))
+}
+
+/** A topic an operator may publish to: no wildcards, no NUL, not `$`, at most 65,535 bytes [MQTT-4.7.3]. */
+export function publishableTopic(topic: unknown): string | undefined {
+  if (typeof topic !== 'string' || topic === '') return 'topic must be a non-empty string'
+  if (/[+#]/.test(topic) || topic.includes('\u0000')) return 'topic must not contain +, # or NUL'
+  if (topic.startsWith('$')) return 'topics starting with $ are reserved for the hubs'
+  if (Buffer.byteLength(topic) > 65_535) return 'topic is over 65535 bytes'
+  return undefined
+}
+
+export interface TopicsDeps {
+  admin: AdminServer
+  ring: RingQuery
+  topics: TopicTracker
+  topicLog: TopicLog
+  broker: Aedes
+  keyDepth: number
+  maxPacketBytes: number
+  ownerOf: (topic: string) => string
+}
+
+/** `GET /api/v1/topics`, `GET /api/v1/topics/history` and `POST /api/v1/publish`. */
+export function registerTopics(deps: TopicsDeps): void {
+  const { admin, ring, topics, topicLog, broker, keyDepth, ownerOf } = deps
+  const bad = (res: Parameters<typeof sendJson>[0], reason: string, error: string): void => {
+    admin.adminMetrics.badRequests.inc({ reason })
+    sendJson(res, 400, { error })
+  }
+  ring.handle('topics', (params) => ({ topics: topics.list(typeof params.prefix === 'string' ? params.prefix : '', PART_LIMIT) }))
+  // Answered by the key's owner from its topic log (the resume reader's log; newest entries).
+  ring.handle('topic-history', (params) => {
+    const topic = String(params.topic)
+    const key = keyOf(topic, keyDepth)
+    const limit = Math.min(Number(params.limit) || 100, MAX_LOG_READ)
+    if (key === null) return { messages: [] }
+    const entries = topicLog.tail(key, MAX_LOG_READ, HISTORY_READ_BYTES).filter((e) => e.topic === topic).slice(-limit)
+    return {
+      messages: entries.map((e): TopicMessage => {
+        const { lastPayload, encoding } = encodePayload(e.payload)
+        return { topic: e.topic, epoch: e.epoch, seq: e.seq, tsMs: e.tsMs, qos: e.qos, retain: e.retain, payload: lastPayload, encoding }
+      }),
+    }
+  })
+
+  admin.route('GET /api/v1/topics', async (req, res) => {
+    const query = queryOf(req)
+    const prefix = textParam(query, 'prefix', 65_535)
+    const limit = intParam(query, 'limit', 1_000, 1, MAX_TOPICS_LIMIT)
+    if (typeof prefix !== 'string') return bad(res, 'topics-query', prefix.error)
+    if (typeof limit === 'string') return bad(res, 'topics-query', limit)
+    const merged = mergeTopics(await ring.gather('topics', { prefix }, validTopics), ownerOf)
+    const body: TopicsResponse = { topics: merged.slice(0, limit), total: merged.length }
+    sendJson(res, 200, body)
+  })
+
+  admin.route('GET /api/v1/topics/history', async (req, res) => {
+    const query = queryOf(req)
+    const topic = query.get('topic') ?? ''
+    const limit = intParam(query, 'limit', 100, 1, MAX_LOG_READ)
+    if (topic === '' || /[+#]/.test(topic) || topic.includes('\u0000') || keyOf(topic, keyDepth) === null) return bad(res, 'history-query', 'topic must be a topic (no wildcards, not $..., e.g. devices/d42/telemetry)')
+    if (typeof limit === 'string') return bad(res, 'history-query', limit)
+    const owner = ownerOf(topic)
+    try {
+      const messages = await ring.ask(owner, 'topic-history', { topic, limit }, validMessages)
+      const body: TopicHistoryResponse = { topic, messages }
+      sendJson(res, 200, body)
+    } catch (err) {
+      sendJson(res, 503, { error: `the topic's owner ${owner} did not answer: ${err instanceof Error ? err.message : String(err)}` })
+    }
+  })
+
+  admin.route('POST /api/v1/publish', async (req, res) => {
+    // base64 grows a payload by 4/3; the rest of the body is small.
+    const body = await readJsonBody(req, Math.ceil(deps.maxPacketBytes * 4 / 3) + 70_000)
+    if (typeof body === 'string') return bad(res, 'publish-body', body)
+    const { topic, payload, encoding = 'utf8', qos = 1, retain = false } = body
+    const topicError = publishableTopic(topic)
+    if (topicError) return bad(res, 'publish-body', topicError)
+    if (typeof payload !== 'string') return bad(res, 'publish-body', 'payload must be a string')
+    if (encoding !== 'utf8' && encoding !== 'base64') return bad(res, 'publish-body', 'encoding must be utf8 or base64')
+    if (qos !== 0 && qos !== 1) return bad(res, 'publish-body', 'qos must be 0 or 1')
+    if (typeof retain !== 'boolean') return bad(res, 'publish-body', 'retain must be a boolean')
+    if (encoding === 'base64' && !/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) return bad(res, 'publish-body', 'payload is not base64')
+    const bytes = Buffer.from(payload, encoding)
+    if (bytes.length > deps.maxPacketBytes) return bad(res, 'publish-body', `payload is over maxPacketBytes (${deps.maxPacketBytes})`)
+    try {
+      // Through the broker, hence the ring: the callback runs once the key's owner committed it.
+      await new Promise<void>((resolve, reject) => {
+        broker.publish({ cmd: 'publish', topic: topic as string, payload: bytes, qos, retain, dup: false }, (err) => { if (err) reject(err); else resolve() })
+      })
+      sendJson(res, 200, { ok: true })
+    } catch (err) {
+      sendJson(res, 503, { ok: false, error: `the key's owner did not acknowledge the message: ${err instanceof Error ? err.message : String(err)}` })
+    }
+  })
+}

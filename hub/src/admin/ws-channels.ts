@@ -1,0 +1,122 @@
+import type { Clock, TimerHandle } from '../base/clock.js'
+import type { Logger } from '../base/log.js'
+import type { AdminServerFrame, DeviceView, HubStatsPoint, TimelineEvent } from '../contract/admin-api.js'
+import type { RingView } from '../contract/ring-view.js'
+import type { ChannelProvider, Subscriber } from './admin-ws.js'
+
+/** Ring-wide channels are gathered once a second (the contract's rate for stats and devices). */
+export const FEED_PERIOD_MS = 1_000
+/** Look-back overlap of the timeline feed, ms: a peer's event may arrive a little after its timestamp. */
+const TIMELINE_OVERLAP_MS = 5_000
+const TIMELINE_SEEN_MAX = 10_000
+
+/**
+ * A channel fed by gathering from the ring once a period, only while someone is subscribed (an
+ * idle hub asks its peers nothing). One gathering serves every subscriber; a gathering still
+ * running when the next is due makes that one skip.
+ */
+export class PolledFeed implements ChannelProvider {
+  readonly #subs = new Set<Subscriber>()
+  #timer: TimerHandle | undefined
+  #busy = false
+
+  constructor(private readonly deps: { clock: Clock, log: Logger, poll: () => Promise<AdminServerFrame | undefined>, onStart?: () => void }) {}
+
+  open(sub: Subscriber): { stop: () => void } {
+    this.#subs.add(sub)
+    if (!this.#timer) {
+      this.deps.onStart?.()
+      this.#timer = this.deps.clock.setInterval(() => { void this.#tick() }, FEED_PERIOD_MS)
+      this.#timer.unref()
+    }
+    return {
+      stop: () => {
+        this.#subs.delete(sub)
+        if (this.#subs.size === 0) this.stop()
+      },
+    }
+  }
+
+  stop(): void {
+    this.deps.clock.clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#busy) return
+    this.#busy = true
+    try {
+      const frame = await this.deps.poll()
+      if (frame) for (const sub of this.#subs) sub.send(frame, true)
+    } catch (err) {
+      this.deps.log.warn({ err }, 'an admin feed could not be gathered')
+    } finally {
+      this.#busy = false
+    }
+  }
+}
+
+/** `ring`: the view on subscribe, then again after every membership change (coalesced per turn). */
+export class RingFeed implements ChannelProvider {
+  readonly #subs = new Set<Subscriber>()
+  #pending: TimerHandle | undefined
+
+  constructor(private readonly deps: { clock: Clock, view: () => RingView }) {}
+
+  open(sub: Subscriber): { stop: () => void, initial: AdminServerFrame } {
+    this.#subs.add(sub)
+    return { stop: () => { this.#subs.delete(sub) }, initial: { op: 'ring', ring: this.deps.view() } }
+  }
+
+  /** A membership change happened: every subscriber gets the new view once. */
+  changed(): void {
+    if (this.#pending || this.#subs.size === 0) return
+    this.#pending = this.deps.clock.setTimeout(() => {
+      this.#pending = undefined
+      const frame: AdminServerFrame = { op: 'ring', ring: this.deps.view() }
+      // Never dropped: a missed ring frame would leave the UI showing a stale ring.
+      for (const sub of this.#subs) sub.send(frame, false)
+    }, 0)
+  }
+
+  stop(): void { this.deps.clock.clearTimeout(this.#pending) }
+}
+
+export function statsFeed(deps: { clock: Clock, log: Logger, latestOfRing: () => Promise<HubStatsPoint[]> }): PolledFeed {
+  return new PolledFeed({ ...deps, poll: async () => ({ op: 'stats', points: await deps.latestOfRing() }) })
+}
+
+export function devicesFeed(deps: { clock: Clock, log: Logger, changedOfRing: (sinceMs: number) => Promise<DeviceView[]> }): PolledFeed {
+  let lastMs = 0
+  return new PolledFeed({
+    ...deps,
+    onStart: () => { lastMs = deps.clock.now() },
+    poll: async () => {
+      const sinceMs = lastMs
+      lastMs = deps.clock.now()
+      const devices = await deps.changedOfRing(sinceMs)
+      return devices.length > 0 ? { op: 'devices', devices } : undefined
+    },
+  })
+}
+
+export function timelineFeed(deps: { clock: Clock, log: Logger, ofRing: (sinceMs: number) => Promise<TimelineEvent[]> }): PolledFeed {
+  let lastMs = 0
+  const seen = new Set<string>()
+  return new PolledFeed({
+    ...deps,
+    onStart: () => { lastMs = deps.clock.now() },
+    poll: async () => {
+      const sinceMs = lastMs - TIMELINE_OVERLAP_MS
+      lastMs = deps.clock.now()
+      const fresh = (await deps.ofRing(sinceMs)).filter((e) => {
+        const id = `${e.seenBy}\u0000${e.tsMs}\u0000${e.type}\u0000${e.member}`
+        if (seen.has(id)) return false
+        seen.add(id)
+        if (seen.size > TIMELINE_SEEN_MAX) seen.delete(seen.values().next().value as string)
+        return true
+      })
+      return fresh.length > 0 ? { op: 'timeline', events: fresh } : undefined
+    },
+  })
+}
