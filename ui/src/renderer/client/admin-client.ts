@@ -50,9 +50,11 @@ export class AdminClient {
 
   stats(sinceMs?: number, hub?: string): Promise<StatsResponse> { return this.#get(`/api/v1/stats${query({ sinceMs, hub })}`) }
 
-  devices(search = '', limit = 5000): Promise<DevicesResponse> { return this.#get(`/api/v1/devices${query({ search: search || undefined, limit })}`) }
+  /** At most 1000 a request (the hub's cap); `total` says how many match in the ring. */
+  devices(search = '', limit = 1_000): Promise<DevicesResponse> { return this.#get(`/api/v1/devices${query({ search: search || undefined, limit })}`) }
 
-  topics(prefix = '', limit = 20_000): Promise<TopicsResponse> { return this.#get(`/api/v1/topics${query({ prefix: prefix || undefined, limit })}`) }
+  /** At most 5000 a request (the hub's cap); the live tap adds topics beyond them. */
+  topics(prefix = '', limit = 5_000): Promise<TopicsResponse> { return this.#get(`/api/v1/topics${query({ prefix: prefix || undefined, limit })}`) }
 
   history(topic: string, limit = 200): Promise<TopicHistoryResponse> { return this.#get(`/api/v1/topics/history${query({ topic, limit })}`) }
 

@@ -41,7 +41,8 @@ export class DeviceDetail {
       try {
         const answer = await this.client.command(device.id, name.value.trim(), parsedArgs, timeoutMs)
         const tookMs = Math.round(performance.now() - started)
-        if (device !== this.#device) return
+        // The operator may have opened another device meanwhile (the same one is refreshed often).
+        if (device.id !== this.#device?.id) return
         replaceChildren(this.#result, answer.ok
           ? h('div', { class: 'ok', 'data-outcome': 'ok' }, `response in ${tookMs} ms:`, h('pre', {}, JSON.stringify(answer.value, null, 2)))
           : h('div', { class: 'error', 'data-outcome': answer.error.code }, `${answer.error.code === 'timeout' ? 'timed out' : 'failed'} after ${tookMs} ms: ${answer.error.message}`))
@@ -93,7 +94,7 @@ export class DeviceDetail {
       replaceChildren(this.#telemetry, h('tr', {}, h('td', { class: 'error' }, `telemetry unavailable: ${(err as Error).message}`)))
       return
     }
-    if (device !== this.#device) return
+    if (device.id !== this.#device?.id) return
     const now = Date.now()
     replaceChildren(this.#telemetry, ...topics.sort((a, b) => b.lastTsMs - a.lastTsMs).map((t) => h('tr', { 'data-topic': t.topic },
       h('td', { class: 'topic' }, h('a', { href: '#topics', onclick: () => this.openTopic(t.topic) }, t.topic.slice(`devices/${device.id}/`.length))),

@@ -71,7 +71,7 @@ export class DevicesTab {
 
   #row(d: DeviceView): HTMLElement {
     const now = Date.now()
-    return h('div', { class: `device-row${d.id === this.#selected ? ' selected' : ''}`, 'data-device': d.id, 'data-online': d.online,
+    return h('div', { class: `device-row${d.id === this.#selected ? ' selected' : ''}`, 'data-device': d.id, 'data-online': String(d.online),
       onclick: () => { this.#selected = d.id; this.#throttle.now() } },
     h('span', { class: `dot ${d.online ? 'online' : 'offline'}`, title: d.online ? 'online' : 'offline' }),
     h('span', { class: 'id' }, d.id), h('span', {}, d.hub ?? '–'), h('span', {}, d.owner),
