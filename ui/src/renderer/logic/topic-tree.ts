@@ -103,3 +103,18 @@ export function findNode(root: TopicNode, topic: string): TopicNode | undefined 
   for (const level of topic.split('/')) node = node?.children.get(level)
   return node
 }
+
+/** The `n` topics with the most messages (a bounded selection, not a full sort of 10k topics). */
+export function topTopics(root: TopicNode, n: number): TopicNode[] {
+  const best: TopicNode[] = []
+  const visit = (node: TopicNode): void => {
+    if (node.last && (best.length < n || node.count > (best[best.length - 1] as TopicNode).count)) {
+      best.push(node)
+      best.sort((a, b) => b.count - a.count)
+      if (best.length > n) best.pop()
+    }
+    for (const c of node.children.values()) visit(c)
+  }
+  visit(root)
+  return best
+}

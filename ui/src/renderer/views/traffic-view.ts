@@ -6,7 +6,7 @@
  */
 import type { HubStatsPoint } from '../../../../hub/src/contract/admin-api.js'
 import { SeriesSet } from '../logic/series.js'
-import type { TopicNode } from '../logic/topic-tree.js'
+import { topTopics, type TopicNode } from '../logic/topic-tree.js'
 import { compact, h, replaceChildren } from '../widgets/dom.js'
 import type { HubColors } from '../widgets/hub-colors.js'
 import { LineChart, type ChartSeries } from '../widgets/line-chart.js'
@@ -79,19 +79,4 @@ export class TrafficTab {
       h('td', { class: 'topic' }, n.topic), h('td', { class: 'num' }, compact(n.count)),
       h('td', { class: 'payload' }, n.last ? n.last.payload.slice(0, 80) : ''))))
   }
-}
-
-/** The `n` topics with the most messages (a bounded selection, not a full sort of 10k topics). */
-export function topTopics(root: TopicNode, n: number): TopicNode[] {
-  const best: TopicNode[] = []
-  const visit = (node: TopicNode): void => {
-    if (node.last && (best.length < n || node.count > (best[best.length - 1] as TopicNode).count)) {
-      best.push(node)
-      best.sort((a, b) => b.count - a.count)
-      if (best.length > n) best.pop()
-    }
-    for (const c of node.children.values()) visit(c)
-  }
-  visit(root)
-  return best
 }
