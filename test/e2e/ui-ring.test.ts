@@ -84,6 +84,14 @@ describe('the Ring tab', () => {
       const owners = await arcOwners(page)
       return owners.size === 2 && owners.has('h1') && owners.has('h2')
     }, 'arcs of h1 and h2 only', 5_000, 100)
+    // The owner lookup follows the move, and the timeline beside the ring tells what happened.
+    await waitFor(async () => {
+      const owner = await page.getAttribute('.lookup-result strong', 'data-owner')
+      return owner === (await (await fetch(`http://${ring.admin('h1')}/api/ring/owner?topic=devices/d42/telemetry`)).json() as { owner: string }).owner && owner !== 'h3'
+    }, 'the lookup to name a survivor', 5_000, 100)
+    await page.waitForSelector('.timeline li[data-type="memberSuspected"][data-member="h3"]', { timeout: 10_000 })
+    await page.waitForSelector('.timeline li[data-type="memberDied"][data-member="h3"]', { timeout: 10_000 })
+    await page.waitForSelector('.timeline li[data-type="ownershipChanged"]', { timeout: 10_000 })
     const rows = await table(page)
     expect(rows.get('h3')?.share).toBe(0)
     expect((rows.get('h1')?.share ?? 0) + (rows.get('h2')?.share ?? 0)).toBeCloseTo(1, 6)
@@ -95,6 +103,9 @@ describe('the Ring tab', () => {
     await ring.spawn('h3', 'h1', ['--gossip', String(gossipPort)])
     await waitFor(async () => (await table(page)).get('h3')?.state === 'alive', 'h3 alive again in the UI', 30_000, 100)
     await waitFor(async () => (await arcOwners(page)).size === 3, 'arcs of three hubs again', 5_000, 100)
+    // Live over the WebSocket, not polling.
+    expect(await page.getAttribute('.status', 'data-socket')).toBe('open')
+    await ui.screenshot(page, 'ui-ring-h3-back')
     expect(ui.errors).toEqual([])
   }, 90_000)
 })

@@ -12,6 +12,8 @@ const SIZE = 320
 const CENTER = SIZE / 2
 const RADIUS = 120
 const WIDTH = 30
+const INNER_RADIUS = 92
+const INNER_WIDTH = 10
 
 export class RingCircle {
   readonly element: SVGSVGElement
@@ -44,13 +46,22 @@ export class RingCircle {
         class: dim ? 'arc dim' : 'arc', 'data-owner': a.owner,
       }))
     }
+    // Inner ring: each hub's share as one sector, the at-a-glance picture the interleaved
+    // vnodes of the outer ring cannot give.
+    let from = 0
+    for (const [owner, share] of [...this.#arcs.shares].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (share <= 0) continue
+      children.push(svg('path', { d: arcPath(from, from + share, INNER_RADIUS), stroke: this.colors.colorOf(owner), 'stroke-width': INNER_WIDTH, fill: 'none', class: 'share-sector', 'data-owner': owner },
+        svg('title', {}, `${owner}: ${(share * 100).toFixed(1)}% of the keyspace`)))
+      from += share
+    }
     if (markerFraction !== undefined) {
       const [x1, y1] = polar(markerFraction, RADIUS - WIDTH / 2 - 8)
       const [x2, y2] = polar(markerFraction, RADIUS + WIDTH / 2 + 8)
       children.push(svg('line', { x1, y1, x2, y2, class: 'ring-marker' }))
     }
     const owners = new Set(arcs.map((a) => a.owner)).size
-    children.push(svg('text', { x: CENTER, y: CENTER - 6, class: 'ring-center' }, `${owners} hub${owners === 1 ? '' : 's'} own keys`))
+    children.push(svg('text', { x: CENTER, y: CENTER - 4, class: 'ring-center' }, `${owners} hub${owners === 1 ? '' : 's'} own keys`))
     children.push(svg('text', { x: CENTER, y: CENTER + 14, class: 'ring-center small' }, `checksum ${view.checksum}${exact ? '' : ' (arcs approximate)'}`))
     el.replaceChildren(...children)
   }
@@ -62,13 +73,13 @@ function polar(f: number, r: number): [number, number] {
   return [round(CENTER + r * Math.cos(angle)), round(CENTER + r * Math.sin(angle))]
 }
 
-function arcPath(start: number, end: number): string {
+function arcPath(start: number, end: number, r = RADIUS): string {
   // A full circle cannot be one arc command: split it in two halves.
-  if (end - start >= 0.999999) return `${arcPath(0, 0.5)} ${arcPath(0.5, 1)}`
-  const [x1, y1] = polar(start, RADIUS)
-  const [x2, y2] = polar(end, RADIUS)
+  if (end - start >= 0.999999) return `${arcPath(0, 0.5, r)} ${arcPath(0.5, 1, r)}`
+  const [x1, y1] = polar(start, r)
+  const [x2, y2] = polar(end, r)
   const large = end - start > 0.5 ? 1 : 0
-  return `M ${x1} ${y1} A ${RADIUS} ${RADIUS} 0 ${large} 1 ${x2} ${y2}`
+  return `M ${x1} ${y1} A ${r} ${r} 0 ${large} 1 ${x2} ${y2}`
 }
 
 function round(n: number): number { return Math.round(n * 100) / 100 }

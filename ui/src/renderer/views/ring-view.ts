@@ -7,6 +7,7 @@ import type { HubStatsPoint, TimelineEvent } from '../../../../hub/src/contract/
 import type { RingView as RingSnapshot } from '../../../../hub/src/contract/ring-view.js'
 import type { AdminClient, OwnerAnswer } from '../client/admin-client.js'
 import { hashPosition } from '../logic/ring-arcs.js'
+import { groupTimeline } from '../logic/timeline-groups.js'
 import { ago, compact, h, replaceChildren } from '../widgets/dom.js'
 import type { HubColors } from '../widgets/hub-colors.js'
 import { RenderThrottle } from '../widgets/render-throttle.js'
@@ -26,6 +27,8 @@ export class RingTab {
   #stats = new Map<string, HubStatsPoint>()
   #events: TimelineEvent[] = []
   #lookup: OwnerAnswer | undefined
+  #lookupTopic = ''
+  #relookup: () => Promise<void> = async () => {}
 
   constructor(private readonly client: AdminClient, private readonly colors: HubColors, visible: () => boolean) {
     this.#circle = new RingCircle(colors)
@@ -33,6 +36,7 @@ export class RingTab {
     const input = h('input', { type: 'text', placeholder: 'topic, e.g. devices/d42/telemetry', class: 'lookup-input', 'aria-label': 'topic to look up' })
     const lookup = async (): Promise<void> => {
       const topic = input.value.trim()
+      this.#lookupTopic = topic
       if (!topic) { this.#lookup = undefined; this.#throttle.now(); return }
       try {
         this.#lookup = await this.client.ownerOf(topic)
@@ -43,6 +47,7 @@ export class RingTab {
       }
       this.#throttle.now()
     }
+    this.#relookup = lookup
     const form = h('form', { class: 'lookup', onsubmit: (ev) => { ev.preventDefault(); void lookup() } },
       input, h('button', { type: 'submit' }, 'Find owner'))
     this.element = h('section', { class: 'tab ring-tab' },
@@ -57,7 +62,10 @@ export class RingTab {
   get ring(): RingSnapshot | undefined { return this.#ring }
 
   setRing(ring: RingSnapshot): void {
+    // Owners move when the set of key-owning hubs changes: ask again, or the answer shown is stale.
+    const moved = this.#ring !== undefined && this.#ring.checksum !== ring.checksum
     this.#ring = ring
+    if (moved && this.#lookupTopic) void this.#relookup()
     this.colors.assign(ring.members.map((m) => m.id))
     this.#throttle.request()
   }
@@ -114,10 +122,10 @@ export class RingTab {
         h('strong', { 'data-owner': lookup.owner ?? '' }, lookup.owner ?? 'none'),
         lookup.replicas.length > 1 ? `, replicas ${lookup.replicas.slice(1).join(', ')}` : '')
     }
-    replaceChildren(this.#timeline, ...this.#events.map((e) => h('li', { class: `ev ev-${e.type}`, 'data-type': e.type, 'data-member': e.member },
+    replaceChildren(this.#timeline, ...groupTimeline(this.#events).map(({ event: e, seenBy }) => h('li', { class: `ev ev-${e.type}`, 'data-type': e.type, 'data-member': e.member },
       h('time', { title: new Date(e.tsMs).toISOString() }, ago(e.tsMs, now)), ' ',
       h('span', { class: 'swatch', style: `background:${this.colors.colorOf(e.member)}` }),
-      h('strong', {}, e.member), ` ${describe(e)}`, h('span', { class: 'seen-by' }, ` (seen by ${e.seenBy})`))))
+      h('strong', {}, e.member), ` ${describe(e)}`, h('span', { class: 'seen-by' }, ` (seen by ${seenBy.join(', ')})`))))
   }
 }
 
