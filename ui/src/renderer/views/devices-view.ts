@@ -11,6 +11,8 @@ import { VirtualList } from '../widgets/virtual-list.js'
 import { DeviceDetail } from './device-detail.js'
 
 const ROW_HEIGHT_PX = 26
+/** Quiet time after typing before the hub is asked, ms. */
+const SEARCH_DEBOUNCE_MS = 250
 
 export class DevicesTab {
   readonly element: HTMLElement
@@ -22,11 +24,17 @@ export class DevicesTab {
   #search = ''
   #total = 0
   #selected: string | undefined
+  #searchTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly client: AdminClient, openTopic: (topic: string) => void, private readonly visible: () => boolean) {
     this.#detail = new DeviceDetail(client, openTopic)
     const search = h('input', { type: 'search', placeholder: 'search devices', class: 'device-search', 'aria-label': 'search devices' })
-    search.addEventListener('input', () => { this.#search = search.value.trim().toLowerCase(); this.#throttle.now() })
+    search.addEventListener('input', () => {
+      this.#search = search.value.trim().toLowerCase()
+      this.#throttle.now()
+      clearTimeout(this.#searchTimer)
+      this.#searchTimer = setTimeout(() => { void this.#searchHub() }, SEARCH_DEBOUNCE_MS)
+    })
     const listEl = h('div', { class: 'device-list' })
     this.#list = new VirtualList(listEl, ROW_HEIGHT_PX, (d) => this.#row(d))
     this.#throttle = new RenderThrottle(() => this.#render(), 4, visible)
@@ -57,13 +65,30 @@ export class DevicesTab {
 
   shown(): void { this.#throttle.now() }
 
+  /**
+   * The hub answers at most 1000 devices a request: when the ring has more than the list holds,
+   * a search also asks the hub, so every device can be found.
+   */
+  async #searchHub(): Promise<void> {
+    const needle = this.#search
+    if (!needle || this.#total <= this.#devices.size) return
+    try {
+      const res = await this.client.devices(needle)
+      for (const d of res.devices) this.#devices.set(d.id, d)
+      this.#throttle.request()
+    } catch {
+      // The list keeps what it has; the feeds report the hub's state in the status line.
+    }
+  }
+
   #render(): void {
     const all = [...this.#devices.values()]
     const rows = (this.#search ? all.filter((d) => matches(d, this.#search)) : all)
       .sort((a, b) => Number(b.online) - Number(a.online) || collator.compare(a.id, b.id))
     this.#list.setItems(rows)
     const online = all.filter((d) => d.online).length
-    replaceChildren(this.#summary, `${rows.length} shown · ${online} online · ${this.#total} in the ring`)
+    const partial = this.#total > all.length ? ` (${all.length} loaded: search to find the others)` : ''
+    replaceChildren(this.#summary, `${rows.length} shown · ${online} online · ${this.#total} in the ring${partial}`)
     const selected = this.#selected === undefined ? undefined : this.#devices.get(this.#selected)
     if (selected) this.#detail.show(selected)
     if (!this.visible()) this.#detail.hide()
