@@ -108,4 +108,25 @@ describe('the Ring tab', () => {
     await ui.screenshot(page, 'ui-ring-h3-back')
     expect(ui.errors).toEqual([])
   }, 90_000)
+
+  it('reconnects its WebSocket when the hub it talks to is killed and comes back, and is live again', async () => {
+    const { admin, gossip } = ring.hub('h1').ports
+    const incarnation = async (): Promise<number> => Number(await page.getAttribute('tr[data-hub="h1"]', 'data-incarnation'))
+    const before = await incarnation()
+    await stopHub(ring.hub('h1'), 'SIGKILL')
+    await waitFor(async () => (await page.getAttribute('.status', 'data-socket')) !== 'open', 'the UI to notice its hub is gone', 10_000, 50)
+    // The HTTP feeds fail too, and the status line says so.
+    await page.waitForSelector('.status .warn', { timeout: 10_000 })
+    // Where it was, so the page's own origin answers again.
+    await ring.spawn('h1', 'h2', ['--admin', String(admin), '--gossip', String(gossip)])
+    await waitFor(async () => (await page.getAttribute('.status', 'data-socket')) === 'open', 'the socket live again', 20_000, 100)
+    await waitFor(async () => {
+      const t = await table(page)
+      return t.size === 3 && [...t.values()].every((r) => r.state === 'alive')
+    }, 'three alive hubs after the reconnect', 30_000, 100)
+    // A restart raises the incarnation: the table shows the new h1, not what it held before.
+    await waitFor(async () => (await incarnation()) > before, 'h1 at a higher incarnation', 10_000, 100)
+    await waitFor(async () => (await page.$('.status .warn')) === null, 'every feed answering again', 10_000, 100)
+    expect(ui.errors).toEqual([])
+  }, 60_000)
 })

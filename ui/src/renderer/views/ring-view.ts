@@ -101,7 +101,7 @@ export class RingTab {
       // Stats of a hub that stopped reporting are stale: show them only while recent.
       const fresh = s && now - s.tsMs < 10_000 && (m.state === 'alive' || m.state === 'suspect')
       const role = lookup?.owner === m.id ? 'owner' : lookup?.replicas.includes(m.id) ? 'replica' : ''
-      return h('tr', { 'data-hub': m.id, 'data-state': m.state, 'data-share': m.share, class: role ? `hl-${role}` : '' },
+      return h('tr', { 'data-hub': m.id, 'data-state': m.state, 'data-share': m.share, 'data-incarnation': m.incarnation, class: role ? `hl-${role}` : '' },
         h('td', {}, h('span', { class: 'swatch', style: `background:${this.colors.colorOf(m.id)}` }), m.id,
           m.id === ring.self ? h('span', { class: 'tag' }, 'this hub') : null, role ? h('span', { class: `tag ${role}` }, role) : null,
           m.meta.role === 'observer' ? h('span', { class: 'tag' }, 'observer') : null),
