@@ -12,11 +12,19 @@ export interface ConnectionSettings {
   token: string
 }
 
+/** The parts of `window.location` read here (structural, so tests need no DOM). */
+export interface PageLocation { origin: string, search: string }
+/** The part of `localStorage` used here. */
+export interface SettingsStorage {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+}
+
 const HUB_KEY = 'ringhub.hubUrl'
 const TOKEN_KEY = 'ringhub.token'
 
 /** Settings from the page URL, else from storage, else the page's origin and no token. */
-export function loadSettings(location: Location, storage: Storage | undefined): ConnectionSettings {
+export function loadSettings(location: PageLocation, storage: SettingsStorage | undefined): ConnectionSettings {
   const params = new URLSearchParams(location.search)
   const hubParam = params.get('hub')
   const tokenParam = params.get('token')
@@ -29,7 +37,7 @@ export function loadSettings(location: Location, storage: Storage | undefined): 
   return { hubUrl, token }
 }
 
-export function saveSettings(settings: ConnectionSettings, storage: Storage | undefined): void {
+export function saveSettings(settings: ConnectionSettings, storage: SettingsStorage | undefined): void {
   storage?.setItem(HUB_KEY, normalizeHubUrl(settings.hubUrl))
   storage?.setItem(TOKEN_KEY, settings.token)
 }

@@ -26,6 +26,7 @@ export class TopicDetail {
   #messages: TopicMessage[] = []
   #selectedIndex = -1
   #loading = 0
+  #reloadTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly client: AdminClient) {
     this.#field.addEventListener('change', () => this.#drawChart())
@@ -73,6 +74,12 @@ export class TopicDetail {
   /** A live message of the shown topic: appended (and selected, when the newest was). */
   addLive(m: TapMessage): void {
     if (m.topic !== this.#topic) return
+    // The tap cuts big payloads; the stored history has them whole, so read it again instead.
+    if (m.truncated) {
+      clearTimeout(this.#reloadTimer)
+      this.#reloadTimer = setTimeout(() => { void this.show(this.#topic) }, 1_000)
+      return
+    }
     const last = this.#messages[this.#messages.length - 1]
     if (last && m.epoch !== undefined && m.seq !== undefined && (last.epoch > m.epoch || (last.epoch === m.epoch && last.seq >= m.seq))) return
     const followNewest = this.#selectedIndex === this.#messages.length - 1
