@@ -212,8 +212,8 @@ export class Hub {
   }
 
   /**
-   * Applies a re-read configuration (SIGHUP) to a running hub. Only `gossipKeys` (key rotation)
-   * and `logLevel` change at run time; any other option that differs is listed in `needRestart`
+   * Applies a re-read configuration (SIGHUP) to a running hub. Only `gossipKeys` (key rotation),
+   * `adminToken` (rotation; open WebSockets keep going) and `logLevel` change at run time; any other option that differs is listed in `needRestart`
    * and keeps its old value. Throws `ConfigError` (nothing applied) for a change it refuses.
    */
   reload(next: HubConfig): { applied: string[], needRestart: string[] } {
@@ -224,6 +224,9 @@ export class Hub {
       if (key === 'gossipKeys') {
         this.cluster.useGossipKeys(next.gossipKeys)
         applied.push(key)
+      } else if (key === 'adminToken') {
+        this.parts.admin.useToken(next.adminToken)
+        applied.push(key)
       } else if (key === 'logLevel') {
         this.parts.log.level = next.logLevel
         applied.push(key)
@@ -233,6 +236,7 @@ export class Hub {
     }
     this.config.gossipKeys = next.gossipKeys
     this.config.logLevel = next.logLevel
+    this.config.adminToken = next.adminToken
     this.parts.log.info({ applied, needRestart }, 'configuration reloaded')
     return { applied, needRestart }
   }

@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt'
 import type { DevicesResponse, HubStatsPoint, StatsResponse, TimelineEvent, TopicHistoryResponse, TopicsResponse } from '../../hub/src/contract/admin-api.js'
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 import type { Hub } from '../../hub/src/hub.js'
+import type { TcpPeerBus } from '../../hub/src/routing/tcp-peer-bus.js'
 import { counter } from '../helpers/admin.js'
 import { AdminWsClient } from '../helpers/admin-ws.js'
 import { startRing } from '../helpers/hubs.js'
@@ -104,6 +105,14 @@ describe('admin API v1 on a 3-hub ring', () => {
     expect(byTopic.get('devices/t1/status')).toMatchObject({ count: 1, lastPayload: 'online', encoding: 'utf8', retained: true, owner: owner(ring.hub('b'), 'devices/t1/status') })
     expect(byTopic.get('devices/t1/telemetry')).toMatchObject({ count: 3, lastPayload: Buffer.from([0xff, 0x00, 0xfe]).toString('base64'), encoding: 'base64', retained: false })
 
+    // A plain publish on c after the retained one on a: still retained (a saw the newest retain
+    // flag); an empty retained publish on c clears it.
+    await onC.publishAsync('devices/t1/status', 'plain', { qos: 1 })
+    const after = (await get<TopicsResponse>('a', '/api/v1/topics?prefix=devices/t1/status')).body.topics[0]
+    expect(after).toMatchObject({ count: 2, lastPayload: 'plain', retained: true })
+    await onC.publishAsync('devices/t1/status', '', { qos: 1, retain: true })
+    expect((await get<TopicsResponse>('a', '/api/v1/topics?prefix=devices/t1/status')).body.topics[0]).toMatchObject({ count: 3, retained: false })
+
     const history = await get<TopicHistoryResponse>('a', '/api/v1/topics/history?topic=devices/t1/telemetry&limit=2')
     expect(history.status).toBe(200)
     expect(history.body.messages.map((m) => m.payload)).toEqual(['{"v":2}', Buffer.from([0xff, 0x00, 0xfe]).toString('base64')])
@@ -140,6 +149,21 @@ describe('admin API v1 on a 3-hub ring', () => {
     expect(await counter(admin('a'), 'ringhub_admin_bad_requests_total')).toBe(before + cases.length + bodies.length)
     const topics = await get<TopicsResponse>('a', '/api/v1/topics?prefix=a/')
     expect(topics.body.total).toBe(0)
+  })
+
+  it('a peer\'s malformed admin queries over the link get a failed reply, and the hub answers on', async () => {
+    // The link as hub a's router uses it (private to the hub; a test reaches in).
+    const bus = (ring.hub('a') as unknown as { parts: { bus: TcpPeerBus } }).parts.bus
+    const ask = (query: string, params: string) => bus.request('b', { t: 'admin-query', query, params }, 2_000)
+    expect(await ask('nope', '{}')).toMatchObject({ t: 'failed', reason: expect.stringContaining('unknown admin query') as string })
+    expect(await ask('devices', 'not json')).toMatchObject({ t: 'failed', reason: expect.stringContaining('JSON') as string })
+    expect(await ask('devices', '[1]')).toMatchObject({ t: 'failed' })
+    expect(await ask('devices', 'null')).toMatchObject({ t: 'failed' })
+    expect(await ask('topic-history', '{"topic":5,"limit":"x"}')).toEqual({ t: 'admin-answer', body: '{"messages":[]}' })
+    expect(await ask('stats', '{"sinceMs":"yesterday"}')).toMatchObject({ t: 'admin-answer' })
+    expect(await counter(admin('b'), 'ringhub_admin_bad_requests_total', 'reason="peer-query"')).toBe(4)
+    expect((await get<DevicesResponse>('b', '/api/v1/devices')).status).toBe(200)
+    expect((await get('a', '/api/v1/stats?hub=nobody')).status).toBe(404)
   })
 
   it('timeline: any hub answers with the joins every hub saw', async () => {

@@ -59,12 +59,29 @@ describe('admin token', () => {
     expect(await status(h, '/api/v1/devices/d1/commands', { authorization: `Bearer ${TOKEN}` }, 'POST')).toBe(400)
     // A token in the query string is for the WebSocket only (it would end up in access logs).
     expect(await status(h, `/api/v1/ring?token=${TOKEN}`)).toBe(401)
+    // Other origins may use the API with the token (CORS), the preflight needs none.
+    const preflight = await fetch(`http://${admin}/api/v1/stats`, { method: 'OPTIONS', headers: { origin: 'file://', 'access-control-request-headers': 'authorization' } })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization')
+    const cross = await fetch(`http://${admin}/api/v1/ring`, { headers: { origin: 'http://dash.example', authorization: `Bearer ${TOKEN}` } })
+    expect(cross.status).toBe(200)
+    expect(cross.headers.get('access-control-allow-origin')).toBe('http://dash.example')
+    await cross.arrayBuffer()
     expect(await status(h, '/healthz')).toBe(200)
     expect(await status(h, '/metrics')).toBe(200)
     expect(await counter(admin, 'ringhub_admin_refused_total', 'status="401"')).toBe(18)
     // MQTT over WebSocket at /mqtt is authenticated by CONNECT, not by the admin token.
     const mqttWs = await connect(`ws://${admin}/mqtt`)
     await close(mqttWs)
+  })
+
+  it('a reload (SIGHUP) rotates the token without a restart', async () => {
+    const h = await hub(TOKEN)
+    expect(h.reload({ ...h.config, adminToken: 'next-token' })).toMatchObject({ applied: ['adminToken'], needRestart: [] })
+    expect(await status(h, '/api/v1/ring', { authorization: `Bearer ${TOKEN}` })).toBe(401)
+    expect(await status(h, '/api/v1/ring', { authorization: 'Bearer next-token' })).toBe(200)
+    h.reload({ ...h.config, adminToken: undefined })
+    expect(await status(h, '/api/v1/ring')).toBe(200) // loopback, no token
   })
 
   it('the admin WebSocket needs the token too: header or ?token=', async () => {
@@ -106,7 +123,11 @@ describe('admin token', () => {
     // rebound host names are refused, also for the WebSocket.
     const port = h.ports.admin
     expect(await status(h, '/api/v1/ring', { origin: `http://127.0.0.1:${port}` })).toBe(200)
-    expect(await status(h, '/api/v1/ring', { origin: 'http://evil.example' })).toBe(403)
+    const evil = await fetch(`http://127.0.0.1:${port}/api/v1/ring`, { headers: { origin: 'http://evil.example' } })
+    expect(evil.status).toBe(403)
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull()
+    await evil.arrayBuffer()
+    expect(await status(h, '/api/v1/ring', { origin: 'http://evil.example' }, 'OPTIONS')).toBe(403)
     expect(await status(h, '/api/v1/publish', { origin: 'null' }, 'POST')).toBe(403)
     expect(await statusWithHost(port, `evil.example:${port}`)).toBe(403)
     expect(await statusWithHost(port, `localhost:${port}`)).toBe(200)

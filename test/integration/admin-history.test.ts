@@ -66,5 +66,13 @@ describe('operator history', () => {
     }, 'b saw c take keys', 8_000, 100)
     expect(moved.movedShare).toBeGreaterThan(0)
     expect(moved.movedShare).toBeLessThan(1)
+    // A graceful stop: a leave on the channel, the ring frame shows it, and its keys move back.
+    await c.stop()
+    await ws.next((f) => f.op === 'timeline' && f.events.some((e) => e.type === 'memberLeft' && e.member === 'c'), 'the leave on the timeline channel', 8_000)
+    await ws.next((f) => f.op === 'ring' && f.ring.members.some((m) => m.id === 'c' && m.state === 'left'), 'a ring frame with c left', 8_000)
+    const res = await fetch(`http://127.0.0.1:${ring.hub('b').ports.admin}/api/v1/timeline?sinceMs=${Date.now() - 60_000}`)
+    const { events } = await res.json() as { events: TimelineEvent[] }
+    expect(events.some((e) => e.type === 'memberLeft' && e.member === 'c' && e.seenBy === 'a')).toBe(true)
+    expect(events.some((e) => e.type === 'ownershipChanged' && e.member === 'a' && e.seenBy === 'b')).toBe(true)
   })
 })

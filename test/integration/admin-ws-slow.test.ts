@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { connect as netConnect, type Socket } from 'node:net'
+import { createServer } from 'node:http'
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net'
+import { Registry } from 'prom-client'
+import { AdminMetrics } from '../../hub/src/admin/admin-metrics.js'
+import { AdminWs, HEARTBEAT_MS } from '../../hub/src/admin/admin-ws.js'
+import { silentLogger } from '../../hub/src/base/log.js'
+import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { gauge } from '../helpers/admin.js'
 import { AdminWsClient } from '../helpers/admin-ws.js'
 import { startHub, tempDir } from '../helpers/hubs.js'
@@ -59,4 +65,31 @@ describe('a slow admin WebSocket', () => {
       return points.some((p) => p.drops > 0)
     }, 'drops in the stats', 5_000, 100)
   }, 60_000)
+
+  it('is closed when it does not answer the heartbeat ping; one that answers stays', async () => {
+    const clock = new ManualClock()
+    const metrics = new AdminMetrics(new Registry())
+    const never = (): string => 'no channels in this test'
+    const ws = new AdminWs({ channels: { ring: { open: never }, stats: { open: never }, devices: { open: never }, timeline: { open: never }, tap: { open: never } }, metrics, log: silentLogger(), clock })
+    const server = createServer()
+    const handle = ws.handler()
+    server.on('upgrade', (req, socket, head) => handle(req, socket, head))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+    cleanups.push(() => ws.close())
+    const port = (server.address() as AddressInfo).port
+    const lively = await AdminWsClient.open(`127.0.0.1:${port}`)
+    cleanups.push(() => lively.close())
+    await stalledSocket(port, JSON.stringify({ ref: 'x', op: 'ping' }))
+    await waitFor(() => ws.clients === 2, 'both sockets accepted')
+    const pinged = new Promise<void>((resolve) => { lively.ws.once('ping', () => resolve()) })
+    clock.advance(HEARTBEAT_MS) // pings both
+    await pinged
+    // ws answered the ping by itself; a frame sent after it comes back after the pong was read.
+    expect(await lively.call({ ref: 'after-pong', op: 'ping' })).toEqual({ ref: 'after-pong', op: 'ok' })
+    clock.advance(HEARTBEAT_MS) // the stalled one never answered
+    await waitFor(() => ws.clients === 1, 'the stalled socket gone')
+    expect(lively.closed).toBeUndefined()
+    expect((await metrics.wsClosed.get()).values.find((v) => v.labels.reason === 'no-pong')?.value).toBe(1)
+  })
 })

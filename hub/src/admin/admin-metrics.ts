@@ -17,7 +17,7 @@ export class AdminMetrics {
   constructor(registry: Registry) {
     const registers = [registry]
     this.refused = new Counter({ name: 'ringhub_admin_refused_total', help: 'Admin API requests and WebSocket upgrades refused by auth, by status (401 no or wrong token, 403 not loopback without a token)', labelNames: ['status'] as const, registers })
-    this.badRequests = new Counter({ name: 'ringhub_admin_bad_requests_total', help: 'Admin API HTTP requests answered 4xx for bad input (query, body, path), by reason', labelNames: ['reason'] as const, registers })
+    this.badRequests = new Counter({ name: 'ringhub_admin_bad_requests_total', help: 'Admin requests refused for bad input, by reason: HTTP queries, bodies and paths answered 4xx, and peers\' malformed admin queries (peer-query)', labelNames: ['reason'] as const, registers })
     this.wsBadFrames = new Counter({ name: 'ringhub_admin_ws_bad_frames_total', help: 'Admin WebSocket frames answered with an error frame (malformed JSON, unknown op or channel, bad filter, oversized), by reason', labelNames: ['reason'] as const, registers })
     this.wsClosed = new Counter({ name: 'ringhub_admin_ws_closed_total', help: 'Admin WebSockets closed by the hub, by reason (abuse, slow)', labelNames: ['reason'] as const, registers })
     this.wsClients = new Gauge({ name: 'ringhub_admin_ws_clients', help: 'Open admin WebSockets', registers })

@@ -44,6 +44,24 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   }
 }
 
+/**
+ * Largest JSON one hub sends as its part of a ring-wide answer, bytes: well under the inter-hub
+ * link's frame limit (8 MiB) and send queue, so an operator's query never disturbs routing.
+ */
+export const MAX_PART_BYTES = 4 * 1024 * 1024
+
+/** The leading items of `items` whose JSON fits in `maxBytes` (the rest are cut). */
+export function fitBytes<T>(items: readonly T[], maxBytes = MAX_PART_BYTES): T[] {
+  let bytes = 0
+  let n = 0
+  for (const item of items) {
+    bytes += Buffer.byteLength(JSON.stringify(item)) + 1
+    if (bytes > maxBytes) break
+    n++
+  }
+  return items.slice(0, n)
+}
+
 // ---- shapes of peers' answers ----
 
 export type Shape = Record<string, 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'string|null'>

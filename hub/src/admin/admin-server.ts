@@ -30,7 +30,7 @@ const V1 = '/api/v1/'
  */
 export class AdminServer {
   readonly server: Server
-  readonly auth: AdminAuth
+  #auth: AdminAuth
   readonly adminMetrics: AdminMetrics
   readonly #routes = new Map<string, Handler>()
   readonly #prefixes: Array<[string, Handler]> = []
@@ -38,7 +38,7 @@ export class AdminServer {
   #fallback: Handler | undefined
 
   constructor(private readonly deps: AdminDeps) {
-    this.auth = new AdminAuth(deps.token)
+    this.#auth = new AdminAuth(deps.token)
     this.adminMetrics = new AdminMetrics(deps.metrics.registry)
     this.server = createServer((req, res) => { void this.#dispatch(req, res) })
     // One upgrade listener for every WebSocket path: two `ws` servers bound with `server` + `path`
@@ -58,6 +58,13 @@ export class AdminServer {
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType })
       res.end(body)
     })
+  }
+
+  get auth(): AdminAuth { return this.#auth }
+
+  /** Replaces the admin token (SIGHUP): requests from now on need the new one (or loopback, when unset). */
+  useToken(token: string | undefined): void {
+    this.#auth = new AdminAuth(token)
   }
 
   /**
@@ -122,6 +129,7 @@ export class AdminServer {
   async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] as string
     if (path === '/api' || path.startsWith('/api/')) {
+      if (this.#cors(req, res)) return
       const refusal = this.auth.check(req)
       if (refusal) {
         this.adminMetrics.refused.inc({ status: String(refusal.status) })
@@ -141,6 +149,23 @@ export class AdminServer {
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' })
       else res.destroy()
     }
+  }
+
+  /**
+   * With a token, pages of other origins may call the API (an Electron window loaded from
+   * file://, a dashboard elsewhere): the token, not the origin, is what proves the operator, and
+   * no cookie is ever involved. Answers the preflight itself (true: done). Without a token,
+   * cross-origin requests are refused by AdminAuth, so no CORS headers are sent.
+   */
+  #cors(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin
+    if (!this.auth.required || origin === undefined) return false
+    res.setHeader('access-control-allow-origin', origin)
+    res.setHeader('vary', 'origin')
+    if (req.method !== 'OPTIONS') return false
+    res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, PUT, DELETE', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' })
+    res.end()
+    return true
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import type { AdminChannel, AdminClientFrame, AdminServerFrame } from '../contract/admin-api.js'
 import type { AdminMetrics } from './admin-metrics.js'
@@ -16,6 +17,11 @@ export const SLOW_DROP_BYTES = 1024 * 1024
 export const SLOW_CLOSE_BYTES = 4 * 1024 * 1024
 /** Error frames one socket may earn before it is closed (1008) as abusive. */
 export const MAX_ERRORS_PER_SOCKET = 20
+/**
+ * Every socket is pinged this often; one that has not answered the previous ping is closed: a
+ * client that vanished without closing (a laptop lid) must not keep its tap's interest forever.
+ */
+export const HEARTBEAT_MS = 30_000
 
 export type SubscribeFrame = Extract<AdminClientFrame, { op: 'subscribe' }>
 
@@ -38,8 +44,13 @@ export interface ChannelProvider {
 export class AdminWs {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_FRAME_BYTES })
   readonly #sockets = new Set<WebSocket>()
+  readonly #alive = new WeakSet<WebSocket>()
+  readonly #heartbeat: TimerHandle
 
-  constructor(private readonly deps: { channels: Record<AdminChannel, ChannelProvider>, metrics: AdminMetrics, log: Logger }) {}
+  constructor(private readonly deps: { channels: Record<AdminChannel, ChannelProvider>, metrics: AdminMetrics, log: Logger, clock: Clock }) {
+    this.#heartbeat = deps.clock.setInterval(() => this.#ping(), HEARTBEAT_MS)
+    this.#heartbeat.unref()
+  }
 
   handler(): UpgradeHandler {
     return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -50,6 +61,7 @@ export class AdminWs {
   get clients(): number { return this.#sockets.size }
 
   close(): void {
+    this.deps.clock.clearInterval(this.#heartbeat)
     for (const ws of this.#sockets) ws.terminate()
     this.#wss.close()
   }
@@ -59,6 +71,8 @@ export class AdminWs {
     const subscriptions = new Map<AdminChannel, () => void>()
     let errors = 0
     this.#sockets.add(ws)
+    this.#alive.add(ws)
+    ws.on('pong', () => this.#alive.add(ws))
     metrics.wsClients.inc()
     const closeAll = (): void => {
       for (const stop of subscriptions.values()) stop()
@@ -115,6 +129,18 @@ export class AdminWs {
       this.#sockets.delete(ws)
       metrics.wsClients.dec()
     })
+  }
+
+  #ping(): void {
+    for (const ws of this.#sockets) {
+      if (!this.#alive.has(ws)) {
+        this.deps.metrics.wsClosed.inc({ reason: 'no-pong' })
+        ws.terminate()
+        continue
+      }
+      this.#alive.delete(ws)
+      ws.ping()
+    }
   }
 }
 

@@ -75,7 +75,8 @@ export class DeviceTracker {
     const entries = [...this.#devices].reverse()
     for (const [id, e] of entries) {
       if (out.length >= limit) break
-      if (e.changedMs < changedSinceMs) continue
+      // Recency order is change order: everything further back changed earlier still.
+      if (e.changedMs < changedSinceMs) break
       if (needle !== '' && !id.toLowerCase().includes(needle)) continue
       this.#advance(e, second)
       const count = e.buckets.reduce((a, b) => a + b, 0)

@@ -1,6 +1,6 @@
 import type { DeviceView, DevicesResponse } from '../contract/admin-api.js'
 import { sendJson, type AdminServer } from './admin-server.js'
-import { intParam, listOf, queryOf, textParam } from './admin-params.js'
+import { fitBytes, intParam, listOf, queryOf, textParam } from './admin-params.js'
 import type { DeviceTracker, LocalDevice } from './device-tracker.js'
 import type { RingQuery } from './ring-query.js'
 
@@ -36,7 +36,7 @@ export function mergeDevices(parts: ReadonlyArray<{ hub: string, part: readonly 
 export function registerDevices(deps: { admin: AdminServer, ring: RingQuery, devices: DeviceTracker, ownerOf: (id: string) => string }): { changedOfRing: (sinceMs: number) => Promise<DeviceView[]> } {
   const { admin, ring, devices, ownerOf } = deps
   ring.handle('devices', (params) => ({
-    devices: devices.list(typeof params.search === 'string' ? params.search : '', PART_LIMIT, typeof params.changedSinceMs === 'number' ? params.changedSinceMs : 0),
+    devices: fitBytes(devices.list(typeof params.search === 'string' ? params.search : '', PART_LIMIT, typeof params.changedSinceMs === 'number' ? params.changedSinceMs : 0)),
   }))
   admin.route('GET /api/v1/devices', async (req, res) => {
     const query = queryOf(req)

@@ -51,12 +51,14 @@ export class LiveTap implements ChannelProvider {
     }
     const timer: TimerHandle = clock.setInterval(flush, TAP_FLUSH_MS)
     timer.unref()
-    broker.subscribe(frame.filter, listener, () => { /* the ring knows of the interest now */ })
+    // Resolves once the ring knows of the interest; an unsubscribe must not overtake it (the
+    // listener would stay on the bus for good).
+    const subscribed = new Promise<void>((resolve) => { broker.subscribe(frame.filter, listener, () => resolve()) })
     return {
       stop: () => {
         stopped = true
         clock.clearInterval(timer)
-        broker.unsubscribe(frame.filter, listener, () => {})
+        void subscribed.then(() => { broker.unsubscribe(frame.filter, listener, () => {}) })
       },
     }
   }

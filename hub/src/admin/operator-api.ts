@@ -76,7 +76,7 @@ export class OperatorApi {
       devices: devicesFeed({ clock, log, changedOfRing: deviceRoutes.changedOfRing }),
       timeline: timelineFeed({ clock, log, ofRing: timelineRoutes.ofRing }),
     }
-    const ws = new AdminWs({ channels: { ring: ringFeed, ...feeds, tap: new LiveTap({ broker, clock, metrics: adminMetrics }) }, metrics: adminMetrics, log })
+    const ws = new AdminWs({ channels: { ring: ringFeed, ...feeds, tap: new LiveTap({ broker, clock, metrics: adminMetrics }) }, metrics: adminMetrics, log, clock })
     admin.upgrade(WS_API_PATH, ws.handler(), { authenticated: true })
     return new OperatorApi({ sampler, ws, ringFeed, feeds: Object.values(feeds) })
   }

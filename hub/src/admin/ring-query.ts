@@ -31,15 +31,20 @@ export class RingQuery {
 
   constructor(private readonly deps: RingQueryDeps) {
     deps.router.serve(['admin-query'], async (from, r) => {
+      const refuse = (reason: string): RouterReply => {
+        deps.metrics.badRequests.inc({ reason: 'peer-query' })
+        deps.log.warn({ from, query: r.query, reason }, 'malformed admin query from a peer')
+        return { t: 'failed', reason }
+      }
       const handler = this.#handlers.get(r.query)
-      if (!handler) return { t: 'failed', reason: `unknown admin query ${r.query}` }
+      if (!handler) return refuse(`unknown admin query ${r.query}`)
       let params: unknown
       try {
         params = JSON.parse(r.params)
       } catch {
-        return { t: 'failed', reason: 'admin query params are not JSON' }
+        return refuse('admin query params are not JSON')
       }
-      if (typeof params !== 'object' || params === null) return { t: 'failed', reason: 'admin query params must be an object' }
+      if (typeof params !== 'object' || params === null || Array.isArray(params)) return refuse('admin query params must be an object')
       try {
         return { t: 'admin-answer', body: JSON.stringify(await handler(params as Record<string, unknown>, from)) }
       } catch (err) {

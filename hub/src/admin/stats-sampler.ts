@@ -32,6 +32,8 @@ export class StatsSampler {
   #last: { reading: StatsReading, atMs: number } | undefined
   #minute: { tsMs: number, points: HubStatsPoint[] } | undefined
   #busy = false
+  /** The minute whose stored rollup this run took over from an earlier run, if any. */
+  #carriedMinuteMs: number | undefined
 
   constructor(private readonly deps: { hub: string, clock: Clock, read: () => Promise<StatsReading>, history: AdminHistory, log: Logger }) {}
 
@@ -57,8 +59,9 @@ export class StatsSampler {
     const live = this.#live.filter((p) => p.tsMs >= sinceMs)
     const firstLiveMs = this.#live[0]?.tsMs ?? Number.POSITIVE_INFINITY
     const rollups = this.deps.history.rollupsSince(sinceMs - ROLLUP_INTERVAL_MS + 1)
-      // The minute the live points start in is shown too (a restart mid-minute): intervalMs tells them apart.
-      .filter((r) => r.tsMs < firstLiveMs)
+      // Rollups before the live points; also the minute they start in when it holds an earlier
+      // run's figures (a restart mid-minute): intervalMs tells the two kinds apart.
+      .filter((r) => r.tsMs + r.intervalMs <= firstLiveMs || r.tsMs === this.#carriedMinuteMs)
       .map((r) => ({ hub: this.deps.hub, ...r }))
     return [...rollups, ...live]
   }
@@ -97,6 +100,7 @@ export class StatsSampler {
       // A restart within the minute: what the earlier run stored counts as one point of it.
       const stored = this.deps.history.rollupsSince(minuteMs).find((r) => r.tsMs === minuteMs)
       this.#minute = { tsMs: minuteMs, points: stored ? [{ hub: this.deps.hub, ...stored }] : [] }
+      if (stored && this.#live.length <= 1) this.#carriedMinuteMs = minuteMs
     }
     const points = this.#minute.points
     points.push(point)

@@ -5,7 +5,7 @@ import type { Cluster } from '../membership/cluster.js'
 import type { Member } from '../membership/member.js'
 import type { AdminHistory } from '../store/admin-history.js'
 import { sendJson, type AdminServer } from './admin-server.js'
-import { intParam, listOf, queryOf } from './admin-params.js'
+import { fitBytes, intParam, listOf, queryOf } from './admin-params.js'
 import type { RingQuery } from './ring-query.js'
 
 export const MAX_TIMELINE_LIMIT = 10_000
@@ -38,6 +38,9 @@ export class Timeline {
       swim.on(event, (m: Member) => this.#member(event, m))
     }
     on('memberJoined'); on('memberUpdated'); on('memberSuspected'); on('memberDied'); on('memberLeft')
+    // This hub's own start is the first thing it saw (its ring of one was installed just before).
+    this.#lastState.set(deps.self, 'alive')
+    this.#record([{ tsMs: deps.clock.now(), seenBy: deps.self, type: 'memberJoined', member: deps.self, incarnation: swim.self.incarnation }])
     deps.cluster.onOwnershipChanged((change) => {
       const gained = new Map<string, number>()
       for (const move of change.moves) gained.set(move.to, (gained.get(move.to) ?? 0) + move.share)
@@ -49,7 +52,8 @@ export class Timeline {
 
   register(admin: AdminServer, ring: RingQuery): { ofRing: (sinceMs: number) => Promise<TimelineEvent[]> } {
     ring.handle('timeline', (params) => ({
-      events: this.deps.history.eventsSince(this.deps.self, typeof params.sinceMs === 'number' ? params.sinceMs : 0, Math.min(Number(params.limit) || 1000, MAX_TIMELINE_LIMIT)),
+      // The newest ones when they do not all fit in one answer.
+      events: fitBytes(this.deps.history.eventsSince(this.deps.self, typeof params.sinceMs === 'number' ? params.sinceMs : 0, Math.min(Number(params.limit) || 1000, MAX_TIMELINE_LIMIT)).reverse()).reverse(),
     }))
     admin.route('GET /api/v1/timeline', async (req, res) => {
       const query = queryOf(req)

@@ -13,9 +13,11 @@ export interface LocalTopic {
   encoding: 'utf8' | 'base64'
   lastTsMs: number
   retained: boolean
+  /** When this hub last saw a publish with the retain flag (0: never): the newest one decides `retained`. */
+  retainedTsMs: number
 }
 
-interface Entry { count: number, payload: Buffer, tsMs: number, retained: boolean }
+interface Entry { count: number, payload: Buffer, tsMs: number, retained: boolean, retainedTsMs: number }
 
 /**
  * Recent topics of the messages published through this hub (its clients' publishes and the admin
@@ -34,9 +36,11 @@ export class TopicTracker {
     const e = this.#topics.get(topic)
     if (e) this.#topics.delete(topic)
     // A retained publish with an empty payload clears the retained message [MQTT-3.3.1-10].
+    const now = this.clock.now()
     const retained = retain ? payload.length > 0 : (e?.retained ?? false)
+    const retainedTsMs = retain ? now : (e?.retainedTsMs ?? 0)
     const kept = payload.length > MAX_LAST_PAYLOAD_BYTES ? Buffer.from(payload.subarray(0, MAX_LAST_PAYLOAD_BYTES)) : Buffer.from(payload)
-    this.#topics.set(topic, { count: (e?.count ?? 0) + 1, payload: kept, tsMs: this.clock.now(), retained })
+    this.#topics.set(topic, { count: (e?.count ?? 0) + 1, payload: kept, tsMs: now, retained, retainedTsMs })
     if (this.#topics.size > MAX_TRACKED_TOPICS) {
       const oldest = this.#topics.keys().next().value
       if (oldest !== undefined) this.#topics.delete(oldest)
@@ -49,7 +53,7 @@ export class TopicTracker {
     for (const [topic, e] of [...this.#topics].reverse()) {
       if (out.length >= limit) break
       if (!topic.startsWith(prefix)) continue
-      out.push({ topic, count: e.count, ...encodePayload(e.payload), lastTsMs: e.tsMs, retained: e.retained })
+      out.push({ topic, count: e.count, ...encodePayload(e.payload), lastTsMs: e.tsMs, retained: e.retained, retainedTsMs: e.retainedTsMs })
     }
     return out
   }

@@ -4,35 +4,36 @@ import { keyOf } from '../ring/keys.js'
 import { MAX_LOG_READ } from '../routing/router.js'
 import type { TopicLog } from '../store/topic-log.js'
 import { sendJson, type AdminServer } from './admin-server.js'
-import { intParam, listOf, queryOf, readJsonBody, textParam } from './admin-params.js'
+import { fitBytes, intParam, listOf, queryOf, readJsonBody, textParam } from './admin-params.js'
 import type { RingQuery } from './ring-query.js'
 import { encodePayload, type LocalTopic, type TopicTracker } from './topic-tracker.js'
 
-export const MAX_TOPICS_LIMIT = 5_000
+export const MAX_TOPICS_LIMIT = 20_000
 /** Most topics one hub sends for one query. */
 const PART_LIMIT = 20_000
 /** Payload bytes of a key's log tail read for one topic's history. */
 const HISTORY_READ_BYTES = 8 * 1024 * 1024
-const validTopics = listOf<LocalTopic>('topics', { topic: 'string', count: 'number', lastPayload: 'string', encoding: 'string', lastTsMs: 'number', retained: 'boolean' })
+const validTopics = listOf<LocalTopic>('topics', { topic: 'string', count: 'number', lastPayload: 'string', encoding: 'string', lastTsMs: 'number', retained: 'boolean', retainedTsMs: 'number' })
 const validMessages = listOf<TopicMessage>('messages', { topic: 'string', epoch: 'number', seq: 'number', tsMs: 'number', qos: 'number', retain: 'boolean', payload: 'string', encoding: 'string' })
 
 /**
  * Merges the hubs' topic records: counts add up (each hub counts what entered through it), the
- * latest message gives the last value, and a topic is retained if a hub saw a retained message
- * for it last. Most recent first.
+ * latest message gives the last value, and the newest retain-flag publish any hub saw decides
+ * `retained`. Most recent first.
  */
 export function mergeTopics(parts: ReadonlyArray<{ part: readonly LocalTopic[] }>, ownerOf: (topic: string) => string): TopicView[] {
-  const byTopic = new Map<string, TopicView>()
+  const byTopic = new Map<string, { view: TopicView, retainedTsMs: number }>()
   for (const { part } of parts) {
-    for (const t of part) {
+    for (const { retainedTsMs, ...t } of part) {
       const seen = byTopic.get(t.topic)
-      if (!seen) { byTopic.set(t.topic, { ...t, owner: ownerOf(t.topic) }); continue }
-      const count = seen.count + t.count
-      if (t.lastTsMs > seen.lastTsMs) byTopic.set(t.topic, { ...t, count, owner: seen.owner })
-      else seen.count = count
+      if (!seen) { byTopic.set(t.topic, { view: { ...t, owner: ownerOf(t.topic) }, retainedTsMs }); continue }
+      const { view } = seen
+      view.count += t.count
+      if (t.lastTsMs > view.lastTsMs) Object.assign(view, { lastPayload: t.lastPayload, encoding: t.encoding, lastTsMs: t.lastTsMs })
+      if (retainedTsMs > seen.retainedTsMs) { seen.retainedTsMs = retainedTsMs; view.retained = t.retained }
     }
   }
-  return [...byTopic.values()].sort((a, b) => b.lastTsMs - a.lastTsMs || (a.topic < b.topic ? -1 : 1))
+  return [...byTopic.values()].map((x) => x.view).sort((a, b) => b.lastTsMs - a.lastTsMs || (a.topic < b.topic ? -1 : 1))
 }
 
 /** A topic an operator may publish to: no wildcards, no NUL, not `$`, at most 65,535 bytes [MQTT-4.7.3]. */
@@ -62,7 +63,13 @@ export function registerTopics(deps: TopicsDeps): void {
     admin.adminMetrics.badRequests.inc({ reason })
     sendJson(res, 400, { error })
   }
-  ring.handle('topics', (params) => ({ topics: topics.list(typeof params.prefix === 'string' ? params.prefix : '', PART_LIMIT) }))
+  // Last payloads only for the hub's `limit` most recent topics: a topic in the ring's `limit`
+  // most recent is among those of the hub that saw its newest message, which gives its value.
+  ring.handle('topics', (params) => {
+    const limit = typeof params.limit === 'number' ? params.limit : MAX_TOPICS_LIMIT
+    const list = topics.list(typeof params.prefix === 'string' ? params.prefix : '', PART_LIMIT)
+    return { topics: fitBytes(list.map((t, i) => (i < limit ? t : { ...t, lastPayload: '' }))) }
+  })
   // Answered by the key's owner from its topic log (the resume reader's log; newest entries).
   ring.handle('topic-history', (params) => {
     const topic = String(params.topic)
@@ -70,12 +77,12 @@ export function registerTopics(deps: TopicsDeps): void {
     const limit = Math.min(Number(params.limit) || 100, MAX_LOG_READ)
     if (key === null) return { messages: [] }
     const entries = topicLog.tail(key, MAX_LOG_READ, HISTORY_READ_BYTES).filter((e) => e.topic === topic).slice(-limit)
-    return {
-      messages: entries.map((e): TopicMessage => {
-        const { lastPayload, encoding } = encodePayload(e.payload)
-        return { topic: e.topic, epoch: e.epoch, seq: e.seq, tsMs: e.tsMs, qos: e.qos, retain: e.retain, payload: lastPayload, encoding }
-      }),
-    }
+    const messages = entries.map((e): TopicMessage => {
+      const { lastPayload, encoding } = encodePayload(e.payload)
+      return { topic: e.topic, epoch: e.epoch, seq: e.seq, tsMs: e.tsMs, qos: e.qos, retain: e.retain, payload: lastPayload, encoding }
+    })
+    // The newest ones when they do not all fit in one answer.
+    return { messages: fitBytes(messages.reverse()).reverse() }
   })
 
   admin.route('GET /api/v1/topics', async (req, res) => {
@@ -84,7 +91,7 @@ export function registerTopics(deps: TopicsDeps): void {
     const limit = intParam(query, 'limit', 1_000, 1, MAX_TOPICS_LIMIT)
     if (typeof prefix !== 'string') return bad(res, 'topics-query', prefix.error)
     if (typeof limit === 'string') return bad(res, 'topics-query', limit)
-    const merged = mergeTopics(await ring.gather('topics', { prefix }, validTopics), ownerOf)
+    const merged = mergeTopics(await ring.gather('topics', { prefix, limit }, validTopics), ownerOf)
     const body: TopicsResponse = { topics: merged.slice(0, limit), total: merged.length }
     sendJson(res, 200, body)
   })

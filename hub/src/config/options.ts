@@ -79,7 +79,7 @@ export interface HubConfig {
   logRetentionEntries: number
   logRetentionBytes: number
   /** Bearer token of the admin API (`/api/*`, `/api/v1/ws`); unset: loopback clients only. Never logged. */
-  adminToken: string | undefined
+  adminToken?: string | undefined
 }
 
 const PORT = { type: 'port' } as const
