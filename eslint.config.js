@@ -10,7 +10,7 @@ const LAYERS = [
   ['base'],
   ['config', 'transport', 'ring', 'store', 'metrics'],
   ['membership'],
-  ['routing'],
+  ['routing', 'observer'],
   ['mqtt'],
   ['admin'],
   ['hub'],

@@ -16,7 +16,7 @@ Usage:
   ringhub agent --port PATH --device ID --hubs URL,URL   serial device agent (ringhub agent --help)
   ringhub sim serial --port PATH        simulated firmware on a serial port (ringhub sim serial --help)
   ringhub sim fleet --devices N --hubs URL,...   simulated MQTT fleet (ringhub sim fleet --help)
-  ringhub demo                          the npm start demo: one hub, anonymous on loopback
+  ringhub demo [--devices N] [--ports ephemeral]   npm start: 3 hub processes + a simulated fleet (ringhub demo --help)
   ringhub bench                         benchmarks (same as npm run bench)
   ringhub --version
 `

@@ -165,7 +165,10 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const request = { t: 'publish' as const, id: 'probe:7', topic: `${key}/x`, payload: Buffer.from('once'), qos: 1 as const, retain: false }
     const first = await settle(clock, probe.request('h2', request, 1_000))
     const again = await settle(clock, probe.request('h2', request, 1_000))
-    expect(again).toEqual(first)
+    // The first answer names the replica that confirms to the sender; the retry's comes once the
+    // owner has heard from its replicas itself, so it names none.
+    expect(first).toMatchObject({ t: 'published', confirmBy: [expect.any(String)] })
+    expect(again).toEqual({ t: 'published', epoch: (first as { epoch: number }).epoch, seq: (first as { seq: number }).seq })
     expect(hub(hubs, 'h2').log.size(key)).toBe(1)
     expect(hub(hubs, 'h2').router.stats.duplicates).toBe(1)
   })
@@ -178,6 +181,31 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(hub(hubs, successor).log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['kept twice'])
     const others = ids.filter((id) => id !== 'h1' && id !== successor)
     for (const id of others) expect(hub(hubs, id).log.size(key)).toBe(0)
+  })
+
+  it('acknowledges a forward once the replica confirmed to the ingress hub; without that word, only after a retry the owner answers once its replicas have', async () => {
+    const { clock, net, hubs, ids } = ringOf(4)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const replica = ring.replicasOf(key, 2)[1] as string
+    const ingress = ids.find((id) => id !== 'h1' && id !== replica) as string
+    const router = hub(hubs, ingress).router
+    // Confirmed by the replica itself: no retry, well within a request's deadline (2 s).
+    const startedMs = clock.now()
+    const first = await settle(clock, router.publish({ topic: `${key}/t`, payload: Buffer.from('one'), qos: 1, retain: false }))
+    expect(clock.now() - startedMs).toBeLessThan(100)
+    expect(router.stats.forwardRetries).toBe(0)
+    // The replica's word cannot reach the ingress hub: it waits a request's deadline, retries,
+    // and the owner, knowing the id, answers with the same offset once its replica has answered it.
+    net.cut(replica, ingress)
+    const cutMs = clock.now()
+    const second = await settle(clock, router.publish({ topic: `${key}/t`, payload: Buffer.from('two'), qos: 1, retain: false }))
+    expect(clock.now() - cutMs).toBeGreaterThanOrEqual(2_000)
+    expect(router.stats.forwardRetries).toBe(1)
+    expect(hub(hubs, 'h1').router.stats.duplicates).toBe(1)
+    expect(second).toEqual({ epoch: first.epoch, seq: first.seq + 1 })
+    expect(hub(hubs, 'h1').log.size(key)).toBe(2)
+    expect(hub(hubs, replica).log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['one', 'two'])
   })
 
   it('hands a key over when a hub joins: retained messages and the log tail move, and the new owner numbers in a higher epoch', async () => {

@@ -79,6 +79,21 @@ describe('one inter-hub connection per pair of hubs', () => {
     expect(a.bus.stats.dialed + b.bus.stats.dialed).toBe(1)
   })
 
+  it('sends the deliveries queued in a row in one frame, in order with the messages between them', async () => {
+    const pair = [await startBus('a', cleanups), await startBus('b', cleanups)] as const
+    meshPeers(pair)
+    const [a, b] = [pair[0].bus, pair[1].bus]
+    echo(b)
+    await a.request('b', publish('1'), 5_000) // the link is open
+    const seen: string[] = []
+    b.onMessage((_from, m) => { seen.push(m.t === 'deliver' ? `d${m.seq}` : m.t) })
+    const framesBefore = b.stats.framesIn
+    for (const m of [deliver(0), deliver(1), deliver(2), { t: 'barrier' as const, id: 1 }, deliver(3), deliver(4)]) expect(a.send('b', m)).toBe(true)
+    await waitFor(() => seen.length === 6, 'six messages')
+    expect(seen).toEqual(['d0', 'd1', 'd2', 'barrier', 'd3', 'd4'])
+    expect(b.stats.framesIn - framesBefore).toBe(3)
+  })
+
   it('replaces a half-open connection when the peer connects again with a new boot', async () => {
     const b = await startBus('b', cleanups)
     const got = echo(b.bus)

@@ -24,6 +24,12 @@ export interface ClusterOptions {
   clusterLabel: string | undefined
 }
 
+/**
+ * Where the incarnation survives restarts: a hub's SQLite `NodeState`, or an observer's memory
+ * (hub/src/observer), which needs no native module.
+ */
+export type IncarnationState = Pick<NodeState, 'get' | 'set'>
+
 const INCARNATION = 'incarnation'
 /** Join retries back off from 1 s to 30 s (Consul's retry_join interval), with jitter. */
 const JOIN_RETRY_MIN_MS = 1_000
@@ -43,7 +49,7 @@ export class Cluster {
   #stopped = false
 
   private constructor(
-    private readonly deps: { options: ClusterOptions, transport: Transport, clock: Clock, log: Logger, state: NodeState },
+    private readonly deps: { options: ClusterOptions, transport: Transport, clock: Clock, log: Logger, state: IncarnationState },
     swim: SwimNode,
     /** The gossip keyring in use; undefined when gossip is plaintext. */
     private readonly keyring: Keyring | undefined,
@@ -51,7 +57,7 @@ export class Cluster {
     this.swim = swim
   }
 
-  static start(deps: { options: ClusterOptions, transport: Transport, clock: Clock, rng: Rng, log: Logger, state: NodeState }): Cluster {
+  static start(deps: { options: ClusterOptions, transport: Transport, clock: Clock, rng: Rng, log: Logger, state: IncarnationState }): Cluster {
     const { options, transport, clock, rng, state } = deps
     const log = deps.log.child({ component: 'membership' })
     const keys = options.gossipKeys.map((k) => Buffer.from(k, 'base64'))

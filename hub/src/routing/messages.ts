@@ -31,7 +31,12 @@ export interface PublishBatchReply {
 }
 
 export type PublishReply =
-  | { t: 'published', epoch: number, seq: number }
+  /**
+   * Numbered and committed by the owner. `confirmBy`: the replicas that confirm their copy to
+   * the sender directly (`ReplicaConfirmMessage`, chain replication's tail reply); the sender
+   * acknowledges once each has. Absent: the owner waited for its replicas itself.
+   */
+  | { t: 'published', epoch: number, seq: number, confirmBy?: string[] }
   /** The receiver does not own the key (any more): the sender retries with the owner it now sees. */
   | { t: 'not-owner', key: string }
   | { t: 'failed', reason: string }
@@ -45,6 +50,19 @@ export interface DeliverMessage {
   topic: string
   payload: Uint8Array
   qos: 0 | 1 | 2
+}
+
+/** One delivery inside a `deliver-batch`: `DeliverMessage`'s fields by position (no field names on the wire). */
+export type DeliverItem = [key: string, epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2]
+
+/**
+ * Deliveries sent to one hub in a row within one event-loop turn, as one frame (one-way). The link
+ * builds and unpacks it (`PeerLink`, `TcpPeerBus`): handlers only ever see `DeliverMessage`s, in
+ * the same order as if each had had its own frame.
+ */
+export interface DeliverBatchMessage {
+  t: 'deliver-batch'
+  items: DeliverItem[]
 }
 
 /**
@@ -89,6 +107,8 @@ export interface ReplicaEntry extends WireEntry {
    *  recognises the ingress hub's retry of it. */
   id?: string
   key: string
+  /** The ingress hub waiting for this copy: the replica confirms it there (by `id`) once committed. */
+  via?: string
 }
 
 /** The copies an owner made for one replica in one event-loop turn, in numbering order (request; reply `{ t: 'ok' }` once all are committed). */
@@ -184,7 +204,14 @@ export interface WillGuardRequest {
  */
 export type WillMessage = { t: 'will-release', clientId: string } | { t: 'will-sync', boot: string }
 
-export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage | SessionEndMessage
+/**
+ * One-way, replica → ingress hub: these forwarded publishes (`id`s) are committed here. Sent for
+ * copies that carry `via`; the ingress hub acknowledges a publish once the owner's reply and every
+ * replica in its `confirmBy` are in, one hop sooner than the owner relaying the replica's answer.
+ */
+export interface ReplicaConfirmMessage { t: 'replica-confirm', ids: string[] }
+
+export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage | SessionEndMessage | ReplicaConfirmMessage
 export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest | AdminQueryRequest
 export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply | AdminAnswerReply
 
@@ -211,10 +238,24 @@ const isPackets = (v: unknown): boolean => Array.isArray(v) && v.every((x: Recor
 const isPublishItem = (m: Record<string, unknown> | null | undefined): boolean =>
   isString(m?.id) && isString(m?.topic) && isBytes(m?.payload) && isQos(m?.qos) && typeof m?.retain === 'boolean'
 const isPublishReply = (m: Record<string, unknown> | null | undefined): boolean =>
-  (m?.t === 'published' && isCount(m.epoch) && isCount(m.seq)) || (m?.t === 'not-owner' && isString(m.key)) || (m?.t === 'failed' && isString(m.reason))
+  (m?.t === 'published' && isCount(m.epoch) && isCount(m.seq) && (m.confirmBy === undefined || isStrings(m.confirmBy))) || (m?.t === 'not-owner' && isString(m.key)) || (m?.t === 'failed' && isString(m.reason))
 
 function bad(what: string): never {
   throw new ProtocolError('malformed', `router: malformed ${what}`)
+}
+
+const isDeliverItem = (v: unknown): v is DeliverItem =>
+  Array.isArray(v) && v.length === 6 && isString(v[0]) && isCount(v[1]) && isCount(v[2]) && isString(v[3]) && isBytes(v[4]) && isQos(v[5])
+
+/**
+ * A one-way frame's body from a peer as the messages it carries: a `deliver-batch` unpacked into
+ * its deliveries, anything else as `asRouterMessage` checks it. ProtocolError if malformed.
+ */
+export function asRouterMessages(v: unknown): RouterMessage[] {
+  const m = v as Record<string, unknown> | null
+  if (m === null || typeof m !== 'object' || m.t !== 'deliver-batch') return [asRouterMessage(v)]
+  if (!Array.isArray(m.items) || !m.items.every(isDeliverItem)) bad('deliver-batch')
+  return (m.items as DeliverItem[]).map(([key, epoch, seq, topic, payload, qos]): DeliverMessage => ({ t: 'deliver', key, epoch, seq, topic, payload, qos }))
 }
 
 /** Checks a decoded body from a peer; ProtocolError if it is not a RouterMessage. */
@@ -241,6 +282,10 @@ export function asRouterMessage(v: unknown): RouterMessage {
     if (!isString(m.clientId)) bad(m.t)
     return m as unknown as WillMessage
   }
+  if (m.t === 'replica-confirm') {
+    if (!isStrings(m.ids)) bad(m.t)
+    return m as unknown as ReplicaConfirmMessage
+  }
   if (m.t === 'will-sync') {
     if (!isString(m.boot)) bad(m.t)
     return m as unknown as WillMessage
@@ -265,7 +310,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
   }
   if (m.t === 'interest') return asRouterMessage(m) as InterestMessage
   if (m.t === 'replicate') {
-    if (!Array.isArray(m.entries) || !m.entries.every((e: Record<string, unknown>) => (e?.id === undefined || isString(e.id)) && isString(e?.key) && isWireEntry(e))) bad('replicate')
+    if (!Array.isArray(m.entries) || !m.entries.every((e: Record<string, unknown>) => (e?.id === undefined || isString(e.id)) && (e?.via === undefined || isString(e.via)) && isString(e?.key) && isWireEntry(e))) bad('replicate')
     return m as unknown as ReplicateRequest
   }
   if (m.t === 'key-state' || m.t === 'handoff') {
@@ -296,7 +341,7 @@ export function asRouterReply(v: unknown): RouterReply {
       if (!Array.isArray(m.results) || !m.results.every((x) => isPublishReply(x as Record<string, unknown>))) bad('published-batch')
       break
     case 'published':
-      if (!isCount(m.epoch) || !isCount(m.seq)) bad('published')
+      if (!isCount(m.epoch) || !isCount(m.seq) || (m.confirmBy !== undefined && !isStrings(m.confirmBy))) bad('published')
       break
     case 'not-owner':
       if (!isString(m.key)) bad('not-owner')

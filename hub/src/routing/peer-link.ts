@@ -2,8 +2,8 @@ import type { Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../base/clock.js'
 import { TransportError } from '../base/errors.js'
 import { nextTurn } from '../base/next-turn.js'
-import { FrameKind, type Frame } from './link-frames.js'
-import { asRouterReply, type RouterReply } from './messages.js'
+import { FrameKind, encodeFrame, type Frame } from './link-frames.js'
+import { asRouterReply, type DeliverBatchMessage, type DeliverMessage, type RouterReply } from './messages.js'
 
 /** The bus's counters a link adds to. */
 export interface LinkCounters { framesOut: number, bytesOut: number, dropped: number }
@@ -12,12 +12,16 @@ interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) 
 
 /** Longest wait between two passes over the pending requests' deadlines, ms. */
 const SWEEP_MS = 50
+/** A delivery's bytes on the wire beyond its payload, topic and key (field markers, numbers), at most. */
+const DELIVERY_OVERHEAD_BYTES = 48
 
 /**
  * The one link between this hub and a peer (`tcp-peer-bus.ts`): its connection once the
  * handshake is done (before, the socket being dialed, or none while the peer is awaited), one
  * queue for everything this hub sends the peer, so it all leaves in send order, and this hub's
- * requests waiting for their replies. Frames queued within one event-loop turn go out in one write.
+ * requests waiting for their replies. Frames queued within one event-loop turn go out in one write,
+ * and deliveries queued in a row leave as one `deliver-batch` frame (a frame per message was most
+ * of the owner's link cost: an encoding, a header, a validation and a dispatch each).
  */
 export class PeerLink {
   socket: Socket | undefined
@@ -28,6 +32,11 @@ export class PeerLink {
   waitTimer: TimerHandle | undefined
   #queue: Buffer[] = []
   #queuedBytes = 0
+  /** One-way messages in the queued frames (a delivery batch counts each): what closing drops. */
+  #queuedMessages = 0
+  /** Deliveries queued after the last frame, not encoded yet; they close into one frame. */
+  #deliveries: DeliverMessage[] = []
+  #deliveryBytes = 0
   #flushScheduled = false
   readonly #pending = new Map<number, Pending>()
   /** One timer for all pending requests' deadlines (a timer per request was a good part of the link's cost). */
@@ -35,7 +44,7 @@ export class PeerLink {
 
   constructor(readonly peer: string, private readonly clock: Clock, private readonly counters: LinkCounters) {}
 
-  get hasQueued(): boolean { return this.#queue.length > 0 }
+  get hasQueued(): boolean { return this.#queue.length > 0 || this.#deliveries.length > 0 }
 
   /** The handshake is done on `socket`: what waited goes out. */
   opened(socket: Socket): void {
@@ -61,20 +70,56 @@ export class PeerLink {
     return true
   }
 
+  /**
+   * Queues a delivery, bounded like `enqueue`; it leaves with the deliveries queued right before
+   * and after it, in one frame of at most half of `maxFrameBytes`.
+   */
+  enqueueDelivery(m: DeliverMessage, maxQueuedBytes: number, maxFrameBytes: number): boolean {
+    const bytes = m.payload.byteLength + Buffer.byteLength(m.topic) + Buffer.byteLength(m.key) + DELIVERY_OVERHEAD_BYTES
+    if (bytes > maxFrameBytes / 2) return false
+    if (this.#queuedBytes + this.#deliveryBytes + (this.socket?.writableLength ?? 0) + bytes > maxQueuedBytes) return false
+    if (this.#deliveryBytes + bytes > maxFrameBytes / 2) this.#closeDeliveries()
+    this.#deliveries.push(m)
+    this.#deliveryBytes += bytes
+    if (this.open && !this.#flushScheduled) {
+      this.#flushScheduled = true
+      nextTurn(() => this.flush())
+    }
+    return true
+  }
+
   /** Queues a frame whatever the bound (a reply: the peer's own request bounds it); the caller flushes. */
   push(frame: Buffer): void {
+    this.#closeDeliveries() // what was sent before it goes before it
+    // Byte 5 of a frame is its kind (`link-frames.ts`).
+    if (frame.readUInt8(5) === FrameKind.message) this.#queuedMessages++
+    this.#queue.push(frame)
+    this.#queuedBytes += frame.length
+  }
+
+  #closeDeliveries(): void {
+    if (this.#deliveries.length === 0) return
+    const body: DeliverMessage | DeliverBatchMessage = this.#deliveries.length === 1
+      ? this.#deliveries[0] as DeliverMessage
+      : { t: 'deliver-batch', items: this.#deliveries.map((d) => [d.key, d.epoch, d.seq, d.topic, d.payload, d.qos]) }
+    const frame = encodeFrame(FrameKind.message, 0, body)
+    this.#queuedMessages += this.#deliveries.length
+    this.#deliveries = []
+    this.#deliveryBytes = 0
     this.#queue.push(frame)
     this.#queuedBytes += frame.length
   }
 
   flush(): void {
     this.#flushScheduled = false
+    this.#closeDeliveries()
     if (!this.open || this.#queue.length === 0 || !this.socket || this.socket.destroyed) return
     const bytes = this.#queue.length === 1 ? this.#queue[0] as Buffer : Buffer.concat(this.#queue)
     this.counters.framesOut += this.#queue.length
     this.counters.bytesOut += bytes.length
     this.#queue = []
     this.#queuedBytes = 0
+    this.#queuedMessages = 0
     this.socket.write(bytes)
   }
 
@@ -126,10 +171,12 @@ export class PeerLink {
     this.clock.clearTimeout(this.waitTimer)
     this.socket?.destroy()
     this.open = false
-    // Byte 5 of a frame is its kind (`link-frames.ts`).
-    for (const frame of this.#queue) if (frame.readUInt8(5) === FrameKind.message) this.counters.dropped++
+    this.counters.dropped += this.#queuedMessages + this.#deliveries.length
+    this.#queuedMessages = 0
     this.#queue = []
     this.#queuedBytes = 0
+    this.#deliveries = []
+    this.#deliveryBytes = 0
     this.clock.clearTimeout(this.#sweepTimer)
     this.#sweepTimer = undefined
     for (const p of this.#pending.values()) p.reject(error)

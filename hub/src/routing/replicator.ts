@@ -1,15 +1,15 @@
 import type { Clock } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
+import { nextTurn } from '../base/next-turn.js'
 import type { LogEntry, TopicLog } from '../store/topic-log.js'
 import type { ReplicaEntry, ReplicateRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import type { RetainedStore } from './router.js'
 import type { SeenPublishes } from './seen-publishes.js'
-import { TurnBatches } from './turn-batches.js'
 
 export interface ReplicatorDeps {
   self: string
-  bus: Pick<PeerBus, 'request'>
+  bus: Pick<PeerBus, 'request' | 'send'>
   /** Up to `n` hubs for `key`, the owner first, then its successors on the ring. */
   replicasOf(key: string, n: number): string[]
   /** Copies of each message: the owner's and `replicationFactor − 1` successors'. */
@@ -20,54 +20,104 @@ export interface ReplicatorDeps {
   seen: SeenPublishes
   stats: { replicated: number, replicaFailures: number }
   requestTimeoutMs: number
+  /** Copies of publishes that came in here, committed here as a replica: confirm them (`ReplicaConfirmations`). */
+  confirmedHere(ids: string[]): void
   clock: Clock
   log: Logger
 }
 
+/** The copies of one event-loop turn for one replica: one request, one shared outcome. */
+interface CopyBatch {
+  entries: ReplicaEntry[]
+  /** Resolves (never rejects) once the replica has committed the batch or failed it. */
+  settled: Promise<void>
+}
+
+/** What one message's copies are: who gets one, and when they have all answered. */
+export interface Replication {
+  /** Resolves (never rejects) once every replica has committed its copy or failed. */
+  settled: Promise<void>
+  /** The replicas copied to (this hub excluded). */
+  to: string[]
+}
+
+const NOTHING: Replication = { settled: Promise.resolve(), to: [] }
+
 /**
  * Invariant 3's copies (DESIGN §2): the owner copies every numbered message to the key's
  * successors before it acknowledges it; the copies of one event-loop turn go to each replica in
- * one request. The replica side (`store`) commits a batch of copies together.
+ * one request, and the messages of that turn wait on that request's one promise (a promise,
+ * closure and token per copy were a good part of the owner's cost per message). The replica side
+ * (`store`) commits a batch of copies together.
  */
 export class Replicator {
-  readonly #batches: TurnBatches<ReplicaEntry, boolean>
-  /** Copies sent, not confirmed yet: token → when sent (insertion order = age). */
-  readonly #unconfirmed = new Map<number, number>()
-  #nextCopy = 0
+  readonly #open = new Map<string, CopyBatch>()
+  /** Batches sent, not confirmed yet: token → [when sent, copies] (insertion order = age). */
+  readonly #unconfirmed = new Map<number, [number, number]>()
+  #inflightCopies = 0
+  #nextBatch = 0
 
-  constructor(private readonly deps: ReplicatorDeps) {
-    this.#batches = new TurnBatches((replica, entries) => deps.bus.request(replica, { t: 'replicate', entries }, deps.requestTimeoutMs).then(
-      () => entries.map(() => true),
-      (err: unknown) => {
-        deps.log.warn({ err, replica, copies: entries.length }, 'replica did not confirm its copies')
-        return entries.map(() => false)
-      },
-    ))
+  constructor(private readonly deps: ReplicatorDeps) {}
+
+  /**
+   * Copies an entry to the key's successors; `settled` resolves once each has committed it or
+   * failed. A failed copy is counted and logged (the ring is about to replace that successor, and
+   * the next messages go to the new one). With `via` (and `id`), each replica also confirms its
+   * copy to that ingress hub directly.
+   */
+  replicate(entry: LogEntry, id: string | undefined, via?: string): Replication {
+    if (this.deps.replicationFactor < 2) return NOTHING
+    const to = this.deps.replicasOf(entry.key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
+    if (to.length === 0) return NOTHING
+    const copy: ReplicaEntry = { key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
+    if (id !== undefined) {
+      copy.id = id
+      if (via !== undefined) copy.via = via
+    }
+    let settled: Promise<void> | undefined
+    for (const replica of to) {
+      const batch = this.#batchFor(replica)
+      batch.entries.push(copy)
+      settled = settled === undefined ? batch.settled : Promise.all([settled, batch.settled]).then(() => undefined)
+    }
+    return { settled: settled as Promise<void>, to }
+  }
+
+  #batchFor(replica: string): CopyBatch {
+    const open = this.#open.get(replica)
+    if (open) return open
+    const entries: ReplicaEntry[] = []
+    const settled = new Promise<void>((resolve) => {
+      nextTurn(() => {
+        this.#open.delete(replica)
+        this.#send(replica, entries).then(resolve, resolve)
+      })
+    })
+    const batch = { entries, settled }
+    this.#open.set(replica, batch)
+    return batch
+  }
+
+  async #send(replica: string, entries: ReplicaEntry[]): Promise<void> {
+    const token = ++this.#nextBatch
+    this.#unconfirmed.set(token, [this.deps.clock.now(), entries.length])
+    this.#inflightCopies += entries.length
+    try {
+      await this.deps.bus.request(replica, { t: 'replicate', entries }, this.deps.requestTimeoutMs)
+      this.deps.stats.replicated += entries.length
+    } catch (err) {
+      this.deps.stats.replicaFailures += entries.length
+      this.deps.log.warn({ err, replica, copies: entries.length }, 'replica did not confirm its copies')
+    } finally {
+      this.#unconfirmed.delete(token)
+      this.#inflightCopies -= entries.length
+    }
   }
 
   /**
-   * Copies an entry to the key's successors. Resolves once each has committed it or failed; a
-   * failed copy is counted and logged (the ring is about to replace that successor, and the next
-   * messages go to the new one).
+   * The replica side: commits a batch of copies (in numbering order, each write queued at once,
+   * so they commit together), then confirms those that carry `via` to their ingress hubs.
    */
-  async replicate(entry: LogEntry, id: string | undefined): Promise<void> {
-    if (this.deps.replicationFactor < 2) return
-    const replicas = this.deps.replicasOf(entry.key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
-    if (replicas.length === 0) return
-    const copy: ReplicaEntry = { ...(id === undefined ? {} : { id }), key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
-    await Promise.all(replicas.map(async (replica) => {
-      const token = ++this.#nextCopy
-      this.#unconfirmed.set(token, this.deps.clock.now())
-      try {
-        if (await this.#batches.add(replica, copy)) this.deps.stats.replicated++
-        else this.deps.stats.replicaFailures++
-      } finally {
-        this.#unconfirmed.delete(token)
-      }
-    }))
-  }
-
-  /** The replica side: commits a batch of copies (in numbering order, each write queued at once, so they commit together). */
   async store(r: ReplicateRequest): Promise<void> {
     await Promise.all(r.entries.map((e) => {
       const payload = Buffer.from(e.payload)
@@ -76,6 +126,17 @@ export class Replicator {
       if (e.id !== undefined) this.deps.seen.remember(e.id, { epoch: e.epoch, seq: e.seq, fannedOut: false })
       return Promise.all(written)
     }))
+    const confirm = new Map<string, string[]>()
+    for (const e of r.entries) {
+      if (e.via === undefined || e.id === undefined) continue
+      const ids = confirm.get(e.via)
+      if (ids) ids.push(e.id)
+      else confirm.set(e.via, [e.id])
+    }
+    for (const [via, ids] of confirm) {
+      if (via === this.deps.self) this.deps.confirmedHere(ids)
+      else this.deps.bus.send(via, { t: 'replica-confirm', ids })
+    }
   }
 
   /**
@@ -85,6 +146,6 @@ export class Replicator {
    */
   lag(): { inflight: number, lagMs: number } {
     const oldest = this.#unconfirmed.values().next()
-    return { inflight: this.#unconfirmed.size, lagMs: oldest.done === true ? 0 : this.deps.clock.now() - oldest.value }
+    return { inflight: this.#inflightCopies, lagMs: oldest.done === true ? 0 : this.deps.clock.now() - oldest.value[0] }
   }
 }

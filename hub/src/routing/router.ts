@@ -1,5 +1,4 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
-import { TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
@@ -8,10 +7,9 @@ import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js
 import { InterestTable } from './interest-table.js'
 import { PeerReplay } from './peer-replay.js'
 import { Replicator } from './replicator.js'
-import { TurnBatches } from './turn-batches.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
-import { ForwardOrder, type ForwardTicket } from './forward-order.js'
+import { Ingress } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
@@ -98,8 +96,6 @@ export interface RouterStats {
 
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
-const RETRY_MIN_MS = 25
-const RETRY_MAX_MS = 1_000
 
 /**
  * One broker made of many hubs (DESIGN §2–§3): a publish goes to its key's owner, which numbers
@@ -123,8 +119,7 @@ export class Router {
   readonly #interestWaiters: Array<() => void> = []
   /** Peers not heard from by a take-over's deadline: not waited for again. */
   readonly #interestGivenUp = new Set<string>()
-  readonly #order: ForwardOrder
-  readonly #forwardTimeoutMs: number
+  readonly #ingress: Ingress
   readonly #requestTimeoutMs: number
   /** Interest of new filters being told to peers (a second subscriber waits for the same). */
   readonly #telling = new Map<string, Promise<void>>()
@@ -138,34 +133,26 @@ export class Router {
   readonly #cursors: DeliveryCursors
   /** What hubs declared dead missed, sent when they are back. */
   readonly #replay: PeerReplay
-  /** Forwards to each owner, one request per owner and event-loop turn. */
-  readonly #forwards: TurnBatches<Omit<PublishRequest, 't'>, PublishReply>
   readonly #replicator: Replicator
   #refreshTimer: TimerHandle | undefined
-  #nextPublishId = 0
   /** Numbered messages not yet through (`#finish`); a leaving hub waits for them (`quiesce`). */
   readonly #inFlight = new Set<Promise<void>>()
   #quiescing = false
-  /** Tells this run's publish ids from those of the hub's earlier runs. */
-  readonly #bootId: string
-  #stopped = false
 
   constructor(private readonly deps: RouterDeps) {
-    this.#forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
-    this.#order = new ForwardOrder({ clock: deps.clock, ownerOf: (key) => deps.ownerOf(key), minDelayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS })
-    this.#bootId = deps.clock.now().toString(36)
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
     })
-    this.#forwards = new TurnBatches((owner, items) => deps.bus.request(owner, { t: 'publish-batch', items }, this.#requestTimeoutMs).then((reply) => {
-      if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
-      return reply.results
-    }))
+    this.#ingress = new Ingress({
+      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message) => this.#sequence(key, undefined, message),
+      stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
+    })
     this.#replicator = new Replicator({
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
+      confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
     this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, log: deps.log })
     this.#cursors = new DeliveryCursors({
@@ -194,69 +181,18 @@ export class Router {
   }
 
   stop(): void {
-    this.#stopped = true
+    this.#ingress.stop()
     this.deps.clock.clearTimeout(this.#refreshTimer)
-    this.#order.close()
   }
 
   /**
-   * Publishes a message (not a `$` topic) through its key's owner; resolves with its offset once
-   * the owner has committed it. Retries while the owner is unreachable or ownership moves, up to
-   * `forwardTimeoutMs`, keeping the key's publishes in their arrival order (`ForwardOrder`); a
-   * retried forward that the owner had already sequenced is recognised by its id and not
-   * numbered twice.
+   * Publishes a message (not a `$` topic) through its key's owner (`Ingress`); resolves with its
+   * offset once it may be acknowledged: the owner has committed it and a replica holds it.
    */
-  async publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
+  publish(message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
     const key = keyOf(message.topic, this.deps.keyDepth)
     if (key === null) throw new RangeError(`${message.topic} is a local topic; it is not routed`)
-    const ticket = this.#order.enter(key, this.deps.clock.now() + this.#forwardTimeoutMs)
-    let ok = false
-    try {
-      const offset = await this.#publishInOrder(key, ticket, message)
-      ok = true
-      return offset
-    } finally {
-      this.#order.done(ticket, ok)
-    }
-  }
-
-  async #publishInOrder(key: string, ticket: ForwardTicket, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
-    let id: string | undefined // made on the first forward: the local path needs none
-    for (let attempt = 0; ; attempt++) {
-      const turn = this.#order.ready(ticket)
-      if (turn) await turn
-      if (attempt > 0) this.stats.forwardRetries++
-      const owner = this.deps.ownerOf(key)
-      let failure: unknown
-      if (owner === this.deps.self) {
-        this.#order.sent(ticket, owner)
-        try {
-          return await this.#sequence(key, undefined, message)
-        } catch (err) {
-          if (!(err instanceof NotOwnerError)) throw err
-          failure = err
-        }
-      } else if (owner !== undefined) {
-        this.stats.forwarded++
-        // Unique per ingress hub and run (the owner's window is far shorter than a restart).
-        id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
-        const request = this.#forwards.add(owner, { id, ...message })
-        this.#order.sent(ticket, owner)
-        try {
-          const reply = await request
-          if (reply.t === 'published') return { epoch: reply.epoch, seq: reply.seq }
-          if (reply.t === 'failed') throw new Error(`owner ${owner} failed the publish: ${reply.reason}`)
-          failure = reply
-        } catch (err) {
-          if (!(err instanceof TransportError)) throw err
-          failure = err
-        }
-      }
-      // The key backs off (25 ms, doubling to 1 s); its later publishes wait behind this one.
-      if (this.#stopped || !this.#order.failed(ticket)) {
-        throw new TransportError('timeout', `publish to ${message.topic}: no owner acknowledged within ${this.#forwardTimeoutMs} ms (last: ${describe(failure)})`)
-      }
-    }
+    return this.#ingress.publish(key, message)
   }
 
   /**
@@ -302,7 +238,7 @@ export class Router {
     this.#handoff.handOffLost()
     this.refreshInterest()
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
-    this.#order.ringChanged()
+    this.#ingress.ringChanged()
   }
 
   /** Re-sends this hub's whole interest to every peer (soft state): on changes, and periodically. */
@@ -417,8 +353,14 @@ export class Router {
     return owner === undefined || owner === this.deps.self ? [] : [owner]
   }
 
-  /** `id`: a forwarded publish's id (a retry may bring it again); undefined for local ingress. */
-  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<Offset> {
+  /**
+   * `id`: a forwarded publish's id (a retry may bring it again); undefined for local ingress.
+   * `via`: the ingress hub of a forwarded publish, which then waits for the replicas'
+   * confirmations itself (`ReplicaConfirmations`): this resolves once the message is committed and
+   * fanned out here and names those replicas in `confirmBy`. Otherwise it resolves once the
+   * replicas have answered too.
+   */
+  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string): Promise<Offset & { confirmBy?: string[] }> {
     const { sequencer } = this.deps
     if (!sequencer.owns(key)) {
       // A retry of this id may already be numbered, or waiting on this same take-over.
@@ -438,15 +380,13 @@ export class Router {
     const offset = { epoch: entry.epoch, seq: entry.seq }
     const seen: SeenPublish = { ...offset, fannedOut: true }
     if (id !== undefined) this.#seen.remember(id, seen)
-    const finished = this.#finish(key, id, entry, committed, message)
-    seen.done = finished
-    this.#inFlight.add(finished)
-    try {
-      await finished
-    } finally {
-      this.#inFlight.delete(finished)
-    }
-    return offset
+    const { ackable, through, confirmBy } = this.#finish(key, id, entry, committed, message, via)
+    seen.done = through
+    this.#inFlight.add(through)
+    const settled = (): void => { this.#inFlight.delete(through) }
+    through.then(settled, settled)
+    await ackable
+    return confirmBy.length > 0 ? { ...offset, confirmBy } : offset
   }
 
   /**
@@ -476,8 +416,12 @@ export class Router {
     })()
   }
 
-  /** After numbering: retained store, replication, fan-out in order; resolves when it may be acknowledged. */
-  async #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }): Promise<void> {
+  /**
+   * After numbering: retained store, replication, fan-out in order. `ackable` resolves when the
+   * ingress may acknowledge, once the replicas in `confirmBy` have confirmed to it too; `through`
+   * when everything is done here.
+   */
+  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined): { ackable: Promise<void>, through: Promise<void>, confirmBy: string[] } {
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -485,14 +429,17 @@ export class Router {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
-      void this.#replicator.replicate(entry, id)
-      await this.#fanOutInOrder(key, undefined, delivery)
-      return
+      this.#replicator.replicate(entry, id)
+      const fannedOut = this.#fanOutInOrder(key, undefined, delivery)
+      return { ackable: fannedOut, through: fannedOut, confirmBy: [] }
     }
-    const replicated = this.#replicator.replicate(entry, id)
-    await this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
-    // Invariant 3: acknowledged once the owner and a replica hold it.
-    await replicated
+    const replication = this.#replicator.replicate(entry, id, via)
+    const fannedOut = this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
+    const through = Promise.all([fannedOut, replication.settled]).then(() => undefined)
+    // Invariant 3: acknowledged once the owner and a replica hold it. With `via`, the ingress hub
+    // waits for the replicas' own word: one hop less than this hub relaying it.
+    if (via === undefined || replication.to.length === 0) return { ackable: through, through, confirmBy: [] }
+    return { ackable: fannedOut, through, confirmBy: replication.to }
   }
 
   /**
@@ -564,7 +511,8 @@ export class Router {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
       this.#cursors.deliver(from, { key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
-    } else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
+    } else if (m.t === 'replica-confirm') this.#ingress.confirmations.confirmed(from, m.ids)
+    else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
     else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
     else {
       if (m.op === 'replace') this.#interest.replace(from, m.filters)
@@ -630,7 +578,7 @@ export class Router {
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
     if (r.t === 'key-state' || r.t === 'handoff') return this.#handoff.onRequest(r)
     if (r.t === 'publish-batch') {
-      const results = await Promise.all(r.items.map((item) => this.#publishHere(item).catch((err: unknown): PublishReply => {
+      const results = await Promise.all(r.items.map((item) => this.#publishHere(item, from).catch((err: unknown): PublishReply => {
         if (err instanceof NotOwnerError) return { t: 'not-owner', key: err.key }
         return { t: 'failed', reason: err instanceof Error ? err.message : String(err) }
       })))
@@ -641,7 +589,7 @@ export class Router {
       if (!service) return { t: 'failed', reason: `this hub does not serve ${r.t}` }
       return service(from, r)
     }
-    return this.#publishHere(r)
+    return this.#publishHere(r, from)
   }
 
   /**
@@ -649,20 +597,14 @@ export class Router {
    * needed: the item waits, so the key's publishes keep their arrival order), else refused (the
    * sender retries with the owner it sees).
    */
-  async #publishHere(r: Omit<PublishRequest, 't'>): Promise<PublishReply> {
+  async #publishHere(r: Omit<PublishRequest, 't'>, from: string): Promise<PublishReply> {
     const key = keyOf(r.topic, this.deps.keyDepth)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self || this.#quiescing) {
       this.stats.refusedNotOwner++
       return { t: 'not-owner', key: key ?? r.topic }
     }
-    const offset = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain })
-    return { t: 'published', ...offset }
+    const { epoch, seq, confirmBy } = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain }, from)
+    return confirmBy === undefined ? { t: 'published', epoch, seq } : { t: 'published', epoch, seq, confirmBy }
   }
-}
-
-function describe(failure: unknown): string {
-  if (failure instanceof Error) return failure.message
-  if (failure && typeof failure === 'object' && 't' in failure) return `reply ${String((failure as { t: unknown }).t)}`
-  return 'no owner'
 }

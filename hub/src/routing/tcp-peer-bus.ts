@@ -8,7 +8,7 @@ import { AcceptorHandshake, DialerHandshake, type LinkPeer } from './link-handsh
 import { FrameKind, FrameReader, encodeFrame, type Frame } from './link-frames.js'
 import { STABLE_LINK_MS, dials, redialDelayMs } from './link-pairing.js'
 import { dialLink, listenLink, type LinkTls } from './link-tls.js'
-import { asRouterMessage, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
+import { asRouterMessages, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import { PeerLink } from './peer-link.js'
 
@@ -150,7 +150,10 @@ export class TcpPeerBus implements PeerBus {
 
   send(peer: string, message: RouterMessage): boolean {
     const link = this.#linkFor(peer)
-    if (!link || !this.#enqueue(link, encodeFrame(FrameKind.message, 0, message))) {
+    const queued = link !== undefined && (message.t === 'deliver'
+      ? link.enqueueDelivery(message, this.#opts.maxQueuedBytes, this.#opts.maxFrameBytes)
+      : this.#enqueue(link, encodeFrame(FrameKind.message, 0, message)))
+    if (!queued) {
       this.stats.dropped++
       return false
     }
@@ -308,7 +311,9 @@ export class TcpPeerBus implements PeerBus {
 
   #dispatch(link: PeerLink, frame: Frame): void {
     switch (frame.kind) {
-      case FrameKind.message: return this.#onMessage(link.peer, asRouterMessage(frame.body))
+      case FrameKind.message:
+        for (const m of asRouterMessages(frame.body)) this.#onMessage(link.peer, m)
+        return
       case FrameKind.request: return this.#serve(link, frame)
       case FrameKind.reply:
       case FrameKind.replyError: return link.settle(frame)

@@ -1,0 +1,134 @@
+import type { Clock } from '../base/clock.js'
+import { TransportError } from '../base/errors.js'
+import type { Offset } from '../store/topic-log.js'
+import { ForwardOrder, type ForwardTicket } from './forward-order.js'
+import type { PublishReply, PublishRequest } from './messages.js'
+import type { PeerBus } from './peer-bus.js'
+import { ReplicaConfirmations } from './replica-confirmations.js'
+import { NotOwnerError } from './sequencer.js'
+import { TurnBatches } from './turn-batches.js'
+
+export interface IngressMessage { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }
+
+export interface IngressDeps {
+  self: string
+  bus: Pick<PeerBus, 'request'>
+  ownerOf(key: string): string | undefined
+  /** Numbers a message of a key this hub owns (the router's owner path); NotOwnerError when it no longer does. */
+  sequenceHere(key: string, message: IngressMessage): Promise<Offset>
+  stats: { forwarded: number, forwardRetries: number }
+  clock: Clock
+  /** How long a publish keeps retrying (owner unreachable or moving), ms. */
+  forwardTimeoutMs: number
+  /** Deadline of one request to a peer, and of the replicas' confirmations, ms. */
+  requestTimeoutMs: number
+}
+
+const RETRY_MIN_MS = 25
+const RETRY_MAX_MS = 1_000
+
+/**
+ * The ingress hub's side of a publish (DESIGN §2): straight to the sequencer when this hub owns
+ * the key, else forwarded to the owner — the forwards of one event-loop turn to one owner in one
+ * request — and acknowledged once the owner has answered and the replicas it named have confirmed
+ * their copies here (`ReplicaConfirmations`). Retries while the owner is unreachable or ownership
+ * moves, up to `forwardTimeoutMs`, keeping each key's publishes in arrival order (`ForwardOrder`);
+ * a retried forward carries the same id, so an owner that numbered it already does not again.
+ */
+export class Ingress {
+  readonly #order: ForwardOrder
+  readonly #forwards: TurnBatches<Omit<PublishRequest, 't'>, PublishReply>
+  readonly confirmations: ReplicaConfirmations
+  /** Tells this run's publish ids from those of the hub's earlier runs. */
+  readonly #bootId: string
+  #nextPublishId = 0
+  #stopped = false
+
+  constructor(private readonly deps: IngressDeps) {
+    this.#order = new ForwardOrder({ clock: deps.clock, ownerOf: (key) => deps.ownerOf(key), minDelayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS })
+    this.#bootId = deps.clock.now().toString(36)
+    this.#forwards = new TurnBatches((owner, items) => deps.bus.request(owner, { t: 'publish-batch', items }, deps.requestTimeoutMs).then((reply) => {
+      if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
+      return reply.results
+    }))
+    this.confirmations = new ReplicaConfirmations(deps.clock)
+  }
+
+  /** Publishes a message of `key`; resolves with its offset once it may be acknowledged. */
+  async publish(key: string, message: IngressMessage): Promise<Offset> {
+    const ticket = this.#order.enter(key, this.deps.clock.now() + this.deps.forwardTimeoutMs)
+    let ok = false
+    try {
+      const offset = await this.#publishInOrder(key, ticket, message)
+      ok = true
+      return offset
+    } finally {
+      this.#order.done(ticket, ok)
+    }
+  }
+
+  /** The ring changed: publishes waiting to retry go to the new owners at once. */
+  ringChanged(): void { this.#order.ringChanged() }
+
+  stop(): void {
+    this.#stopped = true
+    this.confirmations.close()
+    this.#order.close()
+  }
+
+  async #publishInOrder(key: string, ticket: ForwardTicket, message: IngressMessage): Promise<Offset> {
+    let id: string | undefined // made on the first forward: the local path needs none
+    for (let attempt = 0; ; attempt++) {
+      const turn = this.#order.ready(ticket)
+      if (turn) await turn
+      if (attempt > 0) this.deps.stats.forwardRetries++
+      const owner = this.deps.ownerOf(key)
+      let failure: unknown
+      if (owner === this.deps.self) {
+        this.#order.sent(ticket, owner)
+        try {
+          return await this.deps.sequenceHere(key, message)
+        } catch (err) {
+          if (!(err instanceof NotOwnerError)) throw err
+          failure = err
+        }
+      } else if (owner !== undefined) {
+        this.deps.stats.forwarded++
+        // Unique per ingress hub and run (the owner's window is far shorter than a restart).
+        id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
+        const request = this.#forwards.add(owner, { id, ...message })
+        this.#order.sent(ticket, owner)
+        try {
+          const offset = await this.#acknowledged(id, owner, message.topic, await request)
+          if (offset) return offset
+          failure = `${owner} does not own ${key} any more`
+        } catch (err) {
+          if (!(err instanceof TransportError)) throw err
+          failure = err
+        }
+      }
+      // The key backs off (25 ms, doubling to 1 s); its later publishes wait behind this one.
+      if (this.#stopped || !this.#order.failed(ticket)) {
+        throw new TransportError('timeout', `publish to ${message.topic}: no owner acknowledged within ${this.deps.forwardTimeoutMs} ms (last: ${describe(failure)})`)
+      }
+    }
+  }
+
+  /** The owner's answer, once the replicas it named have confirmed; undefined: not its key (retry). */
+  async #acknowledged(id: string, owner: string, topic: string, reply: PublishReply): Promise<Offset | undefined> {
+    if (reply.t === 'not-owner') return undefined
+    if (reply.t === 'failed') throw new Error(`owner ${owner} failed the publish: ${reply.reason}`)
+    const offset = { epoch: reply.epoch, seq: reply.seq }
+    if (reply.confirmBy === undefined || reply.confirmBy.length === 0) return offset
+    if (await this.confirmations.wait(id, reply.confirmBy, this.deps.requestTimeoutMs)) return offset
+    // A replica did not confirm (slow, dead, or the owner died before copying): the retry reaches
+    // the owner, which recognises the id and answers once its replicas have, or the next owner,
+    // which numbers it.
+    throw new TransportError('timeout', `replicas ${reply.confirmBy.join(', ')} did not confirm ${topic} ${offset.epoch}:${offset.seq}`)
+  }
+}
+
+function describe(failure: unknown): string {
+  if (failure instanceof Error) return failure.message
+  return typeof failure === 'string' ? failure : 'no owner'
+}
