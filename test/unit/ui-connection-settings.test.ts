@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadSettings, normalizeHubUrl, saveSettings, type PageLocation, type SettingsStorage } from '../../ui/src/renderer/client/connection-settings.js'
+import { loadSettings, normalizeHubUrl, saveSettings, tokenInFragment, urlWithoutToken, type PageLocation, type SettingsStorage } from '../../ui/src/renderer/client/connection-settings.js'
 
 /** localStorage's stand-in (the renderer's code takes it as a parameter, so no DOM is needed). */
 function memoryStorage(initial: Record<string, string> = {}): SettingsStorage {
@@ -9,7 +9,7 @@ function memoryStorage(initial: Record<string, string> = {}): SettingsStorage {
 
 const at = (url: string): PageLocation => {
   const u = new URL(url)
-  return { origin: u.origin, search: u.search }
+  return { origin: u.origin, search: u.search, hash: u.hash }
 }
 
 describe('connection settings', () => {
@@ -38,5 +38,32 @@ describe('connection settings', () => {
     ['[::1]:8080', 'http://[::1]:8080'],
   ])('normalises %s to %s', (raw, url) => {
     expect(normalizeHubUrl(raw)).toBe(url)
+  })
+})
+
+describe('a token in the fragment (how the desktop app passes it)', () => {
+  it('is used, wins over the query and storage, and is not stored', () => {
+    const storage = memoryStorage({ 'ringhub.token': 'stored' })
+    expect(loadSettings(at('http://gw1:8080/?token=q#token=a%2Bb%3D'), storage)).toEqual({ hubUrl: 'http://gw1:8080', token: 'a+b=' })
+    expect(storage.getItem('ringhub.token')).toBe('q')
+    expect(loadSettings(at('http://gw1:8080/#ring'), memoryStorage()).token).toBe('')
+  })
+
+  it.each([
+    ['#token=abc', 'abc'],
+    ['token=abc', 'abc'],
+    ['#ring', undefined],
+    ['', undefined],
+    ['#x=1', undefined],
+  ])('reads %j as %j', (hash, token) => {
+    expect(tokenInFragment(hash)).toBe(token)
+  })
+
+  it.each([
+    ['http://gw1:8080/#token=abc', 'http://gw1:8080/#ring'],
+    ['http://gw1:8080/?token=abc&hub=x#topics', 'http://gw1:8080/?hub=x#topics'],
+    ['http://gw1:8080/#devices', undefined],
+  ])('strips the token from %s', (href, stripped) => {
+    expect(urlWithoutToken(href, 'ring')).toBe(stripped)
   })
 })

@@ -6,9 +6,10 @@
 import type { AdminServerFrame, TimelineEvent } from '../../../hub/src/contract/admin-api.js'
 import { AdminClient, ApiError } from './client/admin-client.js'
 import { AdminSocket } from './client/admin-socket.js'
-import { loadSettings, normalizeHubUrl, saveSettings, type ConnectionSettings } from './client/connection-settings.js'
+import { loadSettings, normalizeHubUrl, saveSettings, urlWithoutToken, type ConnectionSettings } from './client/connection-settings.js'
 import { LiveFeed } from './client/live-feed.js'
 import { AppShell, type TabName } from './app-shell.js'
+import { desktopApi, localCopyReason, SetupPanel } from './desktop-setup.js'
 import { DevicesTab } from './views/devices-view.js'
 import { RingTab } from './views/ring-view.js'
 import { TopicsTab } from './views/topics-view.js'
@@ -25,6 +26,11 @@ function storage(): Storage | undefined {
 }
 
 let settings: ConnectionSettings = loadSettings(location, storage())
+// The token has been read: keep it out of the address bar and the history.
+const withoutToken = urlWithoutToken(location.href, 'ring')
+if (withoutToken) history.replaceState(null, '', withoutToken)
+const desktop = desktopApi()
+const reason = desktop ? localCopyReason(location.search) : undefined
 const client = new AdminClient(() => settings)
 const colors = new HubColors()
 // Closures below read `shell` only after start-up has finished (timers, frames, events).
@@ -47,6 +53,12 @@ const socket = new AdminSocket({
 })
 
 const shell: AppShell = new AppShell(document.getElementById('app') as HTMLElement, { ring, traffic, topics, devices }, () => settings, (next) => {
+  if (desktop) {
+    // The app keeps its settings (the token encrypted) and reloads the window from that hub.
+    void desktop.saveSettings({ adminUrl: normalizeHubUrl(next.hubUrl), ...(next.token ? { token: next.token } : {}) })
+      .then(() => desktop.reconnect()).catch((err: unknown) => shell.setError('settings', String(err)))
+    return
+  }
   settings = { hubUrl: normalizeHubUrl(next.hubUrl), token: next.token }
   saveSettings(settings, storage())
   socket.restart()
@@ -101,11 +113,21 @@ const feeds = [
   new LiveFeed(socket, 'tap', tracked('topics', () => topics.reload()), 3_000),
 ]
 
-socket.subscribe({ channel: 'ring' })
-socket.subscribe({ channel: 'timeline' })
-socket.subscribe({ channel: 'stats' })
-socket.subscribe({ channel: 'devices' })
-socket.subscribe({ channel: 'tap', filter: '#', maxPerS: TAP_MAX_PER_S })
-socket.start()
-for (const f of feeds) f.start()
-setInterval(() => { if (socket.isLive('tap')) void topics.reload().catch(() => {}) }, TOPICS_RESYNC_MS)
+if (desktop && reason) {
+  // The desktop app's bundled copy: no hub to talk to; ask for one, show the observer's ring.
+  document.body.append(new SetupPanel(desktop, reason, (view) => ring.setRing(view)).element)
+} else {
+  start()
+}
+
+/** Subscribes the channels and starts every feed (a hub serves this page, or was set). */
+function start(): void {
+  socket.subscribe({ channel: 'ring' })
+  socket.subscribe({ channel: 'timeline' })
+  socket.subscribe({ channel: 'stats' })
+  socket.subscribe({ channel: 'devices' })
+  socket.subscribe({ channel: 'tap', filter: '#', maxPerS: TAP_MAX_PER_S })
+  socket.start()
+  for (const f of feeds) f.start()
+  setInterval(() => { if (socket.isLive('tap')) void topics.reload().catch(() => {}) }, TOPICS_RESYNC_MS)
+}

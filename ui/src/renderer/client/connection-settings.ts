@@ -1,8 +1,10 @@
 /**
  * Which hub the UI talks to and with which token. The page is normally served by a hub, so the
  * default hub is the page's own origin; `?hub=http://host:port` or the settings dialog points it
- * elsewhere. The token comes from `?token=` in the page URL or the settings dialog; either is
- * remembered in localStorage so a reload keeps it (the Electron app passes both in the URL).
+ * elsewhere. The token comes from the fragment (`#token=…`, never sent to a server: how the
+ * desktop app passes it, hub/src/contract/desktop-api.ts), from `?token=`, or from the settings
+ * dialog. One from the query or the dialog is remembered in localStorage so a reload keeps it;
+ * one from the fragment is not (the desktop app keeps it, encrypted).
  */
 
 export interface ConnectionSettings {
@@ -13,7 +15,7 @@ export interface ConnectionSettings {
 }
 
 /** The parts of `window.location` read here (structural, so tests need no DOM). */
-export interface PageLocation { origin: string, search: string }
+export interface PageLocation { origin: string, search: string, hash: string }
 /** The part of `localStorage` used here. */
 export interface SettingsStorage {
   getItem(key: string): string | null
@@ -28,11 +30,12 @@ export function loadSettings(location: PageLocation, storage: SettingsStorage | 
   const params = new URLSearchParams(location.search)
   const hubParam = params.get('hub')
   const tokenParam = params.get('token')
+  const fragmentToken = tokenInFragment(location.hash)
   const hubUrl = normalizeHubUrl(hubParam ?? storage?.getItem(HUB_KEY) ?? location.origin)
-  const token = tokenParam ?? storage?.getItem(TOKEN_KEY) ?? ''
+  const token = fragmentToken ?? tokenParam ?? storage?.getItem(TOKEN_KEY) ?? ''
   if (storage) {
     if (hubParam !== null) storage.setItem(HUB_KEY, hubUrl)
-    if (tokenParam !== null) storage.setItem(TOKEN_KEY, token)
+    if (tokenParam !== null) storage.setItem(TOKEN_KEY, tokenParam)
   }
   return { hubUrl, token }
 }
@@ -46,4 +49,24 @@ export function saveSettings(settings: ConnectionSettings, storage: SettingsStor
 export function normalizeHubUrl(url: string): string {
   const withScheme = /^https?:\/\//i.test(url) ? url : `http://${url}`
   return withScheme.replace(/\/+$/, '')
+}
+
+/** The token of a `#token=…` fragment (URI-encoded), or undefined (a tab name such as `#ring`). */
+export function tokenInFragment(hash: string): string | undefined {
+  const fragment = hash.startsWith('#') ? hash.slice(1) : hash
+  if (!fragment.includes('=')) return undefined
+  return new URLSearchParams(fragment).get('token') ?? undefined
+}
+
+/**
+ * The page URL without a token (query or fragment), so it does not linger in the address bar,
+ * the history or a screenshot; `tab` becomes the fragment. Undefined when there is none to remove.
+ */
+export function urlWithoutToken(href: string, tab: string): string | undefined {
+  const url = new URL(href)
+  const inFragment = tokenInFragment(url.hash) !== undefined
+  if (!inFragment && !url.searchParams.has('token')) return undefined
+  url.searchParams.delete('token')
+  url.hash = inFragment ? tab : url.hash
+  return url.href
 }
