@@ -79,14 +79,10 @@ export class DeviceDetail {
     }
   }
 
-  hide(): void {
-    clearInterval(this.#timer)
-    this.#timer = undefined
-  }
-
   async #refreshTelemetry(): Promise<void> {
     const device = this.#device
-    if (!device || !this.element.isConnected) return
+    // Not on screen (another tab, or the window hidden): skip; the next tick after showing reads.
+    if (!device || this.element.offsetParent === null || document.visibilityState === 'hidden') return
     let topics: TopicView[]
     try {
       topics = (await this.client.topics(`devices/${device.id}/`, 200)).topics

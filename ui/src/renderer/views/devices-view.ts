@@ -26,7 +26,7 @@ export class DevicesTab {
   #selected: string | undefined
   #searchTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(private readonly client: AdminClient, openTopic: (topic: string) => void, private readonly visible: () => boolean) {
+  constructor(private readonly client: AdminClient, openTopic: (topic: string) => void, visible: () => boolean) {
     this.#detail = new DeviceDetail(client, openTopic)
     const search = h('input', { type: 'search', placeholder: 'search devices', class: 'device-search', 'aria-label': 'search devices' })
     search.addEventListener('input', () => {
@@ -91,7 +91,6 @@ export class DevicesTab {
     replaceChildren(this.#summary, `${rows.length} shown · ${online} online · ${this.#total} in the ring${partial}`)
     const selected = this.#selected === undefined ? undefined : this.#devices.get(this.#selected)
     if (selected) this.#detail.show(selected)
-    if (!this.visible()) this.#detail.hide()
   }
 
   #row(d: DeviceView): HTMLElement {
