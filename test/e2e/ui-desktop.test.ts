@@ -82,6 +82,8 @@ describe('the renderer in the desktop app', () => {
     // No hub yet: the renderer asked none.
     expect(apiRequests).toEqual([])
     await ui.screenshot(page, 'ui-desktop-setup')
+    await page.click('.setup-later')
+    await page.waitForSelector('.setup-overlay', { state: 'hidden', timeout: 5_000 })
     await context.close()
     expect(ui.errors).toEqual([])
   })

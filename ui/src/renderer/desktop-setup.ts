@@ -51,7 +51,9 @@ export class SetupPanel {
       h('label', {}, 'Hub admin URL ', adminUrl),
       h('label', {}, 'Admin token ', token),
       h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save and connect'),
-        h('button', { type: 'button', onclick: () => { void api.reconnect() } }, 'Retry')),
+        h('button', { type: 'button', onclick: () => { void api.reconnect() } }, 'Retry'),
+        // To look at the observer's ring behind; Settings (top right) also saves through the app.
+        h('button', { type: 'button', class: 'setup-later', onclick: () => { this.element.hidden = true } }, 'Later')),
       this.#status, this.#localHub, this.#observer))
     void api.getSettings().then((s) => {
       if (s.adminUrl && !adminUrl.value) adminUrl.value = s.adminUrl
