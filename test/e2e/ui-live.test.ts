@@ -2,40 +2,44 @@ import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import type { Page } from 'playwright-core'
+import { pino } from 'pino'
+import { seededRng } from '../../device-agent/dist/base/rng.js'
+import { systemClock } from '../../device-agent/dist/base/system-clock.js'
+import { SimDevice } from '../../firmware-sim/src/fleet/sim-device.js'
 import { startRing } from '../helpers/hubs.js'
 import { close, collect, connect } from '../helpers/mqtt.js'
 import { UiBrowser } from '../helpers/ui-browser.js'
 import { waitFor } from '../helpers/wait.js'
 
 // The Traffic, Topics and Devices tabs in real Chromium against a 3-hub ring (in-process hubs
-// on real sockets) with a small fleet of MQTT devices: telemetry every 200 ms, and commands
-// answered in the device agent's convention (docs/agent.md "Commands").
+// on real sockets) with a small simulated fleet: firmware-sim's devices (telemetry every 200 ms,
+// `ping` answered, other commands refused) and one device that never answers commands.
 const IDS = ['a', 'b', 'c']
 const DEVICES = ['dev-1', 'dev-2', 'dev-3']
+const SEED = 6
 let ring: Awaited<ReturnType<typeof startRing>>
 let ui: UiBrowser
 let page: Page
 const clients: MqttClient[] = []
+const fleet: SimDevice[] = []
 const timers: Array<ReturnType<typeof setInterval>> = []
 
 const mqttUrl = (id: string): string => `mqtt://127.0.0.1:${ring.hub(id).ports.mqtt}`
 
-/** A device on `hub`: JSON telemetry with a counter, and `ping` answered with its arguments (`silent` never). */
-async function startDevice(id: string, hub: string): Promise<void> {
-  const client = await connect(mqttUrl(hub), { clientId: id, clean: true })
-  clients.push(client)
-  client.on('message', (topic, payload) => {
-    const m = /^devices\/[^/]+\/cmd\/([^/]+)$/.exec(topic)
-    if (!m || m[1] === 'silent') return
-    const req = JSON.parse(payload.toString()) as { id: string, args: unknown }
-    client.publish(`${topic}/res`, JSON.stringify({ id: req.id, ok: true, value: { pong: req.args, from: id } }), { qos: 1 })
-  })
-  await client.subscribeAsync(`devices/${id}/cmd/+`, { qos: 1 })
-  let n = 0
-  timers.push(setInterval(() => {
-    n++
-    client.publish(`devices/${id}/telemetry`, JSON.stringify({ n, temp: 20 + (n % 5), unit: 'C' }), { qos: 1 })
-  }, 200))
+/** The fleet: device i connects to hub i mod 3 (failing over to the others) and sends a reading every 200 ms. */
+async function startFleet(): Promise<void> {
+  console.log(`fleet seed ${SEED}`)
+  const rng = seededRng(SEED)
+  const log = pino({ level: 'silent' })
+  const hubs = IDS.map(mqttUrl)
+  const connected = new Set<string>()
+  DEVICES.forEach((name, i) => fleet.push(new SimDevice({
+    name, hubs, startIndex: i % hubs.length, qos: 1, persistent: false, maxUnacked: 1000,
+    clock: systemClock, rng, log, onConnected: (d) => connected.add(d.name),
+  })))
+  for (const d of fleet) d.link.start()
+  await waitFor(() => connected.size === DEVICES.length, 'the fleet connected', 10_000)
+  timers.push(setInterval(() => { for (const d of fleet) d.produce(Date.now(), 20 + Math.round(rng.next() * 50) / 10) }, 200))
 }
 
 async function rowCount(p: Page, selector: string): Promise<number> {
@@ -44,13 +48,16 @@ async function rowCount(p: Page, selector: string): Promise<number> {
 
 beforeAll(async () => {
   ring = await startRing(IDS)
-  await Promise.all(DEVICES.map((d, i) => startDevice(d, IDS[i % IDS.length] as string)))
+  await startFleet()
+  // A device that never answers commands.
+  clients.push(await connect(mqttUrl('b'), { clientId: 'mute-1', clean: true }))
   ui = await UiBrowser.launch()
   page = await ui.open(`http://127.0.0.1:${ring.hub('a').ports.admin}/#traffic`)
 }, 60_000)
 
 afterAll(async () => {
   for (const t of timers) clearInterval(t)
+  await Promise.all(fleet.map((d) => d.link.stop()))
   await close(...clients)
   await ui?.close()
   await ring?.stop()
@@ -68,23 +75,28 @@ describe('the live tabs', () => {
   it('Topics: the tree lists the devices\' topics, and a message\'s diff against the previous one renders', async () => {
     await page.click('[data-tab-link="topics"]')
     await page.fill('.tree-filter', 'telemetry')
-    for (const d of DEVICES) await page.waitForSelector(`.tree-row[data-topic="devices/${d}/telemetry"]`, { timeout: 10_000 })
-    await page.click('.tree-row[data-topic="devices/dev-1/telemetry"]')
+    for (const d of DEVICES) await page.waitForSelector(`.tree-row[data-topic="devices/${d}/telemetry/temp"]`, { timeout: 10_000 })
+    await page.click('.tree-row[data-topic="devices/dev-1/telemetry/temp"]')
     await page.waitForSelector('.history li', { timeout: 10_000 })
-    // Consecutive messages differ in the counter `n`; the unit stays.
-    await page.waitForSelector('.json-diff tr.diff-changed[data-path="n"]', { timeout: 10_000 })
-    expect(await rowCount(page, '.json-diff tr[data-path="unit"]')).toBe(0)
-    expect(await page.textContent('pre.message')).toContain('"unit": "C"')
+    // Consecutive readings differ in seq and ts; the device name stays.
+    await page.waitForSelector('.json-diff tr.diff-changed[data-path="seq"]', { timeout: 10_000 })
+    await page.waitForSelector('.json-diff tr.diff-changed[data-path="ts"]', { timeout: 10_000 })
+    expect(await rowCount(page, '.json-diff tr[data-path="device"]')).toBe(0)
+    expect(await page.textContent('pre.message')).toContain('"device": "dev-1"')
+    // Numeric fields are offered for the chart, and it draws the history.
+    expect(await page.$$eval('.field-select option', (os) => os.map((o) => o.getAttribute('value')))).toEqual(['seq', 'ts', 'value'])
+    await page.selectOption('.field-select', 'value')
+    await waitFor(async () => Number(await page.getAttribute('.field-chart canvas', 'data-points')) > 1, 'the value chart drawn', 5_000, 50)
     await ui.screenshot(page, 'ui-topics')
   })
 
   it('Topics: a topic\'s history downloads as CSV with one line per message', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('button.export-csv')])
-    expect(download.suggestedFilename()).toBe('devices_dev-1_telemetry.csv')
+    expect(download.suggestedFilename()).toBe('devices_dev-1_telemetry_temp.csv')
     const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n')
     expect(csv[0]).toBe('time,tsMs,topic,epoch,seq,qos,retain,encoding,payload')
     expect(csv.length).toBeGreaterThan(2)
-    expect(csv[1]).toMatch(/^\d{4}-\d\d-\d\dT.*,devices\/dev-1\/telemetry,\d+,\d+,1,false,utf8,"\{""n"":\d+/)
+    expect(csv[1]).toMatch(/^\d{4}-\d\d-\d\dT.*,devices\/dev-1\/telemetry\/temp,\d+,\d+,1,false,utf8,"\{""device"":""dev-1"",""seq"":\d+/)
   })
 
   it('Topics: a publish from the panel reaches an MQTT subscriber on another hub', async () => {
@@ -101,22 +113,31 @@ describe('the live tabs', () => {
     expect(got.find((m) => m.topic === 'ui/test/hello')).toMatchObject({ payload: '{"from":"the UI"}', retain: false })
   })
 
-  it('Devices: lists the fleet online, searches, and a command returns the device\'s response (or times out)', async () => {
+  it('Devices: lists the fleet online, searches, and a command shows the device\'s response, its refusal, or the timeout', async () => {
     await page.click('[data-tab-link="devices"]')
-    for (const d of DEVICES) await page.waitForSelector(`.device-row[data-device="${d}"][data-online="true"]`, { timeout: 10_000 })
+    for (const d of [...DEVICES, 'mute-1']) await page.waitForSelector(`.device-row[data-device="${d}"][data-online="true"]`, { timeout: 10_000 })
     await page.fill('.device-search', 'dev-2')
     await waitFor(async () => (await rowCount(page, '.device-row')) === 1, 'one device after searching dev-2', 5_000, 50)
     await page.click('.device-row[data-device="dev-2"]')
-    await page.waitForSelector('.device-detail .telemetry tr[data-topic="devices/dev-2/telemetry"]', { timeout: 10_000 })
+    await page.waitForSelector('.device-detail .telemetry tr[data-topic="devices/dev-2/telemetry/temp"]', { timeout: 10_000 })
     await page.fill('.cmd-name', 'ping')
     await page.fill('.cmd-args', '{"x": 1}')
     await page.click('.cmd-send')
     const ok = await page.waitForSelector('.cmd-result [data-outcome="ok"]', { timeout: 10_000 })
-    expect(await ok.textContent()).toContain('"from": "dev-2"')
-    expect(await ok.textContent()).toContain('"x": 1')
+    expect(await ok.textContent()).toContain('"pong": true')
     await ui.screenshot(page, 'ui-devices')
 
-    await page.fill('.cmd-name', 'silent')
+    // The device refuses a command it does not know: its error is shown.
+    await page.fill('.cmd-name', 'reboot')
+    await page.click('.cmd-send')
+    const refused = await page.waitForSelector('.cmd-result [data-outcome="unknown-command"]', { timeout: 10_000 })
+    expect(await refused.textContent()).toContain('unknown command "reboot"')
+
+    // A device that never answers: the timeout is shown.
+    await page.fill('.device-search', 'mute-1')
+    await page.click('.device-row[data-device="mute-1"]')
+    await page.waitForSelector('.device-title:text("mute-1")', { timeout: 5_000 })
+    await page.fill('.cmd-name', 'ping')
     await page.fill('.cmd-timeout', '300')
     await page.click('.cmd-send')
     const timedOut = await page.waitForSelector('.cmd-result [data-outcome="timeout"]', { timeout: 10_000 })
