@@ -78,8 +78,10 @@ function onFrame(frame: AdminServerFrame): void {
     case 'stats': ring.setStats(frame.points); traffic.addStats(frame.points); break
     case 'devices': devices.update(frame.devices); break
     case 'tap': topics.onTap(frame.messages); break
+    // A refused frame (e.g. a channel an older hub lacks: that feed keeps polling) is shown
+    // until the hub next accepts one.
     case 'error': shell.setError('socket', frame.reason); break
-    case 'ok': break
+    case 'ok': shell.setError('socket', undefined); break
   }
 }
 
