@@ -208,6 +208,32 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(hub(hubs, replica).log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['one', 'two'])
   })
 
+  it('sends a live hub the deliveries it could not take (full send queue) from the log, in order, before the key\'s new ones', async () => {
+    const { clock, net, hubs, ids } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h1')
+    const subscriber = hub(hubs, 'h2')
+    await settle(clock, subscriber.router.subscribe(`${key}/#`))
+    const owner = hub(hubs, 'h1').router
+    const publish = (n: number): Promise<unknown> => settle(clock, owner.publish({ topic: `${key}/t`, payload: Buffer.from(String(n)), qos: 1, retain: false }))
+    await publish(0)
+    net.refuse('h1', 'h2')
+    // Acknowledged all the same (deliveries are one-way); h2 gets none of them yet.
+    for (let n = 1; n <= 4; n++) await publish(n)
+    await run(clock, 50)
+    const got = (): string[] => subscriber.delivered.filter((d) => d.key === key).map((d) => d.payload.toString())
+    expect(got()).toEqual(['0'])
+    expect(owner.stats.deliveriesDropped).toBe(1) // the first; the later ones wait behind it
+    net.accept()
+    await publish(5) // numbered while h2 is still owed 1-4: it must not overtake them
+    await run(clock, 300)
+    expect(got()).toEqual(['0', '1', '2', '3', '4', '5'])
+    expect(owner.stats.deliveriesResent).toBe(5)
+    await publish(6)
+    await run(clock, 20)
+    expect(got()).toEqual(['0', '1', '2', '3', '4', '5', '6'])
+    expect(owner.stats.deliveriesResent).toBe(5)
+  })
+
   it('hands a key over when a hub joins: retained messages and the log tail move, and the new owner numbers in a higher epoch', async () => {
     const { clock, hubs, ids, setRing } = ringOf(4)
     const before = new Ring(['h1', 'h2', 'h3'])

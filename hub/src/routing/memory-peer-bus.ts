@@ -6,12 +6,14 @@ import type { PeerBus } from './peer-bus.js'
 /**
  * Buses of many hubs in one process on a virtual clock: each one-way message and each request
  * and reply arrives after `delayMs`, in order per direction. `cut(a, b)` drops traffic both ways
- * (requests time out); `crash(id)` makes a hub unreachable (requests refused at once).
+ * (requests time out); `crash(id)` makes a hub unreachable (requests refused at once);
+ * `refuse(a, b)` makes a's one-way messages to b fail to queue, as a full send queue does.
  */
 export class MemoryBusNetwork {
   readonly #buses = new Map<string, MemoryPeerBus>()
   readonly #cuts = new Set<string>()
   readonly #down = new Set<string>()
+  readonly #refused = new Set<string>()
 
   constructor(readonly clock: Clock, readonly delayMs = 1) {}
 
@@ -24,6 +26,10 @@ export class MemoryBusNetwork {
 
   cut(a: string, b: string): void { this.#cuts.add(`${a}>${b}`).add(`${b}>${a}`) }
   heal(): void { this.#cuts.clear() }
+  refuse(from: string, to: string): void { this.#refused.add(`${from}>${to}`) }
+  accept(): void { this.#refused.clear() }
+  /** @internal whether `from`'s one-way messages to `to` fail to queue. */
+  refuses(from: string, to: string): boolean { return this.#refused.has(`${from}>${to}`) }
   crash(id: string): void { this.#down.add(id) }
 
   /**
@@ -47,7 +53,7 @@ export class MemoryPeerBus implements PeerBus {
   setPeers(): void { /* peers are found by id */ }
 
   send(peer: string, message: RouterMessage): boolean {
-    if (this.#closed) return false
+    if (this.#closed || this.net.refuses(this.self, peer)) return false
     const to = this.net.reach(this.self, peer)
     if (to === undefined || to === 'cut') return false
     const copy = structuredClone(message)

@@ -92,6 +92,8 @@ export interface RouterStats {
   handoffsReceived: number
   /** Messages sent again to hubs that came back after being declared dead. */
   replayedToReturningPeers: number
+  /** Deliveries to a live hub that could not be queued at first, sent from the log afterwards (`PeerReplay`). */
+  deliveriesResent: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -108,7 +110,7 @@ export const MAX_LOG_READ = 1_000
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
@@ -154,7 +156,7 @@ export class Router {
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
       confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
-    this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, log: deps.log })
+    this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, clock: deps.clock, log: deps.log })
     this.#cursors = new DeliveryCursors({
       self: deps.self,
       hand: (d) => deps.deliverLocal(d),
@@ -182,6 +184,7 @@ export class Router {
 
   stop(): void {
     this.#ingress.stop()
+    this.#replay.stop()
     this.deps.clock.clearTimeout(this.#refreshTimer)
   }
 
@@ -497,8 +500,13 @@ export class Router {
     if (peers.length > 0) {
       const frame: DeliverMessage = { t: 'deliver', ...d }
       for (const peer of peers) {
+        // Owed earlier messages of the key: this one follows them from the log, in order.
+        if (this.#replay.isBehind(peer, d.key)) continue
         if (this.deps.bus.send(peer, frame)) this.stats.deliveriesSent++
-        else this.stats.deliveriesDropped++
+        else {
+          this.stats.deliveriesDropped++
+          this.#replay.dropped(peer, d.key, { epoch: d.epoch, seq: d.seq - 1 })
+        }
       }
     }
     const local = this.#cursors.deliver(this.deps.self, d)
