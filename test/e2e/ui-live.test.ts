@@ -99,7 +99,7 @@ describe('the live tabs', () => {
     expect(csv[1]).toMatch(/^\d{4}-\d\d-\d\dT.*,devices\/dev-1\/telemetry\/temp,\d+,\d+,1,false,utf8,"\{""device"":""dev-1"",""seq"":\d+/)
   })
 
-  it('Topics: a publish from the panel reaches an MQTT subscriber on another hub', async () => {
+  it('Topics: a publish from the panel reaches an MQTT subscriber on another hub; a retained one is kept and marked', async () => {
     const sub = await connect(mqttUrl('c'), { clientId: 'ui-test-sub', clean: true })
     clients.push(sub)
     const got = collect(sub)
@@ -111,6 +111,21 @@ describe('the live tabs', () => {
     await page.waitForSelector('.pub-result .ok', { timeout: 10_000 })
     await waitFor(() => got.find((m) => m.topic === 'ui/test/hello'), 'the published message at the subscriber', 10_000)
     expect(got.find((m) => m.topic === 'ui/test/hello')).toMatchObject({ payload: '{"from":"the UI"}', retain: false })
+
+    // Retained: a client subscribing later gets it, and the tree marks the topic.
+    await page.fill('.pub-topic', 'ui/test/kept')
+    await page.fill('.pub-payload', 'on')
+    await page.check('.pub-retain')
+    await page.click('.pub-send')
+    await page.waitForSelector('.pub-result .ok:has-text("ui/test/kept")', { timeout: 10_000 })
+    const late = await connect(mqttUrl('b'), { clientId: 'ui-test-late', clean: true })
+    clients.push(late)
+    const kept = collect(late)
+    await late.subscribeAsync('ui/test/kept', { qos: 1 })
+    await waitFor(() => kept[0], 'the retained message at a late subscriber', 10_000)
+    expect(kept[0]).toMatchObject({ payload: 'on', retain: true })
+    await page.fill('.tree-filter', 'kept')
+    await page.waitForSelector('.tree-row[data-topic="ui/test/kept"] .retained', { timeout: 10_000 })
   })
 
   it('Devices: lists the fleet online, searches, and a command shows the device\'s response, its refusal, or the timeout', async () => {

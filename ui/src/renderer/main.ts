@@ -20,6 +20,8 @@ import { HubColors } from './widgets/hub-colors.js'
 const TAP_MAX_PER_S = 200
 /** How often the full topic list is re-read while the tap is live (its counts are sampled), ms. */
 const TOPICS_RESYNC_MS = 30_000
+/** Sooner, while the tap reveals topics the list did not have (retained flags, counts), ms. */
+const TOPICS_NEW_RESYNC_MS = 3_000
 
 function storage(): Storage | undefined {
   try { return localStorage } catch { return undefined } // blocked storage (privacy settings)
@@ -131,5 +133,11 @@ function start(): void {
   socket.subscribe({ channel: 'tap', filter: '#', maxPerS: TAP_MAX_PER_S })
   socket.start()
   for (const f of feeds) f.start()
-  setInterval(() => { if (socket.isLive('tap')) void topics.reload().catch(() => {}) }, TOPICS_RESYNC_MS)
+  let lastResync = Date.now()
+  setInterval(() => {
+    if (!socket.isLive('tap')) return // the feed polls the list itself
+    if (topics.newSinceReload === 0 && Date.now() - lastResync < TOPICS_RESYNC_MS) return
+    lastResync = Date.now()
+    void topics.reload().catch(() => {})
+  }, TOPICS_NEW_RESYNC_MS)
 }

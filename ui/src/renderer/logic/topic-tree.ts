@@ -52,8 +52,8 @@ export function applyTopicView(root: TopicNode, t: TopicView): void {
   for (const n of path) { n.total += countDelta; n.topics += newTopic }
 }
 
-/** Counts one live message and makes it the topic's last value. */
-export function applyTapMessage(root: TopicNode, m: TapMessage): void {
+/** Counts one live message and makes it the topic's last value; true when the topic is new. */
+export function applyTapMessage(root: TopicNode, m: TapMessage): boolean {
   const { node, path } = nodeOf(root, m.topic)
   const newTopic = node.last === undefined ? 1 : 0
   node.count++
@@ -62,6 +62,7 @@ export function applyTapMessage(root: TopicNode, m: TapMessage): void {
   const retained = m.retain ? m.payload.length > 0 : node.last?.retained ?? false
   node.last = { payload: m.payload, encoding: m.encoding, tsMs: m.tsMs, retained }
   for (const n of path) { n.total++; n.topics += newTopic }
+  return newTopic === 1
 }
 
 /** A row of the flattened, virtualized tree. */

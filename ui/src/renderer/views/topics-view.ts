@@ -44,12 +44,20 @@ export class TopicsTab {
     const root = emptyTree()
     for (const t of res.topics) applyTopicView(root, t)
     this.#tree.root = root
+    this.newSinceReload = 0
     this.#changed()
   }
 
+  /**
+   * Topics the tap revealed since the last full read. A live message cannot say whether a
+   * retained copy is stored (the retain flag is cleared on delivery [MQTT-3.3.1-9]), nor the
+   * topic's full count: the hub's topic list can, so new topics make the next resync sooner.
+   */
+  newSinceReload = 0
+
   onTap(messages: readonly TapMessage[]): void {
     for (const m of messages) {
-      applyTapMessage(this.#tree.root, m)
+      if (applyTapMessage(this.#tree.root, m)) this.newSinceReload++
       if (m.topic === this.#detail.topic) this.#detail.addLive(m)
     }
     this.#changed()
