@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { TapMessage, TopicView } from '../../hub/src/contract/admin-api.js'
-import { applyTapMessage, applyTopicView, emptyTree, findNode, topTopics, visibleRows } from '../../ui/src/renderer/logic/topic-tree.js'
+import { applyTapMessage, applyTopicView, emptyTree, findNode, topTopics, visibleRows, withTopicList } from '../../ui/src/renderer/logic/topic-tree.js'
 
 const view = (topic: string, count: number, retained = false): TopicView => ({ topic, count, lastPayload: `v${count}`, encoding: 'utf8', lastTsMs: count, retained, owner: 'h1' })
 const tap = (topic: string, payload = 'x', retain = false): TapMessage => ({ topic, payload, encoding: 'utf8', qos: 0, retain, tsMs: 1 })
@@ -51,6 +51,20 @@ describe('the topic tree', () => {
     expect(visibleRows(root, new Set(['d'])).map((r) => r.node.topic)).toEqual(['d', 'd/n1', 'd/n2', 'd/n10', 'e'])
     const filtered = visibleRows(root, new Set(), 'N2')
     expect(filtered.map((r) => [r.node.topic, r.depth])).toEqual([['d', 0], ['d/n2', 1], ['d/n2/x', 2]])
+  })
+
+  it('takes a complete topic list as the truth, and a truncated one as an update', () => {
+    const root = emptyTree()
+    applyTapMessage(root, tap('seen/by/tap'))
+    applyTapMessage(root, tap('t/x'))
+    const truncated = withTopicList(root, { topics: [view('t/x', 7, true)], total: 5 })
+    expect(truncated).toBe(root)
+    expect(findNode(truncated, 'seen/by/tap')?.count).toBe(1)
+    expect(findNode(truncated, 't/x')).toMatchObject({ count: 7, last: { retained: true } })
+    expect(truncated.topics).toBe(2)
+    const complete = withTopicList(root, { topics: [view('t/x', 8)], total: 1 })
+    expect(findNode(complete, 'seen/by/tap')).toBeUndefined()
+    expect(complete).toMatchObject({ topics: 1, total: 8 })
   })
 
   it('builds 10k topics and lists their top ones quickly', () => {

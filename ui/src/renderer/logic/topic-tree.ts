@@ -3,7 +3,7 @@
  * with the number of messages at or below it, its own last value and a retained marker. Built from
  * the flat `GET /api/v1/topics` list and updated in place by tap messages. Pure, no DOM.
  */
-import type { TapMessage, TopicView } from '../../../../hub/src/contract/admin-api.js'
+import type { TapMessage, TopicsResponse, TopicView } from '../../../../hub/src/contract/admin-api.js'
 
 export interface TopicNode {
   /** This level's name (`''` for the root). */
@@ -50,6 +50,18 @@ export function applyTopicView(root: TopicNode, t: TopicView): void {
   node.count = t.count
   node.last = { payload: t.lastPayload, encoding: t.encoding, tsMs: t.lastTsMs, retained: t.retained }
   for (const n of path) { n.total += countDelta; n.topics += newTopic }
+}
+
+/**
+ * The tree after a full read of the hub's topic list. A complete list replaces the tree (topics
+ * gone from the hub go from the tree); a truncated one (`total` beyond what one answer holds)
+ * updates the topics it has and keeps the others the tap revealed.
+ */
+export function withTopicList(root: TopicNode, res: TopicsResponse): TopicNode {
+  const complete = res.total <= res.topics.length
+  const next = complete ? emptyTree() : root
+  for (const t of res.topics) applyTopicView(next, t)
+  return next
 }
 
 /** Counts one live message and makes it the topic's last value; true when the topic is new. */

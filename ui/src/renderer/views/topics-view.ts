@@ -6,7 +6,7 @@
  */
 import type { TapMessage, TopicsResponse } from '../../../../hub/src/contract/admin-api.js'
 import type { AdminClient } from '../client/admin-client.js'
-import { applyTapMessage, applyTopicView, emptyTree, type TopicNode } from '../logic/topic-tree.js'
+import { applyTapMessage, withTopicList, type TopicNode } from '../logic/topic-tree.js'
 import { h } from '../widgets/dom.js'
 import { RenderThrottle } from '../widgets/render-throttle.js'
 import { PublishPanel } from './publish-panel.js'
@@ -38,12 +38,10 @@ export class TopicsTab {
   /** Called whenever topic counts change (the Traffic tab's top topics follow them). */
   onChanged(listener: () => void): void { this.#listeners.push(listener) }
 
-  /** Replaces the tree with the hub's full list (keeps selection and expansion). */
+  /** Reads the hub's topic list into the tree (keeps selection and expansion). */
   async reload(): Promise<void> {
     const res: TopicsResponse = await this.client.topics()
-    const root = emptyTree()
-    for (const t of res.topics) applyTopicView(root, t)
-    this.#tree.root = root
+    this.#tree.root = withTopicList(this.#tree.root, res)
     this.newSinceReload = 0
     this.#changed()
   }
