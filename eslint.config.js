@@ -51,6 +51,20 @@ export default tseslint.config(
     },
   },
   {
+    // The renderer is a web page (DESIGN.md §1, STYLE.md §11): browser globals, no Node, no
+    // electron; like the rest of ui it sees the hub only through its contract.
+    files: ['ui/src/renderer/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/hub/src/*', '!**/hub/src/contract', '**/hub/src/*/**', '!**/hub/src/contract/**'], message: 'import only hub/src/contract (DESIGN.md §6)' },
+          { group: ['node:*', 'electron', 'electron/*'], message: 'the renderer imports no node:* and no electron (STYLE.md §11)' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['hub/src/**/*.ts', 'device-agent/src/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error',

@@ -24,6 +24,7 @@ import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
+import { staticFiles } from './admin/static-files.js'
 import { OperatorApi } from './admin/operator-api.js'
 import { readInterHubTls, startLogRetention, startRouter, startWillGuard } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
@@ -201,6 +202,7 @@ export class Hub {
       })
       sys.start()
 
+      admin.fallback(staticFiles()) // the operator UI at / (issue 6)
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
       return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator })
     } catch (err) {

@@ -16,12 +16,15 @@ export class RingFixture {
 
   constructor(private readonly commonArgs: readonly string[]) {}
 
-  /** Spawns `ringhub hub --id <id>` (joining through `seed`'s gossip port when given). */
-  async spawn(id: string, seed?: string): Promise<SpawnedHub> {
+  /**
+   * Spawns `ringhub hub --id <id>` (joining through `seed`'s gossip port when given; `extra`
+   * arguments last, e.g. `--gossip <old port>` to restart a hub where it was).
+   */
+  async spawn(id: string, seed?: string, extra: readonly string[] = []): Promise<SpawnedHub> {
     const dir = this.#dirs.get(id) ?? tempDir()
     this.#dirs.set(id, dir)
     const join = seed === undefined ? [] : ['--join', `127.0.0.1:${this.hub(seed).ports.gossip}`]
-    const hub = await spawnHub(['--id', id, '--data', dir.path, '--allow-anonymous', ...this.commonArgs, ...join])
+    const hub = await spawnHub(['--id', id, '--data', dir.path, '--allow-anonymous', ...this.commonArgs, ...join, ...extra])
     this.hubs.set(id, hub)
     return hub
   }

@@ -35,6 +35,7 @@ export class AdminServer {
   readonly #routes = new Map<string, Handler>()
   readonly #prefixes: Array<[string, Handler]> = []
   readonly #upgrades = new Map<string, { handler: UpgradeHandler, authenticated: boolean }>()
+  #fallback: Handler | undefined
 
   constructor(private readonly deps: AdminDeps) {
     this.#auth = new AdminAuth(deps.token)
@@ -77,6 +78,14 @@ export class AdminServer {
   /** Adds a route for every path under a prefix, e.g. `POST /api/devices/` (the handler parses the rest). */
   routePrefix(key: `${'GET' | 'POST' | 'PUT' | 'DELETE'} /${string}/`, handler: Handler): void {
     this.#prefixes.push([key, handler])
+  }
+
+  /**
+   * Answers GET requests outside `/api` that no route took (the operator UI's files). Consulted
+   * last, so it never shadows a route, including the `/api/v1` names of older routes.
+   */
+  fallback(handler: Handler): void {
+    this.#fallback = handler
   }
 
   /**
@@ -127,7 +136,7 @@ export class AdminServer {
         return sendJson(res, refusal.status, { error: refusal.reason })
       }
     }
-    const route = this.#find(req, path)
+    const route = this.#find(req, path) ?? (req.method === 'GET' && path !== '/api' && !path.startsWith('/api/') ? this.#fallback : undefined)
     try {
       if (route) {
         await route(req, res)

@@ -1,0 +1,146 @@
+/**
+ * The Ring tab: the circle, a table of members (state badge, incarnation, keyspace share,
+ * connections and message rates from the latest stats), a key → owner lookup that highlights the
+ * owner and replicas, and the membership timeline beside it.
+ */
+import type { HubStatsPoint, TimelineEvent } from '../../../../hub/src/contract/admin-api.js'
+import type { RingView as RingSnapshot } from '../../../../hub/src/contract/ring-view.js'
+import type { AdminClient, OwnerAnswer } from '../client/admin-client.js'
+import { hashPosition } from '../logic/ring-arcs.js'
+import { groupTimeline } from '../logic/timeline-groups.js'
+import { ago, compact, h, replaceChildren } from '../widgets/dom.js'
+import type { HubColors } from '../widgets/hub-colors.js'
+import { RenderThrottle } from '../widgets/render-throttle.js'
+import { RingCircle } from './ring-circle.js'
+
+/** Timeline entries kept (newest first). */
+const TIMELINE_ENTRIES = 500
+
+export class RingTab {
+  readonly element: HTMLElement
+  readonly #circle: RingCircle
+  readonly #table = h('tbody')
+  readonly #timeline = h('ol', { class: 'timeline' })
+  readonly #lookupResult = h('div', { class: 'lookup-result' })
+  readonly #throttle: RenderThrottle
+  #ring: RingSnapshot | undefined
+  #stats = new Map<string, HubStatsPoint>()
+  #events: TimelineEvent[] = []
+  #lookup: OwnerAnswer | undefined
+  #lookupTopic = ''
+  #relookup: () => Promise<void> = async () => {}
+
+  constructor(private readonly client: AdminClient, private readonly colors: HubColors, visible: () => boolean) {
+    this.#circle = new RingCircle(colors)
+    this.#throttle = new RenderThrottle(() => this.#render(), 4, visible)
+    const input = h('input', { type: 'text', placeholder: 'topic, e.g. devices/d42/telemetry', class: 'lookup-input', 'aria-label': 'topic to look up' })
+    const lookup = async (): Promise<void> => {
+      const topic = input.value.trim()
+      this.#lookupTopic = topic
+      if (!topic) { this.#lookup = undefined; this.#throttle.now(); return }
+      try {
+        this.#lookup = await this.client.ownerOf(topic)
+      } catch (err) {
+        this.#lookup = undefined
+        replaceChildren(this.#lookupResult, h('span', { class: 'error' }, (err as Error).message))
+        return
+      }
+      this.#throttle.now()
+    }
+    this.#relookup = lookup
+    const form = h('form', { class: 'lookup', onsubmit: (ev) => { ev.preventDefault(); void lookup() } },
+      input, h('button', { type: 'submit' }, 'Find owner'))
+    this.element = h('section', { class: 'tab ring-tab' },
+      h('div', { class: 'ring-left' },
+        h('div', { class: 'panel' }, h('h2', {}, 'Ring'), this.#circle.element, form, this.#lookupResult),
+        h('div', { class: 'panel' }, h('h2', {}, 'Hubs'), h('table', { class: 'hubs' },
+          h('thead', {}, h('tr', {}, ...['hub', 'state', 'incarnation', 'share', 'connections', 'in/s', 'out/s', 'drops', 'address'].map((c) => h('th', {}, c)))),
+          this.#table))),
+      h('div', { class: 'panel ring-right' }, h('h2', {}, 'Membership timeline'), this.#timeline))
+  }
+
+  get ring(): RingSnapshot | undefined { return this.#ring }
+
+  setRing(ring: RingSnapshot): void {
+    // Owners move when the set of key-owning hubs changes: ask again, or the answer shown is stale.
+    const moved = this.#ring !== undefined && this.#ring.checksum !== ring.checksum
+    this.#ring = ring
+    if (moved && this.#lookupTopic) void this.#relookup()
+    this.colors.assign(ring.members.map((m) => m.id))
+    this.#throttle.request()
+  }
+
+  setStats(points: readonly HubStatsPoint[]): void {
+    for (const p of points) {
+      const prev = this.#stats.get(p.hub)
+      if (!prev || prev.tsMs <= p.tsMs) this.#stats.set(p.hub, p)
+    }
+    this.#throttle.request()
+  }
+
+  /** Adds timeline events (any order, duplicates ignored), newest shown first. */
+  addTimeline(events: readonly TimelineEvent[]): void {
+    const seen = new Set(this.#events.map(eventKey))
+    const fresh = events.filter((e) => !seen.has(eventKey(e)))
+    if (fresh.length === 0) return
+    this.#events = [...this.#events, ...fresh].sort((a, b) => b.tsMs - a.tsMs).slice(0, TIMELINE_ENTRIES)
+    this.#throttle.request()
+  }
+
+  shown(): void { this.#throttle.now() }
+
+  #render(): void {
+    const ring = this.#ring
+    if (!ring) return
+    const lookup = this.#lookup
+    const highlight = lookup ? lookup.replicas : []
+    this.#circle.draw(ring, highlight, lookup?.key ? hashPosition(lookup.key) / 2 ** 32 : undefined)
+    const now = Date.now()
+    replaceChildren(this.#table, ...ring.members.map((m) => {
+      const s = this.#stats.get(m.id)
+      // Stats of a hub that stopped reporting are stale: show them only while recent.
+      const fresh = s && now - s.tsMs < 10_000 && (m.state === 'alive' || m.state === 'suspect')
+      const role = lookup?.owner === m.id ? 'owner' : lookup?.replicas.includes(m.id) ? 'replica' : ''
+      return h('tr', { 'data-hub': m.id, 'data-state': m.state, 'data-share': m.share, 'data-incarnation': m.incarnation, class: role ? `hl-${role}` : '' },
+        h('td', {}, h('span', { class: 'swatch', style: `background:${this.colors.colorOf(m.id)}` }), m.id,
+          m.id === ring.self ? h('span', { class: 'tag' }, 'this hub') : null, role ? h('span', { class: `tag ${role}` }, role) : null,
+          m.meta.role === 'observer' ? h('span', { class: 'tag' }, 'observer') : null),
+        h('td', {}, h('span', { class: `badge state-${m.state}` }, m.state)),
+        h('td', { class: 'num' }, m.incarnation),
+        h('td', { class: 'num' }, `${(m.share * 100).toFixed(1)}%`),
+        h('td', { class: 'num' }, fresh ? compact(s.connections) : '–'),
+        h('td', { class: 'num' }, fresh ? compact(s.msgsInPerS) : '–'),
+        h('td', { class: 'num' }, fresh ? compact(s.msgsOutPerS) : '–'),
+        h('td', { class: 'num' }, fresh ? compact(s.drops) : '–'),
+        h('td', { class: 'addr' }, m.addresses.mqtt ?? m.addresses.gossip))
+    }))
+    const total = ring.members.reduce((sum, m) => sum + m.share, 0)
+    this.#table.append(h('tr', { class: 'total' }, h('td', {}, 'total'), h('td', {}), h('td', {}),
+      h('td', { class: 'num', 'data-total-share': total }, `${(total * 100).toFixed(1)}%`), h('td', {}), h('td', {}), h('td', {}), h('td', {}), h('td', {})))
+    if (lookup) {
+      replaceChildren(this.#lookupResult, h('span', {}, `key ${lookup.key ?? '(local $ topic)'} → owner `),
+        h('strong', { 'data-owner': lookup.owner ?? '' }, lookup.owner ?? 'none'),
+        lookup.replicas.length > 1 ? `, replicas ${lookup.replicas.slice(1).join(', ')}` : '')
+    }
+    replaceChildren(this.#timeline, ...groupTimeline(this.#events).map(({ event: e, seenBy }) => h('li', { class: `ev ev-${e.type}`, 'data-type': e.type, 'data-member': e.member },
+      h('time', { title: new Date(e.tsMs).toISOString() }, ago(e.tsMs, now)), ' ',
+      h('span', { class: 'swatch', style: `background:${this.colors.colorOf(e.member)}` }),
+      h('strong', {}, e.member), ` ${describe(e)}`, h('span', { class: 'seen-by' }, ` (seen by ${seenBy.join(', ')})`))))
+  }
+}
+
+function describe(e: TimelineEvent): string {
+  const inc = e.incarnation === undefined ? '' : ` (incarnation ${e.incarnation})`
+  switch (e.type) {
+    case 'memberJoined': return `joined${inc}`
+    case 'memberSuspected': return `suspected${inc}`
+    case 'memberDied': return `declared dead${inc}`
+    case 'memberLeft': return `left${inc}`
+    case 'memberAlive': return `alive again${inc}`
+    case 'ownershipChanged': return `ownership changed: ${((e.movedShare ?? 0) * 100).toFixed(1)}% of keys moved`
+  }
+}
+
+function eventKey(e: TimelineEvent): string {
+  return `${e.tsMs}|${e.seenBy}|${e.type}|${e.member}|${e.incarnation ?? ''}`
+}

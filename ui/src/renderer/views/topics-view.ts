@@ -1,0 +1,73 @@
+/**
+ * The Topics tab: the live topic tree on the left; the selected topic's history, diff, chart and
+ * export, and the publish panel, on the right. The tree is loaded from `GET /api/v1/topics` and
+ * kept live by the sampled tap (`#`); the full list is re-read now and then because the tap is
+ * sampled and its counts fall behind under load.
+ */
+import type { TapMessage, TopicsResponse } from '../../../../hub/src/contract/admin-api.js'
+import type { AdminClient } from '../client/admin-client.js'
+import { applyTapMessage, withTopicList, type TopicNode } from '../logic/topic-tree.js'
+import { h } from '../widgets/dom.js'
+import { RenderThrottle } from '../widgets/render-throttle.js'
+import { PublishPanel } from './publish-panel.js'
+import { TopicDetail } from './topic-detail.js'
+import { TopicTreePanel } from './topic-tree-panel.js'
+
+export class TopicsTab {
+  readonly element: HTMLElement
+  readonly #tree: TopicTreePanel
+  readonly #detail: TopicDetail
+  readonly #publish: PublishPanel
+  readonly #throttle: RenderThrottle
+  readonly #listeners: Array<() => void> = []
+
+  constructor(private readonly client: AdminClient, visible: () => boolean) {
+    this.#detail = new TopicDetail(client)
+    this.#publish = new PublishPanel(client)
+    this.#tree = new TopicTreePanel((topic) => {
+      this.#publish.setTopic(topic)
+      void this.#detail.show(topic)
+    })
+    this.#throttle = new RenderThrottle(() => this.#tree.render(), 4, visible)
+    this.element = h('section', { class: 'tab topics-tab' }, this.#tree.element,
+      h('div', { class: 'topics-right' }, this.#detail.element, this.#publish.element))
+  }
+
+  get root(): TopicNode { return this.#tree.root }
+
+  /** Called whenever topic counts change (the Traffic tab's top topics follow them). */
+  onChanged(listener: () => void): void { this.#listeners.push(listener) }
+
+  /** Reads the hub's topic list into the tree (keeps selection and expansion). */
+  async reload(): Promise<void> {
+    const res: TopicsResponse = await this.client.topics()
+    this.#tree.root = withTopicList(this.#tree.root, res)
+    this.newSinceReload = 0
+    this.#changed()
+  }
+
+  /**
+   * Topics the tap revealed since the last full read. A live message cannot say whether a
+   * retained copy is stored (the retain flag is cleared on delivery [MQTT-3.3.1-9]), nor the
+   * topic's full count: the hub's topic list can, so new topics make the next resync sooner.
+   */
+  newSinceReload = 0
+
+  onTap(messages: readonly TapMessage[]): void {
+    for (const m of messages) {
+      if (applyTapMessage(this.#tree.root, m)) this.newSinceReload++
+      if (m.topic === this.#detail.topic) this.#detail.addLive(m)
+    }
+    this.#changed()
+  }
+
+  /** Selects a topic (also from other tabs, e.g. a device's telemetry). */
+  select(topic: string): void { this.#tree.select(topic) }
+
+  shown(): void { this.#throttle.now() }
+
+  #changed(): void {
+    this.#throttle.request()
+    for (const l of this.#listeners) l()
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The Traffic tab: live charts over the last 15 minutes, one line per hub in its colour —
+ * messages in and out per second, inter-hub bytes per second (in solid, out dashed), drops and
+ * replication lag — plus the busiest topics. History comes from the stored rollups on load
+ * (`GET /api/v1/stats?sinceMs=`), then one point per hub per second.
+ */
+import type { HubStatsPoint } from '../../../../hub/src/contract/admin-api.js'
+import { SeriesSet } from '../logic/series.js'
+import { topTopics, type TopicNode } from '../logic/topic-tree.js'
+import { compact, h, replaceChildren } from '../widgets/dom.js'
+import type { HubColors } from '../widgets/hub-colors.js'
+import { LineChart, type ChartSeries } from '../widgets/line-chart.js'
+import { RenderThrottle } from '../widgets/render-throttle.js'
+
+/** Window of the charts, ms (issue 6: the last 15 minutes). */
+export const TRAFFIC_WINDOW_MS = 15 * 60_000
+const TOP_TOPICS = 10
+
+type Metric = 'msgsInPerS' | 'msgsOutPerS' | 'interHubBytesInPerS' | 'interHubBytesOutPerS' | 'drops' | 'storeLagMs'
+
+export class TrafficTab {
+  readonly element: HTMLElement
+  readonly #series = new SeriesSet(TRAFFIC_WINDOW_MS)
+  readonly #hubs = new Set<string>()
+  readonly #charts: Array<{ chart: LineChart, metrics: Array<{ metric: Metric, dashed?: boolean }> }>
+  readonly #topTopics = h('tbody')
+  readonly #throttle: RenderThrottle
+  #lastPointMs = 0
+
+  constructor(private readonly colors: HubColors, private readonly topicTree: () => TopicNode, visible: () => boolean) {
+    this.#throttle = new RenderThrottle(() => this.#render(), 2, visible)
+    this.#charts = [
+      { chart: new LineChart('Messages in /s', '/s'), metrics: [{ metric: 'msgsInPerS' }] },
+      { chart: new LineChart('Messages out /s', '/s'), metrics: [{ metric: 'msgsOutPerS' }] },
+      { chart: new LineChart('Inter-hub bytes /s (in solid, out dashed)', 'B/s'), metrics: [{ metric: 'interHubBytesInPerS' }, { metric: 'interHubBytesOutPerS', dashed: true }] },
+      { chart: new LineChart('Drops per interval', ''), metrics: [{ metric: 'drops' }] },
+      { chart: new LineChart('Replication lag (ms)', ' ms'), metrics: [{ metric: 'storeLagMs' }] },
+    ]
+    this.#charts.forEach(({ chart }, i) => chart.element.setAttribute('data-chart', ['msgs-in', 'msgs-out', 'inter-hub', 'drops', 'lag'][i] as string))
+    this.element = h('section', { class: 'tab traffic-tab' },
+      h('div', { class: 'charts' }, ...this.#charts.map((c) => c.chart.element)),
+      h('div', { class: 'panel' }, h('h2', {}, 'Top topics (messages counted since each owner started)'),
+        h('table', { class: 'top-topics' }, h('thead', {}, h('tr', {}, h('th', {}, 'topic'), h('th', {}, 'messages'), h('th', {}, 'last'))), this.#topTopics)))
+  }
+
+  /** When the newest point arrived, so a feed can ask for what came after it. */
+  get lastPointMs(): number { return this.#lastPointMs }
+
+  addStats(points: readonly HubStatsPoint[]): void {
+    for (const p of points) {
+      this.#hubs.add(p.hub)
+      for (const metric of ['msgsInPerS', 'msgsOutPerS', 'interHubBytesInPerS', 'interHubBytesOutPerS', 'drops', 'storeLagMs'] as const) {
+        this.#series.add(`${p.hub}|${metric}`, p.tsMs, p[metric])
+      }
+      if (p.tsMs > this.#lastPointMs) this.#lastPointMs = p.tsMs
+    }
+    this.#throttle.request()
+  }
+
+  /** Topic counts changed (the tree is shared with the Topics tab). */
+  topicsChanged(): void { this.#throttle.request() }
+
+  shown(): void { this.#throttle.now() }
+
+  #render(): void {
+    const now = Date.now()
+    this.#series.trim(now)
+    const hubs = [...this.#hubs].sort()
+    for (const { chart, metrics } of this.#charts) {
+      const series: ChartSeries[] = []
+      for (const hub of hubs) {
+        for (const { metric, dashed } of metrics) {
+          series.push({ name: dashed ? `${hub} out` : hub, color: this.colors.colorOf(hub), points: this.#series.get(`${hub}|${metric}`), dashed })
+        }
+      }
+      chart.draw(series, now)
+    }
+    replaceChildren(this.#topTopics, ...topTopics(this.topicTree(), TOP_TOPICS).map((n) => h('tr', {},
+      h('td', { class: 'topic' }, n.topic), h('td', { class: 'num' }, compact(n.count)),
+      h('td', { class: 'payload' }, n.last ? n.last.payload.slice(0, 80) : ''))))
+  }
+}
