@@ -463,7 +463,13 @@ describe('MQTT fuzzing against one hub', () => {
     }
 
     // Every fuzz connection is released: the gauge and aedes agree on zero.
-    await waitFor(async () => (await gaugeSum('connections')) === 0 && hub.broker.connectedClients === 0, `${TAG} ringhub_connections back to 0`, 10_000)
+    await waitFor(async () => (await gaugeSum('connections')) === 0 && hub.broker.connectedClients === 0, `${TAG} ringhub_connections back to 0`, 10_000).catch(async (err: unknown) => {
+      // What is left, so that a rare leak under load can be told apart: the gauge, aedes' count,
+      // and the clients aedes still holds (id, connected, socket destroyed).
+      const held = Object.values((hub.broker as unknown as { clients: Record<string, { id: string, connected: boolean, conn?: { destroyed?: boolean } }> }).clients)
+        .map((c) => `${c.id} connected=${c.connected} destroyed=${c.conn?.destroyed}`)
+      throw new Error(`${(err as Error).message}: gauge ${await gaugeSum('connections')}, aedes connectedClients ${hub.broker.connectedClients}, held [${held.join('; ')}]`)
+    })
 
     // Still serving: QoS 1 and QoS 2 round trips through a normal client.
     const client = await connect(`mqtt://127.0.0.1:${port}`, { clientId: `after-fuzz-${SEED}` })
