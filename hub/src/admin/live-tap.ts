@@ -10,6 +10,15 @@ import { TAP_DEFAULT_MAX_PER_S } from './ws-frames.js'
 export const TAP_FLUSH_MS = 100
 /** Payload bytes a tap message carries at most; longer ones are cut and marked `truncated`. */
 export const TAP_MAX_PAYLOAD_BYTES = 16 * 1024
+/**
+ * Bytes of messages one tap frame carries at most; beyond, messages are skipped (counted) until
+ * the next flush. Without it a flush delayed by a busy process carried a whole second's worth
+ * (500 × 16 KiB): one frame took a slow socket past its close bound before any frame could be
+ * dropped.
+ */
+export const TAP_MAX_FRAME_BYTES = 256 * 1024
+/** A tap message's JSON beyond its payload and topic (field names, numbers), about. */
+const TAP_MESSAGE_OVERHEAD_BYTES = 120
 
 /**
  * The live tap (`tap` channel): one subscription on the broker's bus per socket, so it sees what
@@ -25,6 +34,7 @@ export class LiveTap implements ChannelProvider {
     const { broker, clock, metrics } = this.deps
     const maxPerS = frame.maxPerS ?? TAP_DEFAULT_MAX_PER_S
     let batch: TapMessage[] = []
+    let batchBytes = 0
     let skipped = 0
     let windowStartMs = clock.monotonicMs()
     let inWindow = 0
@@ -39,13 +49,22 @@ export class LiveTap implements ChannelProvider {
         metrics.tapSkipped.inc()
         return
       }
+      const message = tapMessage(packet, clock.now())
+      const bytes = message.payload.length + message.topic.length + TAP_MESSAGE_OVERHEAD_BYTES
+      if (batchBytes + bytes > TAP_MAX_FRAME_BYTES) {
+        skipped++
+        metrics.tapSkipped.inc()
+        return
+      }
       inWindow++
-      batch.push(tapMessage(packet, clock.now()))
+      batchBytes += bytes
+      batch.push(message)
     }
     const flush = (): void => {
       if (batch.length === 0 && skipped === 0) return
       const out: AdminServerFrame = { op: 'tap', messages: batch, skipped }
       batch = []
+      batchBytes = 0
       skipped = 0
       sub.send(out, true)
     }
