@@ -1,10 +1,10 @@
-import type { IncomingMessage } from 'node:http'
 import type { Aedes, AedesPublishPacket } from 'aedes'
 import type { Clock } from '../base/clock.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { parseResumeRequest, readResume } from '../routing/resume.js'
 import type { Router } from '../routing/router.js'
 import type { TopicLog } from '../store/topic-log.js'
+import { queryOf, readJsonBody } from './admin-params.js'
 import { sendJson, type AdminServer } from './admin-server.js'
 import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTransport } from './device-commands.js'
 
@@ -15,7 +15,7 @@ import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTranspor
 export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router, broker: Aedes, topicLog: TopicLog, keyDepth: number, hubId: string, clock: Clock, metrics: HubMetrics }): void {
   const { router, broker, topicLog, clock, keyDepth, hubId, metrics } = deps
   admin.route('GET /api/keys/messages', async (req, res) => {
-    const query = new URL(req.url ?? '/', 'http://x').searchParams
+    const query = queryOf(req)
     const parsed = parseResumeRequest({ key: query.get('key') ?? undefined, since: query.get('since') ?? undefined, limit: query.get('limit') ?? undefined }, keyDepth)
     if (typeof parsed === 'string') {
       metrics.resumeRequests.inc({ door: 'admin', result: 'error' })
@@ -37,7 +37,7 @@ export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router
     const device = decodeURIComponent(match[1] as string)
     const body = await readJsonBody(req, 64 * 1024)
     if (typeof body === 'string') return sendJson(res, 400, { error: body })
-    const { name, args, timeoutMs = 5_000 } = body as { name?: unknown, args?: unknown, timeoutMs?: unknown }
+    const { name, args, timeoutMs = 5_000 } = body
     if (!isTopicLevel(device)) return sendJson(res, 400, { error: 'the device id must be one topic level (no /, +, #)' })
     if (typeof name !== 'string' || !isTopicLevel(name)) return sendJson(res, 400, { error: 'name must be a command name (one topic level)' })
     if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_COMMAND_TIMEOUT_MS) return sendJson(res, 400, { error: `timeoutMs must be an integer in [1, ${MAX_COMMAND_TIMEOUT_MS}]` })
@@ -60,22 +60,5 @@ function commandTransport(broker: Aedes, router: Router): CommandTransport {
       broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => { if (err) reject(err); else resolve() })
     }),
     retained: async (topic) => (await router.retainedFor([topic]))[0]?.payload,
-  }
-}
-
-/** The request body as JSON, or an error text (too large, not JSON). */
-async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > maxBytes) return `the body is over ${maxBytes} bytes`
-    chunks.push(chunk)
-  }
-  try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : 'the body must be a JSON object'
-  } catch {
-    return 'the body is not JSON'
   }
 }

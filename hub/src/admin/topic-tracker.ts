@@ -1,18 +1,13 @@
 import type { Clock } from '../base/clock.js'
+import type { TopicView } from '../contract/admin-api.js'
 
 /** Topics remembered per hub; the least recently published are forgotten beyond this. */
 export const MAX_TRACKED_TOPICS = 20_000
 /** Longest last payload kept per topic, bytes; a longer one is cut (the history has it whole). */
 export const MAX_LAST_PAYLOAD_BYTES = 4_096
 
-/** One hub's record of one topic, as a peer sends it (the payload already JSON-safe). */
-export interface LocalTopic {
-  topic: string
-  count: number
-  lastPayload: string
-  encoding: 'utf8' | 'base64'
-  lastTsMs: number
-  retained: boolean
+/** One hub's record of one topic, as a peer sends it (the payload already JSON-safe; the owner is the asking hub's to add). */
+export interface LocalTopic extends Omit<TopicView, 'owner'> {
   /** When this hub last saw a publish with the retain flag (0: never): the newest one decides `retained`. */
   retainedTsMs: number
 }

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../base/clock.js'
+import { DeadlineMap } from '../base/deadline-map.js'
 import { TransportError } from '../base/errors.js'
 import { nextTurn } from '../base/next-turn.js'
 import { FrameKind, encodeFrame, type Frame } from './link-frames.js'
@@ -8,10 +9,7 @@ import { asRouterReply, type DeliverBatchMessage, type DeliverMessage, type Rout
 /** The bus's counters a link adds to. */
 export interface LinkCounters { framesOut: number, bytesOut: number, dropped: number }
 
-interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) => void, deadlineMs: number, timeoutMs: number }
-
-/** Longest wait between two passes over the pending requests' deadlines, ms. */
-const SWEEP_MS = 50
+interface Pending { resolve: (reply: RouterReply) => void, reject: (err: Error) => void, timeoutMs: number }
 /** A delivery's bytes on the wire beyond its payload, topic and key (field markers, numbers), at most. */
 const DELIVERY_OVERHEAD_BYTES = 48
 
@@ -38,11 +36,12 @@ export class PeerLink {
   #deliveries: DeliverMessage[] = []
   #deliveryBytes = 0
   #flushScheduled = false
-  readonly #pending = new Map<number, Pending>()
-  /** One timer for all pending requests' deadlines (a timer per request was a good part of the link's cost). */
-  #sweepTimer: TimerHandle | undefined
+  /** This hub's requests awaiting their replies; one past its deadline fails with `timeout`. */
+  readonly #pending: DeadlineMap<number, Pending>
 
-  constructor(readonly peer: string, private readonly clock: Clock, private readonly counters: LinkCounters) {}
+  constructor(readonly peer: string, private readonly clock: Clock, private readonly counters: LinkCounters) {
+    this.#pending = new DeadlineMap(clock, (_id, p) => p.reject(new TransportError('timeout', `request to ${peer} timed out after ${p.timeoutMs} ms`)))
+  }
 
   get hasQueued(): boolean { return this.#queue.length > 0 || this.#deliveries.length > 0 }
 
@@ -125,34 +124,13 @@ export class PeerLink {
 
   /** Waits for the reply to request `id`, or fails with `timeout` after `timeoutMs`. */
   await(id: number, timeoutMs: number, resolve: (reply: RouterReply) => void, reject: (err: Error) => void): void {
-    this.#pending.set(id, { resolve, reject, deadlineMs: this.clock.monotonicMs() + timeoutMs, timeoutMs })
-    if (this.#sweepTimer === undefined) this.#armSweep(Math.min(SWEEP_MS, timeoutMs))
-  }
-
-  #armSweep(inMs: number): void {
-    this.#sweepTimer = this.clock.setTimeout(() => this.#sweep(), Math.max(1, inMs))
-    this.#sweepTimer.unref()
-  }
-
-  /** Fails the requests past their deadline; re-arms while any is pending. */
-  #sweep(): void {
-    this.#sweepTimer = undefined
-    const now = this.clock.monotonicMs()
-    let next = Infinity
-    for (const [id, p] of this.#pending) {
-      if (p.deadlineMs <= now) {
-        this.#pending.delete(id)
-        p.reject(new TransportError('timeout', `request to ${this.peer} timed out after ${p.timeoutMs} ms`))
-      } else next = Math.min(next, p.deadlineMs)
-    }
-    if (next !== Infinity) this.#armSweep(Math.min(SWEEP_MS, next - now))
+    this.#pending.set(id, { resolve, reject, timeoutMs }, timeoutMs)
   }
 
   /** A reply or reply-error frame: settles its request. A reply that is not one throws ProtocolError (after failing the request). */
   settle(frame: Frame): void {
-    const pending = this.#pending.get(frame.id)
+    const pending = this.#pending.take(frame.id)
     if (!pending) return // late: it timed out
-    this.#pending.delete(frame.id)
     if (frame.kind === FrameKind.replyError) {
       const reason = (frame.body as { reason?: unknown } | null)?.reason
       pending.reject(new TransportError('closed', `peer failed the request: ${String(reason)}`))
@@ -177,9 +155,6 @@ export class PeerLink {
     this.#queuedBytes = 0
     this.#deliveries = []
     this.#deliveryBytes = 0
-    this.clock.clearTimeout(this.#sweepTimer)
-    this.#sweepTimer = undefined
-    for (const p of this.#pending.values()) p.reject(error)
-    this.#pending.clear()
+    for (const p of this.#pending.clear()) p.reject(error)
   }
 }

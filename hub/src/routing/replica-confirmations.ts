@@ -1,12 +1,11 @@
-import type { Clock, TimerHandle } from '../base/clock.js'
+import type { Clock } from '../base/clock.js'
+import { DeadlineMap } from '../base/deadline-map.js'
 
 /** `need`: the replicas not heard from yet (one, with the default replication factor: an array beats a set). */
-interface Waiter { need: string[], deadlineMs: number, resolve: (confirmed: boolean) => void }
+interface Waiter { need: string[], resolve: (confirmed: boolean) => void }
 
 /** Confirmations kept for publishes nobody waits for yet (their owner's reply is still on its way). */
 const EARLY_LIMIT = 20_000
-/** Longest wait between two passes over the waiters' deadlines, ms. */
-const SWEEP_MS = 50
 
 /**
  * The ingress hub's side of chain replication's tail reply (`ReplicaConfirmMessage`): a forwarded
@@ -15,12 +14,14 @@ const SWEEP_MS = 50
  * different links, so a confirmation may arrive first; it is kept (bounded) until the wait starts.
  */
 export class ReplicaConfirmations {
-  readonly #waiting = new Map<string, Waiter>()
+  /** Waits by publish id; one past its deadline ends false. */
+  readonly #waiting: DeadlineMap<string, Waiter>
   /** id → replicas that confirmed before anyone waited (insertion order = age). */
   readonly #early = new Map<string, string[]>()
-  #sweepTimer: TimerHandle | undefined
 
-  constructor(private readonly clock: Clock) {}
+  constructor(clock: Clock) {
+    this.#waiting = new DeadlineMap(clock, (_id, waiter) => waiter.resolve(false))
+  }
 
   /** Resolves true once every hub of `replicas` has confirmed `id`, false after `timeoutMs`. */
   wait(id: string, replicas: readonly string[], timeoutMs: number): Promise<boolean> {
@@ -31,10 +32,7 @@ export class ReplicaConfirmations {
       need = need.filter((hub) => !early.includes(hub))
       if (need.length === 0) return Promise.resolve(true)
     }
-    return new Promise((resolve) => {
-      this.#waiting.set(id, { need, deadlineMs: this.clock.monotonicMs() + timeoutMs, resolve })
-      if (this.#sweepTimer === undefined) this.#arm(Math.min(SWEEP_MS, timeoutMs))
-    })
+    return new Promise((resolve) => { this.#waiting.set(id, { need, resolve }, timeoutMs) })
   }
 
   /** `from` has committed its copies of these publishes. */
@@ -45,7 +43,7 @@ export class ReplicaConfirmations {
         const i = waiter.need.indexOf(from)
         if (i >= 0) waiter.need.splice(i, 1)
         if (waiter.need.length === 0) {
-          this.#waiting.delete(id)
+          this.#waiting.take(id)
           waiter.resolve(true)
         }
         continue
@@ -63,30 +61,9 @@ export class ReplicaConfirmations {
 
   /** Ends every wait (false): the router stops. */
   close(): void {
-    this.clock.clearTimeout(this.#sweepTimer)
-    this.#sweepTimer = undefined
-    for (const waiter of this.#waiting.values()) waiter.resolve(false)
-    this.#waiting.clear()
+    for (const waiter of this.#waiting.clear()) waiter.resolve(false)
     this.#early.clear()
   }
 
   get size(): { waiting: number, early: number } { return { waiting: this.#waiting.size, early: this.#early.size } }
-
-  #arm(inMs: number): void {
-    this.#sweepTimer = this.clock.setTimeout(() => this.#sweep(), Math.max(1, inMs))
-    this.#sweepTimer.unref()
-  }
-
-  #sweep(): void {
-    this.#sweepTimer = undefined
-    const now = this.clock.monotonicMs()
-    let next = Infinity
-    for (const [id, waiter] of this.#waiting) {
-      if (waiter.deadlineMs <= now) {
-        this.#waiting.delete(id)
-        waiter.resolve(false)
-      } else next = Math.min(next, waiter.deadlineMs)
-    }
-    if (next !== Infinity) this.#arm(Math.min(SWEEP_MS, next - now))
-  }
 }

@@ -1,0 +1,60 @@
+import type { Clock, TimerHandle } from './clock.js'
+
+/** Longest wait between two passes over the deadlines, ms. */
+const SWEEP_MS = 50
+
+/**
+ * A map whose entries expire: an entry still there at its deadline is removed and handed to
+ * `onExpired`. One timer serves every entry, passing over them at most every 50 ms while any is
+ * left (a timer per entry was a good part of the inter-hub link's cost); so an entry expires up to
+ * 50 ms late. Used for requests awaiting replies and publishes awaiting their replicas.
+ */
+export class DeadlineMap<K, V> {
+  readonly #entries = new Map<K, { value: V, deadlineMs: number }>()
+  #timer: TimerHandle | undefined
+
+  constructor(private readonly clock: Clock, private readonly onExpired: (key: K, value: V) => void) {}
+
+  set(key: K, value: V, timeoutMs: number): void {
+    this.#entries.set(key, { value, deadlineMs: this.clock.monotonicMs() + timeoutMs })
+    if (this.#timer === undefined) this.#arm(Math.min(SWEEP_MS, timeoutMs))
+  }
+
+  get(key: K): V | undefined { return this.#entries.get(key)?.value }
+
+  /** Removes the entry and returns its value (undefined: none, or it expired). */
+  take(key: K): V | undefined {
+    const entry = this.#entries.get(key)
+    if (entry) this.#entries.delete(key)
+    return entry?.value
+  }
+
+  get size(): number { return this.#entries.size }
+
+  /** Removes every entry (none expires) and returns their values. */
+  clear(): V[] {
+    this.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    const values = [...this.#entries.values()].map((e) => e.value)
+    this.#entries.clear()
+    return values
+  }
+
+  #arm(inMs: number): void {
+    this.#timer = this.clock.setTimeout(() => this.#sweep(), Math.max(1, inMs))
+    this.#timer.unref()
+  }
+
+  #sweep(): void {
+    this.#timer = undefined
+    const now = this.clock.monotonicMs()
+    let next = Infinity
+    for (const [key, entry] of this.#entries) {
+      if (entry.deadlineMs <= now) {
+        this.#entries.delete(key)
+        this.onExpired(key, entry.value)
+      } else next = Math.min(next, entry.deadlineMs)
+    }
+    if (next !== Infinity && this.#timer === undefined) this.#arm(Math.min(SWEEP_MS, next - now))
+  }
+}
