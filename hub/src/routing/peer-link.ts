@@ -62,10 +62,7 @@ export class PeerLink {
   enqueue(frame: Buffer, maxQueuedBytes: number): boolean {
     if (this.#queuedBytes + (this.socket?.writableLength ?? 0) + frame.length > maxQueuedBytes) return false
     this.push(frame)
-    if (this.open && !this.#flushScheduled) {
-      this.#flushScheduled = true
-      nextTurn(() => this.flush())
-    }
+    this.#scheduleFlush()
     return true
   }
 
@@ -80,11 +77,15 @@ export class PeerLink {
     if (this.#deliveryBytes + bytes > maxFrameBytes / 2) this.#closeDeliveries()
     this.#deliveries.push(m)
     this.#deliveryBytes += bytes
-    if (this.open && !this.#flushScheduled) {
-      this.#flushScheduled = true
-      nextTurn(() => this.flush())
-    }
+    this.#scheduleFlush()
     return true
+  }
+
+  /** Writes what is queued at the end of this event-loop turn (once the link is open). */
+  #scheduleFlush(): void {
+    if (!this.open || this.#flushScheduled) return
+    this.#flushScheduled = true
+    nextTurn(() => this.flush())
   }
 
   /** Queues a frame whatever the bound (a reply: the peer's own request bounds it); the caller flushes. */
