@@ -4,29 +4,29 @@ import { RedisServer } from './redis-server.js'
 import { plainTopics, sumStats, type Layout, type Placement, type SystemHandle, type SystemStats } from './system-handle.js'
 
 /**
- * The reference for the ring: a 2-broker aedes cluster as aedes users build one — two upstream
- * aedes processes whose message bus is mqemitter-redis on one Redis server that the bench starts
- * on a free loopback port. Publishers go to broker 1, subscribers to broker 2 (`cross`), so
+ * The references for the ring: two upstream aedes processes sharing one Redis server that the
+ * bench starts on a free loopback port. Their message bus is mqemitter-redis; with `persistence`
+ * (`aedes-cluster`, the aedes README's cluster) their sessions, QoS 1 messages in flight and
+ * retained messages are in that Redis too (aedes-persistence-redis), without it (`aedes-redis`)
+ * in each broker's memory. Publishers go to broker 1, subscribers to broker 2 (`cross`), so
  * every message crosses Redis the way a ring message crosses hubs.
  */
 export class AedesRedisHandle implements SystemHandle {
-  readonly kind = 'aedes-redis'
+  private constructor(readonly kind: 'aedes-cluster' | 'aedes-redis', private readonly redis: RedisServer, private readonly brokers: readonly BrokerHandle[]) {}
 
-  private constructor(private readonly redis: RedisServer, private readonly brokers: readonly BrokerHandle[]) {}
-
-  static async start(registry: ChildRegistry, opts: { connections: number, output: (line: string) => void, redisServer: string }): Promise<AedesRedisHandle> {
+  static async start(registry: ChildRegistry, opts: { connections: number, output: (line: string) => void, redisServer: string, persistence: boolean }): Promise<AedesRedisHandle> {
     const redis = await RedisServer.start(opts.redisServer, registry)
     const brokers: BrokerHandle[] = []
     try {
       for (const name of ['aedes-1', 'aedes-2']) {
-        brokers.push(await BrokerHandle.start('aedes', registry, { connections: opts.connections, output: opts.output, name, redisPort: redis.port }))
+        brokers.push(await BrokerHandle.start('aedes', registry, { connections: opts.connections, output: opts.output, name, redisPort: redis.port, redisPersistence: opts.persistence }))
       }
     } catch (err) {
       await Promise.all(brokers.map((b) => b.stop()))
       await redis.stop()
       throw err
     }
-    return new AedesRedisHandle(redis, brokers)
+    return new AedesRedisHandle(opts.persistence ? 'aedes-cluster' : 'aedes-redis', redis, brokers)
   }
 
   get alive(): boolean { return this.redis.alive && this.brokers.every((b) => b.alive) }

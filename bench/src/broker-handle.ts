@@ -20,6 +20,8 @@ export interface BrokerStartOptions {
   hub?: HubNodeOptions
   /** aedes: share messages through the Redis server on this loopback port. */
   redisPort?: number
+  /** aedes with redisPort: its persistence in that Redis server too (aedes-persistence-redis). */
+  redisPersistence?: boolean
   /** Extra node flags for the broker process (e.g. --cpu-prof). */
   nodeFlags?: readonly string[]
 }
@@ -48,7 +50,7 @@ export class BrokerHandle implements SystemHandle {
     const removeData = (): void => { unregister(); remove() }
     let channel: ChildChannel<BrokerRequest, BrokerReply> | undefined
     try {
-      const args: BrokerArgs = { dataDir, hub: opts.hub, redisPort: opts.redisPort }
+      const args: BrokerArgs = { dataDir, hub: opts.hub, redisPort: opts.redisPort, redisPersistence: opts.redisPersistence }
       channel = spawnChild<BrokerRequest, BrokerReply>(registry, {
         name: opts.name ?? kind,
         script: 'broker-process.js',

@@ -19,7 +19,10 @@ async function start(kind: BrokerKind, args: BrokerArgs): Promise<RunningBroker>
       const { startRinghub } = await import('./broker-ringhub.js')
       return startRinghub(args.dataDir, args.hub)
     }
-    case 'aedes': return (await import('./broker-aedes.js')).startAedes(args.redisPort)
+    case 'aedes': {
+      const redis = args.redisPort === undefined ? undefined : { port: args.redisPort, persistence: args.redisPersistence === true }
+      return (await import('./broker-aedes.js')).startAedes(redis)
+    }
     case 'relay': return (await import('./broker-relay.js')).startRelay()
   }
 }

@@ -58,6 +58,8 @@ export interface BrokerArgs {
   hub?: HubNodeOptions
   /** aedes: use mqemitter-redis on 127.0.0.1:<redisPort> instead of the in-memory emitter. */
   redisPort?: number
+  /** aedes with redisPort: aedes-persistence-redis on the same server instead of memory. */
+  redisPersistence?: boolean
 }
 
 // ---- load workers ----

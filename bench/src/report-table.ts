@@ -52,7 +52,7 @@ export function renderReport(rows: readonly MetricRow[], cpuRows: readonly CpuRo
       row.status ? STATUS_TEXT[row.status] : '',
     ])))
     const cpu = cpuRows.filter((r) => r.section === 'ring')
-    const systems = (['ring', 'aedes-redis', 'ringhub', 'aedes'] as const).filter((k) => cpu.some((r) => r.brokers[k]))
+    const systems = (['ring', 'aedes-cluster', 'aedes-redis', 'ringhub', 'aedes'] as const).filter((k) => cpu.some((r) => r.brokers[k]))
     if (cpu.length > 0) out.push('', cpuNote, cpuTable(cpu, systems))
   }
 

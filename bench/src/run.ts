@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string): void => { process.stderr.write(line + '\n') }
   const ctx: RunContext = { options, registry, output: log }
   // Fail before anything runs rather than after minutes of measurements without their reference.
-  if (scenarios.some((s) => systemsOf(s, ctx).includes('aedes-redis')) && !findRedisServer(options.redisServer)) {
+  if (scenarios.some((s) => systemsOf(s, ctx).some((k) => k === 'aedes-redis' || k === 'aedes-cluster')) && !findRedisServer(options.redisServer)) {
     throw new Error(redisMissing(options.redisServer))
   }
 

@@ -2,15 +2,18 @@ import type { BrokerKind } from './ipc-protocol.js'
 
 /**
  * What a scenario runs against: one broker process (`ringhub`, `aedes`, `relay`), or a system
- * of several processes — `ring`, three ringhub hubs joined into one ring, and `aedes-redis`, two
- * aedes brokers sharing their messages through a Redis server (what aedes users build today).
+ * of several processes — `ring`, three ringhub hubs joined into one ring; `aedes-cluster`, two
+ * aedes brokers sharing one Redis server as their message bus and their persistence (the aedes
+ * README's cluster: what aedes users build today); `aedes-redis`, the same two brokers sharing
+ * only the bus, each keeping sessions and retained messages in its own memory (cheaper, but not
+ * one broker to its clients).
  */
-export type SystemKind = BrokerKind | 'ring' | 'aedes-redis'
-export const SYSTEM_KINDS: readonly SystemKind[] = ['ringhub', 'aedes', 'relay', 'ring', 'aedes-redis']
+export type SystemKind = BrokerKind | 'ring' | 'aedes-cluster' | 'aedes-redis'
+export const SYSTEM_KINDS: readonly SystemKind[] = ['ringhub', 'aedes', 'relay', 'ring', 'aedes-cluster', 'aedes-redis']
 
 /** How the system is named in tables. */
 export const SYSTEM_LABELS: Readonly<Record<SystemKind, string>> = {
-  'ringhub': 'ringhub', 'aedes': 'aedes', 'relay': 'relay', 'ring': 'ring of 3', 'aedes-redis': 'aedes+redis',
+  'ringhub': 'ringhub', 'aedes': 'aedes', 'relay': 'relay', 'ring': 'ring of 3', 'aedes-cluster': 'aedes cluster', 'aedes-redis': 'aedes+redis bus',
 }
 
 /**

@@ -19,10 +19,11 @@ export async function startSystem(kind: SystemKind, options: BenchOptions, regis
         ...opts, replicationFactor: options.replicationFactor, profile: options.ringProfile,
         ...(options.hubCpuProfDir ? { cpuProfFlags: (id: string) => cpuProfFlags(options.hubCpuProfDir as string, `hub-${id}`) } : {}),
       })
+    case 'aedes-cluster':
     case 'aedes-redis': {
       const redisServer = findRedisServer(options.redisServer)
       if (!redisServer) throw new Error(redisMissing(options.redisServer))
-      return AedesRedisHandle.start(registry, { ...opts, redisServer })
+      return AedesRedisHandle.start(registry, { ...opts, redisServer, persistence: kind === 'aedes-cluster' })
     }
     case 'ringhub':
       return BrokerHandle.start(kind, registry, { ...opts, ...(options.hubCpuProfDir ? { nodeFlags: cpuProfFlags(options.hubCpuProfDir, 'ringhub') } : {}) })
@@ -38,5 +39,5 @@ function cpuProfFlags(dir: string, name: string): string[] {
 
 /** Start, stop and worker forks around one measurement of a system, on top of the scenario's own budget. */
 export function overheadMs(kind: SystemKind): number {
-  return kind === 'ring' ? 25_000 : kind === 'aedes-redis' ? 10_000 : 5_000
+  return kind === 'ring' ? 25_000 : kind === 'aedes-redis' || kind === 'aedes-cluster' ? 10_000 : 5_000
 }
