@@ -25,6 +25,8 @@ import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
 import { staticFiles } from './admin/static-files.js'
+import { ChannelPresence } from './admin/channel-presence.js'
+import { ChannelServer } from './admin/channels.js'
 import { OperatorApi } from './admin/operator-api.js'
 import { readInterHubTls, startLogRetention, startRouter, startWillGuard } from './hub-routing.js'
 import { Cluster } from './membership/cluster.js'
@@ -74,6 +76,7 @@ export class Hub {
       bus: TcpPeerBus
       emitter: RingEmitter
       operator: OperatorApi
+      channels: ChannelServer
     },
   ) {}
 
@@ -190,6 +193,14 @@ export class Hub {
       })
       const operator = OperatorApi.start({ self: config.id, admin, broker, cluster, router, bus, db, topicLog, metrics, clock, log, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes })
       cleanups.unshift(() => operator.stop())
+      const channels = new ChannelServer({
+        self: config.id, admin, bus: emitter.mq, router, credentials: users,
+        publish: (packet, done) => broker.publish(packet, done),
+        presence: new ChannelPresence({ self: config.id, ring: operator.ring, peers: () => router.peers(), log: log.child({ component: 'channels' }) }),
+        allowAnonymous: config.allowAnonymous, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes, maxInflight: config.maxInflightInbound,
+        registry: metrics.registry, clock, log: log.child({ component: 'channels' }),
+      })
+      cleanups.unshift(() => channels.close())
 
       const sys = new SysTopics({
         broker, clock, log, metrics,
@@ -204,7 +215,7 @@ export class Hub {
 
       admin.fallback(staticFiles()) // the operator UI at / (issue 6)
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
-      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator })
+      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator, channels })
     } catch (err) {
       for (const cleanup of cleanups) await cleanup()
       throw err
@@ -248,6 +259,7 @@ export class Hub {
     const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
     this.parts.operator.stop()
+    this.parts.channels.close()
     // The wills of the connected clients are due; published while this hub still routes.
     await publishWillsBeforeStop(this.broker, persistence, log)
     // The wills reach local subscribers through the bus, then their sockets (written in the next

@@ -42,7 +42,10 @@ export interface OperatorApiDeps {
  * publish and the WebSocket channels, each answered for the whole ring. Built once by hub.ts.
  */
 export class OperatorApi {
-  private constructor(private readonly parts: { sampler: StatsSampler, ws: AdminWs, ringFeed: RingFeed, feeds: Array<{ stop: () => void }> }) {}
+  private constructor(private readonly parts: { sampler: StatsSampler, ws: AdminWs, ringFeed: RingFeed, feeds: Array<{ stop: () => void }>, ring: RingQuery }) {}
+
+  /** Named queries answered by every alive hub (for other parts that answer for the whole ring). */
+  get ring(): RingQuery { return this.parts.ring }
 
   static start(deps: OperatorApiDeps): OperatorApi {
     const { self, admin, broker, cluster, router, bus, db, topicLog, clock, keyDepth } = deps
@@ -78,7 +81,7 @@ export class OperatorApi {
     }
     const ws = new AdminWs({ channels: { ring: ringFeed, ...feeds, tap: new LiveTap({ broker, clock, metrics: adminMetrics }) }, metrics: adminMetrics, log, clock })
     admin.upgrade(WS_API_PATH, ws.handler(), { authenticated: true })
-    return new OperatorApi({ sampler, ws, ringFeed, feeds: Object.values(feeds) })
+    return new OperatorApi({ sampler, ws, ringFeed, feeds: Object.values(feeds), ring })
   }
 
   /** Stops sampling and feeding and closes the operator WebSockets (before the broker closes). */

@@ -99,6 +99,8 @@ export interface LogRequest {
 export interface LogReply {
   t: 'log-entries'
   entries: WireEntry[]
+  /** The first offset the owner's log holds for the key (null: none); absent from older hubs. */
+  oldest?: { epoch: number, seq: number } | null
 }
 
 /** One sequenced message as the owner copies it to a replica. */
@@ -219,6 +221,9 @@ const QOS = new Set([0, 1, 2])
 const isString = (v: unknown): v is string => typeof v === 'string'
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+/** Absent, null, or `{ epoch, seq }` counts. */
+const isOptionalOffset = (v: unknown): boolean =>
+  v === undefined || v === null || (typeof v === 'object' && isCount((v as Record<string, unknown>).epoch) && isCount((v as Record<string, unknown>).seq))
 const isQos = (v: unknown): v is 0 | 1 | 2 => QOS.has(v as number)
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
 
@@ -359,7 +364,7 @@ export function asRouterReply(v: unknown): RouterReply {
       if (!isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained) || !isTail(m.tail)) bad('key-state-reply')
       break
     case 'log-entries':
-      if (!isEntries(m.entries)) bad('log-entries')
+      if (!isEntries(m.entries) || !isOptionalOffset(m.oldest)) bad('log-entries')
       break
     case 'session':
       if ((m.subscriptions !== null && !isSubscriptions(m.subscriptions)) || !isPackets(m.packets)) bad('session')

@@ -61,7 +61,7 @@ export interface RouterDeps {
   peers(): readonly string[]
   sequencer: Sequencer
   /** This hub's topic log, read for resume requests. */
-  topicLog: Pick<TopicLog, 'since' | 'state' | 'noteEpoch' | 'appendReplica' | 'tail'>
+  topicLog: Pick<TopicLog, 'since' | 'state' | 'noteEpoch' | 'appendReplica' | 'tail' | 'oldest'>
   retained: RetainedStore
   /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); see LocalDelivery.
    *  Nothing returned: taken at once. */
@@ -332,19 +332,24 @@ export class Router {
    * from the owner's log (this hub's, or the owner's over the link). `owner` says who answered.
    * Earlier owners' entries are there as far as the handoff tail reached.
    */
-  async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[] }> {
+  async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[], oldest: Offset | null }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
-    if (owner === this.deps.self) return { owner, entries: this.deps.topicLog.since(key, from, limit) }
-    return { owner, entries: await this.#readLog(owner, key, from, limit) }
+    if (owner === this.deps.self) return { owner, entries: this.deps.topicLog.since(key, from, limit), oldest: this.deps.topicLog.oldest(key) ?? null }
+    const reply = await this.#requestLog(owner, key, from, limit)
+    return { owner, entries: reply.entries, oldest: reply.oldest }
   }
 
   /** Delivery counters (repeats skipped, catch-ups after an owner change). */
   get deliveryStats(): Readonly<DeliveryCursorStats> { return this.#cursors.stats }
 
   async #readLog(hub: string, key: string, from: Offset, limit = MAX_LOG_READ): Promise<LogEntry[]> {
+    return (await this.#requestLog(hub, key, from, limit)).entries
+  }
+
+  async #requestLog(hub: string, key: string, from: Offset, limit: number): Promise<{ entries: LogEntry[], oldest: Offset | null }> {
     const reply = await this.deps.bus.request(hub, { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }, this.#requestTimeoutMs)
     if (reply.t !== 'log-entries') throw new Error(`${hub} answered ${reply.t}`)
-    return reply.entries.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) }))
+    return { entries: reply.entries.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) })), oldest: reply.oldest ?? null }
   }
 
   /** Peers that must hear about `filter`: its key's owner, or every peer for a global filter. */
@@ -581,7 +586,7 @@ export class Router {
     }
     if (r.t === 'log') {
       const entries = this.deps.topicLog.since(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ))
-      return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e) }
+      return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e), oldest: this.deps.topicLog.oldest(r.key) ?? null }
     }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
     if (r.t === 'key-state' || r.t === 'handoff') return this.#handoff.onRequest(r)
