@@ -62,6 +62,11 @@ export class RingHandle implements SystemHandle {
 
   get alive(): boolean { return [...this.hubs.values()].every((h) => h.alive) }
 
+  /** Each hub's MQTT and admin (HTTP, WebSocket) ports, for benches that connect clients themselves. */
+  endpoints(): Array<{ id: HubId, mqtt: number, admin: number }> {
+    return RING_IDS.map((id) => ({ id, mqtt: this.#hub(id).port, admin: (this.#hub(id).extraPorts as { admin: number }).admin }))
+  }
+
   #hub(id: HubId): BrokerHandle { return this.hubs.get(id) as BrokerHandle }
 
   async #get<T>(id: HubId, path: string): Promise<T> {
