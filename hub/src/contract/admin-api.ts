@@ -84,10 +84,17 @@ export interface TopicView {
   owner: string
 }
 
-/** `GET /api/v1/topics?prefix=P&limit=N` (flat list; the renderer builds the tree). */
+/**
+ * `GET /api/v1/topics?prefix=P&limit=N`: the most recently published first. With `order=topic`
+ * (`&after=T`) a page in topic order instead, for reading every topic: pass `next` as `after`
+ * until it is absent. Flat list; the renderer builds the tree.
+ */
 export interface TopicsResponse {
   topics: TopicView[]
+  /** Topics matching `prefix` in the whole ring (all pages together). */
   total: number
+  /** `order=topic` only: the cursor of the next page (the last topic of this one); absent on the last page. */
+  next?: string
 }
 
 /** A stored message of a topic's log (the resume reader's entries, one topic). */
