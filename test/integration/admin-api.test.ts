@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import type { DevicesResponse, HubStatsPoint, StatsResponse, TimelineEvent, TopicHistoryResponse, TopicsResponse } from '../../hub/src/contract/admin-api.js'
-import type { RingView } from '../../hub/src/contract/ring-view.js'
+import type { RingView, RingVnodesView } from '../../hub/src/contract/ring-view.js'
 import type { Hub } from '../../hub/src/hub.js'
 import type { TcpPeerBus } from '../../hub/src/routing/tcp-peer-bus.js'
 import { counter } from '../helpers/admin.js'
@@ -58,6 +58,22 @@ describe('admin API v1 on a 3-hub ring', () => {
     expect((await get<{ owner: string }>('a', '/api/v1/ring/owner?topic=devices/x/t')).body.owner).toBe(owner(ring.hub('a'), 'devices/x/t'))
     expect((await get('a', '/api/stats')).status).toBe(404)
     expect((await get('a', '/api/v1/nothing')).status).toBe(404)
+  })
+
+  it('ring/vnodes: the vnode positions of the ring, sorted, 400 per hub, their arcs giving the view\'s shares', async () => {
+    const { status, body } = await get<RingVnodesView>('c', '/api/v1/ring/vnodes')
+    const view = (await get<RingView>('c', '/api/v1/ring')).body
+    expect(status).toBe(200)
+    expect(body).toMatchObject({ apiVersion: 1, checksum: view.checksum, format: 'hashring/md5/v100/r4/hub:' })
+    expect(body.positions).toHaveLength(3 * 400)
+    expect(body.owners).toHaveLength(body.positions.length)
+    for (let i = 1; i < body.positions.length; i++) expect(body.positions[i]).toBeGreaterThanOrEqual(body.positions[i - 1] as number)
+    const shares = new Map<string, number>()
+    body.positions.forEach((p, i) => {
+      const start = i === 0 ? (body.positions.at(-1) as number) - 2 ** 32 : body.positions[i - 1] as number
+      shares.set(body.owners[i] as string, (shares.get(body.owners[i] as string) ?? 0) + (p - start) / 2 ** 32)
+    })
+    for (const m of view.members) expect(shares.get(m.id) ?? 0).toBeCloseTo(m.share, 9)
   })
 
   it('stats: any hub answers with the points of all three hubs', async () => {

@@ -7,7 +7,7 @@
 import type {
   DevicesResponse, PublishRequest, StatsResponse, TimelineEvent, TopicHistoryResponse, TopicsResponse,
 } from '../../../../hub/src/contract/admin-api.js'
-import type { RingView } from '../../../../hub/src/contract/ring-view.js'
+import type { RingView, RingVnodesView } from '../../../../hub/src/contract/ring-view.js'
 import type { ConnectionSettings } from './connection-settings.js'
 
 /** A request the hub refused or could not answer; `status` 0 when no answer came at all. */
@@ -37,6 +37,9 @@ export class AdminClient {
   constructor(private readonly settings: () => ConnectionSettings) {}
 
   ring(): Promise<RingView> { return this.#get('/api/v1/ring', '/api/ring') }
+
+  /** The hub's vnode positions of its ring (docs/admin-api.md). */
+  ringVnodes(): Promise<RingVnodesView> { return this.#get('/api/v1/ring/vnodes') }
 
   ownerOf(topic: string): Promise<OwnerAnswer> {
     const q = `?topic=${encodeURIComponent(topic)}`

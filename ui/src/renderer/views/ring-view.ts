@@ -31,7 +31,7 @@ export class RingTab {
   #relookup: () => Promise<void> = async () => {}
 
   constructor(private readonly client: AdminClient, private readonly colors: HubColors, visible: () => boolean) {
-    this.#circle = new RingCircle(colors)
+    this.#circle = new RingCircle(colors, () => client.ringVnodes())
     this.#throttle = new RenderThrottle(() => this.#render(), 4, visible)
     const input = h('input', { type: 'text', placeholder: 'topic, e.g. devices/d42/telemetry', class: 'lookup-input', 'aria-label': 'topic to look up' })
     const lookup = async (): Promise<void> => {
