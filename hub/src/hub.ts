@@ -15,6 +15,8 @@ import { MqttAuth } from './mqtt/auth.js'
 import { closeBroker, createBroker, type BrokerDeps } from './mqtt/broker.js'
 import { createMqEmitter } from './mqtt/mq-emitter.js'
 import { RingEmitter } from './mqtt/ring-emitter.js'
+import { RING_FORMAT } from './ring/ring.js'
+import type { RingVnodesView } from './contract/ring-view.js'
 import { nextTurn } from './base/next-turn.js'
 import { RoutedPersistence } from './mqtt/routed-persistence.js'
 import type { Router } from './routing/router.js'
@@ -186,6 +188,11 @@ export class Hub {
       installResumeTopic({ broker, router, topicLog, keyDepth: config.keyDepth, identityOf: (client) => auth.identityOf(client), metrics, log })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
+      admin.route('GET /api/v1/ring/vnodes', (_req, res) => {
+        const ring = cluster.tracker.ring
+        const body: RingVnodesView = { apiVersion: 1, checksum: ring.checksum, format: RING_FORMAT, positions: Array.from(ring.continuum.positions), owners: [...ring.continuum.owners] }
+        sendJson(res, 200, body)
+      })
       admin.route('GET /api/ring/owner', (req, res) => {
         const topic = new URL(req.url ?? '/', 'http://x').searchParams.get('topic')
         if (!topic) return sendJson(res, 400, { error: 'query parameter topic is required' })

@@ -1,7 +1,13 @@
+import { readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { APP_SCHEME, APP_HOST, appProtocolHandler } from '../../ui/src/main/app-protocol.js'
+import { contentSecurityPolicy } from '../../ui/src/main/window-policy.js'
 import type { Hub } from '../../hub/src/hub.js'
 import type { RingView } from '../../hub/src/contract/ring-view.js'
-import { startHub, tempDir } from '../helpers/hubs.js'
+import { REPO_ROOT, startHub, tempDir } from '../helpers/hubs.js'
 import { UiBrowser } from '../helpers/ui-browser.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -86,5 +92,48 @@ describe('the renderer in the desktop app', () => {
     await page.waitForSelector('.setup-overlay', { state: 'hidden', timeout: 5_000 })
     await context.close()
     expect(ui.errors).toEqual([])
+  })
+
+  it('as the bundled copy from the app\'s scheme handler (what Electron serves instead of file://), runs its ES modules under the app\'s CSP', async () => {
+    // Chromium refuses module scripts on a file:// page (origin null, CORS); Electron serves the
+    // copy from ringhub-app://bundle through app-protocol.ts's handler. Headless Chromium cannot
+    // register that scheme, so the same handler answers here over HTTP, unchanged: its paths,
+    // MIME types and CSP header are what the window gets.
+    const rendererDir = join(REPO_ROOT, 'ui', 'dist', 'renderer')
+    // index.html and app.css reach ui/dist/renderer by copy-renderer-static.js (prepare); a
+    // checkout built with tsc -b alone has them in ui/public.
+    const readEither = async (path: string): Promise<Uint8Array> => {
+      try { return await readFile(path) } catch { return await readFile(join(REPO_ROOT, 'ui', 'public', relative(rendererDir, path))) }
+    }
+    const handle = appProtocolHandler({ rootDir: rendererDir, readFile: readEither, csp: () => contentSecurityPolicy(null) })
+    const server: Server = createServer((req, res) => {
+      void handle({ url: `${APP_SCHEME}://${APP_HOST}${req.url ?? '/'}`, method: req.method ?? 'GET' }).then(async (answer) => {
+        res.writeHead(answer.status, Object.fromEntries(answer.headers))
+        res.end(Buffer.from(await answer.arrayBuffer()))
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const ring = await (await fetch(`http://127.0.0.1:${hub.ports.admin}/api/ring`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as RingView
+      const context = await ui.browser.newContext()
+      await context.addInitScript(fakeDesktop(ring))
+      const page = await context.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (err) => errors.push(err.message))
+      // (Chromium asks for /favicon.ico by itself; an Electron window does not.)
+      page.on('console', (msg) => { if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) errors.push(`${msg.text()} ${msg.location().url}`) })
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/index.html?reason=unreachable`)
+      // The modules ran: the setup panel and the observer's ring are rendered.
+      await page.waitForSelector('.setup-overlay', { timeout: 10_000 })
+      await page.waitForSelector('tr[data-hub="h1"][data-state="alive"]', { timeout: 10_000 })
+      expect(await page.textContent('body')).not.toContain('Loading Ringhub')
+      // The hub's colour swatch is drawn: the app's CSP has no 'unsafe-inline', so the renderer
+      // sets styles through the CSSOM, never as style attributes (widgets/dom.ts).
+      expect(await page.evaluate(`getComputedStyle(document.querySelector('tr[data-hub="h1"] .swatch')).backgroundColor`)).not.toBe('rgba(0, 0, 0, 0)')
+      expect(errors).toEqual([])
+      await context.close()
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })

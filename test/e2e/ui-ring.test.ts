@@ -97,6 +97,13 @@ describe('the Ring tab', () => {
     expect((rows.get('h1')?.share ?? 0) + (rows.get('h2')?.share ?? 0)).toBeCloseTo(1, 6)
     expect(await page.getAttribute('svg.ring-circle', 'data-exact')).toBe('true')
     await ui.screenshot(page, 'ui-ring-h3-dead')
+    // The timeline beside the traffic: the Traffic tab lists the death too, and its charts mark
+    // the suspicion and the death where they happened.
+    await page.click('[data-tab-link="traffic"]')
+    await page.waitForSelector('.traffic-tab .timeline li[data-type="memberDied"][data-member="h3"]', { timeout: 10_000 })
+    await waitFor(async () => Number(await page.getAttribute('[data-chart="msgs-in"] canvas', 'data-markers')) >= 2, 'membership markers on the traffic chart', 5_000, 100)
+    await ui.screenshot(page, 'ui-traffic-timeline')
+    await page.click('[data-tab-link="ring"]')
 
     // Same data and gossip port, as a service restarts (a new address would wait out the dead
     // member's reclaim time, 30 s in the lan profile).

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import type { DevicesResponse, HubStatsPoint, StatsResponse, TimelineEvent, TopicHistoryResponse, TopicsResponse } from '../../hub/src/contract/admin-api.js'
-import type { RingView } from '../../hub/src/contract/ring-view.js'
+import type { RingView, RingVnodesView } from '../../hub/src/contract/ring-view.js'
 import type { Hub } from '../../hub/src/hub.js'
 import type { TcpPeerBus } from '../../hub/src/routing/tcp-peer-bus.js'
 import { counter } from '../helpers/admin.js'
@@ -58,6 +58,22 @@ describe('admin API v1 on a 3-hub ring', () => {
     expect((await get<{ owner: string }>('a', '/api/v1/ring/owner?topic=devices/x/t')).body.owner).toBe(owner(ring.hub('a'), 'devices/x/t'))
     expect((await get('a', '/api/stats')).status).toBe(404)
     expect((await get('a', '/api/v1/nothing')).status).toBe(404)
+  })
+
+  it('ring/vnodes: the vnode positions of the ring, sorted, 400 per hub, their arcs giving the view\'s shares', async () => {
+    const { status, body } = await get<RingVnodesView>('c', '/api/v1/ring/vnodes')
+    const view = (await get<RingView>('c', '/api/v1/ring')).body
+    expect(status).toBe(200)
+    expect(body).toMatchObject({ apiVersion: 1, checksum: view.checksum, format: 'hashring/md5/v100/r4/hub:' })
+    expect(body.positions).toHaveLength(3 * 400)
+    expect(body.owners).toHaveLength(body.positions.length)
+    for (let i = 1; i < body.positions.length; i++) expect(body.positions[i]).toBeGreaterThanOrEqual(body.positions[i - 1] as number)
+    const shares = new Map<string, number>()
+    body.positions.forEach((p, i) => {
+      const start = i === 0 ? (body.positions.at(-1) as number) - 2 ** 32 : body.positions[i - 1] as number
+      shares.set(body.owners[i] as string, (shares.get(body.owners[i] as string) ?? 0) + (p - start) / 2 ** 32)
+    })
+    for (const m of view.members) expect(shares.get(m.id) ?? 0).toBeCloseTo(m.share, 9)
   })
 
   it('stats: any hub answers with the points of all three hubs', async () => {
@@ -128,12 +144,41 @@ describe('admin API v1 on a 3-hub ring', () => {
     await waitFor(() => got.find((m) => m.topic === 'devices/t1/cmd' && m.payload === 'hi\u0001'), 'the published message on c')
   })
 
+  it('topics: pages in topic order (order=topic, after=next) list every topic of the ring once', async () => {
+    const onA = await device('a', 'pager-a')
+    const onC = await device('c', 'pager-c')
+    const names = Array.from({ length: 7 }, (_, i) => `devices/pg/t${i}`)
+    for (const [i, topic] of names.entries()) await (i % 2 === 0 ? onA : onC).publishAsync(topic, `v${i}`, { qos: 1 })
+    await onC.publishAsync('devices/pg/t0', 'v0-again', { qos: 1 })
+    const seen: string[] = []
+    let after = ''
+    let pages = 0
+    for (;;) {
+      const { status, body } = await get<TopicsResponse>('b', `/api/v1/topics?prefix=devices/pg/&order=topic&limit=3${after ? `&after=${encodeURIComponent(after)}` : ''}`)
+      expect(status).toBe(200)
+      expect(body.total).toBe(7)
+      pages++
+      seen.push(...body.topics.map((t) => t.topic))
+      if (body.next === undefined) break
+      expect(body.topics).toHaveLength(3)
+      after = body.next
+    }
+    expect(pages).toBe(3)
+    expect(seen).toEqual([...names].sort())
+    const t0 = (await get<TopicsResponse>('b', '/api/v1/topics?prefix=devices/pg/t0&order=topic')).body.topics[0]
+    expect(t0).toMatchObject({ topic: 'devices/pg/t0', count: 2, lastPayload: 'v0-again' })
+    // The default order has no cursor.
+    expect((await get<TopicsResponse>('b', '/api/v1/topics?prefix=devices/pg/&limit=3')).body.next).toBeUndefined()
+  })
+
   it('bad queries and bodies get a 400 with a reason, are counted, and change nothing', async () => {
     const before = await counter(admin('a'), 'ringhub_admin_bad_requests_total')
     const cases: Array<[string, string]> = [
       ['/api/v1/devices?limit=abc', 'limit'],
       ['/api/v1/devices?limit=0', 'limit'],
       ['/api/v1/topics?limit=99999999', 'limit'],
+      ['/api/v1/topics?order=name', 'order'],
+      ['/api/v1/topics?after=devices/a', 'order=topic'],
       ['/api/v1/stats?sinceMs=-5', 'sinceMs'],
       ['/api/v1/timeline?limit=1.5', 'limit'],
       ['/api/v1/topics/history?topic=devices/%2B/x', 'topic'],

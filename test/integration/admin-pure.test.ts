@@ -4,7 +4,9 @@ import { mergeDevices } from '../../hub/src/admin/devices-routes.js'
 import { fitBytes } from '../../hub/src/admin/admin-params.js'
 import { mergeTimeline } from '../../hub/src/admin/timeline.js'
 import { MAX_TRACKED_TOPICS, TopicTracker } from '../../hub/src/admin/topic-tracker.js'
-import { mergeTopics, publishableTopic } from '../../hub/src/admin/topics-routes.js'
+import { mergeTopics, publishableTopic, topicPage, topicPagePart } from '../../hub/src/admin/topics-routes.js'
+import type { LocalTopic } from '../../hub/src/admin/topic-tracker.js'
+import type { TopicView } from '../../hub/src/contract/admin-api.js'
 import { mqttFilterError, parseClientFrame } from '../../hub/src/admin/ws-frames.js'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
 
@@ -67,6 +69,63 @@ describe('merging the hubs\' parts', () => {
       { topic: 'y', count: 5, lastPayload: 'v400', encoding: 'utf8', lastTsMs: 400, retained: false, owner: 'o' },
       { topic: 'x', count: 5, lastPayload: 'v200', encoding: 'utf8', lastTsMs: 200, retained: true, owner: 'o' },
     ])
+  })
+
+  describe('topics in topic order, page by page', () => {
+    const local = (topic: string, lastTsMs: number, lastPayload = `${topic}@${lastTsMs}`): LocalTopic =>
+      ({ topic, count: 1, lastPayload, encoding: 'utf8', lastTsMs, retained: false, retainedTsMs: 0 })
+    /** Reads every page as a client would, asking each hub for its part with the cursor. */
+    function readAll(hubs: ReadonlyArray<readonly LocalTopic[]>, limit: number): { pages: TopicView[][], totals: number[] } {
+      const pages: TopicView[][] = []
+      const totals: number[] = []
+      let after = ''
+      for (let guard = 0; guard < 10_000; guard++) {
+        const parts = hubs.map((list) => topicPagePart(list, after, limit))
+        const merged = mergeTopics(parts.map((p) => ({ part: p.topics })), () => 'o')
+        const page = topicPage(merged, parts.map((p) => p.cut), after, limit)
+        pages.push(page.topics)
+        totals.push(merged.length)
+        if (page.next === undefined) return { pages, totals }
+        expect(page.next > after).toBe(true)
+        after = page.next
+      }
+      throw new Error('paging did not end')
+    }
+
+    it.each([1, 2, 3, 7, 50])('with limit %i, every topic of every hub exactly once, in order, with its newest value', (limit) => {
+      const a = ['d/1', 'd/3', 'd/5', 'x', 'd/10'].map((t, i) => local(t, 10 + i))
+      const b = ['d/2', 'd/3', 'd/4', 'y'].map((t, i) => local(t, 20 + i))
+      const c = ['d/3', 'd/6', 'z', 'a'].map((t, i) => local(t, 5 + i))
+      const { pages, totals } = readAll([a, b, c], limit)
+      const all = pages.flat()
+      const expected = [...new Set([...a, ...b, ...c].map((t) => t.topic))].sort()
+      expect(all.map((t) => t.topic)).toEqual(expected)
+      for (const p of pages.slice(0, -1)) expect(p).toHaveLength(limit)
+      expect(new Set(totals)).toEqual(new Set([expected.length]))
+      // d/3 is on all three hubs: the newest message (b's, at 21) gives its value; counts add.
+      expect(all.find((t) => t.topic === 'd/3')).toMatchObject({ lastPayload: 'd/3@21', count: 3 })
+      for (const t of all) expect(t.lastPayload, t.topic).not.toBe('')
+    })
+
+    it('a hub whose page does not fit its part stops the page where it was cut, and the next page goes on from there', () => {
+      // 1000 topics of 4 KiB: about 4 MB, twice what a hub sends of one page.
+      const big = Array.from({ length: 1_000 }, (_, i) => local(`big/${String(i).padStart(4, '0')}`, i, 'x'.repeat(4_096)))
+      const small = Array.from({ length: 300 }, (_, i) => local(`big/${String(i * 3).padStart(4, '0')}a`, 5_000 + i))
+      const part = topicPagePart(big, '', 1_000)
+      expect(part.cut).toBeDefined()
+      expect(part.topics.filter((t) => t.lastPayload !== '').length).toBeLessThan(1_000)
+      const { pages } = readAll([big, small], 1_000)
+      expect(pages.length).toBeGreaterThan(1)
+      const all = pages.flat()
+      expect(all.map((t) => t.topic)).toEqual([...big, ...small].map((t) => t.topic).sort())
+      // Past the cut the hub sent names without values: the page must not have shown those.
+      const value = new Map([...big, ...small].map((t) => [t.topic, t.lastPayload]))
+      for (const t of all) expect(t.lastPayload === value.get(t.topic), t.topic).toBe(true)
+    })
+
+    it('an empty ring answers one empty page without a cursor', () => {
+      expect(readAll([[], []], 10)).toEqual({ pages: [[]], totals: [0] })
+    })
   })
 
   it('timeline: de-duplicated by (seenBy, tsMs, type, member), in time order, the newest limit', () => {

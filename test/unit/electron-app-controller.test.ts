@@ -11,7 +11,7 @@ import { SettingsStore } from '../../ui/src/main/settings-store.js'
 import type { WindowTarget } from '../../ui/src/main/window-policy.js'
 import { tempDir } from '../helpers/hubs.js'
 
-const LOCAL = '/app/ui/dist/renderer/index.html'
+const LOCAL = 'ringhub-app://bundle/index.html'
 const dirs: Array<{ remove: () => void }> = []
 afterEach(() => { for (const d of dirs.splice(0)) d.remove() })
 
@@ -49,7 +49,7 @@ function setup(options: { reachable?: boolean, dir?: string } = {}) {
     version: '0.1.0', settings, observer, localHub, localHubDataDir: '/data/local-hub',
     window: { load: async (t) => { loads.push(t); open = true }, focus: () => { events.push('focus') }, get isOpen() { return open } },
     probe: async (url) => { events.push(`probe ${url}`); return options.reachable ?? true },
-    localIndex: LOCAL, localIndexUrl: `file://${LOCAL}`,
+    localIndexUrl: LOCAL,
     stateChanged: () => { events.push('menus') },
     log,
   })
@@ -60,7 +60,7 @@ describe('app controller', () => {
   it('on first start shows the local copy with the settings prompt and runs no observer', async () => {
     const { controller, loads, events } = setup()
     await controller.ready()
-    expect(loads).toEqual([{ kind: 'local', file: LOCAL, query: { reason: 'no-hub' } }])
+    expect(loads).toEqual([{ kind: 'local', url: `${LOCAL}?reason=no-hub`, reason: 'no-hub' }])
     expect(events.filter((e) => e.startsWith('observer') || e.startsWith('probe'))).toEqual([])
     expect(controller.menuState()).toMatchObject({ hubConfigured: false, observer: { state: 'off' }, localHub: { state: 'stopped' } })
   })
@@ -74,7 +74,7 @@ describe('app controller', () => {
     expect(events).toContain('observer start 10.0.0.2:7946')
     expect(events.at(-1)).toBe('menus')
     expect(controller.getObserverStatus().state).toBe('running')
-    expect(controller.places()).toEqual({ adminUrl: 'http://10.0.0.2:8080/', localIndexUrl: `file://${LOCAL}` })
+    expect(controller.places()).toEqual({ adminUrl: 'http://10.0.0.2:8080/', localIndexUrl: LOCAL })
   })
 
   it('restores the saved settings on the next start, and falls back to the local copy when the hub is down', async () => {
@@ -84,7 +84,7 @@ describe('app controller', () => {
     // Same userData directory: a restart of the app.
     const second = setup({ reachable: false, dir: first.settings.path.replace(/[/\\]settings\.json$/, '') })
     await second.controller.ready()
-    expect(second.loads).toEqual([{ kind: 'local', file: LOCAL, query: { reason: 'unreachable' } }])
+    expect(second.loads).toEqual([{ kind: 'local', url: `${LOCAL}?reason=unreachable`, reason: 'unreachable' }])
     expect(second.events).toContain('probe http://10.0.0.2:8080/')
     expect(second.events).toContain('observer start 10.0.0.2:7946')
   })

@@ -47,7 +47,8 @@ describe('electron-builder.yml', () => {
     expect(config.extraMetadata.main).toBe('ui/dist/main/main.js')
     const main = readFileSync(join(REPO_ROOT, 'ui/src/main/main.ts'), 'utf8')
     expect(main).toContain("join(root, 'ui', 'dist', 'preload', 'preload.cjs')")
-    expect(main).toContain("join(root, 'ui', 'dist', 'renderer', 'index.html')")
+    expect(main).toContain("join(root, 'ui', 'dist', 'renderer')")
+    expect(main).toContain('protocol.handle(APP_SCHEME')
     expect(main).toContain("from '../../../hub/dist/observer/observer-node.js'")
     for (const pattern of ['ui/dist/main/**/*.js', 'ui/dist/preload/**/*.cjs', 'ui/dist/renderer/**', 'hub/dist/**/*.js', 'bin/ringhub.js', 'package.json']) {
       expect(patterns).toContain(pattern)

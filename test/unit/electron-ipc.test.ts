@@ -8,9 +8,9 @@ import { recordingLog } from '../../ui/src/main/main-log.js'
 import type { TrustedPlaces } from '../../ui/src/main/window-policy.js'
 import { REPO_ROOT } from '../helpers/hubs.js'
 
-const PLACES: TrustedPlaces = { adminUrl: 'http://10.0.0.2:8080/', localIndexUrl: 'file:///opt/ringhub/ui/dist/renderer/index.html' }
+const PLACES: TrustedPlaces = { adminUrl: 'http://10.0.0.2:8080/', localIndexUrl: 'ringhub-app://bundle/index.html' }
 const HUB_PAGE = 'http://10.0.0.2:8080/#token=abc'
-const LOCAL_PAGE = 'file:///opt/ringhub/ui/dist/renderer/index.html?reason=no-hub'
+const LOCAL_PAGE = 'ringhub-app://bundle/index.html?reason=no-hub'
 const OBSERVER: ObserverStatus = { state: 'off', address: null, error: null, ring: null }
 const LOCAL_HUB: LocalHubStatus = { state: 'stopped', pid: null, adminUrl: null, error: null }
 
@@ -74,6 +74,8 @@ describe('IPC dispatch', () => {
     ['the hub host on another port', 'http://10.0.0.2:8081/'],
     ['https instead of http', 'https://10.0.0.2:8080/'],
     ['another file', 'file:///tmp/evil.html'],
+    ['the bundled copy as a file', 'file:///opt/ringhub/ui/dist/renderer/index.html'],
+    ['the app scheme, another host', 'ringhub-app://other/index.html'],
     ['a data URL', 'data:text/html,<script>1</script>'],
     ['no frame', undefined],
   ])('refuses calls from %s', async (_name, sender) => {

@@ -3,8 +3,8 @@ import { hardenSession, MainWindow, type CancellableEvent, type SessionLike, typ
 import { recordingLog } from '../../ui/src/main/main-log.js'
 import { contentSecurityPolicy, isTrustedUrl, probeHub, webPreferences, windowTarget, type TrustedPlaces } from '../../ui/src/main/window-policy.js'
 
-const PLACES: TrustedPlaces = { adminUrl: 'http://10.0.0.2:8080/', localIndexUrl: 'file:///opt/ringhub/ui/dist/renderer/index.html' }
-const LOCAL = '/opt/ringhub/ui/dist/renderer/index.html'
+const LOCAL = 'ringhub-app://bundle/index.html'
+const PLACES: TrustedPlaces = { adminUrl: 'http://10.0.0.2:8080/', localIndexUrl: LOCAL }
 
 describe('window policy', () => {
   it('runs the renderer sandboxed, context-isolated, without Node', () => {
@@ -29,8 +29,8 @@ describe('window policy', () => {
   })
 
   it.each([
-    ['no hub: the local copy with the settings prompt', null, '', true, { kind: 'local', file: LOCAL, query: { reason: 'no-hub' } }],
-    ['an unreachable hub: the local copy', 'http://10.0.0.2:8080/', 'tok', false, { kind: 'local', file: LOCAL, query: { reason: 'unreachable' } }],
+    ['no hub: the local copy with the settings prompt', null, '', true, { kind: 'local', url: `${LOCAL}?reason=no-hub`, reason: 'no-hub' }],
+    ['an unreachable hub: the local copy', 'http://10.0.0.2:8080/', 'tok', false, { kind: 'local', url: `${LOCAL}?reason=unreachable`, reason: 'unreachable' }],
     ['a reachable hub: its page with the token in the fragment', 'http://10.0.0.2:8080/', 'a+b/c=', true, { kind: 'hub', url: 'http://10.0.0.2:8080/#token=a%2Bb%2Fc%3D' }],
     ['a reachable hub without token', 'https://ring.example/ops/', '', true, { kind: 'hub', url: 'https://ring.example/ops/' }],
   ])('loads %s', (_name, adminUrl, token, reachable, target) => {
@@ -40,12 +40,14 @@ describe('window policy', () => {
   it.each([
     ['the hub page', 'http://10.0.0.2:8080/', true],
     ['another page of the hub', 'http://10.0.0.2:8080/devices?x=1#y', true],
-    ['the local copy with a query', 'file:///opt/ringhub/ui/dist/renderer/index.html?reason=no-hub', true],
+    ['the local copy with a query', 'ringhub-app://bundle/index.html?reason=no-hub', true],
+    ['another page of the app scheme', 'ringhub-app://bundle/other.html', false],
+    ['the app scheme, another host', 'ringhub-app://evil/index.html', false],
+    ['the local copy as a file (never loaded so)', 'file:///opt/ringhub/ui/dist/renderer/index.html', false],
     ['another hub', 'http://10.0.0.3:8080/', false],
     ['the hub host on another port', 'http://10.0.0.2:9090/', false],
     ['the hub over another scheme', 'https://10.0.0.2:8080/', false],
     ['another local file', 'file:///etc/passwd', false],
-    ['a file next to the local copy', 'file:///opt/ringhub/ui/dist/renderer/evil.html', false],
     ['javascript:', 'javascript:alert(1)', false],
     ['a data URL', 'data:text/html,hi', false],
     ['garbage', 'not a url', false],
@@ -83,7 +85,6 @@ function fakeWindow() {
       send: (channel: string, payload: unknown) => { sent.push([channel, payload]) },
     },
     loadURL: async (url) => { loaded.push(url) },
-    loadFile: async (file, options) => { loaded.push(`${file}?${new URLSearchParams(options.query).toString()}`) },
     isDestroyed: () => destroyed,
     show: () => {},
     focus: () => {},
@@ -116,7 +117,7 @@ describe('main window', () => {
   it('creates a locked-down window and loads the target into it', async () => {
     const { win, created } = setup()
     await win.load({ kind: 'hub', url: 'http://10.0.0.2:8080/#token=t' })
-    await win.load({ kind: 'local', file: LOCAL, query: { reason: 'unreachable' } })
+    await win.load({ kind: 'local', url: `${LOCAL}?reason=unreachable`, reason: 'unreachable' })
     expect(created).toHaveLength(1)
     const [{ options, fake }] = created as [{ options: { webPreferences: unknown }, fake: ReturnType<typeof fakeWindow> }]
     expect(options.webPreferences).toEqual(webPreferences('/p/preload.cjs'))

@@ -40,3 +40,66 @@ describe('the live tap', () => {
     if (typeof tap !== 'string') tap.stop()
   })
 })
+
+describe('the tap\'s rate bound', () => {
+  /** Opens a tap at `maxPerS` and returns the times (ms) at which each let-through message was published. */
+  function run(maxPerS: number, schedule: (publish: () => void, clock: ManualClock) => void): { passed: number[], skipped: number } {
+    const clock = new ManualClock()
+    const { broker, publish } = bus()
+    const frames: AdminServerFrame[] = []
+    const tap = new LiveTap({ broker, clock, metrics: new AdminMetrics(new Registry()) })
+      .open({ send: (frame) => { frames.push(frame) } }, { ref: 't', op: 'subscribe', channel: 'tap', filter: '#', maxPerS })
+    const start = clock.now()
+    // Each message carries its publish time, so the test sees when it entered, not when it was flushed.
+    schedule(() => publish('devices/d1/t', Buffer.from(String(clock.now() - start))), clock)
+    clock.advance(TAP_FLUSH_MS)
+    if (typeof tap !== 'string') tap.stop()
+    const taps = frames.filter((f): f is Extract<AdminServerFrame, { op: 'tap' }> => f.op === 'tap')
+    return { passed: taps.flatMap((f) => f.messages.map((m) => Number(m.payload))), skipped: taps.reduce((s, f) => s + f.skipped, 0) }
+  }
+
+  /** The most messages let through in any 1000 ms window. */
+  function busiestSecond(times: readonly number[]): number {
+    let most = 0
+    for (const [i, t] of times.entries()) most = Math.max(most, times.slice(i).filter((u) => u < t + 1000).length)
+    return most
+  }
+
+  /** `bursts`: [time ms, messages] in time order. */
+  function publishAt(bursts: ReadonlyArray<readonly [number, number]>): (publish: () => void, clock: ManualClock) => number {
+    return (publish, clock) => {
+      let sent = 0
+      let now = 0
+      for (const [atMs, n] of bursts) {
+        clock.advance(atMs - now)
+        now = atMs
+        for (let i = 0; i < n; i++) { publish(); sent++ }
+      }
+      return sent
+    }
+  }
+
+  it.each([
+    // [name, maxPerS, bursts]
+    ['a steady flood, one a millisecond', 5, Array.from({ length: 5_000 }, (_, t) => [t, 1] as const)],
+    ['a trickle, then bursts on both sides of where a second starts', 10, [[0, 1], [990, 20], [1_000, 20], [1_500, 20], [2_001, 20], [2_990, 20]] as const],
+    ['bursts every 500 ms', 20, Array.from({ length: 8 }, (_, i) => [i * 500, 100] as const)],
+    ['a trickle under the bound', 50, Array.from({ length: 75 }, (_, i) => [i * 40, 1] as const)],
+  ] as const)('never lets more than maxPerS through in any 1 s window: %s', (_name, maxPerS, bursts) => {
+    let sent = 0
+    const { passed, skipped } = run(maxPerS, (publish, clock) => { sent = publishAt(bursts)(publish, clock) })
+    expect(busiestSecond(passed), `let through at ${passed.join(',')}`).toBeLessThanOrEqual(maxPerS)
+    expect(passed.length + skipped).toBe(sent)
+  })
+
+  it('is not starved by a flood: it lets maxPerS through every second', () => {
+    const { passed } = run(20, (publish, clock) => { publishAt(Array.from({ length: 10_000 }, (_, t) => [t, 3] as const))(publish, clock) })
+    for (let second = 0; second < 10; second++) expect(passed.filter((t) => t >= second * 1000 && t < (second + 1) * 1000).length, `second ${second}`).toBe(20)
+  })
+
+  it('lets everything through under the bound', () => {
+    const { passed, skipped } = run(50, (publish, clock) => { publishAt(Array.from({ length: 100 }, (_, i) => [i * 25, 1] as const))(publish, clock) })
+    expect(passed).toHaveLength(100)
+    expect(skipped).toBe(0)
+  })
+})

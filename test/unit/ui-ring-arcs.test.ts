@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { Ring, RING_FORMAT as HUB_RING_FORMAT } from '../../hub/src/ring/ring.js'
-import type { RingMemberView, RingView } from '../../hub/src/contract/ring-view.js'
+import type { RingMemberView, RingView, RingVnodesView } from '../../hub/src/contract/ring-view.js'
 import { md5 } from '../../ui/src/renderer/logic/md5.js'
 import { arcsOf, hashPosition, keyOwners, replicasOf, RING_FORMAT, ringArcs, ringChecksum } from '../../ui/src/renderer/logic/ring-arcs.js'
 
@@ -38,6 +38,22 @@ describe('ring arcs computed in the browser', () => {
     }
     for (const id of ids) expect(shares.get(id) ?? 0).toBeCloseTo(ring.shareOf(id), 9)
     expect([...shares.values()].reduce((s, x) => s + x, 0)).toBeCloseTo(1, 9)
+  })
+
+  it('draws from the hub\'s own vnode positions when its placement differs from the browser\'s (other ring settings)', () => {
+    const ids = ['h1', 'h2', 'h3']
+    const ring = new Ring(ids)
+    // A hub whose checksum the browser cannot reproduce (another format): approximate by itself...
+    const view: RingView = { apiVersion: 1, self: 'h1', checksum: 'deadbeef', members: ids.map((id) => member(id)) }
+    expect(ringArcs(view).exact).toBe(false)
+    // ...exact with the hub's points (here: the real ring's, as GET /api/v1/ring/vnodes sends them).
+    const vnodes: RingVnodesView = { apiVersion: 1, checksum: 'deadbeef', format: 'other', positions: Array.from(ring.continuum.positions), owners: [...ring.continuum.owners] }
+    const fromHub = ringArcs(view, vnodes)
+    expect(fromHub.exact).toBe(true)
+    for (const id of ids) expect(fromHub.shares.get(id) ?? 0).toBeCloseTo(ring.shareOf(id), 9)
+    expect(fromHub.arcs).toEqual(arcsOf(ids))
+    // Points of another ring (a stale answer) are not used.
+    expect(ringArcs(view, { ...vnodes, checksum: '00000000' }).exact).toBe(false)
   })
 
   it('finds the owner and replicas the hub finds, for many keys', () => {

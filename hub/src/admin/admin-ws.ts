@@ -111,11 +111,18 @@ export class AdminWs {
       if (!parsed.ok) return refuse(parsed.ref, parsed.code, parsed.reason)
       const frame = parsed.frame
       if (frame.op === 'ping') return raw({ ref: frame.ref, op: 'ok' })
-      subscriptions.get(frame.channel)?.()
-      subscriptions.delete(frame.channel)
-      if (frame.op === 'unsubscribe') return raw({ ref: frame.ref, op: 'ok' })
-      const opened = this.deps.channels[frame.channel].open(sub, frame)
+      if (frame.op === 'unsubscribe') {
+        subscriptions.get(frame.channel)?.()
+        subscriptions.delete(frame.channel)
+        return raw({ ref: frame.ref, op: 'ok' })
+      }
+      // The new subscription first: a refused one leaves the open one as it was (bad frames
+      // change nothing); an accepted one replaces it.
+      // A subscriber object of its own: providers keep sets of subscribers, and the one being
+      // replaced must not remove the new one when it stops.
+      const opened = this.deps.channels[frame.channel].open({ send: sub.send }, frame)
       if (typeof opened === 'string') return refuse(frame.ref, 'refused', opened)
+      subscriptions.get(frame.channel)?.()
       subscriptions.set(frame.channel, opened.stop)
       raw({ ref: frame.ref, op: 'ok' })
       if (opened.initial) raw(opened.initial)

@@ -21,9 +21,35 @@ export const TAP_MAX_FRAME_BYTES = 256 * 1024
 const TAP_MESSAGE_OVERHEAD_BYTES = 120
 
 /**
+ * The rate bound of one tap: at most `maxPerS` messages in any 1000 ms window (sliding, not
+ * calendar seconds: a window restarted per second let up to twice the bound through across its
+ * edge). Keeps the times of the last `maxPerS` messages let through; the next one may pass once
+ * the oldest of them is a second old.
+ */
+export class SlidingRateLimit {
+  readonly #times: number[]
+  #next = 0
+
+  constructor(readonly maxPerS: number) {
+    this.#times = new Array<number>(maxPerS).fill(Number.NEGATIVE_INFINITY)
+  }
+
+  /** Whether one more message at `nowMs` (monotonic) stays within the bound. */
+  allows(nowMs: number): boolean {
+    return nowMs - (this.#times[this.#next] as number) >= 1000
+  }
+
+  /** Counts a message let through at `nowMs` (after `allows` said yes). */
+  record(nowMs: number): void {
+    this.#times[this.#next] = nowMs
+    this.#next = (this.#next + 1) % this.#times.length
+  }
+}
+
+/**
  * The live tap (`tap` channel): one subscription on the broker's bus per socket, so it sees what
  * a client subscribed to the filter would see, ring-routed messages included. At most `maxPerS`
- * messages a second are let through (the first ones of each second; the rest are counted as
+ * messages in any second are let through (`SlidingRateLimit`; the rest are counted as
  * `skipped`), batched into at most 10 frames a second.
  */
 export class LiveTap implements ChannelProvider {
@@ -36,27 +62,22 @@ export class LiveTap implements ChannelProvider {
     let batch: TapMessage[] = []
     let batchBytes = 0
     let skipped = 0
-    let windowStartMs = clock.monotonicMs()
-    let inWindow = 0
+    const rate = new SlidingRateLimit(maxPerS)
     let stopped = false
+    const skip = (): void => {
+      skipped++
+      metrics.tapSkipped.inc()
+    }
     const listener = (packet: AedesPublishPacket, done: () => void): void => {
       done()
       if (stopped) return
       const now = clock.monotonicMs()
-      if (now - windowStartMs >= 1000) { windowStartMs = now; inWindow = 0 }
-      if (inWindow >= maxPerS) {
-        skipped++
-        metrics.tapSkipped.inc()
-        return
-      }
+      if (!rate.allows(now)) return skip()
       const message = tapMessage(packet, clock.now())
       const bytes = message.payload.length + message.topic.length + TAP_MESSAGE_OVERHEAD_BYTES
-      if (batchBytes + bytes > TAP_MAX_FRAME_BYTES) {
-        skipped++
-        metrics.tapSkipped.inc()
-        return
-      }
-      inWindow++
+      // A message the frame's byte bound skips does not use up the rate.
+      if (batchBytes + bytes > TAP_MAX_FRAME_BYTES) return skip()
+      rate.record(now)
       batchBytes += bytes
       batch.push(message)
     }

@@ -4,7 +4,7 @@ import { keyOf } from '../ring/keys.js'
 import { MAX_LOG_READ } from '../routing/router.js'
 import type { TopicLog } from '../store/topic-log.js'
 import { sendJson, type AdminServer } from './admin-server.js'
-import { fitBytes, intParam, listOf, queryOf, readJsonBody, textParam } from './admin-params.js'
+import { fitBytes, intParam, listOf, MAX_PART_BYTES, queryOf, readJsonBody, textParam } from './admin-params.js'
 import type { RingQuery } from './ring-query.js'
 import { encodePayload, type LocalTopic, type TopicTracker } from './topic-tracker.js'
 
@@ -14,6 +14,49 @@ const PART_LIMIT = 20_000
 /** Payload bytes of a key's log tail read for one topic's history. */
 const HISTORY_READ_BYTES = 8 * 1024 * 1024
 const validTopics = listOf<LocalTopic>('topics', { topic: 'string', count: 'number', lastPayload: 'string', encoding: 'string', lastTsMs: 'number', retained: 'boolean', retainedTsMs: 'number' })
+
+/** One hub's part of a topics query; `cut`: its page in topic order ends there for lack of room. */
+export interface TopicsPart { topics: LocalTopic[], cut?: string }
+
+function validTopicsPart(v: unknown): TopicsPart | undefined {
+  const topics = validTopics(v)
+  if (topics === undefined) return undefined
+  const cut = (v as { cut?: unknown }).cut
+  if (cut !== undefined && typeof cut !== 'string') return undefined
+  return cut === undefined ? { topics } : { topics, cut }
+}
+
+const byTopic = (a: { topic: string }, b: { topic: string }): number => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0)
+
+/**
+ * One hub's part of a page in topic order: its first `limit` topics after `after` with their last
+ * payloads (at most half the part's bytes: `cut` names the last one sent when they do not all
+ * fit), then every other matching topic without its payload, for the ring-wide `total`. A topic
+ * among the ring's first `limit` after `after` is among each hub's first `limit` that has it, so
+ * the merged page has every value it shows.
+ */
+export function topicPagePart(list: readonly LocalTopic[], after: string, limit: number): TopicsPart {
+  const candidates = list.filter((t) => t.topic > after).sort(byTopic).slice(0, limit)
+  const page = fitBytes(candidates, MAX_PART_BYTES / 2)
+  const inPage = new Set(page.map((t) => t.topic))
+  const rest = fitBytes(list.filter((t) => !inPage.has(t.topic)).map((t) => ({ ...t, lastPayload: '' })), MAX_PART_BYTES / 2)
+  const topics = [...page, ...rest]
+  return page.length < candidates.length ? { topics, cut: page.at(-1)?.topic ?? after } : { topics }
+}
+
+/**
+ * A page in topic order from the merged hubs' parts: the topics after `after`, at most `limit`,
+ * and not past any hub's `cut` (a hub that could not send more has topics beyond it that the page
+ * would otherwise skip). `next` when topics remain.
+ */
+export function topicPage(merged: readonly TopicView[], cuts: ReadonlyArray<string | undefined>, after: string, limit: number): { topics: TopicView[], next?: string } {
+  const cutAt = cuts.reduce<string | undefined>((min, c) => (c !== undefined && (min === undefined || c < min) ? c : min), undefined)
+  const remaining = merged.filter((t) => t.topic > after && (cutAt === undefined || t.topic <= cutAt)).sort(byTopic)
+  const topics = remaining.slice(0, limit)
+  const more = remaining.length > limit || cutAt !== undefined
+  const last = topics.at(-1)?.topic
+  return more && last !== undefined ? { topics, next: last } : { topics }
+}
 const validMessages = listOf<TopicMessage>('messages', { topic: 'string', epoch: 'number', seq: 'number', tsMs: 'number', qos: 'number', retain: 'boolean', payload: 'string', encoding: 'string' })
 
 /**
@@ -65,9 +108,10 @@ export function registerTopics(deps: TopicsDeps): void {
   }
   // Last payloads only for the hub's `limit` most recent topics: a topic in the ring's `limit`
   // most recent is among those of the hub that saw its newest message, which gives its value.
-  ring.handle('topics', (params) => {
+  ring.handle('topics', (params): TopicsPart => {
     const limit = typeof params.limit === 'number' ? params.limit : MAX_TOPICS_LIMIT
     const list = topics.list(typeof params.prefix === 'string' ? params.prefix : '', PART_LIMIT)
+    if (params.order === 'topic') return topicPagePart(list, typeof params.after === 'string' ? params.after : '', limit)
     return { topics: fitBytes(list.map((t, i) => (i < limit ? t : { ...t, lastPayload: '' }))) }
   })
   // Answered by the key's owner from its topic log (the resume reader's log; newest entries).
@@ -88,11 +132,18 @@ export function registerTopics(deps: TopicsDeps): void {
   admin.route('GET /api/v1/topics', async (req, res) => {
     const query = queryOf(req)
     const prefix = textParam(query, 'prefix', 65_535)
+    const after = textParam(query, 'after', 65_535)
     const limit = intParam(query, 'limit', 1_000, 1, MAX_TOPICS_LIMIT)
+    const order = query.get('order') ?? 'recent'
     if (typeof prefix !== 'string') return bad(res, 'topics-query', prefix.error)
+    if (typeof after !== 'string') return bad(res, 'topics-query', after.error)
     if (typeof limit === 'string') return bad(res, 'topics-query', limit)
-    const merged = mergeTopics(await ring.gather('topics', { prefix, limit }, validTopics), ownerOf)
-    const body: TopicsResponse = { topics: merged.slice(0, limit), total: merged.length }
+    if (order !== 'recent' && order !== 'topic') return bad(res, 'topics-query', 'order must be recent or topic')
+    if (after !== '' && order !== 'topic') return bad(res, 'topics-query', 'after pages in topic order: add order=topic')
+    const parts = await ring.gather('topics', { prefix, limit, order, after }, validTopicsPart)
+    const merged = mergeTopics(parts.map(({ part }) => ({ part: part.topics })), ownerOf)
+    const page = order === 'topic' ? topicPage(merged, parts.map(({ part }) => part.cut), after, limit) : { topics: merged.slice(0, limit) }
+    const body: TopicsResponse = { ...page, total: merged.length }
     sendJson(res, 200, body)
   })
 

@@ -2,7 +2,8 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import type { AdminServerFrame, DeviceView, HubStatsPoint, TimelineEvent } from '../contract/admin-api.js'
 import type { RingView } from '../contract/ring-view.js'
-import type { ChannelProvider, Subscriber } from './admin-ws.js'
+import type { ChannelProvider, SubscribeFrame, Subscriber } from './admin-ws.js'
+import { ringDelta } from './ring-delta.js'
 
 /** Ring-wide channels are gathered once a second (the contract's rate for stats and devices). */
 export const FEED_PERIOD_MS = 1_000
@@ -56,26 +57,38 @@ export class PolledFeed implements ChannelProvider {
   }
 }
 
-/** `ring`: the view on subscribe, then again after every membership change (coalesced per turn). */
+/**
+ * `ring`: the view on subscribe, then after every membership change (coalesced per turn) the new
+ * view, or for a subscription with `deltas` what changed since the last frame it got.
+ */
 export class RingFeed implements ChannelProvider {
-  readonly #subs = new Set<Subscriber>()
+  /** Each subscriber with the view it was last sent when it takes deltas, else null. */
+  readonly #subs = new Map<Subscriber, RingView | null>()
   #pending: TimerHandle | undefined
 
   constructor(private readonly deps: { clock: Clock, view: () => RingView }) {}
 
-  open(sub: Subscriber): { stop: () => void, initial: AdminServerFrame } {
-    this.#subs.add(sub)
-    return { stop: () => { this.#subs.delete(sub) }, initial: { op: 'ring', ring: this.deps.view() } }
+  open(sub: Subscriber, frame?: SubscribeFrame): { stop: () => void, initial: AdminServerFrame } {
+    const view = this.deps.view()
+    this.#subs.set(sub, frame?.channel === 'ring' && frame.deltas === true ? view : null)
+    return { stop: () => { this.#subs.delete(sub) }, initial: { op: 'ring', ring: view } }
   }
 
-  /** A membership change happened: every subscriber gets the new view once. */
+  /** A membership change happened: every subscriber gets the new view, or its delta, once. */
   changed(): void {
     if (this.#pending || this.#subs.size === 0) return
     this.#pending = this.deps.clock.setTimeout(() => {
       this.#pending = undefined
-      const frame: AdminServerFrame = { op: 'ring', ring: this.deps.view() }
-      // Never dropped: a missed ring frame would leave the UI showing a stale ring.
-      for (const sub of this.#subs) sub.send(frame, false)
+      const view = this.deps.view()
+      const whole: AdminServerFrame = { op: 'ring', ring: view }
+      // Never dropped: a missed ring frame (or delta) would leave the UI showing a stale ring.
+      for (const [sub, last] of this.#subs) {
+        if (last === null) { sub.send(whole, false); continue }
+        const delta = ringDelta(last, view)
+        if (delta === undefined) continue
+        this.#subs.set(sub, view)
+        sub.send({ op: 'ringDelta', delta }, false)
+      }
     }, 0)
   }
 

@@ -30,6 +30,10 @@ export function parseClientFrame(text: string): ParsedFrame {
   if (typeof m.channel !== 'string' || !CHANNELS.has(m.channel)) return fail('unknown-channel', `unknown channel ${JSON.stringify(m.channel)} (${[...CHANNELS].join(', ')})`)
   const channel = m.channel as AdminChannel
   if (m.op === 'unsubscribe') return { ok: true, frame: { ref, op: 'unsubscribe', channel } }
+  if (channel === 'ring') {
+    if (m.deltas !== undefined && typeof m.deltas !== 'boolean') return fail('bad-option', 'deltas must be true or false')
+    return { ok: true, frame: m.deltas === true ? { ref, op: 'subscribe', channel, deltas: true } : { ref, op: 'subscribe', channel } }
+  }
   if (channel !== 'tap') return { ok: true, frame: { ref, op: 'subscribe', channel } }
   const filterError = mqttFilterError(m.filter)
   if (filterError) return fail('bad-filter', filterError)

@@ -6,7 +6,7 @@
  *
  * Append-only: new optional fields and new channel names may be added; nothing is renamed.
  */
-import type { RingView } from './ring-view.js'
+import type { RingMemberView, RingView } from './ring-view.js'
 
 /** One entry of the membership timeline: what some hub saw happen, in the past tense. */
 export type TimelineEventType = 'memberJoined' | 'memberSuspected' | 'memberDied' | 'memberLeft' | 'memberAlive' | 'ownershipChanged'
@@ -84,10 +84,17 @@ export interface TopicView {
   owner: string
 }
 
-/** `GET /api/v1/topics?prefix=P&limit=N` (flat list; the renderer builds the tree). */
+/**
+ * `GET /api/v1/topics?prefix=P&limit=N`: the most recently published first. With `order=topic`
+ * (`&after=T`) a page in topic order instead, for reading every topic: pass `next` as `after`
+ * until it is absent. Flat list; the renderer builds the tree.
+ */
 export interface TopicsResponse {
   topics: TopicView[]
+  /** Topics matching `prefix` in the whole ring (all pages together). */
   total: number
+  /** `order=topic` only: the cursor of the next page (the last topic of this one); absent on the last page. */
+  next?: string
 }
 
 /** A stored message of a topic's log (the resume reader's entries, one topic). */
@@ -136,9 +143,23 @@ export interface TapMessage {
 /** WebSocket channels a client can subscribe to. */
 export type AdminChannel = 'ring' | 'timeline' | 'stats' | 'devices' | 'tap'
 
+/**
+ * A change of the ring since the previous `ring` or `ringDelta` frame on this socket: the members
+ * that are new or changed (state, incarnation, addresses, meta, share), whole, and the ids of
+ * members no longer listed. Applying it to the previous view (replace or add `members` by id,
+ * drop `removed`, keep the order by id, take `checksum`) gives the new view.
+ */
+export interface RingDelta {
+  checksum: string
+  members: RingMemberView[]
+  removed: string[]
+}
+
 /** Client → hub frames on `/api/v1/ws` (JSON text). `ref` is echoed in the reply. */
 export type AdminClientFrame =
-  | { ref: string, op: 'subscribe', channel: 'ring' | 'timeline' | 'stats' | 'devices' }
+  /** `deltas: true`: the first frame is the whole ring, then `ringDelta` frames (default: whole `ring` frames). */
+  | { ref: string, op: 'subscribe', channel: 'ring', deltas?: boolean }
+  | { ref: string, op: 'subscribe', channel: 'timeline' | 'stats' | 'devices' }
   | { ref: string, op: 'subscribe', channel: 'tap', filter: string, maxPerS?: number }
   | { ref: string, op: 'unsubscribe', channel: AdminChannel }
   | { ref: string, op: 'ping' }
@@ -149,6 +170,8 @@ export type AdminServerFrame =
   | { ref: string | null, op: 'error', reason: string }
   /** On subscribe and whenever the ring changes (membership, state, incarnation). */
   | { op: 'ring', ring: RingView }
+  /** Instead of `ring` after the first, for a `ring` subscription with `deltas: true`. */
+  | { op: 'ringDelta', delta: RingDelta }
   | { op: 'timeline', events: TimelineEvent[] }
   /** Once a second: the last point of every hub. */
   | { op: 'stats', points: HubStatsPoint[] }

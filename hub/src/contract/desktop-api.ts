@@ -10,7 +10,8 @@
  * The admin token reaches a renderer that a hub serves through the URL fragment, which is never
  * sent to the server: the app loads `<adminUrl>/#token=<token, URI-encoded>` when a token is set.
  * When no hub is configured or it does not answer, the app loads its bundled copy of the renderer
- * (ui/dist/renderer/index.html) with `?reason=<DesktopLocalCopyReason>`: the renderer then shows
+ * (`ringhub-app://bundle/index.html`, ui/dist/renderer served by main) with
+ * `?reason=<DesktopLocalCopyReason>`: the renderer then shows
  * its settings prompt and saves through `window.ringhub.saveSettings`.
  */
 import type { RingView } from './ring-view.js'

@@ -49,3 +49,20 @@ export interface RingView {
   /** Every member this hub knows of, key owners or not, sorted by id. */
   members: RingMemberView[]
 }
+
+/**
+ * `GET /api/v1/ring/vnodes`: the vnode positions of the ring the answering hub routes by. Point i
+ * at `positions[i]` (a 32-bit hash, ascending) is owned by `owners[i]`; it owns the keys hashing
+ * into (positions[i-1], positions[i]], the first point also those after the last. `format`
+ * names the hashing settings (the checksum covers it), so a client that places the points itself
+ * knows when its own placement is the hub's.
+ */
+export interface RingVnodesView {
+  apiVersion: 1
+  /** The same checksum as the ring view's of the same moment. */
+  checksum: string
+  /** e.g. `hashring/md5/v100/r4/hub:` (ring.ts `RING_FORMAT`). */
+  format: string
+  positions: number[]
+  owners: string[]
+}

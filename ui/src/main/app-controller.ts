@@ -24,8 +24,7 @@ export interface AppControllerDeps {
   window: Pick<MainWindow, 'load' | 'focus' | 'isOpen'>
   /** Whether a hub answers at this admin URL (window-policy.ts `probeHub`). */
   probe: (adminUrl: string) => Promise<boolean>
-  /** Path and file:// URL of the bundled renderer (ui/dist/renderer/index.html). */
-  localIndex: string
+  /** The bundled renderer's page, `ringhub-app://bundle/index.html` (app-protocol.ts). */
   localIndexUrl: string
   /** Called after anything the menus show changed. */
   stateChanged: () => void
@@ -58,7 +57,7 @@ export class AppController implements DesktopBackend {
     const { adminUrl, token } = this.deps.settings.current
     const reachable = adminUrl !== null && await this.deps.probe(adminUrl)
     try {
-      await this.deps.window.load(windowTarget(adminUrl, token, reachable, this.deps.localIndex))
+      await this.deps.window.load(windowTarget(adminUrl, token, reachable, this.deps.localIndexUrl))
     } catch (err) {
       // A page that fails to load (hub gone between probe and load) leaves the window usable.
       this.deps.log.warn({ err, adminUrl }, 'window did not load')

@@ -20,7 +20,6 @@ export interface WindowLike {
     send(channel: string, ...args: unknown[]): void
   }
   loadURL(url: string): Promise<void>
-  loadFile(file: string, options: { query: Record<string, string> }): Promise<void>
   isDestroyed(): boolean
   show(): void
   focus(): void
@@ -70,9 +69,8 @@ export class MainWindow {
 
   /** Opens (or reuses) the window and loads `target`. */
   async load(target: WindowTarget): Promise<void> {
-    const window = this.#ensure()
-    if (target.kind === 'hub') await window.loadURL(target.url)
-    else await window.loadFile(target.file, { query: target.query })
+    // The hub's page, or the bundled copy from the app's own scheme (never file://: app-protocol.ts).
+    await this.#ensure().loadURL(target.url)
   }
 
   /** Sends a push message (`DesktopIpcPushChannel`) to the page, if the window is open. */

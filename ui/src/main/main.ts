@@ -7,28 +7,31 @@
  * The observer comes from hub/dist (the hub's build, like bench/ uses it): pure JavaScript, no
  * native module, so it runs in Electron's main process as built for Node.
  */
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, safeStorage, session, Tray, utilityProcess } from 'electron'
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, protocol, safeStorage, session, Tray, utilityProcess } from 'electron'
+import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { createLogger } from '../../../hub/dist/base/log.js'
 import { systemClock } from '../../../hub/dist/base/system-clock.js'
 import { startObserverNode } from '../../../hub/dist/observer/observer-node.js'
 import { RINGHUB_VERSION } from '../../../hub/dist/version.js'
 import type { DesktopIpcPushChannel } from '../../../hub/src/contract/desktop-api.js'
 import { AppController, installQuitGuard } from './app-controller.js'
+import { APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler, LOCAL_INDEX_URL } from './app-protocol.js'
 import { hardenSession, MainWindow } from './app-window.js'
 import { registerIpc } from './ipc-handlers.js'
 import { LocalHub } from './local-hub.js'
 import { appMenu, trayMenu, trayTooltip, type MenuActions } from './menu-model.js'
 import { ObserverLifecycle, observerBindHost } from './observer-lifecycle.js'
 import { SettingsStore } from './settings-store.js'
-import { probeHub } from './window-policy.js'
+import { contentSecurityPolicy, hubOrigin, probeHub } from './window-policy.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** The repository (or the packaged app's) root: ui/dist/main is three levels down. */
 const root = join(here, '..', '..', '..')
-const LOCAL_INDEX = join(root, 'ui', 'dist', 'renderer', 'index.html')
+/** The bundled renderer (compiled modules + ui/public), served as ringhub-app://bundle/. */
+const RENDERER_DIR = join(root, 'ui', 'dist', 'renderer')
 const PRELOAD = join(root, 'ui', 'dist', 'preload', 'preload.cjs')
 const HUB_CLI = join(root, 'bin', 'ringhub.js')
 /** How long the window waits for the hub's /healthz before showing the local copy, ms. */
@@ -84,8 +87,7 @@ async function main(): Promise<void> {
     localHubDataDir: join(userData, 'local-hub'),
     window: mainWindow,
     probe: (adminUrl) => probeHub(adminUrl, fetch, PROBE_TIMEOUT_MS),
-    localIndex: LOCAL_INDEX,
-    localIndexUrl: pathToFileURL(LOCAL_INDEX).href,
+    localIndexUrl: LOCAL_INDEX_URL,
     stateChanged: refreshMenus,
     log,
   })
@@ -99,6 +101,9 @@ async function main(): Promise<void> {
   }
 
   hardenSession(session.defaultSession, () => c.places())
+  session.defaultSession.protocol.handle(APP_SCHEME, appProtocolHandler({
+    rootDir: RENDERER_DIR, readFile, csp: () => contentSecurityPolicy(hubOrigin(c.places().adminUrl)),
+  }))
   registerIpc({ ipcMain, backend: c, places: () => c.places(), log })
   installQuitGuard(app, () => c.shutdown())
   app.on('second-instance', () => { actions.openWindow() })
@@ -119,6 +124,8 @@ async function main(): Promise<void> {
 // would take the name from the root package.json) as in the packages (productName). Before the
 // single-instance lock, which lives in that directory.
 app.setName('Ringhub')
+// Before ready (Electron's rule): the bundled renderer's scheme, a real origin for its ES modules.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { ...APP_SCHEME_PRIVILEGES } }])
 app.setPath('userData', join(app.getPath('appData'), 'Ringhub'))
 // One app per user: a second would start a second observer with the same member id.
 if (!app.requestSingleInstanceLock()) {

@@ -29,7 +29,7 @@ export function webPreferences(preloadPath: string): WebPreferences {
 /**
  * Scripts and styles only from the page's own origin (no inline script, no eval), data only from
  * it and from the configured hub (HTTP and its WebSocket), no plugins, frames or forms elsewhere.
- * `hubOrigin` matters for the local copy (file://), whose 'self' is not the hub.
+ * `hubOrigin` matters for the local copy (ringhub-app://bundle), whose 'self' is not the hub.
  */
 export function contentSecurityPolicy(hubOrigin: string | null): string {
   const hub = hubOrigin === null ? [] : [hubOrigin, hubOrigin.replace(/^http/, 'ws')]
@@ -57,17 +57,18 @@ export function hubOrigin(adminUrl: string | null): string | null {
 
 export type WindowTarget =
   | { kind: 'hub', url: string }
-  /** The bundled copy of the renderer; `reason` tells it to show the settings prompt. */
-  | { kind: 'local', file: string, query: { reason: DesktopLocalCopyReason } }
+  /** The bundled copy of the renderer (app-protocol.ts), `?reason=` telling it to show the settings prompt. */
+  | { kind: 'local', url: string, reason: DesktopLocalCopyReason }
 
 /**
  * The hub's page when a hub is configured and answered, else the local copy with the reason.
  * The token goes in the fragment: never sent to a server nor logged by a proxy, and readable by
  * the renderer (hub/src/contract/desktop-api.ts).
  */
-export function windowTarget(adminUrl: string | null, token: string, reachable: boolean, localIndex: string): WindowTarget {
-  if (adminUrl === null) return { kind: 'local', file: localIndex, query: { reason: 'no-hub' } }
-  if (!reachable) return { kind: 'local', file: localIndex, query: { reason: 'unreachable' } }
+export function windowTarget(adminUrl: string | null, token: string, reachable: boolean, localIndexUrl: string): WindowTarget {
+  const local = (reason: DesktopLocalCopyReason): WindowTarget => ({ kind: 'local', url: `${localIndexUrl}?reason=${reason}`, reason })
+  if (adminUrl === null) return local('no-hub')
+  if (!reachable) return local('unreachable')
   const url = new URL(adminUrl)
   url.hash = token === '' ? '' : `token=${encodeURIComponent(token)}`
   return { kind: 'hub', url: url.href }
@@ -76,17 +77,16 @@ export function windowTarget(adminUrl: string | null, token: string, reachable: 
 /** Where the window may navigate and whose frames may call IPC: the hub's origin or the local copy. */
 export interface TrustedPlaces {
   adminUrl: string | null
-  /** `file://…/ui/dist/renderer/index.html`. */
+  /** The bundled copy's page, `ringhub-app://bundle/index.html` (app-protocol.ts). */
   localIndexUrl: string
 }
 
+/** The hub's origin, or the local copy's page (any query); `file:` never (the app loads no files). */
 export function isTrustedUrl(raw: string, places: TrustedPlaces): boolean {
   let url: URL
   try { url = new URL(raw) } catch { return false }
-  if (url.protocol === 'file:') {
-    const local = new URL(places.localIndexUrl)
-    return url.pathname === local.pathname && url.host === local.host
-  }
+  const local = new URL(places.localIndexUrl)
+  if (url.protocol === local.protocol) return url.host === local.host && url.pathname === local.pathname
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false
   return url.origin === hubOrigin(places.adminUrl)
 }

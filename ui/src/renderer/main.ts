@@ -71,6 +71,7 @@ let lastTimelineMs = 0
 const addTimeline = (events: readonly TimelineEvent[]): void => {
   for (const e of events) if (e.tsMs > lastTimelineMs) lastTimelineMs = e.tsMs
   ring.addTimeline(events)
+  traffic.addTimeline(events)
 }
 
 function onFrame(frame: AdminServerFrame): void {

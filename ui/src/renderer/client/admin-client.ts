@@ -7,7 +7,7 @@
 import type {
   DevicesResponse, PublishRequest, StatsResponse, TimelineEvent, TopicHistoryResponse, TopicsResponse,
 } from '../../../../hub/src/contract/admin-api.js'
-import type { RingView } from '../../../../hub/src/contract/ring-view.js'
+import type { RingView, RingVnodesView } from '../../../../hub/src/contract/ring-view.js'
 import type { ConnectionSettings } from './connection-settings.js'
 
 /** A request the hub refused or could not answer; `status` 0 when no answer came at all. */
@@ -38,6 +38,9 @@ export class AdminClient {
 
   ring(): Promise<RingView> { return this.#get('/api/v1/ring', '/api/ring') }
 
+  /** The hub's vnode positions of its ring (docs/admin-api.md). */
+  ringVnodes(): Promise<RingVnodesView> { return this.#get('/api/v1/ring/vnodes') }
+
   ownerOf(topic: string): Promise<OwnerAnswer> {
     const q = `?topic=${encodeURIComponent(topic)}`
     return this.#get(`/api/v1/ring/owner${q}`, `/api/ring/owner${q}`)
@@ -53,8 +56,11 @@ export class AdminClient {
   /** At most 1000 a request (the hub's cap); `total` says how many match in the ring. */
   devices(search = '', limit = 1_000): Promise<DevicesResponse> { return this.#get(`/api/v1/devices${query({ search: search || undefined, limit })}`) }
 
-  /** At most 5000 a request (the hub's cap); the live tap adds topics beyond them. */
+  /** The most recently published first, at most `limit` (the hub answers at most 20,000). */
   topics(prefix = '', limit = 5_000): Promise<TopicsResponse> { return this.#get(`/api/v1/topics${query({ prefix: prefix || undefined, limit })}`) }
+
+  /** One page in topic order after the cursor `after` (topic-pages.ts reads them all). */
+  topicsPage(after: string | undefined, limit: number): Promise<TopicsResponse> { return this.#get(`/api/v1/topics${query({ order: 'topic', after, limit })}`) }
 
   history(topic: string, limit = 200): Promise<TopicHistoryResponse> { return this.#get(`/api/v1/topics/history${query({ topic, limit })}`) }
 

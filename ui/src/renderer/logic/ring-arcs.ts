@@ -6,7 +6,7 @@
  * these settings (`RING_FORMAT`), so `ringArcs` knows when its picture is exact: when the
  * checksum it computes equals the hub's. Pure functions, no DOM.
  */
-import type { RingMemberView, RingView } from '../../../../hub/src/contract/ring-view.js'
+import type { RingMemberView, RingView, RingVnodesView } from '../../../../hub/src/contract/ring-view.js'
 import { md5 } from './md5.js'
 
 export const VNODES = 100
@@ -62,7 +62,11 @@ export function continuum(ids: readonly string[]): Array<{ value: number, owner:
 
 /** Arcs of the given key-owning hubs, adjacent arcs of one owner merged. */
 export function arcsOf(ids: readonly string[]): Arc[] {
-  const points = continuum(ids)
+  return arcsOfPoints(continuum(ids))
+}
+
+/** Arcs of sorted continuum points (computed here, or the hub's own from `GET /api/v1/ring/vnodes`). */
+export function arcsOfPoints(points: ReadonlyArray<{ value: number, owner: string }>): Arc[] {
   if (points.length === 0) return []
   const arcs: Arc[] = []
   let start = (points[points.length - 1] as { value: number }).value - HASH_SPACE
@@ -81,13 +85,18 @@ export function arcsOf(ids: readonly string[]): Arc[] {
   return arcs
 }
 
-/** The view's arcs, shares and whether they are exact (see the module comment). */
-export function ringArcs(view: RingView): RingArcs {
+/**
+ * The view's arcs, shares and whether they are exact (see the module comment). With the hub's
+ * own vnode positions of the same ring (same checksum) they are drawn from those, exactly,
+ * whatever the hub's hashing settings.
+ */
+export function ringArcs(view: RingView, vnodes?: RingVnodesView): RingArcs {
   const owners = keyOwners(view.members)
-  const arcs = arcsOf(owners)
+  const fromHub = vnodes !== undefined && vnodes.checksum === view.checksum && vnodes.positions.length === vnodes.owners.length
+  const arcs = fromHub ? arcsOfPoints(vnodes.positions.map((value, i) => ({ value, owner: vnodes.owners[i] as string }))) : arcsOf(owners)
   const shares = new Map<string, number>()
   for (const a of arcs) shares.set(a.owner, (shares.get(a.owner) ?? 0) + (a.end - a.start))
-  return { arcs, shares, exact: ringChecksum(RING_FORMAT, owners) === view.checksum }
+  return { arcs, shares, exact: fromHub || ringChecksum(RING_FORMAT, owners) === view.checksum }
 }
 
 /** The owner of `key` and the next distinct hubs (hashring `range(key, n, true)`). */

@@ -3,7 +3,7 @@
  * hash 0, and optionally a marker where a looked-up key hashes. Each arc path carries
  * `data-owner`, and the svg `data-exact` (whether the arcs are the hub's own, see ring-arcs.ts).
  */
-import type { RingView } from '../../../../hub/src/contract/ring-view.js'
+import type { RingView, RingVnodesView } from '../../../../hub/src/contract/ring-view.js'
 import { ringArcs, type RingArcs } from '../logic/ring-arcs.js'
 import type { HubColors } from '../widgets/hub-colors.js'
 import { svg } from '../widgets/dom.js'
@@ -19,8 +19,15 @@ export class RingCircle {
   readonly element: SVGSVGElement
   #arcs: RingArcs | undefined
   #checksum = ''
+  /** The checksum whose vnode positions were asked of the hub (once per ring). */
+  #askedFor = ''
+  #last: Parameters<RingCircle['draw']> | undefined
 
-  constructor(private readonly colors: HubColors) {
+  /**
+   * `fetchVnodes` (`GET /api/v1/ring/vnodes`): asked when the placement computed here is not
+   * the hub's (a hub built with other ring settings), so the circle still shows the hub's arcs.
+   */
+  constructor(private readonly colors: HubColors, private readonly fetchVnodes?: () => Promise<RingVnodesView>) {
     this.element = svg('svg', { class: 'ring-circle', viewBox: `0 0 ${SIZE} ${SIZE}`, role: 'img', 'aria-label': 'ring ownership' })
   }
 
@@ -30,9 +37,11 @@ export class RingCircle {
    */
   draw(view: RingView, highlight: readonly string[] = [], markerFraction?: number): void {
     // The md5 placement costs ~N·100 digests: redo it only when the owning set changed.
+    this.#last = [view, highlight, markerFraction]
     if (!this.#arcs || this.#checksum !== view.checksum) {
       this.#arcs = ringArcs(view)
       this.#checksum = view.checksum
+      if (!this.#arcs.exact) this.#askHub(view.checksum)
     }
     const { arcs, exact } = this.#arcs
     const el = this.element
@@ -64,6 +73,18 @@ export class RingCircle {
     children.push(svg('text', { x: CENTER, y: CENTER - 4, class: 'ring-center' }, `${owners} hub${owners === 1 ? '' : 's'} own keys`))
     children.push(svg('text', { x: CENTER, y: CENTER + 14, class: 'ring-center small' }, `checksum ${view.checksum}${exact ? '' : ' (arcs approximate)'}`))
     el.replaceChildren(...children)
+  }
+
+  #askHub(checksum: string): void {
+    if (!this.fetchVnodes || this.#askedFor === checksum) return
+    this.#askedFor = checksum
+    this.fetchVnodes().then((vnodes) => {
+      const last = this.#last
+      // Only for the ring still shown; a newer ring asks again.
+      if (!last || vnodes.checksum !== this.#checksum || last[0].checksum !== vnodes.checksum) return
+      this.#arcs = ringArcs(last[0], vnodes)
+      this.draw(...last)
+    }, () => { /* an older hub without the route: the computed arcs stay, marked approximate */ })
   }
 }
 

@@ -7,11 +7,11 @@ import type { HubStatsPoint, TimelineEvent } from '../../../../hub/src/contract/
 import type { RingView as RingSnapshot } from '../../../../hub/src/contract/ring-view.js'
 import type { AdminClient, OwnerAnswer } from '../client/admin-client.js'
 import { hashPosition } from '../logic/ring-arcs.js'
-import { groupTimeline } from '../logic/timeline-groups.js'
-import { ago, compact, h, replaceChildren } from '../widgets/dom.js'
+import { compact, h, replaceChildren } from '../widgets/dom.js'
 import type { HubColors } from '../widgets/hub-colors.js'
 import { RenderThrottle } from '../widgets/render-throttle.js'
 import { RingCircle } from './ring-circle.js'
+import { eventKey, timelineItems } from './timeline-list.js'
 
 /** Timeline entries kept (newest first). */
 const TIMELINE_ENTRIES = 500
@@ -31,7 +31,7 @@ export class RingTab {
   #relookup: () => Promise<void> = async () => {}
 
   constructor(private readonly client: AdminClient, private readonly colors: HubColors, visible: () => boolean) {
-    this.#circle = new RingCircle(colors)
+    this.#circle = new RingCircle(colors, () => client.ringVnodes())
     this.#throttle = new RenderThrottle(() => this.#render(), 4, visible)
     const input = h('input', { type: 'text', placeholder: 'topic, e.g. devices/d42/telemetry', class: 'lookup-input', 'aria-label': 'topic to look up' })
     const lookup = async (): Promise<void> => {
@@ -122,25 +122,7 @@ export class RingTab {
         h('strong', { 'data-owner': lookup.owner ?? '' }, lookup.owner ?? 'none'),
         lookup.replicas.length > 1 ? `, replicas ${lookup.replicas.slice(1).join(', ')}` : '')
     }
-    replaceChildren(this.#timeline, ...groupTimeline(this.#events).map(({ event: e, seenBy }) => h('li', { class: `ev ev-${e.type}`, 'data-type': e.type, 'data-member': e.member },
-      h('time', { title: new Date(e.tsMs).toISOString() }, ago(e.tsMs, now)), ' ',
-      h('span', { class: 'swatch', style: `background:${this.colors.colorOf(e.member)}` }),
-      h('strong', {}, e.member), ` ${describe(e)}`, h('span', { class: 'seen-by' }, ` (seen by ${seenBy.join(', ')})`))))
+    replaceChildren(this.#timeline, ...timelineItems(this.#events, (hub) => this.colors.colorOf(hub), now))
   }
 }
 
-function describe(e: TimelineEvent): string {
-  const inc = e.incarnation === undefined ? '' : ` (incarnation ${e.incarnation})`
-  switch (e.type) {
-    case 'memberJoined': return `joined${inc}`
-    case 'memberSuspected': return `suspected${inc}`
-    case 'memberDied': return `declared dead${inc}`
-    case 'memberLeft': return `left${inc}`
-    case 'memberAlive': return `alive again${inc}`
-    case 'ownershipChanged': return `ownership changed: ${((e.movedShare ?? 0) * 100).toFixed(1)}% of keys moved`
-  }
-}
-
-function eventKey(e: TimelineEvent): string {
-  return `${e.tsMs}|${e.seenBy}|${e.type}|${e.member}|${e.incarnation ?? ''}`
-}

@@ -1,17 +1,21 @@
 /**
  * The Topics tab: the live topic tree on the left; the selected topic's history, diff, chart and
- * export, and the publish panel, on the right. The tree is loaded from `GET /api/v1/topics` and
- * kept live by the sampled tap (`#`); the full list is re-read now and then because the tap is
- * sampled and its counts fall behind under load.
+ * export, and the publish panel, on the right. The tree is loaded from `GET /api/v1/topics` (every
+ * page, topic-pages.ts) and kept live by the sampled tap (`#`); the full list is re-read now and
+ * then because the tap is sampled and its counts fall behind under load.
  */
 import type { TapMessage, TopicsResponse } from '../../../../hub/src/contract/admin-api.js'
 import type { AdminClient } from '../client/admin-client.js'
+import { readAllTopics, TOPIC_PAGE_SIZE } from '../client/topic-pages.js'
 import { applyTapMessage, withTopicList, type TopicNode } from '../logic/topic-tree.js'
 import { h } from '../widgets/dom.js'
 import { RenderThrottle } from '../widgets/render-throttle.js'
 import { PublishPanel } from './publish-panel.js'
 import { TopicDetail } from './topic-detail.js'
 import { TopicTreePanel } from './topic-tree-panel.js'
+
+/** Most topics the tree reads from the hub (5 hubs' worth of the hub's 20,000 each); the tap adds more. */
+const MAX_TREE_TOPICS = 100_000
 
 export class TopicsTab {
   readonly element: HTMLElement
@@ -40,7 +44,7 @@ export class TopicsTab {
 
   /** Reads the hub's topic list into the tree (keeps selection and expansion). */
   async reload(): Promise<void> {
-    const res: TopicsResponse = await this.client.topics()
+    const res: TopicsResponse = await readAllTopics((after) => this.client.topicsPage(after, TOPIC_PAGE_SIZE), MAX_TREE_TOPICS)
     this.#tree.root = withTopicList(this.#tree.root, res)
     this.newSinceReload = 0
     this.#changed()

@@ -27,6 +27,9 @@ function setAttrs(el: Element, attrs: Attrs): void {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === false) continue
     if (typeof v === 'function') el.addEventListener(k.replace(/^on/, ''), v)
+    // Through the CSSOM: a style attribute is inline style, which a CSP without
+    // 'unsafe-inline' (the desktop app's, ui/src/main/window-policy.ts) blocks; CSSOM writes are not.
+    else if (k === 'style' && (el instanceof HTMLElement || el instanceof SVGElement)) el.style.cssText = String(v)
     else el.setAttribute(k, v === true ? '' : String(v))
   }
 }

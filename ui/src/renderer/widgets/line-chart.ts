@@ -25,7 +25,8 @@ export class LineChart {
     this.element = h('div', { class: 'chart' }, h('div', { class: 'chart-title' }, title), this.#canvas, this.#legend)
   }
 
-  draw(series: readonly ChartSeries[], nowMs: number): void {
+  /** `markers`: moments to mark with a vertical line (membership events), in their hub's colour. */
+  draw(series: readonly ChartSeries[], nowMs: number, markers: ReadonlyArray<{ tsMs: number, color: string }> = []): void {
     const canvas = this.#canvas
     const dpr = globalThis.devicePixelRatio || 1
     const width = canvas.clientWidth || 400
@@ -62,6 +63,17 @@ export class LineChart {
     }
     const xOf = (ts: number): number => left + ((ts - from) / this.windowMs) * (width - left)
     const yOf = (v: number): number => bottom - (top === 0 ? 0 : v / top) * (bottom - 6)
+    let marked = 0
+    ctx.setLineDash([2, 3])
+    for (const m of markers) {
+      if (m.tsMs < from || m.tsMs > nowMs) continue
+      const x = xOf(m.tsMs)
+      ctx.strokeStyle = m.color
+      ctx.beginPath(); ctx.moveTo(x, 6); ctx.lineTo(x, bottom); ctx.stroke()
+      marked++
+    }
+    ctx.setLineDash([])
+    canvas.dataset.markers = String(marked)
     let drawn = 0
     let latest = 0
     for (const s of series) {
