@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { claimDataDir } from '../../hub/src/cli/demo-lock.js'
+import { desktopEntry, electronBinary } from '../../hub/src/cli/demo-desktop.js'
+import { tempDir } from '../helpers/hubs.js'
 import { ConfigError } from '../../hub/src/base/errors.js'
 import { hubIds, parseDemoArgs, wishedPorts } from '../../hub/src/cli/demo-options.js'
 import { ringFailure, startedPorts, type Sight } from '../../hub/src/cli/demo-ring.js'
@@ -14,7 +16,7 @@ import type { DemoHub } from '../../hub/src/cli/demo-ring.js'
 describe('ringhub demo flags', () => {
   it('defaults to 3 hubs, 200 devices, the well-known ports and ./data/demo', () => {
     expect(parseDemoArgs([])).toEqual({
-      hubs: 3, devices: 200, ports: 'default', mqtt: 1883, admin: 8080, data: './data/demo', fresh: false,
+      hubs: 3, devices: 200, ports: 'default', mqtt: 1883, admin: 8080, data: './data/demo', fresh: false, desktop: true,
       ringDeadlineMs: 30_000, stopDeadlineMs: 10_000, help: false,
     })
   })
@@ -27,6 +29,7 @@ describe('ringhub demo flags', () => {
     [['--mqtt', '11883', '--admin', '18080'], { mqtt: 11883, admin: 18080 }],
     [['--data', '/tmp/x', '--fresh'], { data: '/tmp/x', fresh: true }],
     [['--help'], { help: true }],
+    [['--no-desktop'], { desktop: false }],
   ])('%j', (argv, expected) => {
     expect(parseDemoArgs(argv)).toMatchObject(expected)
   })
@@ -153,3 +156,22 @@ describe('the message when the ring does not form', () => {
     for (const h of hubs) expect(text).toContain(`hub ${h.id} (admin 127.0.0.1:${h.ports.admin}, log /d/${h.id}/hub.log)`)
   })
 })
+
+describe('the demo\'s desktop app', () => {
+  it('starts only an Electron binary that was downloaded, and says why not otherwise', () => {
+    const dir = tempDir('ringhub-electron-')
+    try {
+      expect(electronBinary(dir.path)).toEqual({ missing: 'the electron package is not installed' })
+      mkdirSync(join(dir.path, 'node_modules', 'electron', 'dist'), { recursive: true })
+      expect(electronBinary(dir.path)).toMatchObject({ missing: expect.stringContaining('not downloaded') as string })
+      writeFileSync(join(dir.path, 'node_modules', 'electron', 'path.txt'), 'electron')
+      expect(electronBinary(dir.path)).toMatchObject({ missing: expect.stringContaining('not an executable') as string })
+      writeFileSync(join(dir.path, 'node_modules', 'electron', 'dist', 'electron'), '#!/bin/sh\n', { mode: 0o755 })
+      expect(electronBinary(dir.path)).toEqual({ path: join(dir.path, 'node_modules', 'electron', 'dist', 'electron') })
+      expect(desktopEntry(dir.path)).toBeUndefined()
+    } finally {
+      dir.remove()
+    }
+  })
+})
+

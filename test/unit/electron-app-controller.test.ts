@@ -18,7 +18,7 @@ afterEach(() => { for (const d of dirs.splice(0)) d.remove() })
 const EMPTY_RING: RingView = { apiVersion: 1, self: 'x', checksum: '00000000', members: [] }
 
 /** A controller over real settings (temp dir), a real lifecycle with a fake observer, a fake window. */
-function setup(options: { reachable?: boolean, dir?: string } = {}) {
+function setup(options: { reachable?: boolean, dir?: string, initialAdminUrl?: string } = {}) {
   const dir = options.dir === undefined ? tempDir('ringhub-desktop-') : { path: options.dir, remove: () => {} }
   dirs.push(dir)
   const log = recordingLog()
@@ -51,12 +51,28 @@ function setup(options: { reachable?: boolean, dir?: string } = {}) {
     probe: async (url) => { events.push(`probe ${url}`); return options.reachable ?? true },
     localIndexUrl: LOCAL,
     stateChanged: () => { events.push('menus') },
+    initialAdminUrl: options.initialAdminUrl,
     log,
   })
   return { controller, events, loads, settings, observer, localHub, closeWindow: () => { open = false } }
 }
 
 describe('app controller', () => {
+  it('uses the hub the demo passes when none is configured, and keeps a configured one', async () => {
+    const first = setup({ initialAdminUrl: 'http://127.0.0.1:8080' })
+    await first.controller.ready()
+    expect(first.settings.current.adminUrl).toBe('http://127.0.0.1:8080')
+    expect(first.events).toContain('probe http://127.0.0.1:8080')
+    const dir = tempDir('ringhub-desktop-')
+    dirs.push(dir)
+    const configured = setup({ dir: dir.path })
+    await configured.settings.load()
+    await configured.settings.save({ ...configured.settings.current, adminUrl: 'http://hub-x:8080' })
+    const again = setup({ dir: dir.path, initialAdminUrl: 'http://127.0.0.1:8080' })
+    await again.controller.ready()
+    expect(again.settings.current.adminUrl).toMatch(/^http:\/\/hub-x:8080\/?$/)
+  })
+
   it('on first start shows the local copy with the settings prompt and runs no observer', async () => {
     const { controller, loads, events } = setup()
     await controller.ready()

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Clock } from '../base/clock.js'
@@ -5,10 +6,11 @@ import { ConfigError, RinghubError } from '../base/errors.js'
 import { systemClock } from '../base/system-clock.js'
 import { formatBanner, restartCommand } from './demo-banner.js'
 import { DemoChildError, type DemoChild } from './demo-child.js'
+import { desktopEntry, electronBinary, startDesktop } from './demo-desktop.js'
 import { startFleet, waitForFleet } from './demo-fleet.js'
 import { claimDataDir } from './demo-lock.js'
 import { DEMO_USAGE, parseDemoArgs, type DemoOptions } from './demo-options.js'
-import { startHubs, waitForRing, type DemoHub } from './demo-ring.js'
+import { DEMO_HOST, startHubs, waitForRing, type DemoHub } from './demo-ring.js'
 import { watchRing } from './demo-watch.js'
 
 /** How long the fleet has to connect every device before the banner says "still connecting", ms. */
@@ -123,6 +125,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   }
   const stop = stopSignals(clock, forceStop)
   let watcher: { stop: () => void } | undefined
+  let desktop: ChildProcess | undefined
   let failure: string | undefined
   try {
     print(`Starting ${o.hubs} hubs (data and logs under ${data}) …`)
@@ -135,6 +138,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       connectedMs = await unlessStopped(waitForFleet(fleet, o.devices, clock, FLEET_CONNECT_DEADLINE_MS), stop.requested)
     }
     print(formatBanner({ hubs, checksum: view.checksum, fleet: fleet ? { pid: fleet.pid, devices: o.devices, logPath: fleet.logPath, connectedMs } : undefined }))
+    desktop = openDesktop(`http://${DEMO_HOST}:${(hubs[0] as DemoHub).ports.admin}/`, o.desktop, print)
     reportExits(hubs, fleet, () => stopping, print)
     watcher = watchRing(hubs, clock, print)
     await stop.requested
@@ -144,6 +148,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   } finally {
     stopping = true
     watcher?.stop()
+    desktop?.kill('SIGTERM')
     await stopAll(fleet, hubProcesses, clock, o.stopDeadlineMs, print)
     stop.dispose()
     release()
@@ -155,4 +160,20 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   }
   print('Demo stopped.')
   return 0
+}
+
+/**
+ * The Electron app on the first hub, where its binary is installed (`--no-desktop`: never);
+ * otherwise one line saying why it did not start. Its exit is its own business: the demo runs on.
+ */
+function openDesktop(adminUrl: string, wanted: boolean, print: (line: string) => void): ChildProcess | undefined {
+  if (!wanted) return undefined
+  const binary = electronBinary()
+  const entry = desktopEntry()
+  if ('missing' in binary || entry === undefined) {
+    print(`Desktop app: not started here (${'missing' in binary ? `Electron: ${binary.missing}` : 'ui/dist/main/main.js is not built'}); the UI above is the same app in a browser. docs/desktop-app.md`)
+    return undefined
+  }
+  print(`Desktop app: starting ${binary.path} on ${adminUrl}`)
+  return startDesktop(binary.path, entry, adminUrl)
 }

@@ -20,6 +20,8 @@ export interface DemoOptions {
   data: string
   /** Delete `<data>` before starting (default false: the hubs restart from what it holds). */
   fresh: boolean
+  /** Start the Electron app too where its binary is installed (default true; `--no-desktop`). */
+  desktop: boolean
   /** How long the hubs have to start and agree on one ring, ms (default 30 000). */
   ringDeadlineMs: number
   /** How long a child has after SIGTERM before SIGKILL, ms (default 10 000). */
@@ -43,12 +45,13 @@ to look, and stops everything on Ctrl-C (docs/demo.md).
   --data DIR             data and logs: DIR/<id>/hub.sqlite, DIR/<id>/hub.log, DIR/fleet.log
                          (default ./data/demo; kept between runs)
   --fresh                delete DIR first
+  --no-desktop           do not start the Electron app (started only where its binary is installed)
   --ring-deadline-ms N   time for the hubs to start and form one ring (default 30000)
   --stop-deadline-ms N   time a process has to stop after SIGTERM before SIGKILL (default 10000)
 `
 
 const DEFAULTS: DemoOptions = {
-  hubs: 3, devices: 200, ports: 'default', mqtt: 1883, admin: 8080, data: './data/demo', fresh: false,
+  hubs: 3, devices: 200, ports: 'default', mqtt: 1883, admin: 8080, data: './data/demo', fresh: false, desktop: true,
   ringDeadlineMs: 30_000, stopDeadlineMs: 10_000, help: false,
 }
 
@@ -70,6 +73,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     const flag = eq > 0 ? arg.slice(0, eq) : arg
     if (flag === '--help' || flag === '-h') { o.help = true; continue }
     if (flag === '--fresh') { o.fresh = true; continue }
+    if (flag === '--no-desktop') { o.desktop = false; continue }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i]
     if (value === undefined) throw new ConfigError(flag, 'needs a value')
     const int = INT_FLAGS[flag]

@@ -28,6 +28,11 @@ export interface AppControllerDeps {
   localIndexUrl: string
   /** Called after anything the menus show changed. */
   stateChanged: () => void
+  /**
+   * A hub admin URL to use when none is configured yet (`RINGHUB_DESKTOP_ADMIN_URL`: `npm start`
+   * passes its first hub); saved as the setting, so the operator can change it later.
+   */
+  initialAdminUrl?: string | undefined
   log: MainLog
 }
 
@@ -39,7 +44,12 @@ export class AppController implements DesktopBackend {
 
   /** On app ready: settings, then the window (not held up by the observer), then the observer. */
   async ready(): Promise<void> {
-    const settings = await this.deps.settings.load()
+    let settings = await this.deps.settings.load()
+    const initial = this.deps.initialAdminUrl
+    if (settings.adminUrl === null && initial !== undefined && initial !== '') {
+      await this.deps.settings.save({ ...settings, adminUrl: initial })
+      settings = this.deps.settings.current
+    }
     await this.openWindow()
     await this.deps.observer.apply(observerConfigOf(settings))
   }

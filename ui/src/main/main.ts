@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     probe: (adminUrl) => probeHub(adminUrl, fetch, PROBE_TIMEOUT_MS),
     localIndexUrl: LOCAL_INDEX_URL,
     stateChanged: refreshMenus,
+    initialAdminUrl: process.env.RINGHUB_DESKTOP_ADMIN_URL,
     log,
   })
   const report = (what: string) => (err: unknown): void => { log.error({ err }, what) }
