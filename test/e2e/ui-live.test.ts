@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import { seededRng } from '../../device-agent/dist/base/rng.js'
 import { systemClock } from '../../device-agent/dist/base/system-clock.js'
 import { SimDevice } from '../../firmware-sim/src/fleet/sim-device.js'
+import type { HubStatsPoint, StatsResponse } from '../../hub/src/contract/admin-api.js'
 import { startRing } from '../helpers/hubs.js'
 import { close, collect, connect } from '../helpers/mqtt.js'
 import { UiBrowser } from '../helpers/ui-browser.js'
@@ -17,6 +18,8 @@ import { waitFor } from '../helpers/wait.js'
 const IDS = ['a', 'b', 'c']
 const DEVICES = ['dev-1', 'dev-2', 'dev-3']
 const SEED = 6
+/** Messages queued for a disconnected persistent session before more are dropped (small, so a test can overflow it). */
+const QUEUE_LIMIT = 5
 let ring: Awaited<ReturnType<typeof startRing>>
 let ui: UiBrowser
 let page: Page
@@ -46,8 +49,20 @@ async function rowCount(p: Page, selector: string): Promise<number> {
   return (await p.$$(selector)).length
 }
 
+/** A Traffic chart's legend: series name → its last value and its maximum in the window. */
+async function legend(p: Page, chart: string): Promise<Map<string, { last: number, max: number }>> {
+  const items = await p.$$eval(`[data-chart="${chart}"] .legend-item`, (els) => els.map((el) => [el.getAttribute('data-series'), el.getAttribute('data-last'), el.getAttribute('data-max')]))
+  return new Map(items.map(([name, last, max]) => [name as string, { last: Number(last), max: Number(max) }]))
+}
+
+/** The ring's live (about 1 s) stats points since `sinceMs`, as hub a answers for every hub; no 1-minute rollups. */
+async function statsPoints(sinceMs: number): Promise<HubStatsPoint[]> {
+  const res = await fetch(`http://127.0.0.1:${ring.hub('a').ports.admin}/api/v1/stats?sinceMs=${sinceMs}`)
+  return ((await res.json()) as StatsResponse).points.filter((p) => p.intervalMs < 60_000)
+}
+
 beforeAll(async () => {
-  ring = await startRing(IDS)
+  ring = await startRing(IDS, { maxQueuedMessages: QUEUE_LIMIT })
   await startFleet()
   // A device that never answers commands.
   clients.push(await connect(mqttUrl('b'), { clientId: 'mute-1', clean: true }))
@@ -70,6 +85,96 @@ describe('the live tabs', () => {
     await waitFor(async () => (await points()) > first, 'the msgs-in chart to gain points', 10_000, 100)
     await waitFor(async () => Number(await page.getAttribute('[data-chart="msgs-in"] canvas', 'data-latest')) > 0, 'a non-zero message rate', 10_000, 100)
     await ui.screenshot(page, 'ui-traffic')
+  })
+
+  it('Traffic: the inter-hub chart shows the flows between the hubs while the fleet publishes', async () => {
+    await waitFor(async () => Number(await page.getAttribute('[data-chart="inter-hub"] canvas', 'data-latest')) > 0, 'inter-hub bytes now', 10_000, 100)
+    const flows = await legend(page, 'inter-hub')
+    // One line in and one out per hub; some hub sends and some hub receives.
+    expect([...flows.keys()].sort()).toEqual(['a', 'a out', 'b', 'b out', 'c', 'c out'])
+    expect(IDS.some((id) => (flows.get(id)?.max ?? 0) > 0)).toBe(true)
+    expect(IDS.some((id) => (flows.get(`${id} out`)?.max ?? 0) > 0)).toBe(true)
+  })
+
+  it('Traffic: the drops chart draws each hub\'s drops from the stats, 0 a second while the ring is healthy, and a real drop on the hub that dropped', async () => {
+    const since = Date.now() - 10 * 60_000
+    /** Per hub: drops in the window, and the most in one point (what the chart's line peaks at). */
+    const dropsByHub = async (): Promise<Map<string, { total: number, max: number }>> => {
+      const byHub = new Map(IDS.map((id) => [id, { total: 0, max: 0 }]))
+      for (const p of await statsPoints(since)) {
+        const h = byHub.get(p.hub) as { total: number, max: number }
+        byHub.set(p.hub, { total: h.total + p.drops, max: Math.max(h.max, p.drops) })
+      }
+      return byHub
+    }
+    /** The chart agrees with the stats on every hub's line. */
+    const chartMatches = async (): Promise<boolean> => {
+      const [chart, stats] = [await legend(page, 'drops'), await dropsByHub()]
+      return chart.size === IDS.length && IDS.every((id) => chart.get(id)?.max === stats.get(id)?.max)
+    }
+    // Healthy: nothing dropped in the latest second on any hub. (While the ring forms, a hub
+    // counts the inter-hub messages it could not send yet: the window may hold those.)
+    await waitFor(async () => { const l = await legend(page, 'drops'); return l.size === IDS.length && IDS.every((id) => l.get(id)?.last === 0) }, 'no drops now on every hub', 10_000, 100)
+    await waitFor(chartMatches, 'the drops chart to match the stats', 10_000, 100)
+    const before = await dropsByHub()
+
+    // A persistent session goes away with a subscription; QoS 1 messages for it beyond the hub's
+    // queue limit are dropped and counted. (One at a time: the limit is checked per message.)
+    const DROPPED = 10
+    const away = await connect(mqttUrl('b'), { clientId: 'ui-test-away', clean: false })
+    await away.subscribeAsync('ui/drop/#', { qos: 1 })
+    await close(away)
+    const pub = await connect(mqttUrl('b'), { clientId: 'ui-test-drop-pub', clean: true })
+    clients.push(pub)
+    for (let i = 0; i < QUEUE_LIMIT + DROPPED; i++) await pub.publishAsync('ui/drop/x', String(i), { qos: 1 })
+    // The stats count them, all on the session's hub.
+    const hub = await waitFor(async () => {
+      const after = await dropsByHub()
+      const grown = IDS.filter((id) => (after.get(id)?.total ?? 0) > (before.get(id)?.total ?? 0))
+      return grown.length === 1 && (after.get(grown[0] as string)?.total ?? 0) - (before.get(grown[0] as string)?.total ?? 0) === DROPPED ? grown[0] : undefined
+    }, `${DROPPED} more drops in the stats, on one hub`, 10_000, 100)
+    expect(hub).toBe('b')
+    // The chart draws them: that hub's line peaks at them (in one second, or split over two).
+    await waitFor(chartMatches, 'the drops chart to match the stats after the drop', 10_000, 100)
+    expect((await legend(page, 'drops')).get(hub)?.max).toBeGreaterThanOrEqual(DROPPED / 2)
+    await ui.screenshot(page, 'ui-traffic-drops')
+  })
+
+  it('Traffic: top topics lists the busiest topic first, with its count', async () => {
+    const BUSY = 400
+    const pub = await connect(mqttUrl('c'), { clientId: 'ui-test-busy-pub', clean: true })
+    clients.push(pub)
+    await Promise.all(Array.from({ length: BUSY }, (_, i) => pub.publishAsync('ui/test/busiest', String(i), { qos: 1 })))
+    const rows = async (): Promise<Array<{ topic: string, count: number, shown: string }>> => page.$$eval('table.top-topics tbody tr',
+      (trs) => trs.map((tr) => ({ topic: tr.getAttribute('data-topic') ?? '', count: Number(tr.getAttribute('data-count')), shown: tr.querySelector('td.num')?.textContent ?? '' })))
+    const top = await waitFor(async () => { const r = await rows(); return r[0]?.topic === 'ui/test/busiest' && r[0].count >= BUSY ? r : undefined },
+      'ui/test/busiest first in top topics', 10_000, 100)
+    // Sorted by count, the fleet's telemetry listed too, each count as drawn.
+    expect(top.map((r) => r.count)).toEqual([...top.map((r) => r.count)].sort((x, y) => y - x))
+    for (const d of DEVICES) expect(top.find((r) => r.topic === `devices/${d}/telemetry/temp`)?.count).toBeGreaterThan(0)
+    for (const r of top) expect(r.shown).toBe(r.count >= 1000 ? `${(r.count / 1000).toFixed(1)}k` : String(r.count))
+  })
+
+  it('Ring: each hub\'s connections are the hub\'s stats, and its message rates move with the fleet\'s traffic', async () => {
+    await page.click('[data-tab-link="ring"]')
+    const cell = async (hub: string, stat: string): Promise<string> => (await page.textContent(`tr[data-hub="${hub}"] td[data-stat="${stat}"]`)) ?? ''
+    await waitFor(async () => {
+      const latest = new Map<string, HubStatsPoint>()
+      for (const p of await statsPoints(Date.now() - 5_000)) latest.set(p.hub, p)
+      for (const id of IDS) {
+        if (await cell(id, 'connections') !== String(latest.get(id)?.connections)) return false
+      }
+      return true
+    }, 'the connections per hub as the stats say', 10_000, 200)
+    // The fleet's three devices and the mute one are connected somewhere.
+    const connections = await Promise.all(IDS.map(async (id) => Number(await cell(id, 'connections'))))
+    expect(connections.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(DEVICES.length + 1)
+    // Every hub has a device publishing 5 messages/s to it.
+    await waitFor(async () => {
+      for (const id of IDS) if (!(Number(await cell(id, 'msgs-in')) > 0)) return false
+      return true
+    }, 'a message rate in on every hub', 10_000, 100)
+    await ui.screenshot(page, 'ui-ring-rates')
   })
 
   it('Topics: the tree lists the devices\' topics, and a message\'s diff against the previous one renders', async () => {
@@ -131,6 +236,19 @@ describe('the live tabs', () => {
   it('Devices: lists the fleet online, searches, and a command shows the device\'s response, its refusal, or the timeout', async () => {
     await page.click('[data-tab-link="devices"]')
     for (const d of [...DEVICES, 'mute-1']) await page.waitForSelector(`.device-row[data-device="${d}"][data-online="true"]`, { timeout: 10_000 })
+    // A device publishing every 200 ms: a rate above 0 and last seen seconds ago; the mute one publishes nothing.
+    const shown = async (d: string): Promise<{ rate: string, rateValue: number, seen: string, seenMs: number }> => page.$eval(`.device-row[data-device="${d}"]`, (row) => ({
+      rate: row.querySelector('.rate')?.textContent ?? '', rateValue: Number(row.querySelector('.rate')?.getAttribute('data-rate')),
+      seen: row.querySelector('.last-seen')?.textContent ?? '', seenMs: Number(row.querySelector('.last-seen')?.getAttribute('data-last-seen-ms')),
+    }))
+    for (const d of DEVICES) {
+      const row = await waitFor(async () => { const r = await shown(d); return Number(r.rate) > 0 ? r : undefined }, `a message rate for ${d}`, 10_000, 100)
+      expect(row.rateValue).toBeGreaterThan(1)
+      expect(row.rateValue).toBeLessThan(10)
+      expect(row.seen).toMatch(/^\d s ago$/)
+      expect(Date.now() - row.seenMs).toBeLessThan(10_000)
+    }
+    expect((await shown('mute-1')).rate).toBe('0')
     await page.fill('.device-search', 'dev-2')
     await waitFor(async () => (await rowCount(page, '.device-row')) === 1, 'one device after searching dev-2', 5_000, 50)
     await page.click('.device-row[data-device="dev-2"]')

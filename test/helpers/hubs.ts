@@ -36,8 +36,9 @@ export async function startHub(data: string, overrides: Partial<HubConfig> = {})
 /**
  * Hubs in this process (anonymous, `edge`), each on its own sockets and data directory, the
  * others joining the first; resolves once all see one ring. `stop` stops them and removes their data.
+ * `overrides` apply to every hub.
  */
-export async function startRing(ids: readonly string[]): Promise<{ hub: (id: string) => Hub, stop: () => Promise<void> }> {
+export async function startRing(ids: readonly string[], overrides: Partial<HubConfig> = {}): Promise<{ hub: (id: string) => Hub, stop: () => Promise<void> }> {
   const dirs = ids.map(() => tempDir())
   const hubs = new Map<string, Hub>()
   const hub = (id: string): Hub => hubs.get(id) as Hub
@@ -48,7 +49,7 @@ export async function startRing(ids: readonly string[]): Promise<{ hub: (id: str
   try {
     for (const [i, id] of ids.entries()) {
       const join = i === 0 ? [] : [`127.0.0.1:${hub(ids[0] as string).ports.gossip}`]
-      hubs.set(id, await startHub((dirs[i] as { path: string }).path, { id, allowAnonymous: true, profile: 'edge', join }))
+      hubs.set(id, await startHub((dirs[i] as { path: string }).path, { id, allowAnonymous: true, profile: 'edge', join, ...overrides }))
     }
     await waitFor(() => oneRing(ids.map((id) => hub(id).cluster.view()), ids), `one ring of ${ids.length}`, 10_000, 20)
   } catch (err) {

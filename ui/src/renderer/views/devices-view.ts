@@ -99,7 +99,8 @@ export class DevicesTab {
       onclick: () => { this.#selected = d.id; this.#throttle.now() } },
     h('span', { class: `dot ${d.online ? 'online' : 'offline'}`, title: d.online ? 'online' : 'offline' }),
     h('span', { class: 'id' }, d.id), h('span', {}, d.hub ?? '–'), h('span', {}, d.owner),
-    h('span', {}, ago(d.lastSeenMs, now)), h('span', { class: 'num' }, compact(d.msgsPerS)))
+    h('span', { class: 'last-seen', 'data-last-seen-ms': d.lastSeenMs }, ago(d.lastSeenMs, now)),
+    h('span', { class: 'num rate', 'data-rate': d.msgsPerS }, compact(d.msgsPerS)))
   }
 }
 

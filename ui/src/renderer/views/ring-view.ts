@@ -108,10 +108,10 @@ export class RingTab {
         h('td', {}, h('span', { class: `badge state-${m.state}` }, m.state)),
         h('td', { class: 'num' }, m.incarnation),
         h('td', { class: 'num' }, `${(m.share * 100).toFixed(1)}%`),
-        h('td', { class: 'num' }, fresh ? compact(s.connections) : '–'),
-        h('td', { class: 'num' }, fresh ? compact(s.msgsInPerS) : '–'),
-        h('td', { class: 'num' }, fresh ? compact(s.msgsOutPerS) : '–'),
-        h('td', { class: 'num' }, fresh ? compact(s.drops) : '–'),
+        h('td', { class: 'num', 'data-stat': 'connections' }, fresh ? compact(s.connections) : '–'),
+        h('td', { class: 'num', 'data-stat': 'msgs-in' }, fresh ? compact(s.msgsInPerS) : '–'),
+        h('td', { class: 'num', 'data-stat': 'msgs-out' }, fresh ? compact(s.msgsOutPerS) : '–'),
+        h('td', { class: 'num', 'data-stat': 'drops' }, fresh ? compact(s.drops) : '–'),
         h('td', { class: 'addr' }, m.addresses.mqtt ?? m.addresses.gossip))
     }))
     const total = ring.members.reduce((sum, m) => sum + m.share, 0)

@@ -97,7 +97,7 @@ export class TrafficTab {
       }
       chart.draw(series, now, markers)
     }
-    replaceChildren(this.#topTopics, ...topTopics(this.topicTree(), TOP_TOPICS).map((n) => h('tr', {},
+    replaceChildren(this.#topTopics, ...topTopics(this.topicTree(), TOP_TOPICS).map((n) => h('tr', { 'data-topic': n.topic, 'data-count': n.count },
       h('td', { class: 'topic' }, n.topic), h('td', { class: 'num' }, compact(n.count)),
       h('td', { class: 'payload' }, n.last ? n.last.payload.slice(0, 80) : ''))))
     replaceChildren(this.#timeline, ...timelineItems(this.#events, (hub) => this.colors.colorOf(hub), now, TIMELINE_GROUPS))

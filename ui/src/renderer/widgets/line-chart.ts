@@ -2,7 +2,8 @@
  * A live line chart on a canvas: named series over a sliding time window, y from 0 to the
  * window's maximum. Redrawn whole (a few thousand points at most), and only when its view asks,
  * which the view throttles. The canvas carries `data-points` (points drawn) and `data-latest`
- * (sum of each series' last value) so tests and scripts can tell that it moves.
+ * (sum of each series' last value), and each legend item `data-series`, `data-last` and
+ * `data-max` (its series' maximum in the window), so tests and scripts can tell that it moves.
  */
 import type { Point } from '../logic/series.js'
 import { compact, h } from './dom.js'
@@ -96,7 +97,9 @@ export class LineChart {
     ctx.setLineDash([])
     canvas.dataset.points = String(drawn)
     canvas.dataset.latest = String(latest)
-    this.#legend.replaceChildren(...series.map((s) => h('span', { class: 'legend-item' },
+    // Each legend item carries its series' last value and its maximum in the window.
+    this.#legend.replaceChildren(...series.map((s) => h('span', { class: 'legend-item', 'data-series': s.name,
+      'data-last': s.points[s.points.length - 1]?.value ?? 0, 'data-max': s.points.reduce((m, p) => (p.tsMs >= from && p.value > m ? p.value : m), 0) },
       h('span', { class: 'swatch', style: `background:${s.color}${s.dashed ? ';opacity:.6' : ''}` }),
       `${s.name} ${compact(s.points[s.points.length - 1]?.value ?? 0)}${this.unit}`)))
   }
