@@ -184,8 +184,8 @@ export class Hub {
       const retention = startLogRetention({ config, topicLog, metrics, clock, log })
       cleanups.unshift(() => clock.clearTimeout(retention.timer))
       metrics.routingSource = () => ({ events: { ...router.stats, ...router.deliveryStats }, link: bus.stats, sessions: sessions.stats, wills: wills.stats, replication: router.replication() })
-      registerRoutingRoutes(admin, { router, broker, topicLog, keyDepth: config.keyDepth, hubId: config.id, clock, metrics })
-      installResumeTopic({ broker, router, topicLog, keyDepth: config.keyDepth, identityOf: (client) => auth.identityOf(client), metrics, log })
+      registerRoutingRoutes(admin, { router, broker, keyDepth: config.keyDepth, hubId: config.id, clock, metrics })
+      installResumeTopic({ broker, router, keyDepth: config.keyDepth, identityOf: (client) => auth.identityOf(client), metrics, log })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
       admin.route('GET /api/v1/ring/vnodes', (_req, res) => {

@@ -1,12 +1,13 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
-import type { Clock, TimerHandle } from '../base/clock.js'
+import type { Clock } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import type { AdminChannel, AdminClientFrame, AdminServerFrame } from '../contract/admin-api.js'
 import type { AdminMetrics } from './admin-metrics.js'
 import type { UpgradeHandler } from './admin-server.js'
 import { parseClientFrame } from './ws-frames.js'
+import { PingSweep, rawText } from './ws-ping.js'
 
 export const WS_API_PATH = '/api/v1/ws'
 /** Hard bound of one client frame (ws closes the socket beyond it, 1009); up to it, frames over MAX_CLIENT_FRAME_BYTES get an error frame. */
@@ -43,13 +44,10 @@ export interface ChannelProvider {
  */
 export class AdminWs {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_FRAME_BYTES })
-  readonly #sockets = new Set<WebSocket>()
-  readonly #alive = new WeakSet<WebSocket>()
-  readonly #heartbeat: TimerHandle
+  readonly #sockets: PingSweep
 
   constructor(private readonly deps: { channels: Record<AdminChannel, ChannelProvider>, metrics: AdminMetrics, log: Logger, clock: Clock }) {
-    this.#heartbeat = deps.clock.setInterval(() => this.#ping(), HEARTBEAT_MS)
-    this.#heartbeat.unref()
+    this.#sockets = new PingSweep(deps.clock, HEARTBEAT_MS, () => deps.metrics.wsClosed.inc({ reason: 'no-pong' }))
   }
 
   handler(): UpgradeHandler {
@@ -61,8 +59,7 @@ export class AdminWs {
   get clients(): number { return this.#sockets.size }
 
   close(): void {
-    this.deps.clock.clearInterval(this.#heartbeat)
-    for (const ws of this.#sockets) ws.terminate()
+    this.#sockets.close()
     this.#wss.close()
   }
 
@@ -70,9 +67,7 @@ export class AdminWs {
     const { metrics, log } = this.deps
     const subscriptions = new Map<AdminChannel, () => void>()
     let errors = 0
-    this.#sockets.add(ws)
-    this.#alive.add(ws)
-    ws.on('pong', () => this.#alive.add(ws))
+    this.#sockets.track(ws)
     metrics.wsClients.inc()
     const closeAll = (): void => {
       for (const stop of subscriptions.values()) stop()
@@ -133,26 +128,7 @@ export class AdminWs {
     })
     ws.on('close', () => {
       closeAll()
-      this.#sockets.delete(ws)
       metrics.wsClients.dec()
     })
   }
-
-  #ping(): void {
-    for (const ws of this.#sockets) {
-      if (!this.#alive.has(ws)) {
-        this.deps.metrics.wsClosed.inc({ reason: 'no-pong' })
-        ws.terminate()
-        continue
-      }
-      this.#alive.delete(ws)
-      ws.ping()
-    }
-  }
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8')
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
-  return Buffer.from(data).toString('utf8')
 }

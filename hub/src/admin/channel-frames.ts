@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { ChannelClientFrame, ChannelMessage } from '../contract/channels.js'
-import { mqttFilterError } from './ws-frames.js'
+import { jsonObjectOf, mqttFilterError } from './ws-frames.js'
 
 /** Largest frame a channel client may send, bytes: a publish of a full MQTT packet in base64. */
 export function maxChannelFrameBytes(maxPacketBytes: number): number {
@@ -16,14 +16,9 @@ const OPS = 'auth, join, leave, publish, ack, heartbeat, presence'
 
 /** Checks one client text frame of `/channels` (docs/channels.md). */
 export function parseChannelFrame(text: string): ParsedChannelFrame {
-  let v: unknown
-  try {
-    v = JSON.parse(text)
-  } catch {
-    return { ok: false, ref: null, code: 'malformed-json', reason: 'the frame is not JSON' }
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, ref: null, code: 'not-object', reason: 'a frame is a JSON object' }
-  const m = v as Record<string, unknown>
+  const object = jsonObjectOf(text)
+  if (!object.ok) return object
+  const m = object.value
   if (m.op === 'ack') {
     if (!Number.isSafeInteger(m.id) || (m.id as number) < 1) return { ok: false, ref: null, code: 'bad-ack', reason: 'ack needs id, a message frame\'s id (an integer ≥ 1)' }
     return { ok: true, frame: { op: 'ack', id: m.id as number } }

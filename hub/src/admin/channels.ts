@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
-import type { Clock, TimerHandle } from '../base/clock.js'
+import type { Clock } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import type { ChannelClientFrame, ChannelOffset } from '../contract/channels.js'
 import { aclAllows, type Identity } from '../mqtt/acl.js'
@@ -13,6 +13,7 @@ import type { LogEntry, Offset } from '../store/topic-log.js'
 import type { RetainedMessage } from '../routing/router.js'
 import type { AdminServer, UpgradeHandler } from './admin-server.js'
 import { maxChannelFrameBytes, parseChannelFrame, payloadOfFrame } from './channel-frames.js'
+import { PingSweep, rawText } from './ws-ping.js'
 import { ChannelSession, Join, type BusListener, type BusPacket, type ChannelInput } from './channel-session.js'
 import type { ChannelPresence } from './channel-presence.js'
 
@@ -63,25 +64,22 @@ export interface ChannelDeps {
 export class ChannelServer {
   readonly #wss: WebSocketServer
   readonly #sessions = new Set<ChannelSession>()
-  readonly #alive = new WeakSet<WebSocket>()
-  readonly #ping: TimerHandle
+  readonly #sockets: PingSweep
   readonly #metrics: ChannelMetrics
   #next = 0
 
   constructor(private readonly deps: ChannelDeps) {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: maxChannelFrameBytes(deps.maxPacketBytes) })
     this.#metrics = new ChannelMetrics(deps.registry)
-    this.#ping = deps.clock.setInterval(() => this.#pingAll(), CHANNEL_PING_MS)
-    this.#ping.unref()
+    this.#sockets = new PingSweep(deps.clock, CHANNEL_PING_MS, () => this.#metrics.closed.inc({ reason: 'no-pong' }))
     deps.admin.upgrade(CHANNELS_PATH, this.#handler(), { authenticated: false })
   }
 
   get connections(): number { return this.#sessions.size }
 
   close(): void {
-    this.deps.clock.clearInterval(this.#ping)
     for (const session of this.#sessions) this.#drop(session)
-    for (const ws of this.#wss.clients) ws.terminate()
+    this.#sockets.close()
     this.#wss.close()
   }
 
@@ -136,7 +134,7 @@ export class ChannelServer {
     })
     session.identity = identity
     this.#sessions.add(session)
-    this.#alive.add(ws)
+    this.#sockets.track(ws)
     metrics.connections.inc()
     let errors = 0
     const refuse = (ref: string | null, code: string, reason: string): void => {
@@ -147,9 +145,7 @@ export class ChannelServer {
         ws.close(1008, 'too many bad frames')
       }
     }
-    ws.on('pong', () => this.#alive.add(ws))
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      this.#alive.add(ws)
       if (isBinary) return refuse(null, 'binary', 'frames are JSON text')
       const parsed = parseChannelFrame(rawText(data))
       if (!parsed.ok) return refuse(parsed.ref, parsed.code, parsed.reason)
@@ -328,17 +324,6 @@ export class ChannelServer {
     this.deps.presence.left(join.topic, session.member())
   }
 
-  #pingAll(): void {
-    for (const ws of this.#wss.clients) {
-      if (!this.#alive.has(ws)) {
-        this.#metrics.closed.inc({ reason: 'no-pong' })
-        ws.terminate()
-        continue
-      }
-      this.#alive.delete(ws)
-      ws.ping()
-    }
-  }
 }
 
 function noop(): void {}
@@ -364,12 +349,6 @@ function inputOf(packet: BusPacket): ChannelInput {
   const epoch = Number(id.slice(at + 1))
   if (!Number.isSafeInteger(epoch)) return { topic, payload, retained: false }
   return { topic, payload, key: id.slice(0, at), offset: { epoch, seq: seq as number }, retained: false }
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8')
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
-  return Buffer.from(data).toString('utf8')
 }
 
 /** The channel endpoint's counters (on /metrics). */

@@ -3,7 +3,6 @@ import type { Clock } from '../base/clock.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { parseResumeRequest, readResume } from '../routing/resume.js'
 import type { Router } from '../routing/router.js'
-import type { TopicLog } from '../store/topic-log.js'
 import { queryOf, readJsonBody } from './admin-params.js'
 import { sendJson, type AdminServer } from './admin-server.js'
 import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTransport } from './device-commands.js'
@@ -12,8 +11,8 @@ import { MAX_COMMAND_TIMEOUT_MS, isTopicLevel, sendCommand, type CommandTranspor
  * The admin routes that go through the ring: resume from an offset (`GET /api/keys/messages`)
  * and device commands (`POST /api/devices/<id>/commands`). docs/admin-api.md.
  */
-export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router, broker: Aedes, topicLog: TopicLog, keyDepth: number, hubId: string, clock: Clock, metrics: HubMetrics }): void {
-  const { router, broker, topicLog, clock, keyDepth, hubId, metrics } = deps
+export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router, broker: Aedes, keyDepth: number, hubId: string, clock: Clock, metrics: HubMetrics }): void {
+  const { router, broker, clock, keyDepth, hubId, metrics } = deps
   admin.route('GET /api/keys/messages', async (req, res) => {
     const query = queryOf(req)
     const parsed = parseResumeRequest({ key: query.get('key') ?? undefined, since: query.get('since') ?? undefined, limit: query.get('limit') ?? undefined }, keyDepth)
@@ -22,7 +21,7 @@ export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router
       return sendJson(res, 400, { error: parsed })
     }
     try {
-      sendJson(res, 200, await readResume(router, topicLog, parsed))
+      sendJson(res, 200, await readResume(router, parsed))
       metrics.resumeRequests.inc({ door: 'admin', result: 'ok' })
     } catch (err) {
       metrics.resumeRequests.inc({ door: 'admin', result: 'error' })

@@ -14,14 +14,9 @@ export type ParsedFrame =
 /** Checks one client frame of `/api/v1/ws` (docs/admin-api.md "WebSocket"). */
 export function parseClientFrame(text: string): ParsedFrame {
   if (Buffer.byteLength(text) > MAX_CLIENT_FRAME_BYTES) return { ok: false, ref: null, code: 'oversized', reason: `frames are limited to ${MAX_CLIENT_FRAME_BYTES} bytes` }
-  let v: unknown
-  try {
-    v = JSON.parse(text)
-  } catch {
-    return { ok: false, ref: null, code: 'malformed-json', reason: 'the frame is not JSON' }
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, ref: null, code: 'not-object', reason: 'a frame is a JSON object' }
-  const m = v as Record<string, unknown>
+  const object = jsonObjectOf(text)
+  if (!object.ok) return object
+  const m = object.value
   if (typeof m.ref !== 'string' || m.ref.length > 128) return { ok: false, ref: null, code: 'no-ref', reason: 'ref must be a string of at most 128 characters' }
   const ref = m.ref
   const fail = (code: string, reason: string): ParsedFrame => ({ ok: false, ref, code, reason })
@@ -40,6 +35,18 @@ export function parseClientFrame(text: string): ParsedFrame {
   const maxPerS = m.maxPerS ?? TAP_DEFAULT_MAX_PER_S
   if (typeof maxPerS !== 'number' || !Number.isInteger(maxPerS) || maxPerS < 1 || maxPerS > TAP_MAX_PER_S) return fail('bad-rate', `maxPerS must be an integer in [1, ${TAP_MAX_PER_S}]`)
   return { ok: true, frame: { ref, op: 'subscribe', channel: 'tap', filter: m.filter as string, maxPerS } }
+}
+
+/** A WebSocket text frame as a JSON object, or why it is not one (nothing to answer to: no ref). */
+export function jsonObjectOf(text: string): { ok: true, value: Record<string, unknown> } | { ok: false, ref: null, code: string, reason: string } {
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch {
+    return { ok: false, ref: null, code: 'malformed-json', reason: 'the frame is not JSON' }
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, ref: null, code: 'not-object', reason: 'a frame is a JSON object' }
+  return { ok: true, value: v as Record<string, unknown> }
 }
 
 /** Why `filter` is not a valid MQTT topic filter [MQTT-4.7.1], or undefined. */

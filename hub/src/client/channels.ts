@@ -210,14 +210,12 @@ export class ChannelClient {
   }
 
   #send(p: Pending): void {
-    const ref = p.frame.ref as string
     this.#opts.timers.clearTimeout(p.timer)
     p.timer = this.#opts.timers.setTimeout(() => {
       // No answer on this connection: treat the hub as gone (a publish is sent again after).
       this.#ws?.close(4000, `no reply to ${p.frame.op} within ${this.#opts.requestTimeoutMs} ms`)
     }, this.#opts.requestTimeoutMs)
     this.#ws?.send(JSON.stringify(p.frame))
-    void ref
   }
 
   #open(): void {

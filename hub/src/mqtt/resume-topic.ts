@@ -3,7 +3,6 @@ import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { parseResumeRequest, readResume } from '../routing/resume.js'
 import type { Router } from '../routing/router.js'
-import type { TopicLog } from '../store/topic-log.js'
 import { RESUME_PREFIX, aclAllows, ownResumeTopic, type Identity } from './acl.js'
 
 /**
@@ -19,7 +18,7 @@ import { RESUME_PREFIX, aclAllows, ownResumeTopic, type Identity } from './acl.j
 /** Largest request payload, bytes. */
 const MAX_REQUEST_BYTES = 4_096
 
-export function installResumeTopic(deps: { broker: Aedes, router: Router, topicLog: Pick<TopicLog, 'oldest'>, keyDepth: number, identityOf: (client: Client) => Identity | undefined, metrics: HubMetrics, log: Logger }): void {
+export function installResumeTopic(deps: { broker: Aedes, router: Router, keyDepth: number, identityOf: (client: Client) => Identity | undefined, metrics: HubMetrics, log: Logger }): void {
   const { broker, metrics, log } = deps
   /** Clients with a request being answered: one at a time each (a second gets `busy`). */
   const busy = new Set<string>()
@@ -40,7 +39,7 @@ export function installResumeTopic(deps: { broker: Aedes, router: Router, topicL
     if (!identity || !aclAllows(identity, 'subscribe', parsed.key)) return reply({ ref, error: `not authorized to read ${parsed.key}` }, 'error')
     if (busy.has(client.id)) return reply({ ref, error: 'busy: one resume request at a time' }, 'error')
     busy.add(client.id)
-    readResume(deps.router, deps.topicLog, parsed).then(
+    readResume(deps.router, parsed).then(
       (answer) => reply({ ref, ...answer }, 'ok'),
       (err: unknown) => reply({ ref, error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` }, 'error'),
     ).finally(() => busy.delete(client.id))

@@ -1,5 +1,5 @@
 import { keyOf } from '../ring/keys.js'
-import type { Offset, TopicLog } from '../store/topic-log.js'
+import type { Offset } from '../store/topic-log.js'
 import { MAX_LOG_READ, type Router } from './router.js'
 
 /**
@@ -17,7 +17,7 @@ export interface ResumeAnswer {
   key: string
   /** The hub that answered (the key's owner). */
   owner: string
-  /** The first offset the owner's log still holds; null when this hub is not the owner. */
+  /** The first offset the owner's log holds (null: none of the key); a `since` before it missed what retention removed. */
   oldest: Offset | null
   messages: ResumedMessage[]
   /** The offset to ask from next time (the last message's, or `since` when there was none). */
@@ -41,13 +41,13 @@ export function parseResumeRequest(fields: { key?: unknown, since?: unknown, lim
 }
 
 /** Reads the messages from the key's owner; rejects when the owner does not answer. */
-export async function readResume(router: Router, topicLog: Pick<TopicLog, 'oldest'>, request: ResumeRequest): Promise<ResumeAnswer> {
-  const { owner, entries } = await router.logSince(request.key, request.since, request.limit)
+export async function readResume(router: Pick<Router, 'logSince'>, request: ResumeRequest): Promise<ResumeAnswer> {
+  const { owner, entries, oldest } = await router.logSince(request.key, request.since, request.limit)
   const last = entries.at(-1)
   return {
     key: request.key,
     owner,
-    oldest: router.owns(request.key) ? topicLog.oldest(request.key) ?? null : null,
+    oldest,
     messages: entries.map((e) => ({ epoch: e.epoch, seq: e.seq, topic: e.topic, qos: e.qos, retain: e.retain, tsMs: e.tsMs, payload: e.payload.toString('base64'), ...textOf(e.payload) })),
     next: last ? { epoch: last.epoch, seq: last.seq } : request.since,
   }
