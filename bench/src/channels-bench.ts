@@ -22,6 +22,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import WebSocket from 'ws'
 import { ChildRegistry } from './child-spawn.js'
 import { codeInfo, machineInfo } from './report-json.js'
+import { table } from './report-table.js'
 import { RingHandle } from './ring-handle.js'
 
 type System = 'channels' | 'mqtt-ws'
@@ -177,7 +178,7 @@ async function measure(system: System, opts: Options, log: (line: string) => voi
 
 function round(v: number): number { return Math.round(v * 100) / 100 }
 
-function table(results: readonly Result[]): string {
+function resultTable(results: readonly Result[]): string {
   const rows: Array<[string, (r: Result) => string]> = [
     ['connections (joined)', (r) => String(r.connections)],
     ['connect + join, ms', (r) => String(r.connectMs)],
@@ -192,10 +193,7 @@ function table(results: readonly Result[]): string {
     ['hubs\' RSS in all, MiB', (r) => String(r.hubRssMiB)],
   ]
   const head = ['metric', ...results.map((r) => r.system === 'channels' ? 'channels (JSON)' : 'MQTT over WS')]
-  const body = rows.map(([label, f]) => [label, ...results.map(f)])
-  const widths = head.map((_, c) => Math.max(...[head, ...body].map((row) => (row[c] ?? '').length)))
-  const line = (row: string[]): string => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number)).join('  ')
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
+  return table(head, rows.map(([label, f]) => [label, ...results.map(f)]), 1)
 }
 
 async function main(): Promise<void> {
@@ -206,7 +204,7 @@ async function main(): Promise<void> {
   const results: Result[] = []
   for (const system of SYSTEMS) results.push(await measure(system, opts, log))
   log('')
-  log(table(results))
+  log(resultTable(results))
   const [ch, ws] = results as [Result, Result]
   log('')
   log(`channels / MQTT-over-WS: deliveries/s ${round(ch.deliveriesPerS / ws.deliveriesPerS)}×, p99 ${round(ch.p99Ms / ws.p99Ms)}×, RSS per connection ${round(ch.rssPerConnectionKiB / ws.rssPerConnectionKiB)}×`)

@@ -114,14 +114,18 @@ function fmt(value: number | undefined, digits: number): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * A plain-text table: columns that are empty throughout left out, the first `textColumns` (and a
+ * `vs` column) left-aligned, figures right-aligned.
+ */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], textColumns = 2): string {
   const keep = header.map((h, i) => h !== '' || rows.some((r) => (r[i] ?? '') !== ''))
   const cols = header.map((_, i) => i).filter((i) => keep[i])
   const width = cols.map((i) => Math.max(header[i]?.length ?? 0, ...rows.map((r) => r[i]?.length ?? 0)))
   const line = (cells: readonly string[]): string => cols.map((i, k) => {
     const cell = cells[i] ?? ''
     // text columns (scenario, metric, and the ring table's reference name) left-aligned, figures right-aligned
-    return i < 2 || header[i] === 'vs' ? cell.padEnd(width[k] as number) : cell.padStart(width[k] as number)
+    return i < textColumns || header[i] === 'vs' ? cell.padEnd(width[k] as number) : cell.padStart(width[k] as number)
   }).join('  ').trimEnd()
   return [line(header), cols.map((_, k) => '-'.repeat(width[k] as number)).join('  '), ...rows.map(line)].join('\n')
 }
