@@ -85,6 +85,8 @@ export class Qos1Load {
   #closed = false
   /** Called on every acknowledgement (after `ackedMs` is set). */
   onAck: ((m: SentMessage) => void) | undefined
+  /** Called on every publish sent, with its payload and the publisher's URL (a history's attempt). */
+  onSend: ((payload: string, m: SentMessage, url: string) => void) | undefined
 
   constructor(private readonly options: Qos1LoadOptions) {
     this.#publishers = options.publishers.map((p) => ({ url: p.url, client: undefined, inFlight: new Map(), generation: 0 }))
@@ -205,6 +207,7 @@ export class Qos1Load {
     this.messages.set(payload, message)
     p.inFlight.set(payload, now)
     slot.inFlight++
+    this.onSend?.(payload, message, p.url)
     client.publish(this.#topicOf(key), payload, { qos: 1 }, (err) => {
       this.#settle(p, payload)
       if (err || message.ackedMs !== undefined) return
