@@ -36,6 +36,7 @@ export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: Tc
     ownerOf: (key) => cluster.tracker.ring.ownerOf(key),
     replicasOf: (key, n) => cluster.tracker.ring.replicasOf(key, n),
     replicationFactor: config.replicationFactor,
+    knownHubs: () => cluster.swim.members.filter((m) => m.meta.role === 'hub' && m.state !== 'left').length,
     peers: () => hubPeers().map((m) => m.id),
     sequencer: new Sequencer({ log: topicLog, clock }),
     topicLog,
@@ -53,6 +54,8 @@ export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: Tc
     cluster.swim.on(event, (m) => { updatePeers(); router.peerGone(m.id) })
   }
   cluster.onOwnershipChanged(() => router.ownershipChanged())
+  // Declared dead and refuted: others may have numbered this hub's keys meanwhile.
+  cluster.swim.on('selfRefuted', (_incarnation, accusation) => { if (accusation === 'dead') router.resequenceAll() })
   // A newly seen hub needs this hub's global filters even when no key moved to it; one back
   // from a wrong death notice gets its deliveries again at once.
   cluster.swim.on('memberJoined', (m) => { router.peerBack(m.id); router.refreshInterest() })

@@ -8,8 +8,10 @@
  * - phantoms: deliveries of an id nobody attempted;
  * - duplicates: a second (third, ...) delivery of one id to one subscriber (QoS 1 allows it;
  *   reported);
- * - reorders: the first delivery of a key's message numbered below one that subscriber already
- *   got of that key (invariant 2; a repeat of an earlier message is a duplicate, not a reorder).
+ * - reorders: the first delivery of an acknowledged message of a key numbered below one that
+ *   subscriber already got of that key (invariant 2; a repeat of an earlier message is a
+ *   duplicate, not a reorder). The same for a message never acknowledged is counted apart
+ *   (`inDoubtReorders`): its publisher was never told it exists.
  *
  * Times are `performance.now()` milliseconds of the test process.
  */
@@ -29,7 +31,10 @@ export interface SubscriberCheck {
   lost: number
   phantoms: number
   duplicates: number
+  /** Reorders of acknowledged messages (a late first delivery of one that was acknowledged). */
   reorders: number
+  /** Late first deliveries of messages never acknowledged (in doubt: numbered by a hub that could not get them copied). */
+  inDoubtReorders: number
 }
 
 export interface HistoryCheck {
@@ -42,6 +47,7 @@ export interface HistoryCheck {
   phantoms: number
   duplicates: number
   reorders: number
+  inDoubtReorders: number
   /** Reorders per key, summed over subscribers (only keys with some). */
   reordersByKey: Map<string, number>
   subscribers: Map<string, SubscriberCheck>
@@ -127,14 +133,15 @@ export class History {
     for (const [name, list] of this.#deliveries) {
       const seen = new Set<string>()
       const highest = new Map<string, number>()
-      const c: SubscriberCheck = { received: list.length, lost: 0, phantoms: 0, duplicates: 0, reorders: 0 }
+      const c: SubscriberCheck = { received: list.length, lost: 0, phantoms: 0, duplicates: 0, reorders: 0, inDoubtReorders: 0 }
       for (const { id, atMs } of list) {
         const a = this.attempts.get(id)
         if (!a) { c.phantoms++; note(`${name}: phantom ${id} at ${Math.round(atMs - zero)} ms`); continue }
         if (seen.has(id)) { c.duplicates++; continue }
         seen.add(id)
         const top = highest.get(a.key) ?? 0
-        if (a.n < top) {
+        if (a.n < top && a.ackedMs === undefined) c.inDoubtReorders++
+        else if (a.n < top) {
           c.reorders++
           reordersByKey.set(a.key, (reordersByKey.get(a.key) ?? 0) + 1)
           note(`${name}: reordered ${id} after ${a.key}:${top}, at ${Math.round(atMs - zero)} ms`)
@@ -150,7 +157,7 @@ export class History {
     const sum = (f: keyof SubscriberCheck): number => [...subscribers.values()].reduce((s, c) => s + c[f], 0)
     return {
       attempted: this.attempts.size, acked: acked.length, unacked: this.attempts.size - acked.length,
-      lost: sum('lost'), phantoms: sum('phantoms'), duplicates: sum('duplicates'), reorders: sum('reorders'),
+      lost: sum('lost'), phantoms: sum('phantoms'), duplicates: sum('duplicates'), reorders: sum('reorders'), inDoubtReorders: sum('inDoubtReorders'),
       reordersByKey, subscribers, explain,
     }
   }

@@ -57,6 +57,14 @@ describe('fault history checker', () => {
     expect([...c.reordersByKey]).toEqual([['k1', 2], ['k2', 1]])
   })
 
+  it('counts a late first delivery of a never-acknowledged message apart from reorders', () => {
+    const h = base()
+    h.attempt('k1:4', 'pub-a', 60)
+    h.attempt('k1:5', 'pub-a', 70); h.ack('k1:5', 75)
+    deliverAll(h, 's1', ['k1:1', 'k2:1', 'k1:2', 'k2:2', 'k1:3', 'k1:5', 'k1:4'])
+    expect(h.check()).toMatchObject({ reorders: 0, inDoubtReorders: 1 })
+  })
+
   it('never counts an unacknowledged message as lost, and lets an unacknowledged one be delivered', () => {
     const h = base()
     h.attempt('k1:4', 'pub-a', 60) // never acknowledged (the connection died)

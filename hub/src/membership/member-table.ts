@@ -18,8 +18,9 @@ export interface MembershipEvents {
   memberSuspected: [Member]
   memberDied: [Member]
   memberLeft: [Member]
-  /** This hub was accused and raised its incarnation to refute (Lifeguard counts it). */
-  selfRefuted: [number]
+  /** This hub was accused and raised its incarnation to refute (Lifeguard counts it): the new
+   *  incarnation, and what it refuted (`dead`: others may have moved its keys meanwhile). */
+  selfRefuted: [number, 'alive' | 'suspect' | 'dead']
   /** An alive claim for a member held at another gossip address was refused (`mayMoveAddress`):
    *  the member as held, and the address that claimed it. */
   addressConflicted: [Member, string]
@@ -102,7 +103,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
       // Someone says we are alive at an incarnation at least ours with other data: a stale
       // announcement of ours, or an impostor; either way re-assert ourselves above it.
       if (msg.incarnation > this.#self.incarnation || (msg.incarnation === this.#self.incarnation && !sameIdentity(msg, this.#self))) {
-        this.#refute(msg.incarnation)
+        this.#refute(msg.incarnation, 'alive')
       }
       return
     }
@@ -123,7 +124,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
 
   applySuspect(msg: SuspectMessage): void {
     if (msg.node === this.#self.id) {
-      if (msg.incarnation >= this.#self.incarnation && !this.#leaving) this.#refute(msg.incarnation)
+      if (msg.incarnation >= this.#self.incarnation && !this.#leaving) this.#refute(msg.incarnation, 'suspect')
       return
     }
     const entry = this.#entries.get(msg.node)
@@ -157,7 +158,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
 
   applyDead(msg: DeadMessage): void {
     if (msg.node === this.#self.id) {
-      if (!this.#leaving && msg.incarnation >= this.#self.incarnation) this.#refute(msg.incarnation)
+      if (!this.#leaving && msg.incarnation >= this.#self.incarnation) this.#refute(msg.incarnation, 'dead')
       return
     }
     const entry = this.#entries.get(msg.node)
@@ -198,13 +199,13 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     this.#entries.set(id, entry)
   }
 
-  #refute(accusedIncarnation: number): void {
+  #refute(accusedIncarnation: number, accusation: 'alive' | 'suspect' | 'dead'): void {
     const incarnation = Math.max(this.#self.incarnation, accusedIncarnation) + 1
     this.#self = { ...this.#self, incarnation, state: 'alive' }
     this.#put(this.#self.id, { member: this.#self, suspicion: undefined })
     this.deps.awareness.applyDelta(AWARENESS_DELTA.REFUTED)
     this.#broadcast(this.#self.id, this.aliveOf(this.#self))
-    this.emit('selfRefuted', incarnation)
+    this.emit('selfRefuted', incarnation, accusation)
   }
 
   #broadcast(about: string, message: AliveMessage | SuspectMessage | DeadMessage): void {

@@ -98,6 +98,26 @@ export class DeliveryCursors {
       const owner = ownerOf(key)
       if (owner !== undefined) keys.push([key, owner])
     }
+    this.#readAll(keys)
+  }
+
+  /**
+   * Hubs this hub had declared dead are back (a partition healed, a pause ended): for every key
+   * one of them owns now, reads what came after the cursor from it. What it sent between the
+   * fault and the death verdict went into a broken link; its replay to returning hubs starts at
+   * the verdict.
+   */
+  sourcesBack(back: ReadonlySet<string>, ownerOf: (key: string) => string | undefined): void {
+    const keys: Array<[string, string]> = []
+    for (const key of this.#cursors.keys()) {
+      const owner = ownerOf(key)
+      if (owner !== undefined && back.has(owner) && !this.#waiting.has(key)) keys.push([key, owner])
+    }
+    this.#readAll(keys)
+  }
+
+  /** Catch-ups of `keys` from the hub paired with each, PARALLEL_CATCH_UPS at a time. */
+  #readAll(keys: Array<[string, string]>): void {
     const next = (): void => {
       const item = keys.shift()
       if (!item) return

@@ -5,7 +5,7 @@ import { ForwardOrder, type ForwardTicket } from './forward-order.js'
 import type { PublishReply, PublishRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import { ReplicaConfirmations } from './replica-confirmations.js'
-import { NotOwnerError } from './sequencer.js'
+import { NotOwnerError, UnreplicatedError } from './sequencer.js'
 import { TurnBatches } from './turn-batches.js'
 
 export interface IngressMessage { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }
@@ -15,7 +15,7 @@ export interface IngressDeps {
   bus: Pick<PeerBus, 'request'>
   ownerOf(key: string): string | undefined
   /** Numbers a message of a key this hub owns (the router's owner path); NotOwnerError when it no longer does. */
-  sequenceHere(key: string, message: IngressMessage): Promise<Offset>
+  sequenceHere(key: string, message: IngressMessage, id?: string): Promise<Offset>
   stats: { forwarded: number, forwardRetries: number }
   clock: Clock
   /** How long a publish keeps retrying (owner unreachable or moving), ms. */
@@ -87,9 +87,11 @@ export class Ingress {
       if (owner === this.deps.self) {
         this.#order.sent(ticket, owner)
         try {
-          return await this.deps.sequenceHere(key, message)
+          return await this.deps.sequenceHere(key, message, id)
         } catch (err) {
           if (!(err instanceof NotOwnerError)) throw err
+          // Numbered, too few copies: the retry copies that entry again instead of numbering anew.
+          if (err instanceof UnreplicatedError) id = err.id
           failure = err
         }
       } else if (owner !== undefined) {

@@ -14,6 +14,12 @@ export interface ReplicatorDeps {
   replicasOf(key: string, n: number): string[]
   /** Copies of each message: the owner's and `replicationFactor − 1` successors'. */
   replicationFactor: number
+  /**
+   * Hubs of the ring that are not known to have left: alive, suspect or dead (this one included).
+   * A QoS ≥ 1 message needs `min(replicationFactor, knownHubs())` copies on distinct live hubs
+   * before it is acknowledged (see `Replication.ok`). Absent: as many as the live ring allows.
+   */
+  knownHubs?(): number
   topicLog: Pick<TopicLog, 'appendReplica'>
   retained: RetainedStore
   /** Forwarded publishes' ids, remembered by a replica so that it recognises their retries if it takes the key over. */
@@ -29,19 +35,25 @@ export interface ReplicatorDeps {
 /** The copies of one event-loop turn for one replica: one request, one shared outcome. */
 interface CopyBatch {
   entries: ReplicaEntry[]
-  /** Resolves (never rejects) once the replica has committed the batch or failed it. */
-  settled: Promise<void>
+  /** Resolves (never rejects) once the replica has committed the batch (true) or failed it (false). */
+  settled: Promise<boolean>
 }
 
 /** What one message's copies are: who gets one, and when they have all answered. */
 export interface Replication {
-  /** Resolves (never rejects) once every replica has committed its copy or failed. */
-  settled: Promise<void>
+  /**
+   * Resolves (never rejects) once every replica has answered: true when each committed its copy
+   * and there were enough of them, false otherwise (a replica failed or refused, or the live ring
+   * is smaller than the copies wanted while hubs of it are dead: the other side of a partition
+   * may be taking the key over). A QoS ≥ 1 message whose copies failed is not acknowledged.
+   */
+  settled: Promise<boolean>
   /** The replicas copied to (this hub excluded). */
   to: string[]
 }
 
-const NOTHING: Replication = { settled: Promise.resolve(), to: [] }
+const NOTHING: Replication = { settled: Promise.resolve(true), to: [] }
+const TOO_FEW: Replication = { settled: Promise.resolve(false), to: [] }
 
 /**
  * Invariant 3's copies (DESIGN §2): the owner copies every numbered message to the key's
@@ -68,29 +80,36 @@ export class Replicator {
   replicate(entry: LogEntry, id: string | undefined, via?: string): Replication {
     if (this.deps.replicationFactor < 2) return NOTHING
     const to = this.deps.replicasOf(entry.key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
+    // Fewer live hubs than copies wanted, while some of the ring are dead (not left): this hub may
+    // be on the small side of a partition, or alone; it must not acknowledge what nobody else holds.
+    const wanted = Math.min(this.deps.replicationFactor, this.deps.knownHubs?.() ?? 1)
+    if (to.length + 1 < wanted) {
+      this.deps.stats.replicaFailures++
+      return TOO_FEW
+    }
     if (to.length === 0) return NOTHING
     const copy: ReplicaEntry = { key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
     if (id !== undefined) {
       copy.id = id
       if (via !== undefined) copy.via = via
     }
-    let settled: Promise<void> | undefined
+    let settled: Promise<boolean> | undefined
     for (const replica of to) {
       const batch = this.#batchFor(replica)
       batch.entries.push(copy)
-      settled = settled === undefined ? batch.settled : Promise.all([settled, batch.settled]).then(() => undefined)
+      settled = settled === undefined ? batch.settled : Promise.all([settled, batch.settled]).then(([a, b]) => a && b)
     }
-    return { settled: settled as Promise<void>, to }
+    return { settled: settled as Promise<boolean>, to }
   }
 
   #batchFor(replica: string): CopyBatch {
     const open = this.#open.get(replica)
     if (open) return open
     const entries: ReplicaEntry[] = []
-    const settled = new Promise<void>((resolve) => {
+    const settled = new Promise<boolean>((resolve) => {
       nextTurn(() => {
         this.#open.delete(replica)
-        this.#send(replica, entries).then(resolve, resolve)
+        this.#send(replica, entries).then(resolve, () => resolve(false))
       })
     })
     const batch = { entries, settled }
@@ -98,16 +117,20 @@ export class Replicator {
     return batch
   }
 
-  async #send(replica: string, entries: ReplicaEntry[]): Promise<void> {
+  async #send(replica: string, entries: ReplicaEntry[]): Promise<boolean> {
     const token = ++this.#nextBatch
     this.#unconfirmed.set(token, [this.deps.clock.now(), entries.length])
     this.#inflightCopies += entries.length
     try {
-      await this.deps.bus.request(replica, { t: 'replicate', entries }, this.deps.requestTimeoutMs)
+      const reply = await this.deps.bus.request(replica, { t: 'replicate', entries }, this.deps.requestTimeoutMs)
+      // A replica that does not name this hub the owner of every key refuses the batch (fencing).
+      if (reply.t !== 'ok') throw new Error(`replica ${replica} refused the copies: ${reply.t === 'failed' ? reply.reason : reply.t}`)
       this.deps.stats.replicated += entries.length
+      return true
     } catch (err) {
       this.deps.stats.replicaFailures += entries.length
       this.deps.log.warn({ err, replica, copies: entries.length }, 'replica did not confirm its copies')
+      return false
     } finally {
       this.#unconfirmed.delete(token)
       this.#inflightCopies -= entries.length

@@ -13,7 +13,7 @@ import { Ingress } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
-import { NotOwnerError, type Sequencer } from './sequencer.js'
+import { NotOwnerError, UnreplicatedError, type Sequencer } from './sequencer.js'
 
 /** A message handed to this hub's own subscribers. */
 export interface Delivery {
@@ -57,6 +57,8 @@ export interface RouterDeps {
   replicasOf(key: string, n: number): string[]
   /** Copies of each message: the owner's and `replicationFactor − 1` successors'. Default 2. */
   replicationFactor?: number
+  /** Hub members not known to have left (alive, suspect, dead; this one included): see `ReplicatorDeps.knownHubs`. */
+  knownHubs?(): number
   /** Alive hub members other than this one. */
   peers(): readonly string[]
   sequencer: Sequencer
@@ -98,6 +100,8 @@ export interface RouterStats {
 
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
+/** After a hub is back from the dead, its keys are read again after these delays, ms (link redials back off up to 5 s). */
+const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
 
 /**
  * One broker made of many hubs (DESIGN §2–§3): a publish goes to its key's owner, which numbers
@@ -140,6 +144,12 @@ export class Router {
   /** Numbered messages not yet through (`#finish`); a leaving hub waits for them (`quiesce`). */
   readonly #inFlight = new Set<Promise<void>>()
   #quiescing = false
+  /** Peers declared dead and not back since (`peerBack` of one of them resequences every key). */
+  readonly #gone = new Set<string>()
+  /** Peers back from the dead since the last ownership change. */
+  readonly #returned = new Set<string>()
+  /** Ids given to local publishes whose copies failed, so that their retries copy the same entry again. */
+  #localRetries = 0
 
   constructor(private readonly deps: RouterDeps) {
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
@@ -148,11 +158,11 @@ export class Router {
       interestKnown: () => this.#interestKnown(),
     })
     this.#ingress = new Ingress({
-      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message) => this.#sequence(key, undefined, message),
+      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id) => this.#sequence(key, id, message),
       stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
     })
     this.#replicator = new Replicator({
-      self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, topicLog: deps.topicLog,
+      self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, knownHubs: deps.knownHubs, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
       confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
@@ -241,7 +251,14 @@ export class Router {
     this.#handoff.handOffLost()
     this.refreshInterest()
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
+    this.#catchUpReturned()
+    this.#returned.clear()
     this.#ingress.ringChanged()
+  }
+
+  /** Keys owned by hubs back from the dead: read what this hub missed of them (`DeliveryCursors.sourcesBack`). */
+  #catchUpReturned(): void {
+    if (this.#returned.size > 0) this.#cursors.sourcesBack(this.#returned, (key) => this.deps.ownerOf(key))
   }
 
   /** Re-sends this hub's whole interest to every peer (soft state): on changes, and periodically. */
@@ -294,12 +311,36 @@ export class Router {
   peerGone(peer: string): void {
     this.#interest.dropPeer(peer)
     this.#replay.gone(peer)
+    this.#gone.add(peer)
   }
 
   /** A peer joined, or came back after it was declared dead: its dormant interest applies again, and it gets what it missed. */
   peerBack(peer: string): void {
     this.#interest.peerBack(peer)
     this.#replay.back(peer)
+    // Back from the dead (a partition healed, a pause ended): while this hub held it dead, the
+    // peer may have numbered keys this hub still sequences (each side owned them), so every key
+    // is taken over again before its next message, in an epoch above the other side's.
+    if (this.#gone.delete(peer)) {
+      this.resequenceAll()
+      this.#returned.add(peer)
+      this.#catchUpReturned() // again at the ownership change, if the ring does not name it yet
+      // And later: the link to it may still be backing off now (a read then fails at once).
+      for (const ms of CATCH_UP_AGAIN_MS) {
+        this.deps.clock.setTimeout(() => this.#cursors.sourcesBack(new Set([peer]), (key) => this.deps.ownerOf(key)), ms).unref()
+      }
+    }
+  }
+
+  /**
+   * Gives up sequencing every key (those lost are handed off first): the next message of each
+   * re-acquires it (`KeyHandoff.acquire`) in a new epoch above every replica's. After a split
+   * view of the ring (this hub was declared dead and refuted, or a hub it held dead is back), an
+   * epoch numbered on the other side must never sort above what this hub numbers next.
+   */
+  resequenceAll(): void {
+    this.#handoff.handOffLost()
+    for (const key of [...this.deps.sequencer.ownedKeys]) this.deps.sequencer.release(key)
   }
 
   /** Retained messages for new subscriptions: from each keyed filter's owner, from every hub for global ones. */
@@ -388,13 +429,21 @@ export class Router {
     const offset = { epoch: entry.epoch, seq: entry.seq }
     const seen: SeenPublish = { ...offset, fannedOut: true }
     if (id !== undefined) this.#seen.remember(id, seen)
-    const { ackable, through, confirmBy } = this.#finish(key, id, entry, committed, message, via)
+    const { ackable, through, confirmBy, copied } = this.#finish(key, id, entry, committed, message, via)
     seen.done = through
+    seen.copied = copied
     this.#inFlight.add(through)
     const settled = (): void => { this.#inFlight.delete(through) }
     through.then(settled, settled)
     await ackable
-    return confirmBy.length > 0 ? { ...offset, confirmBy } : offset
+    if (confirmBy.length > 0) return { ...offset, confirmBy }
+    // Invariant 3 (and fencing: a replica refuses copies from a hub it does not see as the owner).
+    if (message.qos > 0 && !(await copied)) {
+      const retryId = id ?? `${this.deps.self}:local:${++this.#localRetries}`
+      if (id === undefined) this.#seen.remember(retryId, seen)
+      throw new UnreplicatedError(key, retryId)
+    }
+    return offset
   }
 
   /**
@@ -420,8 +469,27 @@ export class Router {
     return (async () => {
       if (seen.done) await seen.done.catch(() => { /* the first attempt's own error went to its caller */ })
       if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
+      if (seen.copied !== undefined && !(await seen.copied)) await this.#copyAgain(key, seen, id as string)
       return { epoch: seen.epoch, seq: seen.seq }
     })()
+  }
+
+  /**
+   * A message numbered here whose copies failed, published again by its ingress: copied again
+   * (same `(epoch, seq)`), and answered once enough replicas hold it; UnreplicatedError if not.
+   */
+  async #copyAgain(key: string, seen: SeenPublish, id: string): Promise<void> {
+    // Re-taken since, in a newer epoch: replicas refuse the old one; the retry numbers it anew
+    // (the first number was never acknowledged: at-least-once, the copy may be seen twice).
+    if (this.deps.sequencer.offsetOf(key)?.epoch !== seen.epoch) {
+      this.#seen.forget(id)
+      throw new UnreplicatedError(key, id)
+    }
+    const [entry] = this.deps.topicLog.since(key, { epoch: seen.epoch, seq: seen.seq - 1 }, 1)
+    if (!entry || entry.epoch !== seen.epoch || entry.seq !== seen.seq) throw new UnreplicatedError(key, id)
+    const copied = this.#replicator.replicate(entry, id).settled
+    seen.copied = copied
+    if (!(await copied)) throw new UnreplicatedError(key, id)
   }
 
   /**
@@ -429,7 +497,7 @@ export class Router {
    * ingress may acknowledge, once the replicas in `confirmBy` have confirmed to it too; `through`
    * when everything is done here.
    */
-  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined): { ackable: Promise<void>, through: Promise<void>, confirmBy: string[] } {
+  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined): { ackable: Promise<void>, through: Promise<void>, confirmBy: string[], copied: Promise<boolean> } {
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -437,17 +505,18 @@ export class Router {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
-      this.#replicator.replicate(entry, id)
+      const { settled } = this.#replicator.replicate(entry, id)
       const fannedOut = this.#fanOutInOrder(key, undefined, delivery)
-      return { ackable: fannedOut, through: fannedOut, confirmBy: [] }
+      return { ackable: fannedOut, through: fannedOut, confirmBy: [], copied: settled }
     }
     const replication = this.#replicator.replicate(entry, id, via)
     const fannedOut = this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
     const through = Promise.all([fannedOut, replication.settled]).then(() => undefined)
-    // Invariant 3: acknowledged once the owner and a replica hold it. With `via`, the ingress hub
-    // waits for the replicas' own word: one hop less than this hub relaying it.
-    if (via === undefined || replication.to.length === 0) return { ackable: through, through, confirmBy: [] }
-    return { ackable: fannedOut, through, confirmBy: replication.to }
+    // Invariant 3: acknowledged once the owner and a replica hold it (`copied`, checked by the
+    // caller). With `via`, the ingress hub waits for the replicas' own word: one hop less than
+    // this hub relaying it.
+    if (via === undefined || replication.to.length === 0) return { ackable: through, through, confirmBy: [], copied: replication.settled }
+    return { ackable: fannedOut, through, confirmBy: replication.to, copied: replication.settled }
   }
 
   /**
@@ -581,6 +650,16 @@ export class Router {
       return { t: 'interest-ok' }
     }
     if (r.t === 'replicate') {
+      // Fencing (invariant 2): copies only from the hub this hub's ring names the owner of each
+      // key. A stale owner (paused past its death, or cut off on the other side of a partition)
+      // gets no copy confirmed, so it acknowledges nothing the new owner would not have.
+      // Nor copies in an epoch older than one this hub knows for the key: another owner has
+      // numbered it since (the sender was cut off or paused meanwhile, and is back).
+      const foreign = r.entries.find((e) => this.deps.ownerOf(e.key) !== from || e.epoch < (this.deps.topicLog.state(e.key)?.epoch ?? 0))
+      if (foreign) {
+        this.stats.refusedNotOwner++
+        return { t: 'failed', reason: `${from} is not the owner of ${foreign.key} at epoch ${foreign.epoch} for ${this.deps.self}` }
+      }
       await this.#replicator.store(r)
       return { t: 'ok' }
     }

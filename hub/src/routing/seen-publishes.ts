@@ -6,6 +6,8 @@ export interface SeenPublish extends Offset {
   fannedOut: boolean
   /** Numbered here and still being committed, replicated and fanned out: a retry's answer waits for it. */
   done?: Promise<unknown>
+  /** Numbered here: whether enough replicas committed their copies (false: a retry copies it again). */
+  copied?: Promise<boolean>
 }
 
 /**
@@ -22,6 +24,12 @@ export class SeenPublishes {
 
   get(id: string): SeenPublish | undefined {
     return this.#current.get(id) ?? this.#previous.get(id)
+  }
+
+  /** Forgets `id`: its next attempt is numbered anew. */
+  forget(id: string): void {
+    this.#current.delete(id)
+    this.#previous.delete(id)
   }
 
   remember(id: string, seen: SeenPublish): void {

@@ -4,8 +4,20 @@ import type { LogEntry, NewEntry, Offset, TopicLog } from '../store/topic-log.js
 
 /** This hub does not sequence the key (it never owned it, or lost it): fencing, invariant 2. */
 export class NotOwnerError extends RinghubError {
-  constructor(readonly key: string) {
-    super(`this hub does not own key ${key}`)
+  constructor(readonly key: string, message = `this hub does not own key ${key}`) {
+    super(message)
+  }
+}
+
+/**
+ * A QoS ≥ 1 message was numbered here, but too few other hubs hold a copy of it to acknowledge
+ * it (a replica failed or refused it as not coming from the owner it sees, or this hub sees too
+ * few live hubs). The publish is retried as a not-owner answer would be; `id` names the numbered
+ * message, so that the retry copies that one again rather than numbering the message twice.
+ */
+export class UnreplicatedError extends NotOwnerError {
+  constructor(key: string, readonly id: string) {
+    super(key, `too few hubs hold a copy of a message of ${key}: not acknowledged`)
   }
 }
 
