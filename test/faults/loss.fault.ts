@@ -1,0 +1,45 @@
+import { describe, it } from 'vitest'
+import { criterion, reportScenario } from './record.js'
+import { sleep } from './fault-ring.js'
+import { deliveryCriteria, deliveryFigures, explain, keys, seconds, withRing } from './scenario.js'
+
+// 10 % packet loss on every hub-to-hub path for 20 s (5.13 % on what each host sends and on
+// what it receives: 1 − 0.9487² ≈ 10 % per path), QoS 1 load from clients on every hub, a
+// subscriber on every hub; edge profile. Nobody may be declared dead, nothing acknowledged lost.
+const KEYS = keys('l', 60)
+const RATE = 600
+
+describe('packet loss', () => {
+  it('10 % on every link for 20 s: no false death, nothing lost', async () => {
+    await withRing({ hosts: 3 }, async (ring) => {
+      const started = performance.now()
+      for (const i of [1, 2, 3]) await ring.subscribe(i)
+      await ring.load({ on: [1, 2, 3], keys: KEYS, ratePerSec: RATE })
+      await sleep(2_000)
+      const before = { died: await ring.events([1, 2, 3], 'memberDied'), suspected: await ring.events([1, 2, 3], 'memberSuspected') }
+      const lossAt = performance.now()
+      for (const i of [1, 2, 3]) ring.net.loss(i, 5.13)
+      try {
+        await sleep(20_000)
+      } finally {
+        ring.net.heal()
+      }
+      const ackedDuringLoss = ring.history.ackedBetween(lossAt, performance.now()).length
+      await sleep(3_000)
+      await ring.stopLoads()
+      await ring.settle()
+      const c = ring.history.check({ zeroMs: lossAt })
+      const missing = await ring.missingFromOwnerLogs(1, KEYS)
+      const deaths = (await ring.events([1, 2, 3], 'memberDied')) - before.died
+      explain('loss', c)
+      reportScenario({
+        scenario: '10 % loss on every hub-to-hub path 20 s',
+        figures: {
+          ...deliveryFigures(c), 'acked per s during loss': Math.round(ackedDuringLoss / 20), deaths,
+          suspicions: (await ring.events([1, 2, 3], 'memberSuspected')) - before.suspected, 'wall s': seconds(performance.now() - started),
+        },
+        criteria: [...deliveryCriteria(c, missing.length), criterion('deaths', deaths, '==', 0), criterion('acked per s during loss', ackedDuringLoss / 20, '>=', 100)],
+      })
+    })
+  }, 90_000)
+})

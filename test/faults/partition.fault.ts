@@ -1,0 +1,111 @@
+import { describe, it } from 'vitest'
+import { criterion, holds, reportScenario } from './record.js'
+import { OwnershipWatch, sleep } from './fault-ring.js'
+import { deliveryCriteria, deliveryFigures, explain, keys, seconds, withRing } from './scenario.js'
+
+// Partitions (docs/reliability.md, "Partitions"). Three hubs on three test hosts, edge profile,
+// QoS 1 load from two clients on every hub, a `devices/#` subscriber on every hub. The test
+// process reaches every host over its control link, which the cuts leave alone, so the clients of
+// a cut-off hub keep talking to it: they show which side accepts what.
+//
+// The behaviour asserted: a QoS 1 publish is acknowledged only once the owner and another hub
+// hold it. A hub alone on its side sees every other hub dead, cannot get a copy anywhere, and
+// acknowledges nothing; the side with two hubs takes its keys over and goes on. On heal, every
+// message acknowledged anywhere reaches every subscriber, in order.
+const KEYS = keys('p', 60)
+const RATE = 600
+
+describe('partitions', () => {
+  it('a hub cut off from the other hubs for 30 s acknowledges nothing; the other side loses nothing; after the heal every subscriber has everything', async () => {
+    await withRing({ hosts: 3 }, async (ring) => {
+      const started = performance.now()
+      for (const i of [1, 2, 3]) await ring.subscribe(i)
+      const watch = new OwnershipWatch(ring, [1, 2, 3], KEYS)
+      await watch.start()
+      await ring.load({ on: [1, 2, 3], keys: KEYS, ratePerSec: RATE })
+      await sleep(2_000)
+      const deathsBefore = await ring.events([1, 2], 'memberDied')
+      const cutAt = performance.now()
+      ring.net.partition(3, 1)
+      ring.net.partition(3, 2)
+      const detectedMs = await ring.waitState([1, 2], 3, 'dead', cutAt, 15_000)
+      const othersDeadForH3Ms = await ring.waitState([3], 1, 'dead', cutAt, 15_000)
+      await sleep(30_000 - (performance.now() - cutAt))
+      // Publishes sent after the cut: a copy of one can reach no other hub (those sent before may
+      // have been copied already, and their acks still be on their way).
+      const minorityAcks = ring.history.ackedBetween(cutAt, performance.now(), (c) => c === 'h3').filter((a) => a.sentMs >= cutAt)
+      const majorityAcks = ring.history.ackedBetween(cutAt + detectedMs, performance.now(), (c) => c !== 'h3').length
+      ring.net.heal()
+      const healMs = await ring.waitWhole([1, 2, 3], 40_000)
+      const wholeAt = performance.now()
+      await sleep(6_000)
+      await ring.stopLoads()
+      await ring.settle()
+      watch.stop()
+      const c = ring.history.check({ zeroMs: cutAt })
+      const missing = await ring.missingFromOwnerLogs(1, KEYS)
+      const recoveryH3Ms = ring.history.recoveryMs(wholeAt, KEYS)
+      explain('isolate', c)
+      reportScenario({
+        scenario: 'isolate one hub from the others 30 s, then heal',
+        figures: {
+          ...deliveryFigures(c), 'detection ms': Math.round(detectedMs), 'h3 saw the others dead ms': Math.round(othersDeadForH3Ms),
+          'acked by the cut-off hub while cut': minorityAcks.length, 'acked by the other side while cut': majorityAcks,
+          'one ring after heal ms': Math.round(healMs), 'every key acked again after one ring ms': Math.round(recoveryH3Ms),
+          'owner changes per key (max)': watch.maxChanges, 'deaths seen by h1+h2': (await ring.events([1, 2], 'memberDied')) - deathsBefore, 'wall s': seconds(performance.now() - started),
+        },
+        criteria: [
+          ...deliveryCriteria(c, missing.length),
+          criterion('sent after the cut, acked by the cut-off hub while cut', minorityAcks.length, '==', 0),
+          criterion('acked by the other side while cut', majorityAcks, '>', 0),
+          criterion('detection ms', detectedMs, '<=', 3_000),
+          // The cut-off hub finds the others by its push-pull with a dead member (every 10 s, edge).
+          criterion('one ring after heal ms', healMs, '<=', 15_000),
+          criterion('every key acked again after one ring ms', recoveryH3Ms, '<=', 5_000),
+        ],
+      })
+    })
+  }, 150_000)
+
+  it('a one-way cut (h3 cannot send to h1) for 20 s: nobody dies, at most two owner changes per key, nothing acknowledged lost', async () => {
+    await withRing({ hosts: 3 }, async (ring) => {
+      const started = performance.now()
+      for (const i of [1, 2, 3]) await ring.subscribe(i)
+      const watch = new OwnershipWatch(ring, [1, 2, 3], KEYS)
+      await watch.start()
+      await ring.load({ on: [1, 2, 3], keys: KEYS, ratePerSec: RATE })
+      await sleep(2_000)
+      const deathsBefore = await ring.events([1, 2, 3], 'memberDied')
+      const suspectsBefore = await ring.events([1, 2, 3], 'memberSuspected')
+      const cutAt = performance.now()
+      ring.net.oneWay(3, 1)
+      await sleep(20_000)
+      const ackedWhileCut = ring.history.ackedBetween(cutAt, performance.now()).length
+      ring.net.heal()
+      const healAt = performance.now()
+      const healMs = await ring.waitWhole([1, 2, 3], 40_000)
+      await sleep(4_000)
+      await ring.stopLoads()
+      await ring.settle()
+      watch.stop()
+      const c = ring.history.check({ zeroMs: cutAt })
+      const missing = await ring.missingFromOwnerLogs(1, KEYS)
+      const deaths = (await ring.events([1, 2, 3], 'memberDied')) - deathsBefore
+      explain('one-way', c)
+      reportScenario({
+        scenario: 'one-way cut h3 → h1 20 s, then heal',
+        figures: {
+          ...deliveryFigures(c), 'acked while cut': ackedWhileCut, deaths, suspicions: (await ring.events([1, 2, 3], 'memberSuspected')) - suspectsBefore,
+          'owner changes per key (max)': watch.maxChanges, 'one ring after heal ms': Math.round(healMs),
+          'every key acked again after heal ms': Math.round(ring.history.recoveryMs(healAt, KEYS)), 'wall s': seconds(performance.now() - started),
+        },
+        criteria: [
+          ...deliveryCriteria(c, missing.length),
+          criterion('owner changes per key (max)', watch.maxChanges, '<=', 2),
+          criterion('deaths', deaths, '==', 0),
+          holds('acks go on while cut', ackedWhileCut > 0),
+        ],
+      })
+    })
+  }, 120_000)
+})
