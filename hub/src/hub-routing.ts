@@ -55,7 +55,7 @@ export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: Tc
   }
   cluster.onOwnershipChanged(() => router.ownershipChanged())
   // Declared dead and refuted: others may have numbered this hub's keys meanwhile.
-  cluster.swim.on('selfRefuted', (_incarnation, accusation) => { if (accusation === 'dead') router.resequenceAll() })
+  cluster.swim.on('selfRefuted', (_incarnation, accusation) => { if (accusation === 'dead') router.refutedDeath() })
   // A newly seen hub needs this hub's global filters even when no key moved to it; one back
   // from a wrong death notice gets its deliveries again at once.
   cluster.swim.on('memberJoined', (m) => { router.peerBack(m.id); router.refreshInterest() })

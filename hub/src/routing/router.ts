@@ -323,12 +323,27 @@ export class Router {
     // is taken over again before its next message, in an epoch above the other side's.
     if (this.#gone.delete(peer)) {
       this.resequenceAll()
-      this.#returned.add(peer)
-      this.#catchUpReturned() // again at the ownership change, if the ring does not name it yet
-      // And later: the link to it may still be backing off now (a read then fails at once).
-      for (const ms of CATCH_UP_AGAIN_MS) {
-        this.deps.clock.setTimeout(() => this.#cursors.sourcesBack(new Set([peer]), (key) => this.deps.ownerOf(key)), ms).unref()
-      }
+      this.#catchUpFrom([peer])
+    }
+  }
+
+  /**
+   * This hub was declared dead and refuted (a pause past the suspicion timeout): others may have
+   * numbered its keys meanwhile, and what they sent it between its stop and their verdict went
+   * into a link they then dropped. Every key is re-taken, and every peer's keys read after the cursor.
+   */
+  refutedDeath(): void {
+    this.resequenceAll()
+    this.#catchUpFrom(this.deps.peers())
+  }
+
+  /** Catch-ups of the keys `peers` own, at the next ownership change, now, and again later (a link may still be backing off). */
+  #catchUpFrom(peers: readonly string[]): void {
+    for (const peer of peers) this.#returned.add(peer)
+    this.#catchUpReturned()
+    const back = new Set(peers)
+    for (const ms of CATCH_UP_AGAIN_MS) {
+      this.deps.clock.setTimeout(() => this.#cursors.sourcesBack(back, (key) => this.deps.ownerOf(key)), ms).unref()
     }
   }
 
