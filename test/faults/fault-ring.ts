@@ -70,9 +70,14 @@ export class FaultRing {
     const ring = new FaultRing(options)
     ring.#net = TestNet.up(`fs${process.pid % 100_000}`, options.hosts, freeSubnet())
     const initial = Array.from({ length: options.initial ?? options.hosts }, (_, i) => i + 1)
-    await ring.spawn(1)
-    await Promise.all(initial.slice(1).map((i) => ring.spawn(i)))
-    await ring.waitWhole(initial, 20_000)
+    try {
+      await ring.spawn(1)
+      await Promise.all(initial.slice(1).map((i) => ring.spawn(i)))
+      await ring.waitWhole(initial, 20_000)
+    } catch (err) {
+      await ring.cleanup() // a hub that did not start must not leave namespaces behind
+      throw err
+    }
     return ring
   }
 
