@@ -1,9 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Aedes, Client } from 'aedes'
 import type { Clock } from './base/clock.js'
 import type { Logger } from './base/log.js'
-import { ConfigError } from './base/errors.js'
 import type { HubConfig } from './config/options.js'
 import type { HubInfo } from './contract/hub-info.js'
 import { HubMetrics } from './metrics/hub-metrics.js'
@@ -22,6 +21,7 @@ import { RoutedPersistence } from './mqtt/routed-persistence.js'
 import type { Router } from './routing/router.js'
 import { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import { MqttListeners } from './mqtt/listeners.js'
+import { readServerTls } from './mqtt/server-tls.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
@@ -91,7 +91,7 @@ export class Hub {
     const metrics = deps.metrics ?? new HubMetrics({ processMetrics: true })
     const startedMs = clock.now()
     mkdirSync(config.data, { recursive: true })
-    const tls = config.mqtts === undefined ? undefined : readTls(config)
+    const tls = readServerTls(config)
 
     const db = HubDb.open({ path: join(config.data, DB_FILE), clock, log, metrics, groupCommitMs: config.groupCommitMs, sync: config.storeSync })
     const cleanups: Array<() => Promise<void> | void> = [() => db.close()]
@@ -112,9 +112,9 @@ export class Hub {
       const listeners = new MqttListeners({ broker, maxPacketBytes: config.maxPacketBytes, log, metrics })
       cleanups.unshift(() => listeners.close())
       const mqttPort = await listeners.listenTcp(config.host, config.mqtt)
-      const mqttsPort = tls ? await listeners.listenTls(config.host, config.mqtts as number, tls) : null
+      const mqttsPort = tls && config.mqtts !== undefined ? await listeners.listenTls(config.host, config.mqtts, tls) : null
 
-      let ports: HubInfo['ports'] = { mqtt: mqttPort, mqtts: mqttsPort, admin: 0, gossip: 0 }
+      let ports: HubInfo['ports'] = { mqtt: mqttPort, mqtts: mqttsPort, admin: 0, adminTls: null, gossip: 0 }
       const admin = new AdminServer({
         log,
         metrics,
@@ -140,6 +140,7 @@ export class Hub {
       admin.upgrade(WS_PATH, listeners.webSocketHandler(), { authenticated: false })
       cleanups.unshift(() => admin.close())
       ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
+      if (tls && config.adminTls !== undefined) ports = { ...ports, adminTls: await admin.listenTls(config.host, config.adminTls, tls) }
 
       // The link proves membership with the gossip keys: the config's until the cluster runs,
       // then the cluster's (so a rotation by SIGHUP applies to new connections too).
@@ -287,16 +288,4 @@ export class Hub {
     this.db.close()
     log.info('hub stopped')
   }
-}
-
-function readTls(config: HubConfig): { cert: Buffer, key: Buffer } {
-  const read = (field: 'tlsCert' | 'tlsKey'): Buffer => {
-    const path = config[field] as string
-    try {
-      return readFileSync(path)
-    } catch (err) {
-      throw new ConfigError(field, `cannot read ${path}: ${(err as Error).message}`, { cause: err })
-    }
-  }
-  return { cert: read('tlsCert'), key: read('tlsKey') }
 }

@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import type { HubInfo } from '../contract/hub-info.js'
+import type { ServerTls } from '../mqtt/server-tls.js'
 import { AdminAuth } from './admin-auth.js'
 import { AdminMetrics } from './admin-metrics.js'
 
@@ -30,6 +32,8 @@ const V1 = '/api/v1/'
  */
 export class AdminServer {
   readonly server: Server
+  /** The same routes over TLS (`--admin-tls`), when listening. */
+  #tlsServer: HttpsServer | undefined
   #auth: AdminAuth
   readonly adminMetrics: AdminMetrics
   readonly #routes = new Map<string, Handler>()
@@ -97,20 +101,30 @@ export class AdminServer {
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        resolve((this.server.address() as AddressInfo).port)
-      })
+    return listenOn(this.server, host, port)
+  }
+
+  /**
+   * Serves every route and WebSocket path over TLS too, on a second port (`--admin-tls`): HTTPS
+   * for the API and UI, wss for /mqtt and /channels. Same handlers, so the two ports never drift.
+   */
+  listenTls(host: string, port: number, tls: ServerTls): Promise<number> {
+    const server = createHttpsServer({ ...tls }, (req, res) => { void this.#dispatch(req, res) })
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head))
+    server.on('tlsClientError', (err) => {
+      this.deps.metrics.protocolErrors.inc({ reason: 'tls-handshake' })
+      this.deps.log.info({ err: err.message, listener: 'admin-tls' }, 'TLS handshake failed')
     })
+    this.#tlsServer = server
+    return listenOn(server, host, port)
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-    })
+    const closing = [this.server, this.#tlsServer].filter((s) => s !== undefined).map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeAllConnections()
+    }))
+    return Promise.all(closing).then(() => undefined)
   }
 
   #find(req: IncomingMessage, path: string): Handler | undefined {
@@ -186,6 +200,16 @@ export class AdminServer {
     }
     target.handler(req, socket, head)
   }
+}
+
+function listenOn(server: Server | HttpsServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string, body = ''): void {

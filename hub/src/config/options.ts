@@ -37,6 +37,12 @@ export interface HubConfig {
   mqtts: number | undefined
   tlsCert: string | undefined
   tlsKey: string | undefined
+  /** Admin HTTPS port (the admin routes and WebSocket paths over TLS); off when undefined. */
+  adminTls: number | undefined
+  /** PEM file of the CA that signs client (device) certificates, for tlsClientCerts. */
+  tlsCa: string | undefined
+  /** Whether the TLS listeners ask clients for a certificate (mTLS); its CN is the user name. */
+  tlsClientCerts: 'off' | 'optional' | 'required'
   /** Data directory (SQLite file lives here). */
   data: string
   /** Path of the YAML file the config came from, if any. */
@@ -92,6 +98,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'mqtts', flag: '--mqtts', ...PORT, defaultText: 'off', doc: 'MQTT over TLS port; needs tlsCert and tlsKey. 0 picks a free port.' },
   { key: 'tlsCert', flag: '--tls-cert', type: 'string', defaultText: 'none', doc: 'PEM certificate (chain) file for the TLS listener.' },
   { key: 'tlsKey', flag: '--tls-key', type: 'string', defaultText: 'none', doc: 'PEM private key file for the TLS listener.' },
+  { key: 'adminTls', flag: '--admin-tls', ...PORT, defaultText: 'off', doc: 'Admin HTTPS port: everything the admin port serves (API, UI, /metrics, /healthz, MQTT over secure WebSocket at /mqtt, channels at /channels) over TLS; needs tlsCert and tlsKey. 0 picks a free port.' },
+  { key: 'tlsCa', flag: '--tls-ca', type: 'string', defaultText: 'none', doc: 'PEM file of the CA that signs client certificates (devices, operators\' tools); used with tlsClientCerts. `ringhub certs` makes a development one.' },
+  { key: 'tlsClientCerts', flag: '--tls-client-certs', type: 'enum', values: ['off', 'optional', 'required'], defaultText: 'off', doc: 'Mutual TLS on the mqtts and adminTls listeners: optional asks for a client certificate signed by tlsCa, required refuses the handshake without one. A verified certificate\'s subject CN is the client\'s user name (no password needed): a device d42 gets the ACL of d42, an operator in `ringhub users` the operator\'s.' },
   { key: 'data', flag: '--data', type: 'string', defaultText: './data/<id>', doc: 'Data directory; holds hub.sqlite (WAL).' },
   { key: 'config', flag: '--config', type: 'string', defaultText: 'none', doc: 'YAML file with any of these options (keys as in this table).' },
   { key: 'allowAnonymous', flag: '--allow-anonymous', type: 'bool', defaultText: 'false', doc: 'Accept clients without credentials; they get the operator ACL (everything).' },

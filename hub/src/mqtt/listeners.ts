@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket, type AddressInfo } from 'node:net'
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls'
+import { createServer as createTlsServer, TLSSocket } from 'node:tls'
 import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
@@ -7,9 +7,10 @@ import type { Aedes } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { installFrameGuard } from './frame-guard.js'
+import type { ServerTls } from './server-tls.js'
 import { coalesceWrites, countWrites } from './write-hooks.js'
 
-export type ListenerName = 'mqtt' | 'mqtts' | 'ws'
+export type ListenerName = 'mqtt' | 'mqtts' | 'ws' | 'wss'
 
 export interface ListenerDeps {
   broker: Aedes
@@ -58,8 +59,8 @@ export class MqttListeners {
     return this.#listen(server, host, port)
   }
 
-  /** Starts the TLS listener; resolves with the bound port. */
-  listenTls(host: string, port: number, tls: Pick<TlsOptions, 'cert' | 'key' | 'ca'>): Promise<number> {
+  /** Starts the TLS listener (readServerTls: TLS 1.2 or later, client certificates); resolves with the bound port. */
+  listenTls(host: string, port: number, tls: ServerTls): Promise<number> {
     const server = createTlsServer({ ...tls }, (socket) => {
       socket.setNoDelay(true)
       this.accept(socket, 'mqtts')
@@ -108,7 +109,8 @@ export class MqttListeners {
         })
         // errors surface on the ws and on the stream; aedes listens on the stream
         stream.on('error', () => { /* counted via the ws 'error' above or by aedes */ })
-        this.accept(stream, 'ws', req)
+        // The admin TLS port upgrades over TLS: MQTT over secure WebSocket.
+        this.accept(stream, req.socket instanceof TLSSocket ? 'wss' : 'ws', req)
       })
     }
   }
