@@ -201,10 +201,14 @@ export class Hub {
       })
       const operator = OperatorApi.start({ self: config.id, admin, broker, cluster, router, bus, db, topicLog, metrics, clock, log, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes })
       cleanups.unshift(() => operator.stop())
+      const presence = new ChannelPresence({ self: config.id, ring: operator.ring, peers: () => router.peers(), log: log.child({ component: 'channels' }) })
+      // A dead hub cannot say its channel members left; every other hub says it for it.
+      for (const event of ['memberDied', 'memberLeft'] as const) cluster.swim.on(event, (m) => presence.hubGone(m.id))
+      cluster.swim.on('memberJoined', (m) => presence.hubBack(m.id))
       const channels = new ChannelServer({
         self: config.id, admin, bus: emitter.mq, router, credentials: users,
         publish: (packet, done) => broker.publish(packet, done),
-        presence: new ChannelPresence({ self: config.id, ring: operator.ring, peers: () => router.peers(), log: log.child({ component: 'channels' }) }),
+        presence,
         allowAnonymous: config.allowAnonymous, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes, maxInflight: config.maxInflightInbound,
         registry: metrics.registry, clock, log: log.child({ component: 'channels' }),
       })
