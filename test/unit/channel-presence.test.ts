@@ -15,16 +15,16 @@ class FakeRing {
   readonly down = new Set<string>()
 
   query(self: string): RingQuery {
-    const ring = this
+    const { handlers, down } = this
     const fake = {
       handle(query: string, handler: Handler): void {
-        let mine = ring.handlers.get(self)
-        if (!mine) ring.handlers.set(self, mine = new Map())
+        let mine = handlers.get(self)
+        if (!mine) handlers.set(self, mine = new Map())
         mine.set(query, handler)
       },
       async ask<T>(hub: string, query: string, params: Record<string, unknown>, validate: (v: unknown) => T | undefined): Promise<T> {
-        if (ring.down.has(hub)) throw new Error(`${hub} is down`)
-        const handler = ring.handlers.get(hub)?.get(query)
+        if (down.has(hub)) throw new Error(`${hub} is down`)
+        const handler = handlers.get(hub)?.get(query)
         if (!handler) throw new Error(`no ${query} on ${hub}`)
         const part = validate(JSON.parse(JSON.stringify(await handler(params, self))))
         if (part === undefined) throw new Error('malformed')
@@ -32,7 +32,7 @@ class FakeRing {
       },
       async gather<T>(query: string, params: Record<string, unknown>, validate: (v: unknown) => T | undefined): Promise<Array<{ hub: string, part: T }>> {
         const out: Array<{ hub: string, part: T }> = []
-        for (const hub of ring.handlers.keys()) {
+        for (const hub of handlers.keys()) {
           try { out.push({ hub, part: await fake.ask(hub, query, params, validate) }) } catch { /* left out, as RingQuery does */ }
         }
         return out
