@@ -22,6 +22,7 @@ import type { Router } from './routing/router.js'
 import { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import { MqttListeners } from './mqtt/listeners.js'
 import { readServerTls } from './mqtt/server-tls.js'
+import { FlapGuard } from './mqtt/flap-guard.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
@@ -103,7 +104,8 @@ export class Hub {
         maxQueuedMessages: config.maxQueuedMessages,
         onQueueFull: () => metrics.drops.inc({ reason: 'offline-queue-full' }),
       })
-      const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics })
+      const flaps = new FlapGuard({ maxConnects: config.flapMaxConnects, windowMs: config.flapWindowMs, banMs: config.flapBanMs, clock })
+      const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics, flaps })
       const emitter = new RingEmitter(createMqEmitter({ concurrency: 100 }), log)
       const brokerHooks: NonNullable<BrokerDeps['hooks']> = {}
       const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config, mq: emitter.mq, hooks: brokerHooks, queues: persistence })

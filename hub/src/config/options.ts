@@ -84,6 +84,10 @@ export interface HubConfig {
   logRetentionMs: number
   logRetentionEntries: number
   logRetentionBytes: number
+  /** CONNECTs one client id may make per flapWindowMs before it is banned for flapBanMs; 0 = off. */
+  flapMaxConnects: number
+  flapWindowMs: number
+  flapBanMs: number
   /** Bearer token of the admin API (`/api/*`, `/api/v1/ws`); unset: loopback clients only. Never logged. */
   adminToken?: string | undefined
 }
@@ -112,6 +116,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxTopicLevels', flag: '--max-topic-levels', type: 'int', min: 1, max: 100, defaultText: '64', doc: 'Most levels in a topic or filter; deeper ones close the connection.' },
   { key: 'keepaliveLimitS', flag: '--keepalive-limit-s', type: 'int', min: 0, max: 65_535, defaultText: '0 (no limit)', doc: 'Largest keep-alive (seconds) a client may ask for; larger gets CONNACK 0x06 (aedes).' },
   { key: 'maxQueuedMessages', flag: '--max-queued-messages', type: 'int', min: 0, max: 10_000_000, defaultText: '1000', doc: 'Messages (QoS 1/2) queued for one disconnected persistent-session client; further ones are dropped and counted (0 = unlimited).' },
+  { key: 'flapMaxConnects', flag: '--flap-max-connects', type: 'int', min: 0, max: 1_000_000, defaultText: '0 (off, as in EMQX)', doc: 'Flapping detection: a client id that sends more CONNECTs than this within flapWindowMs is banned for flapBanMs (its CONNECTs get CONNACK 0x05 and are counted). Per hub. 15 is EMQX\'s suggested value.' },
+  { key: 'flapWindowMs', flag: '--flap-window-ms', type: 'int', min: 1_000, max: 86_400_000, defaultText: '60000', doc: 'Window of flapMaxConnects, ms.' },
+  { key: 'flapBanMs', flag: '--flap-ban-ms', type: 'int', min: 1_000, max: 86_400_000, defaultText: '300000', doc: 'How long a flapping client id stays banned, ms.' },
   { key: 'groupCommitMs', flag: '--group-commit-ms', type: 'int', min: 0, max: 1000, defaultText: '0 (next event-loop turn)', doc: 'Milliseconds writes gather into one SQLite transaction before commit; 0 = everything written in one event-loop turn (one socket read of every client) shares one commit.' },
   { key: 'storeSync', flag: '--store-sync', type: 'enum', values: ['normal', 'full'], defaultText: 'normal', doc: 'SQLite synchronous mode: normal survives process crashes (kill -9); full also survives power loss, at a cost per commit.' },
   { key: 'sysIntervalMs', flag: '--sys-interval-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '10000', doc: 'Milliseconds between $SYS/broker/... updates (0 = off).' },

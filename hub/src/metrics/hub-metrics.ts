@@ -32,6 +32,7 @@ export class HubMetrics {
   readonly disconnects = new Counter({ name: 'ringhub_disconnects_total', help: 'Connections lost without a protocol error, by reason (reset, keepalive-timeout)', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly protocolErrors = new Counter({ name: 'ringhub_protocol_errors_total', help: 'Connections closed for bad input, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly authFailures = new Counter({ name: 'ringhub_auth_failures_total', help: 'Refused CONNECTs, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly flapBans = new Counter({ name: 'ringhub_flapping_bans_total', help: 'Client ids banned for connecting too often (--flap-max-connects); their refused CONNECTs count as auth failures, reason flapping-banned', registers: [this.registry] })
   readonly certificateLogins = new Counter({ name: 'ringhub_auth_certificate_logins_total', help: 'Clients admitted by their TLS client certificate (CN as user name)', registers: [this.registry] })
   readonly resumeRequests = new Counter({ name: 'ringhub_resume_requests_total', help: 'Resume-from-offset requests, by door (mqtt, admin) and result (ok, error)', labelNames: ['door', 'result'] as const, registers: [this.registry] })
   readonly aclDenials = new Counter({ name: 'ringhub_acl_denials_total', help: 'Publishes and subscriptions refused by the ACL', labelNames: ['action'] as const, registers: [this.registry] })

@@ -2,6 +2,7 @@ import type { Client, AuthenticateError, ConnectPacket, PublishPacket, Subscript
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { aclAllows, clientIdAllowed, ownResumeTopic, willAllowed, type Identity } from './acl.js'
+import type { FlapGuard } from './flap-guard.js'
 import { certificateUser } from './server-tls.js'
 
 /** Checks a username/password pair; returns the role, or undefined when refused. */
@@ -37,6 +38,8 @@ export class MqttAuth {
     allowAnonymous: boolean
     log: Logger
     metrics: HubMetrics
+    /** Flapping detection (`--flap-max-connects`); absent or off: every CONNECT is judged on its own. */
+    flaps?: FlapGuard
   }) {}
 
   identityOf(client: Client): Identity | undefined {
@@ -52,6 +55,11 @@ export class MqttAuth {
   readonly authenticate = (client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, callback: (err: AuthenticateError | null, ok: boolean | null) => void): void => {
     const facts = this.#connects.get(client)
     this.#connects.delete(client)
+    const ban = facts ? this.deps.flaps?.connecting(facts.clientId) : undefined
+    if (ban) {
+      if (ban.banned) this.deps.metrics.flapBans.inc()
+      return this.#refuse(client, callback, 5, 'flapping-banned', `not authorized: client id banned for ${Math.ceil(ban.remainingMs / 1000)} s after too many connects`, username)
+    }
     // [MQTT-3.1.3-8] an empty client id needs clean session 1; aedes 1.x would invent an id.
     if (facts && facts.clientId === '' && !facts.clean) {
       return this.#refuse(client, callback, 2, 'empty-client-id-persistent', 'identifier rejected: empty client id needs clean session')
