@@ -29,7 +29,7 @@ export class HubMetrics {
   readonly bytesIn = counterFrom(this.registry, 'ringhub_bytes_in_total', 'Bytes received on MQTT connections', (set) => set(this.traffic.bytesIn))
   readonly bytesOut = counterFrom(this.registry, 'ringhub_bytes_out_total', 'Bytes sent on MQTT connections', (set) => set(this.traffic.bytesOut))
   readonly drops = new Counter({ name: 'ringhub_dropped_total', help: 'Messages or connections dropped, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
-  readonly disconnects = new Counter({ name: 'ringhub_disconnects_total', help: 'Connections lost without a protocol error, by reason (reset, keepalive-timeout)', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly disconnects = new Counter({ name: 'ringhub_disconnects_total', help: 'Connections lost without a protocol error, by reason (reset, keepalive-timeout, drain-timeout)', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly protocolErrors = new Counter({ name: 'ringhub_protocol_errors_total', help: 'Connections closed for bad input, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly authFailures = new Counter({ name: 'ringhub_auth_failures_total', help: 'Refused CONNECTs, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly flapBans = new Counter({ name: 'ringhub_flapping_bans_total', help: 'Client ids banned for connecting too often (--flap-max-connects); their refused CONNECTs count as auth failures, reason flapping-banned', registers: [this.registry] })

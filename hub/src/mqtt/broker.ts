@@ -48,7 +48,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     // MQTT 3.1.1 allows client ids up to 65535 bytes; 23 is only the minimum a server must take.
     maxClientsIdLength: 256,
     preConnect: (client, packet, callback) => {
-      installMaxQosDelivery(client)
+      installMaxQosDelivery(client, () => metrics.drops.inc({ reason: 'slow-consumer' }))
       if (!packet.clean) beginQueueFirst(client)
       auth.preConnect(client, packet, callback)
     },
@@ -90,6 +90,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
       metrics.disconnects.inc({ reason: 'reset' })
       log.debug({ clientId: client.id, err: err.message }, 'connection reset by peer')
+      return
+    }
+    // aedes closes a client that did not read within drainTimeoutMs with this error: a slow
+    // consumer, not bad input.
+    if (err.message === 'drain timeout') {
+      metrics.disconnects.inc({ reason: 'drain-timeout' })
+      log.info({ clientId: client.id }, 'slow client did not read within drainTimeoutMs; disconnected')
       return
     }
     metrics.protocolErrors.inc({ reason: kind })
