@@ -6,8 +6,8 @@
  *
  * Each join reports a `LiveState`: `channel` once a hub acknowledged it; `reconnecting` while
  * the client looks for another hub (it rejoins and resumes by itself); `unavailable` when the
- * client module did not load, no hub answered at `/channels` within `unavailableAfterMs` (an
- * older hub, or a proxy without WebSockets), or the hub refused the join. Views keep their
+ * client module did not load, no hub acknowledged the join within `unavailableAfterMs` (an
+ * older hub without `/channels`, a proxy without WebSockets), or the hub refused the join. Views keep their
  * earlier source (the sampled tap, polling) for `unavailable` only; a join that becomes possible
  * later (a hub answers after all) switches them to the channel.
  *
@@ -77,6 +77,8 @@ interface Sub {
   refused: boolean
   /** Bumped per join attempt and on leave, so late answers of an old attempt are ignored. */
   gen: number
+  /** Falls back to `unavailable` when no hub acknowledged the join in time. */
+  deadline: unknown
 }
 
 /** The browser's timers (the renderer has no Clock; STYLE §2 covers hub and agent code). */
@@ -102,7 +104,6 @@ export class ChannelLink {
   #client: LinkClient | undefined
   #urls: string[] = []
   #connected = false
-  #waitTimer: unknown
 
   constructor(private readonly opts: ChannelLinkOptions) {
     this.#timers = opts.timers ?? browserTimers
@@ -115,9 +116,9 @@ export class ChannelLink {
   /** Joins `topic` for a view; one join per topic at a time (a second replaces the first). */
   join(topic: string, opts: LiveJoinOptions): LiveJoin {
     this.#leave(topic)
-    const sub: Sub = { topic, opts, state: { kind: 'connecting' }, last: undefined, joined: false, inFlight: false, refused: false, gen: 0 }
+    const sub: Sub = { topic, opts, state: { kind: 'connecting' }, last: undefined, joined: false, inFlight: false, refused: false, gen: 0, deadline: undefined }
     this.#subs.set(topic, sub)
-    this.#set(sub, { kind: 'connecting' })
+    this.#connecting(sub)
     this.#ensureClient()
     return { leave: () => { if (this.#subs.get(topic) === sub) this.#leave(topic) } }
   }
@@ -130,7 +131,7 @@ export class ChannelLink {
       sub.inFlight = false
       sub.refused = false // another hub or token may allow it
       sub.gen++
-      this.#set(sub, { kind: 'connecting' })
+      this.#connecting(sub)
     }
     if (this.#subs.size > 0) this.#ensureClient()
   }
@@ -146,8 +147,8 @@ export class ChannelLink {
     if (!sub) return
     this.#subs.delete(topic)
     sub.gen++
+    this.#timers.clearTimeout(sub.deadline)
     if (this.#client && (sub.joined || sub.inFlight)) this.#client.leave(topic).catch(() => { /* the connection went: nothing joined */ })
-    if (this.#subs.size === 0) this.#timers.clearTimeout(this.#waitTimer)
   }
 
   #ensureClient(): void {
@@ -158,7 +159,6 @@ export class ChannelLink {
     }
     if (this.#client) {
       if (this.#connected) for (const sub of this.#subs.values()) this.#joinOnClient(sub)
-      else this.#startWaiting()
       return
     }
     if (!this.#factory) {
@@ -174,29 +174,32 @@ export class ChannelLink {
     this.#client = client
     this.#connected = false
     client.onState((s) => { if (this.#client === client) this.#clientState(client, s) })
-    this.#startWaiting()
   }
 
-  /** Joins still connecting after `unavailableAfterMs` without a hub fall back (and keep waiting). */
-  #startWaiting(): void {
-    this.#timers.clearTimeout(this.#waitTimer)
-    this.#waitTimer = this.#timers.setTimeout(() => {
-      if (this.#connected) return
-      for (const sub of this.#subs.values()) {
-        if (sub.state.kind === 'connecting') this.#set(sub, { kind: 'unavailable', reason: `no hub answered at /channels within ${this.#unavailableAfterMs} ms (${this.#urls.join(', ')})` })
-      }
+  /**
+   * A join waits for a hub's acknowledgement; without one within `unavailableAfterMs` its view
+   * falls back (the join keeps trying, and switches the view back once a hub acknowledges it).
+   */
+  #connecting(sub: Sub): void {
+    this.#set(sub, { kind: 'connecting' })
+    this.#timers.clearTimeout(sub.deadline)
+    sub.deadline = this.#timers.setTimeout(() => {
+      if (this.#subs.get(sub.topic) !== sub || sub.state.kind !== 'connecting') return
+      const where = this.#loadError ?? `no hub acknowledged the join at /channels within ${this.#unavailableAfterMs} ms (${this.#urls.join(', ')})`
+      this.#set(sub, { kind: 'unavailable', reason: where })
     }, this.#unavailableAfterMs)
   }
 
   #clientState(client: LinkClient, s: ChannelClientState): void {
     if (s.state === 'connected') {
       this.#connected = true
-      this.#timers.clearTimeout(this.#waitTimer)
       for (const sub of this.#subs.values()) {
         // An acknowledged join is made again by the client itself, from its last offset.
         if (sub.joined) this.#set(sub, { kind: 'channel', hub: this.#hub(s.url) })
-        else this.#joinOnClient(sub)
       }
+      // The others once the client has made its own rejoins (it announces `connected` first,
+      // and would send a join made now a second time).
+      queueMicrotask(() => { if (this.#client === client && this.#connected) for (const sub of this.#subs.values()) this.#joinOnClient(sub) })
     } else if (s.state === 'disconnected') {
       this.#connected = false
       for (const sub of this.#subs.values()) {
@@ -208,7 +211,6 @@ export class ChannelLink {
           client.leave(sub.topic).catch(() => {})
         }
       }
-      this.#startWaiting()
     } else if (!s.resumed) {
       const sub = this.#subs.get(s.topic)
       if (sub?.joined && sub.state.kind === 'channel') this.#set(sub, { ...sub.state, gap: true })
@@ -226,11 +228,13 @@ export class ChannelLink {
       if (sub.gen !== gen || this.#client !== client) return
       sub.inFlight = false
       sub.joined = true
+      this.#timers.clearTimeout(sub.deadline)
       this.#set(sub, { kind: 'channel', hub: this.#hub(client.url), ...(since && ok.resumed === false ? { gap: true } : {}) })
     }, (err: unknown) => {
       if (sub.gen !== gen || this.#client !== client) return
       sub.inFlight = false
       sub.refused = true
+      this.#timers.clearTimeout(sub.deadline)
       this.#set(sub, { kind: 'unavailable', reason: `join refused: ${err instanceof Error ? err.message : String(err)}` })
     })
   }
@@ -251,7 +255,6 @@ export class ChannelLink {
   }
 
   #closeClient(): void {
-    this.#timers.clearTimeout(this.#waitTimer)
     this.#client?.close()
     this.#client = undefined
     this.#connected = false

@@ -7,7 +7,7 @@ import type { RingView } from '../../../../hub/src/contract/ring-view.js'
 
 /** `http(s)://host:port` → `ws(s)://host:port/channels`. */
 export function channelUrlOf(hubUrl: string): string {
-  return `${hubUrl.replace(/\/+$/, '').replace(/^http/i, 'ws')}/channels`
+  return `${hubUrl.replace(/\/+$/, '').replace(/^http(s?):/i, (_m, s: string) => `ws${s.toLowerCase()}:`)}/channels`
 }
 
 /**
