@@ -25,7 +25,7 @@ describe('the channel client\'s hub list', () => {
   it.each([
     ['http://10.0.0.2:8080', undefined, ['ws://10.0.0.2:8080/channels']],
     ['http://10.0.0.2:8080/', undefined, ['ws://10.0.0.2:8080/channels']],
-    ['http://10.0.0.2:8080', { ...ring, members: [] }, ['ws://10.0.0.2:8080/channels']],
+    ['http://10.0.0.2:8080', { ...ring, members: [] as RingMemberView[] }, ['ws://10.0.0.2:8080/channels']],
     // The UI's hub first; then alive hubs, suspect, dead; never an observer, a hub that left, or one without an admin port.
     ['http://10.0.0.2:8080', ring, ['ws://10.0.0.2:8080/channels', 'ws://10.0.0.3:8080/channels', 'ws://10.0.0.4:8080/channels', 'ws://10.0.0.1:8080/channels']],
     ['http://gw:8080', ring, ['ws://gw:8080/channels', 'ws://10.0.0.2:8080/channels', 'ws://10.0.0.3:8080/channels', 'ws://10.0.0.4:8080/channels', 'ws://10.0.0.1:8080/channels']],
