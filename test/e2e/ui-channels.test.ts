@@ -12,6 +12,7 @@ import { APP_HOST, APP_SCHEME, appProtocolHandler } from '../../ui/src/main/app-
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 import { channelSources, contentSecurityPolicy, hubOrigin } from '../../ui/src/main/window-policy.js'
 import { REPO_ROOT, startRing } from '../helpers/hubs.js'
+import { RawChannel } from '../helpers/channels.js'
 import { close, connect } from '../helpers/mqtt.js'
 import { UiBrowser } from '../helpers/ui-browser.js'
 import { waitFor } from '../helpers/wait.js'
@@ -206,6 +207,26 @@ describe('the live views over the channel client', () => {
     expect(polls()).toHaveLength(1)
     expect(await liveState(page, '.device-detail')).toBe('channel')
     await ui.screenshot(page, 'ui-device-live-channel')
+
+    // The join is the ring's to see (presence): it goes when the tab is hidden, and comes back.
+    const watcher = await RawChannel.open(ring.hub('b').ports.admin, { headers: { authorization: `Bearer ${TOKEN}` } })
+    try {
+      const members = async (): Promise<number> => {
+        const reply = await watcher.request({ op: 'presence', topic: 'devices/dev-live/#' })
+        return reply.op === 'ok' ? (reply.members ?? []).length : -1
+      }
+      expect(await members()).toBe(1)
+      await page.click('[data-tab-link="ring"]')
+      await waitFor(async () => (await members()) === 0, 'the join left with the tab hidden', 5_000, 100)
+      await page.click('[data-tab-link="devices"]')
+      await waitFor(async () => (await members()) === 1, 'the join back with the tab shown', 5_000, 100)
+      await waitFor(async () => (await liveState(page, '.device-detail')) === 'channel', 'live again', 5_000, 50)
+      await device.publishAsync('devices/dev-live/temp', '{"v":"after-hide"}', { qos: 1 })
+      await page.waitForSelector(`${row}:has-text("after-hide")`, { timeout: 2_000 })
+      expect(polls()).toHaveLength(2) // shown again: read once more
+    } finally {
+      watcher.ws.close()
+    }
     expect(errors).toEqual([])
   }, 60_000)
 
