@@ -72,6 +72,40 @@ describe('the channel client library', () => {
     client.close()
   })
 
+  it('settles a join whose connection ended before the answer with the answer on the next connection, from the last offset', async () => {
+    FakeSocket.all = []
+    const timers = manualTimers()
+    const client = new ChannelClient({ urls: ['ws://a/channels', 'ws://b/channels'], WebSocket: FakeSocket, timers })
+    const a = FakeSocket.all[0] as FakeSocket
+    a.open()
+    let settled: unknown
+    const joined = client.join('devices/d1/#', () => {}, { since: { epoch: 1, seq: 10 } }).then((ok) => { settled = ok }, (err: unknown) => { settled = err })
+    const ref = a.sent.find((f) => f.op === 'join')?.ref
+    a.close(1006, 'gone')
+    await Promise.resolve()
+    expect(settled).toBeUndefined()
+    timers.run()
+    const b = FakeSocket.all[1] as FakeSocket
+    b.open()
+    const joins = b.sent.filter((f) => f.op === 'join')
+    expect(joins).toEqual([expect.objectContaining({ ref, topic: 'devices/d1/#', since: { epoch: 1, seq: 10 } })])
+    b.receive({ ref, op: 'ok', resumed: true })
+    await joined
+    expect(settled).toMatchObject({ op: 'ok', resumed: true })
+    client.close()
+  })
+
+  it('sends a join made when told "connected" once', () => {
+    FakeSocket.all = []
+    const timers = manualTimers()
+    const client = new ChannelClient({ urls: ['ws://a/channels'], WebSocket: FakeSocket, timers })
+    client.onState((s) => { if (s.state === 'connected') void client.join('devices/d2/#', () => {}).catch(() => {}) })
+    const a = FakeSocket.all[0] as FakeSocket
+    a.open()
+    expect(a.sent.filter((f) => f.op === 'join' && f.topic === 'devices/d2/#')).toHaveLength(1)
+    client.close()
+  })
+
   it('sends a publish again on the next connection when the first ended before the answer', async () => {
     FakeSocket.all = []
     const timers = manualTimers()
