@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
+import { isStoreFailure } from '../store/store-failure.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js'
 import { InterestTable } from './interest-table.js'
@@ -436,7 +437,7 @@ export class Router {
     if (message.qos === 0 && !message.retain) {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
-      committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
+      committed.catch((err: unknown) => this.deps.log[isStoreFailure(err) ? 'debug' : 'error']({ err, key }, 'topic log write failed'))
       this.#replicator.replicate(entry, id)
       const fannedOut = this.#fanOutInOrder(key, undefined, delivery)
       return { ackable: fannedOut, through: fannedOut, confirmBy: [] }

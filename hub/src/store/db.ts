@@ -7,6 +7,7 @@ import { StoreError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { migrations as shippedMigrations } from './migrations.js'
+import { storeFailureReason, type StoreFailureReason } from './store-failure.js'
 
 export interface HubDbOptions {
   /** SQLite file; its directory is created if missing. `:memory:` gives a private in-memory db. */
@@ -32,6 +33,13 @@ export interface HubDbOptions {
 interface PendingWrite {
   resolve: () => void
   reject: (err: unknown) => void
+}
+
+/** Writes failing since `sinceMs` (monotonic) for `reason`, `batches` of them so far. */
+interface Failure {
+  reason: StoreFailureReason
+  sinceMs: number
+  batches: number
 }
 
 interface Batch {
@@ -61,6 +69,7 @@ export class HubDb {
   #batch: Batch | undefined
   #inWrite = false
   #closed = false
+  #failure: Failure | undefined
 
   private constructor(sqlite: Database.Database, opts: HubDbOptions) {
     this.sqlite = sqlite
@@ -112,6 +121,12 @@ export class HubDb {
 
   get closed(): boolean { return this.#closed }
 
+  /**
+   * Why the last write failed, while writes fail (a full disk); undefined once one commits again.
+   * Nothing a failed write carried is acknowledged: its promise rejected.
+   */
+  get failing(): StoreFailureReason | undefined { return this.#failure?.reason }
+
   /** `PRAGMA user_version`: the number of migrations applied. */
   get userVersion(): number { return Number(this.sqlite.pragma('user_version', { simple: true })) }
 
@@ -141,8 +156,9 @@ export class HubDb {
     try {
       batch = this.#openBatch()
     } catch (err) {
-      this.#metrics?.storeErrors.inc()
-      return Promise.reject(new StoreError('cannot begin a transaction', { cause: err }))
+      const error = new StoreError('cannot begin a transaction', { cause: err })
+      this.#failed(error, 0)
+      return Promise.reject(error)
     }
     let value: T
     this.#inWrite = true
@@ -223,6 +239,9 @@ export class HubDb {
       try {
         this.#stmt.rollbackTo.run()
         this.#stmt.release.run()
+        // The disk, not the caller's statement, failed this write (the batch goes on).
+        const reason = storeFailureReason(err)
+        if (reason === 'disk-full' || reason === 'io') this.#failed(err, 1)
         if (batch.writes.length === 0) this.#dropEmptyBatch(batch)
         return
       } catch (undoErr) {
@@ -249,6 +268,7 @@ export class HubDb {
     }
     this.#metrics?.storeCommitSeconds.observe((this.#clock.monotonicMs() - startedMs) / 1000)
     this.#metrics?.storeCommitOps.observe(batch.writes.length)
+    if (this.#failure) this.#recovered(this.#failure)
     for (const w of batch.writes) w.resolve()
   }
 
@@ -267,9 +287,36 @@ export class HubDb {
     } catch (rollbackErr) {
       this.#log.error({ err: rollbackErr }, 'store: rollback failed')
     }
-    this.#metrics?.storeErrors.inc()
-    this.#log.error({ err: error, writes: batch.writes.length }, 'store: batch lost')
+    this.#failed(error, batch.writes.length)
     for (const w of batch.writes) w.reject(error)
+  }
+
+  /**
+   * Counts a failed write or batch by reason, and logs it: the first failure of a run of them
+   * (a disk filling up fails every commit until space returns) at error level, the rest at debug,
+   * so a full disk under load writes two log lines, not one per batch.
+   */
+  #failed(err: unknown, writes: number): void {
+    const reason = storeFailureReason(err)
+    this.#metrics?.storeErrors.inc({ reason })
+    this.#metrics?.storeWritable.set(0)
+    const failure = this.#failure
+    if (failure?.reason === reason) {
+      failure.batches++
+      this.#log.debug({ err, writes, reason }, 'store: write failed')
+      return
+    }
+    this.#failure = { reason, sinceMs: this.#clock.monotonicMs(), batches: 1 }
+    const what = reason === 'disk-full' ? 'disk full' : `write failed (${reason})`
+    this.#log.error({ err, writes, reason, path: this.path },
+      `store: ${what}; nothing a failed write carries is acknowledged, every new write tries again (logged once until one succeeds)`)
+  }
+
+  #recovered(failure: Failure): void {
+    this.#failure = undefined
+    this.#metrics?.storeWritable.set(1)
+    this.#log.warn({ reason: failure.reason, failedBatches: failure.batches, forMs: Math.round(this.#clock.monotonicMs() - failure.sinceMs), path: this.path },
+      'store: writes succeed again')
   }
 }
 
