@@ -91,6 +91,7 @@ describe('cpu: one hub of three starved to 10 % of a CPU', () => {
       .filter((m) => m.sentMs >= starvedAt && m.sentMs < releasedAt && m.key.startsWith(starvedPublisher) === viaStarved)
       .map((m) => (m.ackedMs as number) - m.sentMs).sort((x, y) => x - y) ?? []
     const p99 = (xs: number[]): number => Math.round(xs[Math.floor(xs.length * 0.99)] ?? NaN)
+    const ackP99 = `${p99(latencies(true))}/${p99(latencies(false))}`
     const acked = load.acked.map((m) => `${m.key}:${m.n}`)
     const checks = HEALTHY.map((id) => checkDeliveries(received.get(id) ?? [], load as Qos1Load, acked))
     const lostAtHealthy = checks.reduce((s, c) => s + c.lost, 0)
@@ -104,7 +105,7 @@ describe('cpu: one hub of three starved to 10 % of a CPU', () => {
         'throttled periods': `${throttle.throttled}/${throttle.periods}`,
         'throttled s': Math.round(throttle.throttledMs / 100) / 10,
         'sent/acked': `${stats.sent}/${stats.acked}`,
-        'ack p99 ms while starved (via starved / via healthy)': `${p99(latencies(true))}/${p99(latencies(false))}`,
+        'ack p99 ms while starved (via starved / via healthy)': ackP99,
         'starved hub suspected (events at healthy hubs)': suspicionsOfStarved,
         'starved hub declared dead (events at healthy hubs)': deathsOfStarved,
         'samples with the starved hub suspect/dead at a healthy hub': `${seenAs('suspect')}/${seenAs('dead')} of ${during.length}`,

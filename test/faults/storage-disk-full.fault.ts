@@ -11,13 +11,18 @@ import { fillFile, integrityCheck, loggedPayloads, mountSmallFs, sleep, type Sma
 // Issue 7, storage: the hub's data directory on a small filesystem (a 32 MiB tmpfs) that fills
 // up under QoS 1 load. A filler file takes all but FREE_BYTES once the hub runs; the load (long
 // topics, so rows are ~1 KiB) fills the rest. Then, while the disk is full, for HOLD_MS:
-//   - the hub stops acknowledging: no PUBACK from 1 s after its first disk-full error until
-//     space returns (the first second lets acks of batches committed just before drain);
+//   - the hub stops acknowledging: PUBACKs from 1 s after its first disk-full error until space
+//     returns (the first second lets acks of batches committed just before drain) are at most
+//     1 % of the publishes sent meanwhile. Not 0: a full disk still lets a commit through now
+//     and then (SQLite writes the WAL from its start again after a checkpoint, into space the
+//     file already holds), and such a message is stored, so acknowledging it is right; one run
+//     on a loaded machine saw 2 of 4531;
 //   - it never acknowledges an unsaved message: every acked payload is in the log at the end;
-//   - it does not crash, says so once in its log (one error line), counts the failures in
+//   - it does not crash, says so once in its log (one error line, however often a commit gets
+//     through meanwhile), counts the failures in
 //     ringhub_store_errors_total{reason="disk-full"} and shows ringhub_store_writable 0;
-// and once the filler is deleted it acknowledges again within RECOVERY_MS, logs the recovery
-// once, and shows ringhub_store_writable 1. At the end `PRAGMA integrity_check` is `ok`.
+// and once the filler is deleted it acknowledges again within RECOVERY_MS, shows
+// ringhub_store_writable 1, and logs the recovery once writes have gone 5 s without a failure. At the end `PRAGMA integrity_check` is `ok`.
 // MQTT 3.1.1 has no negative PUBACK: a publish the hub could not store closes its connection
 // unacknowledged (counted as ringhub_disconnects_total{reason="store-failed"}); the load
 // reconnects at once and goes on publishing, which is the worst case for the hub.
@@ -26,7 +31,7 @@ const FREE_BYTES = 1024 * 1024
 const OFFERED_PER_SEC = 800
 const HOLD_MS = 5_000
 const RECOVERY_MS = 5_000
-const AFTER_MS = 3_000
+const AFTER_MS = 6_000
 const PADDING = 'p'.repeat(1_000)
 
 describe('storage: full disk under QoS 1 load', () => {
@@ -62,7 +67,7 @@ describe('storage: full disk under QoS 1 load', () => {
     const writableWhileFull = await gauge(admin, 'ringhub_store_writable')
     const diskFullErrors = await counter(admin, 'ringhub_store_errors_total', 'reason="disk-full"')
     const closedUnacked = await counter(admin, 'ringhub_disconnects_total', 'reason="store-failed"')
-    const sentWhileFull = load.snapshot().sent
+    const sentDuringFull = load.messages.size - [...load.messages.values()].filter((m) => m.sentMs < fullAt + 1_000).length
     rmSync(filler)
     const freedAt = performance.now()
     const firstAckAfter = await waitFor(() => load?.acked.filter((m) => (m.ackedMs as number) > freedAt).sort((a, b) => (a.ackedMs as number) - (b.ackedMs as number))[0],
@@ -104,7 +109,7 @@ describe('storage: full disk under QoS 1 load', () => {
         sent: stats.sent,
         'acked before full': ackedBeforeFull,
         'acked while full (after 1 s)': ackedWhileFull,
-        'sent while full (to freeing)': sentWhileFull,
+        'sent while full (1 s after the first error → freeing)': sentDuringFull,
         'disk-full errors counted': diskFullErrors,
         'connections closed unacknowledged': closedUnacked,
         'first ack after space returned ms': recoveryMs,
@@ -113,7 +118,7 @@ describe('storage: full disk under QoS 1 load', () => {
         'wall s': Math.round((performance.now() - started) / 1000),
       },
       criteria: [
-        criterion('PUBACKs while full (1 s after the first error → space returns)', ackedWhileFull, '==', 0),
+        criterion('PUBACKs while full (1 s after the first error → space returns), % of sent meanwhile', Math.round(10_000 * ackedWhileFull / Math.max(1, sentDuringFull)) / 100, '<=', 1),
         criterion('acked but not in the log (unsaved acked)', unsavedAcked.length, '==', 0),
         criterion('disk-full errors counted', diskFullErrors, '>=', 1),
         criterion('ringhub_store_writable while full', writableWhileFull, '==', 0),

@@ -35,12 +35,24 @@ interface PendingWrite {
   reject: (err: unknown) => void
 }
 
-/** Writes failing since `sinceMs` (monotonic) for `reason`, `batches` of them so far. */
+/**
+ * A run of failed writes: since `sinceMs` (monotonic), for `reason`, `batches` of them, the
+ * last at `lastMs`. It ends with a commit at least RECOVERED_AFTER_MS after the last failure.
+ */
 interface Failure {
   reason: StoreFailureReason
   sinceMs: number
+  lastMs: number
   batches: number
 }
+
+/**
+ * How long writes must go without a failure before a run of failures counts as over (logged as
+ * recovered). A full disk under load often lets a commit through now and then (SQLite reuses
+ * WAL space after a checkpoint), and logging each of those as a recovery, and the next failure as
+ * a new one, would log a line pair per second while the disk stays full.
+ */
+const RECOVERED_AFTER_MS = 5_000
 
 interface Batch {
   writes: PendingWrite[]
@@ -70,6 +82,8 @@ export class HubDb {
   #inWrite = false
   #closed = false
   #failure: Failure | undefined
+  /** Why the last write failed, until one commits. */
+  #lastFailed: StoreFailureReason | undefined
 
   private constructor(sqlite: Database.Database, opts: HubDbOptions) {
     this.sqlite = sqlite
@@ -125,7 +139,7 @@ export class HubDb {
    * Why the last write failed, while writes fail (a full disk); undefined once one commits again.
    * Nothing a failed write carried is acknowledged: its promise rejected.
    */
-  get failing(): StoreFailureReason | undefined { return this.#failure?.reason }
+  get failing(): StoreFailureReason | undefined { return this.#lastFailed }
 
   /** `PRAGMA user_version`: the number of migrations applied. */
   get userVersion(): number { return Number(this.sqlite.pragma('user_version', { simple: true })) }
@@ -268,7 +282,11 @@ export class HubDb {
     }
     this.#metrics?.storeCommitSeconds.observe((this.#clock.monotonicMs() - startedMs) / 1000)
     this.#metrics?.storeCommitOps.observe(batch.writes.length)
-    if (this.#failure) this.#recovered(this.#failure)
+    if (this.#lastFailed !== undefined) {
+      this.#lastFailed = undefined
+      this.#metrics?.storeWritable.set(1)
+    }
+    if (this.#failure && this.#clock.monotonicMs() - this.#failure.lastMs >= RECOVERED_AFTER_MS) this.#recovered(this.#failure)
     for (const w of batch.writes) w.resolve()
   }
 
@@ -294,27 +312,29 @@ export class HubDb {
   /**
    * Counts a failed write or batch by reason, and logs it: the first failure of a run of them
    * (a disk filling up fails every commit until space returns) at error level, the rest at debug,
-   * so a full disk under load writes two log lines, not one per batch.
+   * so a full disk under load writes two log lines (this one and the recovery), not one per batch.
    */
   #failed(err: unknown, writes: number): void {
     const reason = storeFailureReason(err)
+    const nowMs = this.#clock.monotonicMs()
+    this.#lastFailed = reason
     this.#metrics?.storeErrors.inc({ reason })
     this.#metrics?.storeWritable.set(0)
     const failure = this.#failure
     if (failure?.reason === reason) {
       failure.batches++
+      failure.lastMs = nowMs
       this.#log.debug({ err, writes, reason }, 'store: write failed')
       return
     }
-    this.#failure = { reason, sinceMs: this.#clock.monotonicMs(), batches: 1 }
+    this.#failure = { reason, sinceMs: nowMs, lastMs: nowMs, batches: 1 }
     const what = reason === 'disk-full' ? 'disk full' : `write failed (${reason})`
     this.#log.error({ err, writes, reason, path: this.path },
-      `store: ${what}; nothing a failed write carries is acknowledged, every new write tries again (logged once until one succeeds)`)
+      `store: ${what}; nothing a failed write carries is acknowledged, every new write tries again (logged once until writes succeed for ${RECOVERED_AFTER_MS / 1000} s)`)
   }
 
   #recovered(failure: Failure): void {
     this.#failure = undefined
-    this.#metrics?.storeWritable.set(1)
     this.#log.warn({ reason: failure.reason, failedBatches: failure.batches, forMs: Math.round(this.#clock.monotonicMs() - failure.sinceMs), path: this.path },
       'store: writes succeed again')
   }
