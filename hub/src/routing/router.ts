@@ -387,7 +387,7 @@ export class Router {
     if (this.#quiescing) throw new NotOwnerError(key)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
-    const seen: SeenPublish = { ...offset, fannedOut: true }
+    const seen: SeenPublish = { ...offset, fannedOut: true, stored: committed }
     if (id !== undefined) this.#seen.remember(id, seen)
     const { ackable, through, confirmBy } = this.#finish(key, id, entry, committed, message, via)
     seen.done = through
@@ -419,6 +419,8 @@ export class Router {
     if (!seen) return undefined
     this.stats.duplicates++
     return (async () => {
+      // Not stored here (its commit failed): the retry fails as the first attempt did.
+      if (seen.stored) await seen.stored
       if (seen.done) await seen.done.catch(() => { /* the first attempt's own error went to its caller */ })
       if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
       return { epoch: seen.epoch, seq: seen.seq }
