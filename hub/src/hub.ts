@@ -91,6 +91,8 @@ export class Hub {
     const log = deps.log.child({ hub: config.id })
     const metrics = deps.metrics ?? new HubMetrics({ processMetrics: true })
     const startedMs = clock.now()
+    // Uptime is a duration: measured on the monotonic clock, so a wall-clock jump leaves it alone.
+    const startedMonoMs = clock.monotonicMs()
     mkdirSync(config.data, { recursive: true })
     const tls = readServerTls(config)
 
@@ -129,7 +131,7 @@ export class Hub {
           ports,
           wsPath: WS_PATH,
           startedAt: new Date(startedMs).toISOString(),
-          uptimeMs: clock.now() - startedMs,
+          uptimeMs: Math.round(clock.monotonicMs() - startedMonoMs),
           clients: { connected: broker.connectedClients },
           allowAnonymous: config.allowAnonymous,
           maxPacketBytes: config.maxPacketBytes,

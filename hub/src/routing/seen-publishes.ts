@@ -6,6 +6,9 @@ export interface SeenPublish extends Offset {
   fannedOut: boolean
   /** Numbered here and still being committed, replicated and fanned out: a retry's answer waits for it. */
   done?: Promise<unknown>
+  /** Numbered here: its commit to this hub's log. A retry of a publish whose commit failed (a full
+   *  disk) fails too: answering it with the offset would acknowledge a message never stored. */
+  stored?: Promise<unknown>
 }
 
 /**
