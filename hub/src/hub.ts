@@ -166,7 +166,13 @@ export class Hub {
       })
       started.cluster = cluster
       cleanups.unshift(() => cluster.stop(0))
-      metrics.gossipSource = () => ({ ...cluster.swim.stats, events: cluster.events })
+      // Refusals on the gossip TCP port before a request is read whole (oversized, cut short,
+      // idle) are the transport's; they are counted with the rest as `stream-<reason>`.
+      metrics.gossipSource = () => ({
+        ...cluster.swim.stats,
+        rejected: { ...cluster.swim.stats.rejected, ...Object.fromEntries(Object.entries(transport.stats.badFrameReasons).map(([why, n]) => [`stream-${why}`, n])) },
+        events: cluster.events,
+      })
       ports = { ...ports, gossip: transport.port }
 
       const topicLog = new TopicLog(db)
