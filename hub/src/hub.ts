@@ -231,7 +231,7 @@ export class Hub {
       })
       sys.start()
 
-      admin.fallback(staticFiles()) // the operator UI at / (issue 6)
+      admin.fallback(staticFiles(undefined, (res) => admin.countBadRequest(res, 'bad-path'))) // the operator UI at / (issue 6)
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
       return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator, channels })
     } catch (err) {

@@ -38,11 +38,13 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
  * is a 404, as is every path under `/api/`. Files are revalidated on each load (`no-cache`), so a
  * hub upgraded in place never serves a stale mix of old and new modules.
  */
-export function staticFiles(dirs: readonly string[] = RENDERER_DIRS): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function staticFiles(dirs: readonly string[] = RENDERER_DIRS, onRefusedPath: (res: ServerResponse) => void = () => {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const roots = dirs.map((d) => resolve(d))
   return async (req, res) => {
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/'
     const path = safePath(rawPath)
+    // A path that tries to leave the directories, or does not decode, is bad input (counted).
+    if (path === undefined) onRefusedPath(res)
     if (path === undefined || rawPath.startsWith('/api/')) return sendJson(res, 404, { error: `no route ${req.method} ${rawPath}` })
     for (const root of roots) {
       const file = resolve(root, path)
