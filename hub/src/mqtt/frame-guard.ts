@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import { bytesToCheck, checkBody, checkHeader, type PacketRejection } from './packet-rules.js'
+import { bytesToCheck, checkBody, checkHeader, checkPublishAt, type PacketRejection } from './packet-rules.js'
 
 /**
  * A byte-level guard in front of aedes' packet parser. aedes (via mqtt-packet) buffers a whole
@@ -149,6 +149,18 @@ export class FrameScanner {
   #gatherChecked(buf: Uint8Array, from: number): FrameRejection | undefined {
     const seenBody = this.#length - this.#bodyLeft
     const available = Math.min(this.#bodyLeft, buf.length - from)
+    if (seenBody === 0) {
+      // The usual case: what the rules read is all in this read. Judge it in place, no copy.
+      const publish = this.#headerByte >> 4 === 3
+      // A PUBLISH: its topic (length-prefixed) and, at QoS 1/2, its packet id; as bytesToCheck.
+      const wanted = publish && available >= 2
+        ? Math.min(this.#length, 2 + (((buf[from] as number) << 8) | (buf[from + 1] as number)) + ((this.#headerByte & 0x06) !== 0 ? 2 : 0))
+        : this.#checkWanted
+      if (available >= wanted) {
+        this.#checkWanted = 0
+        return publish ? checkPublishAt(this.#headerByte, buf, from, from + wanted) : checkBody(this.#headerByte, buf.subarray(from, from + wanted))
+      }
+    }
     let offset = this.#checkedBytes - seenBody // bytes of this chunk already copied (a PUBLISH's second ask)
     for (;;) {
       const take = Math.min(this.#checkWanted - this.#checkedBytes, available - offset)
