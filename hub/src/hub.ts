@@ -170,7 +170,13 @@ export class Hub {
       })
       started.cluster = cluster
       cleanups.unshift(() => cluster.stop(0))
-      metrics.gossipSource = () => ({ ...cluster.swim.stats, events: cluster.events })
+      // Refusals on the gossip TCP port before a request is read whole (oversized, cut short,
+      // idle) are the transport's; they are counted with the rest as `stream-<reason>`.
+      metrics.gossipSource = () => ({
+        ...cluster.swim.stats,
+        rejected: { ...cluster.swim.stats.rejected, ...Object.fromEntries(Object.entries(transport.stats.badFrameReasons).map(([why, n]) => [`stream-${why}`, n])) },
+        events: cluster.events,
+      })
       ports = { ...ports, gossip: transport.port }
 
       const topicLog = new TopicLog(db)
@@ -229,7 +235,7 @@ export class Hub {
       })
       sys.start()
 
-      admin.fallback(staticFiles()) // the operator UI at / (issue 6)
+      admin.fallback(staticFiles(undefined, { onRefusedPath: (res) => admin.countBadRequest(res, 'bad-path') })) // the operator UI at / (issue 6)
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
       return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator, channels })
     } catch (err) {

@@ -44,11 +44,15 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
  * is a 404, as is every path under `/api/`. Files are revalidated on each load (`no-cache`), so a
  * hub upgraded in place never serves a stale mix of old and new modules.
  */
-export function staticFiles(dirs: readonly string[] = RENDERER_DIRS, hubModules: ReadonlyMap<string, string> = HUB_MODULE_FILES): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function staticFiles(dirs: readonly string[] = RENDERER_DIRS, opts: { hubModules?: ReadonlyMap<string, string>, onRefusedPath?: (res: ServerResponse) => void } = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const hubModules = opts.hubModules ?? HUB_MODULE_FILES
+  const onRefusedPath = opts.onRefusedPath ?? ((): void => {})
   const roots = dirs.map((d) => resolve(d))
   return async (req, res) => {
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/'
     const path = safePath(rawPath)
+    // A path that tries to leave the directories, or does not decode, is bad input (counted).
+    if (path === undefined) onRefusedPath(res)
     if (path === undefined || rawPath.startsWith('/api/')) return sendJson(res, 404, { error: `no route ${req.method} ${rawPath}` })
     // `/hub/…`: only the allowlisted modules, always this hub's own build (never a copy that
     // copy-renderer-static.js left in ui/dist/renderer/hub from another build).

@@ -28,6 +28,12 @@ interface ConnectFacts {
  */
 export const MAX_PENDING_CREDENTIAL_CHECKS = 64
 
+/**
+ * Longest client id taken, bytes. MQTT 3.1.1 allows up to 65535; 23 is only the minimum a server
+ * must take [MQTT-3.1.3-5]. aedes applies its own limit to MQTT 3.1 only, so the hub checks it.
+ */
+export const MAX_CLIENT_ID_BYTES = 256
+
 export class MqttAuth {
   readonly #identities = new WeakMap<Client, Identity>()
   #pendingChecks = 0
@@ -63,6 +69,9 @@ export class MqttAuth {
     // [MQTT-3.1.3-8] an empty client id needs clean session 1; aedes 1.x would invent an id.
     if (facts && facts.clientId === '' && !facts.clean) {
       return this.#refuse(client, callback, 2, 'empty-client-id-persistent', 'identifier rejected: empty client id needs clean session')
+    }
+    if (facts && Buffer.byteLength(facts.clientId) > MAX_CLIENT_ID_BYTES) {
+      return this.#refuse(client, callback, 2, 'client-id-too-long', `identifier rejected: client id over ${MAX_CLIENT_ID_BYTES} bytes`)
     }
     const certUser = certificateUser(client.conn, client.req)
     if (certUser !== undefined) return this.#certificateLogin(client, certUser, username, facts, callback)

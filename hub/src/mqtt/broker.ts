@@ -4,7 +4,7 @@ import type { Logger } from '../base/log.js'
 import type { HubConfig } from '../config/options.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { isStoreFailure, storeFailureReason } from '../store/store-failure.js'
-import type { MqttAuth } from './auth.js'
+import { MAX_CLIENT_ID_BYTES, type MqttAuth } from './auth.js'
 import { deliverFromQueue, installMaxQosDelivery } from './max-qos-delivery.js'
 import { beginQueueFirst, catchUp, isDrainingQueue, type QueueRows } from './queue-first.js'
 import { createMqEmitter } from './mq-emitter.js'
@@ -46,8 +46,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     maxInflightInbound: limits.maxInflightInbound,
     maxTopicLevels: limits.maxTopicLevels,
     keepaliveLimit: limits.keepaliveLimitS,
-    // MQTT 3.1.1 allows client ids up to 65535 bytes; 23 is only the minimum a server must take.
-    maxClientsIdLength: 256,
+    // aedes checks this for MQTT 3.1 only; auth.ts refuses longer ids for every version.
+    maxClientsIdLength: MAX_CLIENT_ID_BYTES,
     preConnect: (client, packet, callback) => {
       installMaxQosDelivery(client, () => metrics.drops.inc({ reason: 'slow-consumer' }))
       if (!packet.clean) beginQueueFirst(client)
