@@ -10,6 +10,14 @@ import { installFrameGuard } from './frame-guard.js'
 import type { ServerTls } from './server-tls.js'
 import { coalesceWrites, countWrites } from './write-hooks.js'
 
+/**
+ * Connections the kernel may hold ready for accept (the kernel caps it at net.core.somaxconn).
+ * Node's default, 511, is too few when a fleet reconnects at once after an outage: the kernel
+ * then drops the handshakes' last ACKs, and a client can believe it is connected to a hub that
+ * never accepted it (the overload scenario's storm of 2,000 sockets left 230 such).
+ */
+const LISTEN_BACKLOG = 4096
+
 export type ListenerName = 'mqtt' | 'mqtts' | 'ws' | 'wss'
 
 export interface ListenerDeps {
@@ -129,7 +137,7 @@ export class MqttListeners {
     this.#servers.push(server)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, host, () => {
+      server.listen(port, host, LISTEN_BACKLOG, () => {
         server.off('error', reject)
         resolve((server.address() as AddressInfo).port)
       })
