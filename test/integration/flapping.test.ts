@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Hub } from '../../hub/src/hub.js'
+import { counter, gauge } from '../helpers/admin.js'
 import { startHub, tempDir } from '../helpers/hubs.js'
 import { rawConnack } from '../helpers/mqtt.js'
 import { waitFor } from '../helpers/wait.js'
@@ -10,6 +11,7 @@ const MAX_CONNECTS = 5
 const BAN_MS = 1_500
 const dir = tempDir()
 let hub: Hub
+const admin = (): string => `127.0.0.1:${hub.ports.admin}`
 
 beforeAll(async () => {
   hub = await startHub(dir.path, { allowAnonymous: true, flapMaxConnects: MAX_CONNECTS, flapWindowMs: 60_000, flapBanMs: BAN_MS })
@@ -19,11 +21,6 @@ afterAll(async () => {
   dir.remove()
 })
 
-async function metric(text: string): Promise<number> {
-  const line = (await hub.metrics.registry.metrics()).split('\n').find((l) => l.startsWith(text))
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
-}
-
 describe('a client id that keeps reconnecting', () => {
   it(`is banned after ${MAX_CONNECTS} connects in the window, for ${BAN_MS} ms, counted, while other ids connect`, async () => {
     const port = hub.ports.mqtt
@@ -31,8 +28,8 @@ describe('a client id that keeps reconnecting', () => {
     expect(await rawConnack(port, { clientId: 'flappy' })).toBe(5)
     expect(await rawConnack(port, { clientId: 'flappy' })).toBe(5)
     expect(await rawConnack(port, { clientId: 'steady' })).toBe(0)
-    expect(await metric('ringhub_flapping_bans_total')).toBe(1)
-    expect(await metric('ringhub_auth_failures_total{reason="flapping-banned"}')).toBe(2)
+    expect(await gauge(admin(), 'ringhub_flapping_bans_total')).toBe(1)
+    expect(await counter(admin(), 'ringhub_auth_failures_total', 'reason="flapping-banned"')).toBe(2)
     const bannedAt = performance.now()
     await waitFor(async () => (await rawConnack(port, { clientId: 'flappy' })) === 0, 'the ban to end', BAN_MS + 3_000, 100)
     expect(performance.now() - bannedAt).toBeGreaterThanOrEqual(BAN_MS - 200)

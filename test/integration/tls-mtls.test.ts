@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import type { Hub } from '../../hub/src/hub.js'
 import { UserStore } from '../../hub/src/store/user-store.js'
+import { counter, gauge } from '../helpers/admin.js'
 import { RawChannel } from '../helpers/channels.js'
 import { REPO_ROOT, startHub, tempDir } from '../helpers/hubs.js'
 import { close, collect, connect, grantedQos } from '../helpers/mqtt.js'
@@ -25,18 +26,12 @@ const file = (name: string): Buffer => readFileSync(join(certs, name))
 let ca: Buffer
 let hub: Hub
 let strictHub: Hub
+const admin = (): string => `127.0.0.1:${hub.ports.admin}`
 const clients: MqttClient[] = []
 const channels: RawChannel[] = []
 
 function ringhub(...args: string[]): string {
   return execFileSync(process.execPath, [join(REPO_ROOT, 'bin/ringhub.js'), ...args], { encoding: 'utf8' })
-}
-
-function metric(h: Hub, text: string): Promise<number> {
-  return h.metrics.registry.metrics().then((m) => {
-    const line = m.split('\n').find((l) => l.startsWith(text))
-    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
-  })
 }
 
 const clientTls = (name: string): { cert: Buffer, key: Buffer } => ({ cert: file(`client-${name}.pem`), key: file(`client-${name}.key`) })
@@ -131,12 +126,12 @@ describe('TLS listeners', () => {
       await expect(handshake(port, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' })).resolves.toBe('TLSv1.2')
       await expect(handshake(port, { minVersion: 'TLSv1.3' })).resolves.toBe('TLSv1.3')
     }
-    const before = await metric(hub, 'ringhub_protocol_errors_total{reason="tls-handshake"}')
+    const before = await counter(admin(), 'ringhub_protocol_errors_total', 'reason="tls-handshake"')
     for (const port of [hub.ports.mqtts as number, hub.ports.adminTls as number]) {
       // SECLEVEL=0: this client itself would offer TLS 1.1; the hub must be the one refusing.
       expect(await refusal(port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).toMatch(/protocol version|unsupported protocol/)
     }
-    await waitFor(async () => (await metric(hub, 'ringhub_protocol_errors_total{reason="tls-handshake"}')) >= before + 2, 'two counted handshake refusals')
+    await waitFor(async () => (await counter(admin(), 'ringhub_protocol_errors_total', 'reason="tls-handshake"')) >= before + 2, 'two counted handshake refusals')
   })
 
   it('serve the admin API over HTTPS with the same routes and token rules', async () => {
@@ -153,20 +148,20 @@ describe('TLS listeners', () => {
     await ws.subscribeAsync('devices/d1/#', { qos: 1 })
     await ws.publishAsync('devices/d1/ws', 'over wss', { qos: 1 })
     await waitFor(() => got.some((m) => m.payload.toString() === 'over wss'), 'own message over wss')
-    expect(await metric(hub, 'ringhub_connections_total{listener="wss"}')).toBeGreaterThanOrEqual(1)
+    expect(await counter(admin(), 'ringhub_connections_total', 'listener="wss"')).toBeGreaterThanOrEqual(1)
   })
 })
 
 describe('client certificates (mTLS, optional)', () => {
   it('log a device in by its certificate CN, with the device ACL of that name', async () => {
-    const before = await metric(hub, 'ringhub_auth_certificate_logins_total')
+    const before = await gauge(admin(), 'ringhub_auth_certificate_logins_total')
     const d1 = await mqtts(hub, { ...clientTls('d1'), clientId: 'd1' })
     const got = collect(d1)
     expect(await grantedQos(d1, 'devices/d1/#', 1)).toBe(1)
     expect(await grantedQos(d1, 'devices/d2/#', 1)).toBe(0x80)
     await d1.publishAsync('devices/d1/temp', '21', { qos: 1 })
     await waitFor(() => got.some((m) => m.topic === 'devices/d1/temp'), 'the device\'s own message')
-    expect(await metric(hub, 'ringhub_auth_certificate_logins_total')).toBe(before + 1)
+    expect(await gauge(admin(), 'ringhub_auth_certificate_logins_total')).toBe(before + 1)
     // The client id rule of the name applies: d1's certificate cannot take d2's session.
     await expect(mqtts(hub, { ...clientTls('d1'), clientId: 'd2' })).rejects.toThrow(/[Ii]dentifier rejected/)
   })

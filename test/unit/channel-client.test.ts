@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ChannelClient, type ChannelClientState, type ClientTimers, type WebSocketLike } from '../../hub/src/client/channels.js'
+import { ChannelClient, type ChannelClientState, type ClientTimers } from '../../hub/src/client/channels.js'
 import type { ChannelMessage } from '../../hub/src/contract/channels.js'
-
-/** A socket the test drives: what the client sent, and hooks to open, answer and close it. */
-class FakeSocket implements WebSocketLike {
-  static all: FakeSocket[] = []
-  readyState = 0
-  readonly sent: Array<Record<string, unknown>> = []
-  onopen: ((ev: unknown) => void) | null = null
-  onclose: ((ev: { code: number, reason: string }) => void) | null = null
-  onerror: ((ev: unknown) => void) | null = null
-  onmessage: ((ev: { data: unknown }) => void) | null = null
-  constructor(readonly url: string) { FakeSocket.all.push(this) }
-  send(data: string): void { this.sent.push(JSON.parse(data) as Record<string, unknown>) }
-  close(code = 1000, reason = ''): void { if (this.readyState !== 3) { this.readyState = 3; this.onclose?.({ code, reason }) } }
-  open(): void { this.readyState = 1; this.onopen?.({}) }
-  receive(frame: object): void { this.onmessage?.({ data: JSON.stringify(frame) }) }
-  /** Answers every request sent so far that has no answer yet with ok (plus `extra` for joins). */
-  okAll(extra: Record<string, unknown> = {}): void {
-    for (const f of this.sent.splice(0)) if (typeof f.ref === 'string') this.receive({ ref: f.ref, op: 'ok', ...(f.op === 'join' ? extra : {}) })
-  }
-}
+import { FakeSocket } from '../helpers/fake-channel-socket.js'
 
 /** Timers run by hand: `run()` fires every due one (no real time passes). */
 function manualTimers(): ClientTimers & { run: () => void, pending: () => number } {

@@ -1,32 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { ChannelClient, type ClientTimers, type WebSocketLike } from '../../hub/src/client/channels.js'
+import { ChannelClient, type ClientTimers } from '../../hub/src/client/channels.js'
 import type { ChannelMessage } from '../../hub/src/contract/channels.js'
 import type { RingMemberView, RingView } from '../../hub/src/contract/ring-view.js'
 import { ChannelLink, liveStatusText, type ClientFactory, type LiveState } from '../../ui/src/renderer/client/channel-link.js'
 import type { ConnectionSettings } from '../../ui/src/renderer/client/connection-settings.js'
+import { FakeSocket } from '../helpers/fake-channel-socket.js'
 
 // The UI's channel link (ui/src/renderer/client/channel-link.ts) driving the real
 // `ringhub/channels` client over fake sockets, on virtual time: states the views show, the
 // hub list, failover with resume, fallbacks.
-
-/** A socket the test drives (as in channel-client.test.ts). */
-class FakeSocket implements WebSocketLike {
-  static all: FakeSocket[] = []
-  readyState = 0
-  readonly sent: Array<Record<string, unknown>> = []
-  onopen: ((ev: unknown) => void) | null = null
-  onclose: ((ev: { code: number, reason: string }) => void) | null = null
-  onerror: ((ev: unknown) => void) | null = null
-  onmessage: ((ev: { data: unknown }) => void) | null = null
-  constructor(readonly url: string) { FakeSocket.all.push(this) }
-  send(data: string): void { this.sent.push(JSON.parse(data) as Record<string, unknown>) }
-  close(code = 1000, reason = ''): void { if (this.readyState !== 3) { this.readyState = 3; this.onclose?.({ code, reason }) } }
-  open(): void { this.readyState = 1; this.onopen?.({}) }
-  receive(frame: object): void { this.onmessage?.({ data: JSON.stringify(frame) }) }
-  /** The frames of `op` sent so far. */
-  frames(op: string): Array<Record<string, unknown>> { return this.sent.filter((f) => f.op === op) }
-  answer(ref: unknown, frame: object = {}): void { this.receive({ ref, op: 'ok', ...frame }) }
-}
 
 /** Timers on virtual time: `advance(ms)` fires what falls due, in order. */
 function virtualTimers(): ClientTimers & { advance: (ms: number) => void } {

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import type { HubInfo } from '../contract/hub-info.js'
-import type { ServerTls } from '../mqtt/server-tls.js'
+import { countTlsHandshakeFailures, type ServerTls } from '../mqtt/server-tls.js'
 import { AdminAuth } from './admin-auth.js'
 import { AdminMetrics } from './admin-metrics.js'
 
@@ -146,10 +146,7 @@ export class AdminServer {
     const server = createHttpsServer({ ...tls, ...this.#serverOptions() }, (req, res) => { void this.#dispatch(req, res) })
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.#clientError(err, socket))
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head))
-    server.on('tlsClientError', (err) => {
-      this.deps.metrics.protocolErrors.inc({ reason: 'tls-handshake' })
-      this.deps.log.info({ err: err.message, listener: 'admin-tls' }, 'TLS handshake failed')
-    })
+    countTlsHandshakeFailures(server, this.deps, 'admin-tls')
     this.#tlsServer = server
     return listenOn(server, host, port)
   }

@@ -7,7 +7,7 @@ import type { Logger } from '../base/log.js'
 import type { ChannelClientFrame, ChannelOffset } from '../contract/channels.js'
 import { aclAllows, type Identity } from '../mqtt/acl.js'
 import type { CredentialChecker } from '../mqtt/auth.js'
-import { certificateUser } from '../mqtt/server-tls.js'
+import { certificateIdentity, certificateUser } from '../mqtt/server-tls.js'
 import { classifyFilter } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
 import type { LogEntry, Offset } from '../store/topic-log.js'
@@ -112,7 +112,7 @@ export class ChannelServer {
     }
     // Over the admin TLS port, a client certificate verified against tlsCa names the user (as for MQTT).
     const certUser = certificateUser(undefined, req)
-    if (certUser !== undefined) return { username: certUser, role: this.deps.credentials.roleOf(certUser) ?? 'device' }
+    if (certUser !== undefined) return certificateIdentity(certUser, this.deps.credentials)
     const basic = typeof header === 'string' ? /^Basic\s+(\S+)\s*$/i.exec(header)?.[1] : undefined
     if (basic !== undefined) {
       const text = Buffer.from(basic, 'base64').toString('utf8')

@@ -3,7 +3,7 @@ import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { aclAllows, clientIdAllowed, ownResumeTopic, willAllowed, type Identity } from './acl.js'
 import type { FlapGuard } from './flap-guard.js'
-import { certificateUser } from './server-tls.js'
+import { certificateIdentity, certificateUser } from './server-tls.js'
 
 /** Checks a username/password pair; returns the role, or undefined when refused. */
 export interface CredentialChecker {
@@ -111,15 +111,15 @@ export class MqttAuth {
     if (username !== undefined && username !== '' && username !== certUser) {
       return this.#refuse(client, callback, 4, 'certificate-user-mismatch', `bad user name: the client certificate names ${certUser}`, username)
     }
-    let role: 'device' | 'operator' | undefined
+    let identity: Identity
     try {
-      role = this.deps.credentials.roleOf(certUser)
+      identity = certificateIdentity(certUser, this.deps.credentials)
     } catch (err) {
       this.deps.log.error({ err, username: certUser }, 'credential lookup failed')
       return this.#refuse(client, callback, 5, 'store-error', 'not authorized: credential store unavailable', certUser)
     }
     this.deps.metrics.certificateLogins.inc()
-    this.#admit(client, { username: certUser, role: role ?? 'device' }, facts, callback)
+    this.#admit(client, identity, facts, callback)
   }
 
   /** The checks every authenticated identity passes: its client id, its will topic. */

@@ -7,7 +7,7 @@ import type { Aedes } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { installFrameGuard } from './frame-guard.js'
-import type { ServerTls } from './server-tls.js'
+import { countTlsHandshakeFailures, type ServerTls } from './server-tls.js'
 import { coalesceWrites, countWrites } from './write-hooks.js'
 
 /**
@@ -73,10 +73,7 @@ export class MqttListeners {
       socket.setNoDelay(true)
       this.accept(socket, 'mqtts')
     })
-    server.on('tlsClientError', (err) => {
-      this.deps.metrics.protocolErrors.inc({ reason: 'tls-handshake' })
-      this.deps.log.info({ err: err.message }, 'TLS handshake failed')
-    })
+    countTlsHandshakeFailures(server, this.deps, 'mqtts')
     return this.#listen(server, host, port)
   }
 

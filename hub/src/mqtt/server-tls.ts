@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
-import { TLSSocket, type TlsOptions } from 'node:tls'
+import { TLSSocket, type Server as TlsServer, type TlsOptions } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { ConfigError } from '../base/errors.js'
+import type { Logger } from '../base/log.js'
 import type { HubConfig } from '../config/options.js'
+import type { HubMetrics } from '../metrics/hub-metrics.js'
+import type { Identity } from './acl.js'
 
 /** The oldest TLS version any of the hub's listeners accepts (issue 7: TLS ≥ 1.2). */
 export const MIN_TLS_VERSION = 'TLSv1.2'
@@ -50,4 +53,20 @@ export function certificateUser(conn: Duplex | undefined, req?: IncomingMessage)
   const cn = socket.getPeerCertificate().subject?.CN
   // A subject may repeat CN; node then gives an array. Two names are no identity.
   return typeof cn === 'string' && CERT_USER.test(cn) ? cn : undefined
+}
+
+/**
+ * Who a client certificate's user is: a stored user keeps its role (an operator's tool), any
+ * other name is a device. Throws when the user store cannot be read.
+ */
+export function certificateIdentity(username: string, credentials: { roleOf(username: string): 'device' | 'operator' | undefined }): Identity {
+  return { username, role: credentials.roleOf(username) ?? 'device' }
+}
+
+/** Counts and logs the failed handshakes of a TLS listener (an old protocol, a refused certificate). */
+export function countTlsHandshakeFailures(server: TlsServer, deps: { metrics: HubMetrics, log: Logger }, listener: string): void {
+  server.on('tlsClientError', (err) => {
+    deps.metrics.protocolErrors.inc({ reason: 'tls-handshake' })
+    deps.log.info({ err: err.message, listener }, 'TLS handshake failed')
+  })
 }
