@@ -1,9 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Aedes, Client } from 'aedes'
 import type { Clock } from './base/clock.js'
 import type { Logger } from './base/log.js'
-import { ConfigError } from './base/errors.js'
 import type { HubConfig } from './config/options.js'
 import type { HubInfo } from './contract/hub-info.js'
 import { HubMetrics } from './metrics/hub-metrics.js'
@@ -22,6 +21,8 @@ import { RoutedPersistence } from './mqtt/routed-persistence.js'
 import type { Router } from './routing/router.js'
 import { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import { MqttListeners } from './mqtt/listeners.js'
+import { readServerTls } from './mqtt/server-tls.js'
+import { FlapGuard } from './mqtt/flap-guard.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
@@ -90,8 +91,10 @@ export class Hub {
     const log = deps.log.child({ hub: config.id })
     const metrics = deps.metrics ?? new HubMetrics({ processMetrics: true })
     const startedMs = clock.now()
+    // Uptime is a duration: measured on the monotonic clock, so a wall-clock jump leaves it alone.
+    const startedMonoMs = clock.monotonicMs()
     mkdirSync(config.data, { recursive: true })
-    const tls = config.mqtts === undefined ? undefined : readTls(config)
+    const tls = readServerTls(config)
 
     const db = HubDb.open({ path: join(config.data, DB_FILE), clock, log, metrics, groupCommitMs: config.groupCommitMs, sync: config.storeSync })
     const cleanups: Array<() => Promise<void> | void> = [() => db.close()]
@@ -103,7 +106,8 @@ export class Hub {
         maxQueuedMessages: config.maxQueuedMessages,
         onQueueFull: () => metrics.drops.inc({ reason: 'offline-queue-full' }),
       })
-      const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics })
+      const flaps = new FlapGuard({ maxConnects: config.flapMaxConnects, windowMs: config.flapWindowMs, banMs: config.flapBanMs, clock })
+      const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics, flaps })
       const emitter = new RingEmitter(createMqEmitter({ concurrency: 100 }), log)
       const brokerHooks: NonNullable<BrokerDeps['hooks']> = {}
       const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config, mq: emitter.mq, hooks: brokerHooks, queues: persistence })
@@ -112,9 +116,9 @@ export class Hub {
       const listeners = new MqttListeners({ broker, maxPacketBytes: config.maxPacketBytes, log, metrics })
       cleanups.unshift(() => listeners.close())
       const mqttPort = await listeners.listenTcp(config.host, config.mqtt)
-      const mqttsPort = tls ? await listeners.listenTls(config.host, config.mqtts as number, tls) : null
+      const mqttsPort = tls && config.mqtts !== undefined ? await listeners.listenTls(config.host, config.mqtts, tls) : null
 
-      let ports: HubInfo['ports'] = { mqtt: mqttPort, mqtts: mqttsPort, admin: 0, gossip: 0 }
+      let ports: HubInfo['ports'] = { mqtt: mqttPort, mqtts: mqttsPort, admin: 0, adminTls: null, gossip: 0 }
       const admin = new AdminServer({
         log,
         metrics,
@@ -127,7 +131,7 @@ export class Hub {
           ports,
           wsPath: WS_PATH,
           startedAt: new Date(startedMs).toISOString(),
-          uptimeMs: clock.now() - startedMs,
+          uptimeMs: Math.round(clock.monotonicMs() - startedMonoMs),
           clients: { connected: broker.connectedClients },
           allowAnonymous: config.allowAnonymous,
           maxPacketBytes: config.maxPacketBytes,
@@ -140,6 +144,7 @@ export class Hub {
       admin.upgrade(WS_PATH, listeners.webSocketHandler(), { authenticated: false })
       cleanups.unshift(() => admin.close())
       ports = { ...ports, admin: await admin.listen(config.host, config.admin) }
+      if (tls && config.adminTls !== undefined) ports = { ...ports, adminTls: await admin.listenTls(config.host, config.adminTls, tls) }
 
       // The link proves membership with the gossip keys: the config's until the cluster runs,
       // then the cluster's (so a rotation by SIGHUP applies to new connections too).
@@ -165,7 +170,13 @@ export class Hub {
       })
       started.cluster = cluster
       cleanups.unshift(() => cluster.stop(0))
-      metrics.gossipSource = () => ({ ...cluster.swim.stats, events: cluster.events })
+      // Refusals on the gossip TCP port before a request is read whole (oversized, cut short,
+      // idle) are the transport's; they are counted with the rest as `stream-<reason>`.
+      metrics.gossipSource = () => ({
+        ...cluster.swim.stats,
+        rejected: { ...cluster.swim.stats.rejected, ...Object.fromEntries(Object.entries(transport.stats.badFrameReasons).map(([why, n]) => [`stream-${why}`, n])) },
+        events: cluster.events,
+      })
       ports = { ...ports, gossip: transport.port }
 
       const topicLog = new TopicLog(db)
@@ -200,10 +211,14 @@ export class Hub {
       })
       const operator = OperatorApi.start({ self: config.id, admin, broker, cluster, router, bus, db, topicLog, metrics, clock, log, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes })
       cleanups.unshift(() => operator.stop())
+      const presence = new ChannelPresence({ self: config.id, ring: operator.ring, peers: () => router.peers(), log: log.child({ component: 'channels' }) })
+      // A dead hub cannot say its channel members left; every other hub says it for it.
+      for (const event of ['memberDied', 'memberLeft'] as const) cluster.swim.on(event, (m) => presence.hubGone(m.id))
+      cluster.swim.on('memberJoined', (m) => presence.hubBack(m.id))
       const channels = new ChannelServer({
         self: config.id, admin, bus: emitter.mq, router, credentials: users,
         publish: (packet, done) => broker.publish(packet, done),
-        presence: new ChannelPresence({ self: config.id, ring: operator.ring, peers: () => router.peers(), log: log.child({ component: 'channels' }) }),
+        presence,
         allowAnonymous: config.allowAnonymous, keyDepth: config.keyDepth, maxPacketBytes: config.maxPacketBytes, maxInflight: config.maxInflightInbound,
         registry: metrics.registry, clock, log: log.child({ component: 'channels' }),
       })
@@ -220,7 +235,7 @@ export class Hub {
       })
       sys.start()
 
-      admin.fallback(staticFiles()) // the operator UI at / (issue 6)
+      admin.fallback(staticFiles(undefined, { onRefusedPath: (res) => admin.countBadRequest(res, 'bad-path') })) // the operator UI at / (issue 6)
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
       return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator, channels })
     } catch (err) {
@@ -287,16 +302,4 @@ export class Hub {
     this.db.close()
     log.info('hub stopped')
   }
-}
-
-function readTls(config: HubConfig): { cert: Buffer, key: Buffer } {
-  const read = (field: 'tlsCert' | 'tlsKey'): Buffer => {
-    const path = config[field] as string
-    try {
-      return readFileSync(path)
-    } catch (err) {
-      throw new ConfigError(field, `cannot read ${path}: ${(err as Error).message}`, { cause: err })
-    }
-  }
-  return { cert: read('tlsCert'), key: read('tlsKey') }
 }

@@ -11,6 +11,7 @@ Usage:
   ringhub users add NAME --role device|operator [--password P | --password -] [--data DIR | --id ID]
   ringhub users remove NAME [--data DIR | --id ID]
   ringhub users list [--data DIR | --id ID]
+  ringhub certs [--out DIR] [--hub ID] [--client NAME]   a development CA and TLS certificates (ringhub certs --help)
   ringhub ring status --admin HOST:PORT  the ring as that hub sees it
   ringhub ring owner TOPIC --admin HOST:PORT
   ringhub agent --port PATH --device ID --hubs URL,URL   serial device agent (ringhub agent --help)
@@ -29,6 +30,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'users': return runUsers(rest)
     case 'demo': return runDemo(rest)
     case 'ring': return runRing(rest)
+    case 'certs': {
+      const { runCerts } = await import('./cli/certs-command.js')
+      return runCerts(rest)
+    }
     case 'bench': {
       const { runBench } = await import('./cli/bench-command.js')
       return runBench(rest)

@@ -4,6 +4,7 @@ import { ChannelClient, type ChannelClientState } from '../../hub/src/client/cha
 import type { ChannelMessage } from '../../hub/src/contract/channels.js'
 import { oneRing } from '../helpers/admin.js'
 import { connect } from '../helpers/mqtt.js'
+import { RawChannel } from '../helpers/channels.js'
 import { RingFixture } from '../helpers/ring-fixture.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -11,7 +12,8 @@ import { waitFor } from '../helpers/wait.js'
 // owned by C, while an MQTT device on B publishes 1k msg/s QoS 1 on it. kill -9 A: the library
 // reconnects to the next hub of its list and resumes from the last offset it saw. What the
 // application sees has no gap and no repeat: strictly increasing (epoch, seq), and every
-// message the device got a PUBACK for.
+// message the device got a PUBACK for. A presence watcher on C hears the client leave with A
+// (A cannot say so: C says it when A is declared dead) and join again on the hub it moved to.
 const ids = ['fa', 'fb', 'fc']
 const ring = new RingFixture(['--profile', 'edge'])
 const RATE_PER_S = 1_000
@@ -36,6 +38,11 @@ describe('a channel client whose hub is killed', () => {
     expect(client.url).toBe(urls[0])
     const seen: ChannelMessage[] = []
     await client.join(`${key}/#`, (m) => seen.push(m))
+    const watcher = await RawChannel.open(ring.hub('fc').ports.admin)
+    ring.onCleanup(async () => watcher.ws.terminate())
+    const listed = await watcher.request({ op: 'presence', topic: `${key}/#`, watch: true })
+    expect(listed).toMatchObject({ op: 'ok', members: [{ hub: 'fa' }] })
+    const presence = (): Array<{ event: string, hub: string }> => watcher.frames.flatMap((f) => f.op === 'presence' ? [{ event: f.event, hub: f.member.hub }] : [])
 
     // The device: QoS 1 at RATE_PER_S on B, payload = its counter; every PUBACKed n is recorded.
     const pub = await connect(ring.url('fb'), { clientId: 'fo-pub' })
@@ -77,6 +84,8 @@ describe('a channel client whose hub is killed', () => {
     expect(payloads).toEqual(Array.from({ length: sent }, (_, i) => i))
     expect(states.some((s) => s.state === 'disconnected' && s.url === urls[0])).toBe(true)
     expect(states.some((s) => s.state === 'resumed' && s.resumed)).toBe(true)
+    await waitFor(() => presence().some((e) => e.event === 'leave' && e.hub === 'fa'), 'the leave of the member on the killed hub', 10_000)
+    expect(presence()).toContainEqual({ event: 'join', hub: (client.url as string) === urls[1] ? 'fb' : 'fc' })
     console.log(`channels failover: ${sent} published at ${RATE_PER_S}/s, ${seen.length} seen, kill after ${killedAt}, resumed on ${client.url}`)
   }, 60_000)
 })

@@ -14,8 +14,10 @@ export class RawChannel {
     ws.on('error', () => { /* the close event follows */ })
   }
 
-  static async open(adminPort: number, opts: { headers?: Record<string, string>, path?: string } = {}): Promise<RawChannel> {
-    const ws = new WebSocket(`ws://127.0.0.1:${adminPort}${opts.path ?? '/channels'}`, { headers: opts.headers ?? {} })
+  /** `tls`: over the admin TLS port (wss), trusting `ca`, with a client certificate when given. */
+  static async open(adminPort: number, opts: { headers?: Record<string, string>, path?: string, tls?: { ca: Buffer, cert?: Buffer, key?: Buffer } } = {}): Promise<RawChannel> {
+    const scheme = opts.tls ? 'wss' : 'ws'
+    const ws = new WebSocket(`${scheme}://127.0.0.1:${adminPort}${opts.path ?? '/channels'}`, { headers: opts.headers ?? {}, ...opts.tls })
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())
       ws.once('error', reject)

@@ -18,13 +18,14 @@ export class RingFixture {
 
   /**
    * Spawns `ringhub hub --id <id>` (joining through `seed`'s gossip port when given; `extra`
-   * arguments last, e.g. `--gossip <old port>` to restart a hub where it was).
+   * arguments last, e.g. `--gossip <old port>` to restart a hub where it was; `env` added to
+   * the hub's environment, e.g. libfaketime's).
    */
-  async spawn(id: string, seed?: string, extra: readonly string[] = []): Promise<SpawnedHub> {
+  async spawn(id: string, seed?: string, extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SpawnedHub> {
     const dir = this.#dirs.get(id) ?? tempDir()
     this.#dirs.set(id, dir)
     const join = seed === undefined ? [] : ['--join', `127.0.0.1:${this.hub(seed).ports.gossip}`]
-    const hub = await spawnHub(['--id', id, '--data', dir.path, '--allow-anonymous', ...this.commonArgs, ...join, ...extra])
+    const hub = await spawnHub(['--id', id, '--data', dir.path, '--allow-anonymous', ...this.commonArgs, ...join, ...extra], { env })
     this.hubs.set(id, hub)
     return hub
   }

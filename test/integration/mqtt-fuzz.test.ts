@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqttPacket, { type Packet, type QoS } from 'mqtt-packet'
@@ -10,10 +11,12 @@ import { waitFor } from '../helpers/wait.js'
 // A seeded mutation fuzzer for the MQTT side of a hub: valid MQTT 3.1.1 packet sequences made with
 // mqtt-packet, mutated at byte and field level, sent over real TCP sockets. The hub may close any
 // connection it likes; it must never throw, leak a connection, corrupt its store, refuse the
-// unmutated control cases, or stop serving. Reproduce a run with RINGHUB_FUZZ_SEED=<seed>;
-// RINGHUB_FUZZ_CASES=<n> changes the case count (default 3000, at least 2000 in CI).
+// unmutated control cases, or stop serving. The seed rotates: a fresh random one every run, so
+// each run of the suite explores new inputs; it is printed at the start and in every failure.
+// Reproduce a run with RINGHUB_FUZZ_SEED=<seed>; RINGHUB_FUZZ_CASES=<n> changes the case count
+// (default 3000, at least 2000 in CI).
 
-const SEED = Number(process.env.RINGHUB_FUZZ_SEED ?? 0x5eed_2026) >>> 0
+const SEED = fuzzSeed(process.env.RINGHUB_FUZZ_SEED)
 const CASES = Number(process.env.RINGHUB_FUZZ_CASES ?? 3000)
 const CONCURRENCY = 8
 /** A case ends when the hub has been silent this long after our last write… */
@@ -21,6 +24,14 @@ const QUIET_MS = 25
 /** …or after this long in any case. */
 const MAX_CASE_MS = 400
 const TAG = `[fuzz seed=${SEED}]`
+
+/** The seed given (decimal or 0x hex), else a random one. */
+function fuzzSeed(given: string | undefined): number {
+  if (given === undefined || given === '') return randomInt(0, 2 ** 32)
+  const n = Number(given)
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new Error(`RINGHUB_FUZZ_SEED must be an integer in [0, 2^32), got ${given}`)
+  return n
+}
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness: one mulberry32 stream per case, derived from the seed and case index,

@@ -336,4 +336,26 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3', 'm4'])
     expect(h1.router.stats.replayedToReturningPeers).toBe(2)
   })
+
+  it('fails the retry of a forward whose commit failed at the owner (a full disk), rather than answering it as numbered', async () => {
+    const { clock, net, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h2')
+    const owner = hub(hubs, 'h2')
+    await settle(clock, hub(hubs, 'h1').router.publish({ topic: `${key}/t`, payload: Buffer.from('first'), qos: 1, retain: false }))
+    // The owner's file is full: its next commit fails with SQLITE_FULL.
+    owner.db.sqlite.pragma(`max_page_count = ${Number(owner.db.sqlite.pragma('page_count', { simple: true }))}`)
+    const outcome = hub(hubs, 'h1').router.publish({ topic: `${key}/t`, payload: Buffer.alloc(20_000, 1), qos: 1, retain: false })
+      .then((o) => `acknowledged as ${o.epoch}:${o.seq}`, () => 'failed')
+    // The owner's answer ('failed') is lost on the way back, so the ingress hub retries the same id.
+    for (let t = 0; t < 100 && owner.db.failing === undefined; t++) await run(clock, 1)
+    expect(owner.db.failing).toBe('disk-full')
+    net.cut('h1', 'h2')
+    await run(clock, 3)
+    net.heal()
+    expect(await settle(clock, outcome)).toBe('failed')
+    expect(owner.router.stats.duplicates, 'the retry reached the owner').toBe(1)
+    expect(owner.log.size(key)).toBe(1)
+  })
 })
+

@@ -1,5 +1,5 @@
 import { request } from 'node:http'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Hub } from '../../hub/src/hub.js'
@@ -48,6 +48,24 @@ describe('the UI files on the admin port', () => {
     expect(await get('/main.js')).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' })
     expect(await get('/client/admin-client.js')).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' })
     expect(await get('/app.css')).toMatchObject({ status: 200, type: 'text/css; charset=utf-8' })
+  })
+
+  it('serves the channel client the live views import, and its contract, from the hub\'s own build at /hub/ (issue 8)', async () => {
+    for (const [url, file] of [['/hub/client/channels.js', 'hub/dist/client/channels.js'], ['/hub/contract/channels.js', 'hub/dist/contract/channels.js']] as const) {
+      const res = await get(url)
+      expect(res).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' })
+      expect(res.body).toBe(readFileSync(join(REPO_ROOT, file), 'utf8'))
+    }
+  })
+
+  it.each([
+    // Nothing else of hub/dist: not a module next to the allowed ones, not its maps or typings, not the dist path itself.
+    '/hub/hub.js', '/hub/main.js', '/hub/admin/static-files.js', '/hub/client/channels.js.map', '/hub/client/channels.d.ts',
+    '/hub/contract/admin-api.js', '/hub/dist/client/channels.js', '/hub/client/../admin/static-files.js', '/hub/%2e%2e/hub.js', '/hub/',
+  ])('answers %s with a 404: only the listed hub modules are served', async (path) => {
+    const res = await get(path)
+    expect(res.status).toBe(404)
+    expect(JSON.parse(res.body)).toHaveProperty('error')
   })
 
   it.each([

@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ChannelClient, type ChannelClientState, type ClientTimers, type WebSocketLike } from '../../hub/src/client/channels.js'
+import { ChannelClient, type ChannelClientState, type ClientTimers } from '../../hub/src/client/channels.js'
 import type { ChannelMessage } from '../../hub/src/contract/channels.js'
-
-/** A socket the test drives: what the client sent, and hooks to open, answer and close it. */
-class FakeSocket implements WebSocketLike {
-  static all: FakeSocket[] = []
-  readyState = 0
-  readonly sent: Array<Record<string, unknown>> = []
-  onopen: ((ev: unknown) => void) | null = null
-  onclose: ((ev: { code: number, reason: string }) => void) | null = null
-  onerror: ((ev: unknown) => void) | null = null
-  onmessage: ((ev: { data: unknown }) => void) | null = null
-  constructor(readonly url: string) { FakeSocket.all.push(this) }
-  send(data: string): void { this.sent.push(JSON.parse(data) as Record<string, unknown>) }
-  close(code = 1000, reason = ''): void { if (this.readyState !== 3) { this.readyState = 3; this.onclose?.({ code, reason }) } }
-  open(): void { this.readyState = 1; this.onopen?.({}) }
-  receive(frame: object): void { this.onmessage?.({ data: JSON.stringify(frame) }) }
-  /** Answers every request sent so far that has no answer yet with ok (plus `extra` for joins). */
-  okAll(extra: Record<string, unknown> = {}): void {
-    for (const f of this.sent.splice(0)) if (typeof f.ref === 'string') this.receive({ ref: f.ref, op: 'ok', ...(f.op === 'join' ? extra : {}) })
-  }
-}
+import { FakeSocket } from '../helpers/fake-channel-socket.js'
 
 /** Timers run by hand: `run()` fires every due one (no real time passes). */
 function manualTimers(): ClientTimers & { run: () => void, pending: () => number } {
@@ -69,6 +50,40 @@ describe('the channel client library', () => {
     for (const seq of [4, 5, 6, 7]) b.receive(message('devices/d1', 2, seq, seq))
     b.receive(message('devices/d1', 1, 99, 99))
     expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7])
+    client.close()
+  })
+
+  it('settles a join whose connection ended before the answer with the answer on the next connection, from the last offset', async () => {
+    FakeSocket.all = []
+    const timers = manualTimers()
+    const client = new ChannelClient({ urls: ['ws://a/channels', 'ws://b/channels'], WebSocket: FakeSocket, timers })
+    const a = FakeSocket.all[0] as FakeSocket
+    a.open()
+    let settled: unknown
+    const joined = client.join('devices/d1/#', () => {}, { since: { epoch: 1, seq: 10 } }).then((ok) => { settled = ok }, (err: unknown) => { settled = err })
+    const ref = a.sent.find((f) => f.op === 'join')?.ref
+    a.close(1006, 'gone')
+    await Promise.resolve()
+    expect(settled).toBeUndefined()
+    timers.run()
+    const b = FakeSocket.all[1] as FakeSocket
+    b.open()
+    const joins = b.sent.filter((f) => f.op === 'join')
+    expect(joins).toEqual([expect.objectContaining({ ref, topic: 'devices/d1/#', since: { epoch: 1, seq: 10 } })])
+    b.receive({ ref, op: 'ok', resumed: true })
+    await joined
+    expect(settled).toMatchObject({ op: 'ok', resumed: true })
+    client.close()
+  })
+
+  it('sends a join made when told "connected" once', () => {
+    FakeSocket.all = []
+    const timers = manualTimers()
+    const client = new ChannelClient({ urls: ['ws://a/channels'], WebSocket: FakeSocket, timers })
+    client.onState((s) => { if (s.state === 'connected') void client.join('devices/d2/#', () => {}).catch(() => {}) })
+    const a = FakeSocket.all[0] as FakeSocket
+    a.open()
+    expect(a.sent.filter((f) => f.op === 'join' && f.topic === 'devices/d2/#')).toHaveLength(1)
     client.close()
   })
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { hardenSession, MainWindow, type CancellableEvent, type SessionLike, type WindowLike } from '../../ui/src/main/app-window.js'
 import { recordingLog } from '../../ui/src/main/main-log.js'
-import { contentSecurityPolicy, isTrustedUrl, probeHub, webPreferences, windowTarget, type TrustedPlaces } from '../../ui/src/main/window-policy.js'
+import type { RingMemberView } from '../../hub/src/contract/ring-view.js'
+import { channelSources, contentSecurityPolicy, isTrustedUrl, probeHub, webPreferences, windowTarget, type TrustedPlaces } from '../../ui/src/main/window-policy.js'
 
 const LOCAL = 'ringhub-app://bundle/index.html'
 const PLACES: TrustedPlaces = { adminUrl: 'http://10.0.0.2:8080/', localIndexUrl: LOCAL }
@@ -26,6 +27,25 @@ describe('window policy', () => {
     expect(csp).not.toContain('unsafe-inline')
     expect(contentSecurityPolicy('https://ring.example')).toContain("connect-src 'self' https://ring.example wss://ring.example")
     expect(contentSecurityPolicy(null)).toContain("connect-src 'self';")
+  })
+
+  it('lets the live views\' channel client reach the ring\'s other hubs at /channels only, from well-formed gossiped addresses', () => {
+    const m = (id: string, admin: string | undefined, state: RingMemberView['state'] = 'alive', role = 'hub'): RingMemberView =>
+      ({ id, state, incarnation: 1, addresses: { gossip: 'g:1', ...(admin === undefined ? {} : { admin }) }, meta: { role }, share: 0 })
+    const ring = { apiVersion: 1 as const, self: 'a', checksum: '0', members: [
+      m('a', '10.0.0.2:8080'), m('b', '10.0.0.3:8080'), m('c', 'gw-c.local:8080', 'dead'), m('d', '[fd00::4]:8080', 'suspect'),
+      m('e', '10.0.0.5:8080', 'left'), m('o', '10.0.0.9:8080', 'alive', 'observer'), m('f', undefined),
+      // A peer's metadata trying to widen the policy: refused.
+      m('x', "evil:1; script-src 'unsafe-inline'"), m('y', 'evil:1 https://x'), m('z', 'evil/path:1'),
+    ] }
+    // (CSP has no IPv6 literal: [fd00::4] is left out.)
+    expect(channelSources(ring, 'http://10.0.0.2:8080')).toEqual(['ws://10.0.0.3:8080/channels', 'ws://gw-c.local:8080/channels'])
+    expect(channelSources(ring, 'https://10.0.0.2:8080')).toEqual(['wss://10.0.0.3:8080/channels', 'wss://gw-c.local:8080/channels'])
+    expect(channelSources(null, 'http://10.0.0.2:8080')).toEqual([])
+    expect(channelSources(ring, null)).toEqual([])
+    const csp = contentSecurityPolicy('http://10.0.0.2:8080', channelSources(ring, 'http://10.0.0.2:8080'))
+    expect(csp).toContain("connect-src 'self' http://10.0.0.2:8080 ws://10.0.0.2:8080 ws://10.0.0.3:8080/channels ws://gw-c.local:8080/channels;")
+    expect(csp).not.toContain('evil')
   })
 
   it.each([

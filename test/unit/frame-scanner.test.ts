@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import mqttPacket from 'mqtt-packet'
 import { FrameScanner } from '../../hub/src/mqtt/frame-guard.js'
+import { CORPUS, connectFields, frame } from '../helpers/mqtt-corpus.js'
 
 const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'c1', clean: true, keepalive: 30 })
 const publish = (bytes: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(bytes), qos: 0, retain: false, dup: false })
@@ -63,5 +64,38 @@ describe('FrameScanner', () => {
     const s = new FrameScanner(1 << 20)
     for (const c of bytewise(Buffer.concat([connect, publish(200), ping, publish(5)]), 7)) expect(s.scan(c)).toBeUndefined()
     expect(s.packets).toBe(4)
+  })
+})
+
+// The packet rules (packet-rules.ts) on the malformed-MQTT corpus: the guard refuses exactly the
+// cases counted under one of its own reasons, with that reason, whether the bytes come in one
+// read or one byte at a time (a field split across reads must be judged the same), and lets the
+// rest through to the parser and aedes.
+const GUARD_REASONS = new Set(['first-packet-not-connect', 'second-connect', 'reserved-packet-type', 'malformed-remaining-length', 'packet-too-large', 'unacceptable-protocol-level',
+  'unexpected-packet-type', 'unexpected-body', 'dup-on-qos0', 'invalid-utf8', 'nul-character', 'packet-id-zero', 'bad-connect-flags', 'bad-will-topic', 'trailing-bytes', 'bad-unsubscribe'])
+
+describe('FrameScanner on the malformed-MQTT corpus', () => {
+  it.each(CORPUS.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const stream = c.start === 'fresh' ? c.bytes : Buffer.concat([connect, c.bytes])
+    const expected = c.counted.metric === 'ringhub_protocol_errors_total' && GUARD_REASONS.has(c.counted.label) ? c.counted.label : undefined
+    expect(scanAll(1 << 20, [stream]), 'one read').toBe(expected)
+    expect(scanAll(1 << 20, bytewise(stream)), 'byte by byte').toBe(expected)
+    expect(scanAll(1 << 20, bytewise(stream, 3)), 'three bytes at a time').toBe(expected)
+  })
+
+  it.each([
+    ['QoS 1 publish with a 300-byte UTF-8 topic, byte by byte', bytewise(Buffer.concat([connect, mqttPacket.generate({ cmd: 'publish', topic: 'é/'.repeat(100), payload: Buffer.alloc(50), qos: 1, messageId: 7, retain: false, dup: false }), ping]))],
+    ['QoS 2 publish, topic and id split over reads', bytewise(Buffer.concat([connect, mqttPacket.generate({ cmd: 'publish', topic: '温度/a', payload: Buffer.from('x'), qos: 2, messageId: 65535, retain: true, dup: true })]), 2)],
+    ['subscribe with three filters, byte by byte', bytewise(Buffer.concat([connect, mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/+', qos: 0 }, { topic: 'b/#', qos: 1 }, { topic: 'ü', qos: 2 }] })]))],
+    ['unsubscribe, byte by byte', bytewise(Buffer.concat([connect, mqttPacket.generate({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['a/+', 'b'] })]))],
+    ['CONNECT with will, user name and password, byte by byte', bytewise(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'ç', clean: true, keepalive: 5, will: { topic: 'w/ü', payload: Buffer.from([0, 0xff]), qos: 2, retain: true }, username: 'u', password: Buffer.from([0, 0xff]) }))],
+    ['MQTT 3.1 CONNECT with a password and no user name (allowed in 3.1)', [frame(0x10, ...connectFields({ protocolName: 'MQIsdp', level: 3, clientId: 'c', password: 'pw' }).map(([, b]) => b))]],
+    ['publish with an empty payload and U+FFFF in the topic', [connect, mqttPacket.generate({ cmd: 'publish', topic: 'a/\uffff', payload: Buffer.alloc(0), qos: 0, retain: false, dup: false })]],
+  ])('lets valid traffic through: %s', (_name, chunks) => {
+    expect(scanAll(1 << 20, chunks)).toBeUndefined()
+  })
+
+  it.each(CORPUS.map((c) => [c.name, c.spec] as const))('%s names a spec clause or a documented rule', (_name, spec) => {
+    expect(spec).toMatch(/\[MQTT-[\d.-]+\]|\[MQTT-[\d.]+\]|docs\/mqtt\.md|MQTT-/)
   })
 })

@@ -6,7 +6,9 @@ import { StoreError } from '../../hub/src/base/errors.js'
 import { silentLogger } from '../../hub/src/base/log.js'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { HubMetrics } from '../../hub/src/metrics/hub-metrics.js'
+import { createLogger } from '../../hub/src/base/log.js'
 import { HubDb, type HubDbOptions } from '../../hub/src/store/db.js'
+import { isStoreFailure, storeFailureReason } from '../../hub/src/store/store-failure.js'
 import { migrations } from '../../hub/src/store/migrations.js'
 
 const root = mkdtempSync(join(tmpdir(), 'ringhub-db-'))
@@ -127,7 +129,7 @@ describe('HubDb group commit', () => {
     expect(a.error).toBeInstanceOf(StoreError)
     expect(String((a.error as StoreError).cause)).toMatch(/FOREIGN KEY/)
     expect(names()).toEqual([])
-    expect((await metrics.storeErrors.get()).values[0]?.value).toBe(1)
+    expect((await metrics.storeErrors.get()).values.find((v) => v.labels.reason === 'other')?.value).toBe(1)
 
     const b = db.write(() => insert.run('b'))
     clock.advance(2)
@@ -240,5 +242,89 @@ describe('HubDb.writeOne and deferredWrite', () => {
     expect(ran).toBe(1)
     expect([deferred.status, early.status]).toEqual(['resolved', 'resolved'])
     expect(names()).toEqual(['early', 'late'])
+  })
+})
+
+describe('HubDb on a full disk', () => {
+  /** A logger whose JSON lines land in `lines`. */
+  function capturingLogger() {
+    const lines: Array<{ level: number, msg: string, reason?: string, failedBatches?: number }> = []
+    const log = createLogger('debug', {}, { write: (line: string) => { lines.push(JSON.parse(line) as (typeof lines)[number]) } })
+    return { log, lines }
+  }
+  const reasonCount = async (metrics: HubMetrics, reason: string) =>
+    (await metrics.storeErrors.get()).values.find((v) => v.labels.reason === reason)?.value
+  const writable = async (metrics: HubMetrics) => (await metrics.storeWritable.get()).values[0]?.value
+
+  // PRAGMA max_page_count makes SQLite answer SQLITE_FULL exactly as a full filesystem does
+  // ("database or disk is full"), without one.
+  it('rejects every write of a batch that hits SQLITE_FULL, counts disk-full, logs once, and recovers when space returns', async () => {
+    const { log, lines } = capturingLogger()
+    const { clock, metrics, db, insert, names } = setup({ log })
+    insert.run('seed')
+    const pages = Number(db.sqlite.pragma('page_count', { simple: true }))
+    db.sqlite.pragma(`max_page_count = ${pages}`)
+    expect(await writable(metrics)).toBe(1)
+
+    const big = (i: number): string => `${i}:${'x'.repeat(3000)}`
+    // Three batches, each with one write too big for the file's last free space.
+    const failed = []
+    for (let batch = 0; batch < 3; batch++) {
+      const writes = [0, 1].map((i) => track(db.write(() => insert.run(big(batch * 2 + i)))))
+      clock.advance(2)
+      await tick()
+      failed.push(...writes)
+    }
+    expect(failed.map((w) => w.status)).toEqual(Array(6).fill('rejected'))
+    expect(storeFailureReason(failed[0]?.error)).toBe('disk-full')
+    expect(isStoreFailure(failed[0]?.error)).toBe(true)
+    expect(names()).toEqual(['seed']) // nothing of a failed write is in the file
+    expect(db.failing).toBe('disk-full')
+    expect(await reasonCount(metrics, 'disk-full')).toBeGreaterThanOrEqual(3)
+    expect(await writable(metrics)).toBe(0)
+    const errors = lines.filter((l) => l.level >= 50)
+    expect(errors.map((l) => l.reason)).toEqual(['disk-full'])
+
+    // Space returns: the next write commits at once (the gauge says so), and the recovery is
+    // logged once writes have gone 5 s without a failure.
+    db.sqlite.pragma('max_page_count = 1000000')
+    const ok = track(db.write(() => insert.run(big(99))))
+    clock.advance(2)
+    await tick()
+    expect(ok.status).toBe('resolved')
+    expect(db.failing).toBeUndefined()
+    expect(await writable(metrics)).toBe(1)
+    expect(names()).toEqual(['seed', big(99)])
+    const recovered = () => lines.filter((l) => l.msg === 'store: writes succeed again')
+    expect(recovered()).toHaveLength(0)
+
+    // A disk that lets a commit through now and then is still one run of failures: no new error
+    // line, no recovery line.
+    db.sqlite.pragma(`max_page_count = ${Number(db.sqlite.pragma('page_count', { simple: true }))}`)
+    const again = track(db.write(() => insert.run(big(100))))
+    clock.advance(2)
+    await tick()
+    expect(again.status).toBe('rejected')
+    expect(await writable(metrics)).toBe(0)
+    db.sqlite.pragma('max_page_count = 1000000')
+    for (const i of [101, 102]) {
+      if (i === 102) clock.advance(5_000)
+      const w = track(db.write(() => insert.run(big(i))))
+      clock.advance(2)
+      await tick()
+      expect(w.status).toBe('resolved')
+      expect(recovered()).toHaveLength(i === 101 ? 0 : 1)
+    }
+    expect(recovered()).toHaveLength(1)
+    expect(recovered()[0]?.failedBatches).toBeGreaterThanOrEqual(4)
+    expect(lines.filter((l) => l.level >= 50)).toHaveLength(1)
+  })
+
+  it('classifies SQLite failures by code along the cause chain', () => {
+    const sqlite = (code: string) => new StoreError('commit failed', { cause: Object.assign(new Error(code), { code }) })
+    expect([sqlite('SQLITE_FULL'), sqlite('SQLITE_IOERR_WRITE'), sqlite('SQLITE_BUSY'), sqlite('SQLITE_LOCKED'), sqlite('SQLITE_CONSTRAINT_FOREIGNKEY'), new Error('x')].map(storeFailureReason))
+      .toEqual(['disk-full', 'io', 'busy', 'busy', 'other', 'other'])
+    expect(isStoreFailure(new Error('wrapped', { cause: sqlite('SQLITE_FULL') }))).toBe(true)
+    expect(isStoreFailure(new Error('not the store'))).toBe(false)
   })
 })

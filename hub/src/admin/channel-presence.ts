@@ -22,12 +22,17 @@ const MAX_EVENTS_PER_MESSAGE = 1_000
  * event-loop turn, which hands them to its connections watching that topic. The topic is the
  * join's filter as written: `devices/d1/#` and `devices/+/#` are different topics.
  *
- * A hub that dies takes its members with it from the next `members` answer; watchers elsewhere
- * get no leave events for them (docs/channels.md).
+ * A hub that dies or leaves cannot say its members left, so every other hub says it for it:
+ * each keeps the other hubs' members it has heard of (from their events and from `members`
+ * answers) and, when membership declares that hub dead or gone, tells its own watchers that
+ * each of them left (`hubGone`). When a hub comes back (a false death), its members of watched
+ * topics are asked for again and announced as joins (`hubBack`).
  */
 export class ChannelPresence {
   /** topic → connection id → member, for this hub's connections. */
   readonly #here = new Map<string, Map<string, PresenceMember>>()
+  /** hub → topic → member id → member: the other hubs' members this hub has heard of. */
+  readonly #remote = new Map<string, Map<string, Map<string, PresenceMember>>>()
   readonly #watchers = new Map<string, Set<PresenceWatcher>>()
   #outbox: PresenceEvent[] = []
   #flushing = false
@@ -40,7 +45,10 @@ export class ChannelPresence {
     deps.ring.handle('channel-presence-events', (params, from) => {
       const events = Array.isArray(params.events) ? params.events.filter(isEvent) : []
       if (events.length !== (Array.isArray(params.events) ? params.events.length : -1)) deps.log.warn({ from }, 'malformed presence events from a peer; the well-formed ones are kept')
-      for (const e of events) this.#notify(e)
+      for (const e of events) {
+        if (e.member.hub !== deps.self) this.#heard(e)
+        this.#notify(e)
+      }
       return { ok: true }
     })
   }
@@ -76,7 +84,62 @@ export class ChannelPresence {
   /** Every alive hub's members of `topic` (a hub that does not answer in time is left out). */
   async members(topic: string): Promise<PresenceMember[]> {
     const parts = await this.deps.ring.gather('channel-presence', { topic }, (v) => Array.isArray(v) && v.every(isMember) ? v : undefined)
+    for (const { hub, part } of parts) {
+      if (hub === this.deps.self) continue
+      // Each answer is that hub's whole list for the topic now: what it holds replaces what was heard.
+      const topics = this.#remoteOf(hub)
+      topics.set(topic, new Map(part.filter((m) => m.hub === hub).map((m) => [m.id, m])))
+    }
     return parts.flatMap((p) => p.part)
+  }
+
+  /** Membership declared `hub` dead or gone: its members left every topic, as its watchers here hear. */
+  hubGone(hub: string): void {
+    const topics = this.#remote.get(hub)
+    this.#remote.delete(hub)
+    if (!topics) return
+    for (const [topic, members] of topics) {
+      for (const member of members.values()) this.#notify({ topic, event: 'leave', member })
+    }
+  }
+
+  /**
+   * `hub` is alive again (back after a false death, or new): its members of the topics watched
+   * here are asked for and announced as joins, so watchers that heard them leave hear them back.
+   */
+  hubBack(hub: string): void {
+    if (hub === this.deps.self) return
+    for (const topic of this.#watchers.keys()) {
+      this.deps.ring.ask(hub, 'channel-presence', { topic }, (v) => Array.isArray(v) && v.every(isMember) ? v : undefined).then((members) => {
+        const known = this.#remote.get(hub)?.get(topic)
+        for (const member of members) {
+          if (member.hub !== hub || known?.has(member.id)) continue
+          const event: PresenceEvent = { topic, event: 'join', member }
+          this.#heard(event)
+          this.#notify(event)
+        }
+      }, (err: unknown) => {
+        this.deps.log.info({ err, hub, topic }, 'a hub back in the ring did not list its presence members')
+      })
+    }
+  }
+
+  #remoteOf(hub: string): Map<string, Map<string, PresenceMember>> {
+    let topics = this.#remote.get(hub)
+    if (!topics) this.#remote.set(hub, topics = new Map())
+    return topics
+  }
+
+  /** Keeps track of another hub's member from one of its events. */
+  #heard(event: PresenceEvent): void {
+    const topics = this.#remoteOf(event.member.hub)
+    let members = topics.get(event.topic)
+    if (event.event === 'join') {
+      if (!members) topics.set(event.topic, members = new Map())
+      members.set(event.member.id, event.member)
+    } else if (members?.delete(event.member.id) && members.size === 0) {
+      topics.delete(event.topic)
+    }
   }
 
   #changed(event: PresenceEvent): void {

@@ -7,6 +7,7 @@ import type { Logger } from '../base/log.js'
 import type { ChannelClientFrame, ChannelOffset } from '../contract/channels.js'
 import { aclAllows, type Identity } from '../mqtt/acl.js'
 import type { CredentialChecker } from '../mqtt/auth.js'
+import { certificateIdentity, certificateUser } from '../mqtt/server-tls.js'
 import { classifyFilter } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
 import type { LogEntry, Offset } from '../store/topic-log.js'
@@ -100,8 +101,8 @@ export class ChannelServer {
   }
 
   /**
-   * Who the upgrade request proves: the admin token (operator), HTTP Basic credentials of the
-   * user store, or nobody yet (anonymous when allowed, else an `auth` frame must follow).
+   * Who the upgrade request proves: the admin token (operator), a client certificate (its CN),
+   * HTTP Basic credentials of the user store, or nobody yet (anonymous when allowed, else an `auth` frame must follow).
    */
   async #identify(req: IncomingMessage): Promise<Identity | undefined | 'refused'> {
     const header = req.headers.authorization
@@ -109,6 +110,9 @@ export class ChannelServer {
     if (auth.required && (header?.startsWith('Bearer ') === true || new URL(req.url ?? '/', 'http://x').searchParams.has('token'))) {
       return auth.check(req, true) === undefined ? { username: undefined, role: 'operator' } : 'refused'
     }
+    // Over the admin TLS port, a client certificate verified against tlsCa names the user (as for MQTT).
+    const certUser = certificateUser(undefined, req)
+    if (certUser !== undefined) return certificateIdentity(certUser, this.deps.credentials)
     const basic = typeof header === 'string' ? /^Basic\s+(\S+)\s*$/i.exec(header)?.[1] : undefined
     if (basic !== undefined) {
       const text = Buffer.from(basic, 'base64').toString('utf8')

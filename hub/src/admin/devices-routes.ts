@@ -43,7 +43,7 @@ export function registerDevices(deps: { admin: AdminServer, ring: RingQuery, dev
     const search = textParam(query, 'search', 256)
     const limit = intParam(query, 'limit', 100, 1, MAX_DEVICES_LIMIT)
     if (typeof search !== 'string' || typeof limit === 'string') {
-      admin.adminMetrics.badRequests.inc({ reason: 'devices-query' })
+      admin.countBadRequest(res, 'devices-query')
       return sendJson(res, 400, { error: typeof limit === 'string' ? limit : (search as { error: string }).error })
     }
     const merged = mergeDevices(await ring.gather('devices', { search }, validDevices), ownerOf)

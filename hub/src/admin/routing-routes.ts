@@ -18,6 +18,7 @@ export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router
     const parsed = parseResumeRequest({ key: query.get('key') ?? undefined, since: query.get('since') ?? undefined, limit: query.get('limit') ?? undefined }, keyDepth)
     if (typeof parsed === 'string') {
       metrics.resumeRequests.inc({ door: 'admin', result: 'error' })
+      admin.countBadRequest(res, 'keys-query')
       return sendJson(res, 400, { error: parsed })
     }
     try {
@@ -33,7 +34,12 @@ export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router
     const match = /^\/api\/devices\/([^/]+)\/commands$/.exec((req.url ?? '').split('?')[0] ?? '')
     if (!match) return sendJson(res, 404, { error: 'expected POST /api/devices/<id>/commands' })
     // Who may send commands is the admin API's auth (admin-auth.ts): a token, or loopback without one.
-    const device = decodeURIComponent(match[1] as string)
+    let device: string
+    try {
+      device = decodeURIComponent(match[1] as string)
+    } catch {
+      return sendJson(res, 400, { error: 'the device id is not valid percent-encoding' }) // a URIError was a 500
+    }
     const body = await readJsonBody(req, 64 * 1024)
     if (typeof body === 'string') return sendJson(res, 400, { error: body })
     const { name, args, timeoutMs = 5_000 } = body

@@ -29,7 +29,7 @@ export function registerStats(deps: { admin: AdminServer, ring: RingQuery, sampl
     const sinceMs = intParam(query, 'sinceMs', now - DEFAULT_SINCE_MS, 0, Number.MAX_SAFE_INTEGER)
     const hub = textParam(query, 'hub', 256)
     if (typeof sinceMs === 'string' || typeof hub !== 'string') {
-      admin.adminMetrics.badRequests.inc({ reason: 'stats-query' })
+      admin.countBadRequest(res, 'stats-query')
       return sendJson(res, 400, { error: typeof sinceMs === 'string' ? sinceMs : (hub as { error: string }).error })
     }
     // Never more than a day back: that is all the rollups keep, and it bounds the answer.

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import type { HubStatsPoint } from '../contract/admin-api.js'
 import type { AdminHistory } from '../store/admin-history.js'
+import { isStoreFailure } from '../store/store-failure.js'
 
 export const SAMPLE_INTERVAL_MS = 1_000
 export const ROLLUP_INTERVAL_MS = 60_000
@@ -88,7 +89,7 @@ export class StatsSampler {
       for (const listener of this.#listeners) listener(point)
       await this.#rollUp(point, atMs)
     } catch (err) {
-      this.deps.log.warn({ err }, 'taking a stats point failed')
+      this.deps.log[isStoreFailure(err) ? 'debug' : 'warn']({ err }, 'taking a stats point failed')
     } finally {
       this.#busy = false
     }

@@ -60,7 +60,7 @@ export class Timeline {
       const sinceMs = intParam(query, 'sinceMs', 0, 0, Number.MAX_SAFE_INTEGER)
       const limit = intParam(query, 'limit', 1_000, 1, MAX_TIMELINE_LIMIT)
       if (typeof sinceMs === 'string' || typeof limit === 'string') {
-        admin.adminMetrics.badRequests.inc({ reason: 'timeline-query' })
+        admin.countBadRequest(res, 'timeline-query')
         return sendJson(res, 400, { error: typeof sinceMs === 'string' ? sinceMs : limit })
       }
       const parts = await ring.gather('timeline', { sinceMs, limit }, validEvents)

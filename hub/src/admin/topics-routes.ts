@@ -103,7 +103,7 @@ export interface TopicsDeps {
 export function registerTopics(deps: TopicsDeps): void {
   const { admin, ring, topics, topicLog, broker, keyDepth, ownerOf } = deps
   const bad = (res: Parameters<typeof sendJson>[0], reason: string, error: string): void => {
-    admin.adminMetrics.badRequests.inc({ reason })
+    admin.countBadRequest(res, reason)
     sendJson(res, 400, { error })
   }
   // Last payloads only for the hub's `limit` most recent topics: a topic in the ring's `limit`

@@ -22,6 +22,8 @@ function before(a: Timer, b: Timer): boolean {
  */
 export class ManualClock implements Clock {
   #nowMs: number
+  /** `now()` − `monotonicMs()`: 0 until `jumpWallClock` moves the wall clock alone. */
+  #wallOffsetMs = 0
   #nextId = 1
   readonly #heap: Timer[] = []
   readonly #live = new Map<number, Timer>()
@@ -30,8 +32,15 @@ export class ManualClock implements Clock {
     this.#nowMs = startMs
   }
 
-  now(): number { return this.#nowMs }
+  now(): number { return this.#nowMs + this.#wallOffsetMs }
   monotonicMs(): number { return this.#nowMs }
+
+  /**
+   * Moves the wall clock (`now()`) by `ms`, either way, and nothing else: as NTP or an operator
+   * setting the time does. Monotonic time and timers stay where they are, so code that measures
+   * durations on the monotonic clock sees no change.
+   */
+  jumpWallClock(ms: number): void { this.#wallOffsetMs += ms }
 
   setTimeout(fn: () => void, delayMs: number): TimerHandle {
     return this.#add(fn, delayMs, undefined)

@@ -249,11 +249,12 @@ export class ChannelClient {
       this.#opts.timers.clearInterval(this.#heartbeat)
       for (const [ref, p] of this.#pending) {
         this.#opts.timers.clearTimeout(p.timer)
-        if (!p.retry) {
-          this.#pending.delete(ref)
-          if (p.frame.op === 'join' || p.frame.op === 'auth') continue // made again on connect
-          p.reject(new ChannelError('disconnected', `the connection to ${url} ended`))
-        }
+        // A join of a topic still joined waits for its answer on the next connection, where it is
+        // made again (from the last offset seen): join() settles with that answer.
+        if (p.retry || (p.frame.op === 'join' && this.#joins.has(p.frame.topic))) continue
+        this.#pending.delete(ref)
+        if (p.frame.op === 'join' || p.frame.op === 'auth') continue
+        p.reject(new ChannelError('disconnected', `the connection to ${url} ended`))
       }
       if (wasReady) this.#emit({ state: 'disconnected', url, code: ev.code, reason: ev.reason })
       this.#retry()
@@ -265,7 +266,6 @@ export class ChannelClient {
     this.#attempt = 0
     this.#awaitingHeartbeat = false
     this.#heartbeat = this.#opts.timers.setInterval(() => this.#beat(), this.#opts.heartbeatMs)
-    this.#emit({ state: 'connected', url })
     for (const join of this.#joins.values()) {
       const frame = this.#joinFrame(join)
       const pending: Pending = {
@@ -273,9 +273,14 @@ export class ChannelClient {
         resolve: (ok) => { if (frame.op === 'join' && frame.since) this.#emit({ state: 'resumed', topic: join.topic, resumed: ok.resumed === true }) },
         reject: () => { /* an error frame: the join stays known and is tried on the next connection */ },
       }
-      // A join the application is waiting for resolves through its own pending entry.
+      // A join still waiting for its answer (the application's, or a rejoin) is sent again under
+      // its own ref, from the last offset seen now.
       const waiting = [...this.#pending.values()].find((p) => p.frame.op === 'join' && p.frame.topic === join.topic)
-      if (waiting) { this.#send(waiting); continue }
+      if (waiting) {
+        waiting.frame = { ...frame, ref: waiting.frame.ref as string } as ChannelClientFrame
+        this.#send(waiting)
+        continue
+      }
       this.#pending.set(frame.ref as string, pending)
       this.#send(pending)
     }
@@ -286,6 +291,8 @@ export class ChannelClient {
       this.#send(pending)
     }
     for (const p of this.#pending.values()) if (p.retry) this.#send(p)
+    // Last: a join the application makes when told is then sent once, not also by the loop above.
+    this.#emit({ state: 'connected', url })
     for (const w of this.#readyWaiters.splice(0)) w()
   }
 

@@ -14,6 +14,9 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   mqtts: undefined,
   tlsCert: undefined,
   tlsKey: undefined,
+  adminTls: undefined,
+  tlsCa: undefined,
+  tlsClientCerts: 'off',
   config: undefined,
   allowAnonymous: false,
   maxPacketBytes: 1_048_576,
@@ -24,6 +27,9 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   maxTopicLevels: 64,
   keepaliveLimitS: 0,
   maxQueuedMessages: 1000,
+  flapMaxConnects: 0,
+  flapWindowMs: 60_000,
+  flapBanMs: 300_000,
   groupCommitMs: 0,
   storeSync: 'normal',
   sysIntervalMs: 10_000,
@@ -168,6 +174,13 @@ export function loadConfig(sources: LoadSources = {}): HubConfig {
   }
   if (cfg.mqtts !== undefined && (!cfg.tlsCert || !cfg.tlsKey)) {
     throw new ConfigError('mqtts', 'the TLS listener needs both tlsCert and tlsKey')
+  }
+  if (cfg.adminTls !== undefined && (!cfg.tlsCert || !cfg.tlsKey)) {
+    throw new ConfigError('adminTls', 'the admin TLS listener needs both tlsCert and tlsKey')
+  }
+  if (cfg.tlsClientCerts !== 'off') {
+    if (!cfg.tlsCa) throw new ConfigError('tlsClientCerts', `${cfg.tlsClientCerts} client certificates need tlsCa (the CA that signs them)`)
+    if (cfg.mqtts === undefined && cfg.adminTls === undefined) throw new ConfigError('tlsClientCerts', 'client certificates need a TLS listener (mqtts or adminTls)')
   }
   const linkTls = [cfg.interHubTlsCert, cfg.interHubTlsKey, cfg.interHubTlsCa]
   if (linkTls.some((f) => f !== undefined) && !linkTls.every((f) => f !== undefined)) {

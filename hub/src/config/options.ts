@@ -37,6 +37,12 @@ export interface HubConfig {
   mqtts: number | undefined
   tlsCert: string | undefined
   tlsKey: string | undefined
+  /** Admin HTTPS port (the admin routes and WebSocket paths over TLS); off when undefined. */
+  adminTls: number | undefined
+  /** PEM file of the CA that signs client (device) certificates, for tlsClientCerts. */
+  tlsCa: string | undefined
+  /** Whether the TLS listeners ask clients for a certificate (mTLS); its CN is the user name. */
+  tlsClientCerts: 'off' | 'optional' | 'required'
   /** Data directory (SQLite file lives here). */
   data: string
   /** Path of the YAML file the config came from, if any. */
@@ -78,6 +84,10 @@ export interface HubConfig {
   logRetentionMs: number
   logRetentionEntries: number
   logRetentionBytes: number
+  /** CONNECTs one client id may make per flapWindowMs before it is banned for flapBanMs; 0 = off. */
+  flapMaxConnects: number
+  flapWindowMs: number
+  flapBanMs: number
   /** Bearer token of the admin API (`/api/*`, `/api/v1/ws`); unset: loopback clients only. Never logged. */
   adminToken?: string | undefined
 }
@@ -92,6 +102,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'mqtts', flag: '--mqtts', ...PORT, defaultText: 'off', doc: 'MQTT over TLS port; needs tlsCert and tlsKey. 0 picks a free port.' },
   { key: 'tlsCert', flag: '--tls-cert', type: 'string', defaultText: 'none', doc: 'PEM certificate (chain) file for the TLS listener.' },
   { key: 'tlsKey', flag: '--tls-key', type: 'string', defaultText: 'none', doc: 'PEM private key file for the TLS listener.' },
+  { key: 'adminTls', flag: '--admin-tls', ...PORT, defaultText: 'off', doc: 'Admin HTTPS port: everything the admin port serves (API, UI, /metrics, /healthz, MQTT over secure WebSocket at /mqtt, channels at /channels) over TLS; needs tlsCert and tlsKey. 0 picks a free port.' },
+  { key: 'tlsCa', flag: '--tls-ca', type: 'string', defaultText: 'none', doc: 'PEM file of the CA that signs client certificates (devices, operators\' tools); used with tlsClientCerts. `ringhub certs` makes a development one.' },
+  { key: 'tlsClientCerts', flag: '--tls-client-certs', type: 'enum', values: ['off', 'optional', 'required'], defaultText: 'off', doc: 'Mutual TLS on the mqtts and adminTls listeners: optional asks for a client certificate signed by tlsCa, required refuses the handshake without one. A verified certificate\'s subject CN is the client\'s user name (no password needed): a device d42 gets the ACL of d42, an operator in `ringhub users` the operator\'s.' },
   { key: 'data', flag: '--data', type: 'string', defaultText: './data/<id>', doc: 'Data directory; holds hub.sqlite (WAL).' },
   { key: 'config', flag: '--config', type: 'string', defaultText: 'none', doc: 'YAML file with any of these options (keys as in this table).' },
   { key: 'allowAnonymous', flag: '--allow-anonymous', type: 'bool', defaultText: 'false', doc: 'Accept clients without credentials; they get the operator ACL (everything).' },
@@ -103,6 +116,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxTopicLevels', flag: '--max-topic-levels', type: 'int', min: 1, max: 100, defaultText: '64', doc: 'Most levels in a topic or filter; deeper ones close the connection.' },
   { key: 'keepaliveLimitS', flag: '--keepalive-limit-s', type: 'int', min: 0, max: 65_535, defaultText: '0 (no limit)', doc: 'Largest keep-alive (seconds) a client may ask for; larger gets CONNACK 0x06 (aedes).' },
   { key: 'maxQueuedMessages', flag: '--max-queued-messages', type: 'int', min: 0, max: 10_000_000, defaultText: '1000', doc: 'Messages (QoS 1/2) queued for one disconnected persistent-session client; further ones are dropped and counted (0 = unlimited).' },
+  { key: 'flapMaxConnects', flag: '--flap-max-connects', type: 'int', min: 0, max: 1_000_000, defaultText: '0 (off, as in EMQX)', doc: 'Flapping detection: a client id that sends more CONNECTs than this within flapWindowMs is banned for flapBanMs (its CONNECTs get CONNACK 0x05 and are counted). Per hub. 15 is EMQX\'s suggested value.' },
+  { key: 'flapWindowMs', flag: '--flap-window-ms', type: 'int', min: 1_000, max: 86_400_000, defaultText: '60000', doc: 'Window of flapMaxConnects, ms.' },
+  { key: 'flapBanMs', flag: '--flap-ban-ms', type: 'int', min: 1_000, max: 86_400_000, defaultText: '300000', doc: 'How long a flapping client id stays banned, ms.' },
   { key: 'groupCommitMs', flag: '--group-commit-ms', type: 'int', min: 0, max: 1000, defaultText: '0 (next event-loop turn)', doc: 'Milliseconds writes gather into one SQLite transaction before commit; 0 = everything written in one event-loop turn (one socket read of every client) shares one commit.' },
   { key: 'storeSync', flag: '--store-sync', type: 'enum', values: ['normal', 'full'], defaultText: 'normal', doc: 'SQLite synchronous mode: normal survives process crashes (kill -9); full also survives power loss, at a cost per commit.' },
   { key: 'sysIntervalMs', flag: '--sys-interval-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '10000', doc: 'Milliseconds between $SYS/broker/... updates (0 = off).' },

@@ -9,6 +9,8 @@ export interface HubPorts {
   mqtts: number | null
   /** Admin HTTP (also MQTT over WebSocket at /mqtt). */
   admin: number
+  /** Admin HTTPS (the same over TLS: wss at /mqtt and /channels), when enabled. */
+  adminTls: number | null
   /** SWIM gossip, UDP and TCP. */
   gossip: number
 }

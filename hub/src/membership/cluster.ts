@@ -64,7 +64,7 @@ export class Cluster {
     const keyring = keys.length > 0 ? new Keyring(keys, keys[0]) : undefined
     const security = new PacketSecurity({ label: options.clusterLabel, keyring })
     const swim = new SwimNode({
-      self: { id: options.id, incarnation: state.get(INCARNATION) ?? 0, state: 'alive', stateChangeMs: clock.now(), addresses: { ...options.addresses, gossip: transport.address }, meta: options.meta },
+      self: { id: options.id, incarnation: state.get(INCARNATION) ?? 0, state: 'alive', stateChangeMs: clock.monotonicMs(), addresses: { ...options.addresses, gossip: transport.address }, meta: options.meta },
       transport, clock, rng, log, security, profile: PROFILES[options.profile],
     })
     const cluster = new Cluster({ ...deps, log }, swim, keyring)

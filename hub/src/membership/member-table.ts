@@ -81,7 +81,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
 
   /** Announces ourselves (at start, and after a metadata change) at a higher incarnation. */
   announceSelf(changes: { addresses?: MemberAddresses, meta?: MemberMeta } = {}): void {
-    this.#self = { ...this.#self, ...changes, incarnation: this.#self.incarnation + 1, state: 'alive', stateChangeMs: this.deps.clock.now() }
+    this.#self = { ...this.#self, ...changes, incarnation: this.#self.incarnation + 1, state: 'alive', stateChangeMs: this.deps.clock.monotonicMs() }
     this.#put(this.#self.id, { member: this.#self, suspicion: undefined })
     this.#broadcast(this.#self.id, this.aliveOf(this.#self))
   }
@@ -89,7 +89,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
   /** Graceful leave: broadcast a dead message about ourselves (memberlist: from === node). */
   leave(onSent: () => void): void {
     this.#leaving = true
-    this.#self = { ...this.#self, state: 'left', stateChangeMs: this.deps.clock.now() }
+    this.#self = { ...this.#self, state: 'left', stateChangeMs: this.deps.clock.monotonicMs() }
     const message: DeadMessage = { type: 'dead', incarnation: this.#self.incarnation, node: this.#self.id, from: this.#self.id }
     this.deps.broadcasts.enqueue(this.#self.id, encodePacket(message), () => onSent())
   }
@@ -109,14 +109,14 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     }
     const entry = this.#entries.get(msg.node)
     if (judge(entry?.member, versionOf(msg)) !== 'apply') return
-    if (entry && entry.member.addresses.gossip !== msg.addresses.gossip && !mayMoveAddress(entry.member, this.deps.clock.now(), this.deps.profile.deadMemberReclaimMs)) {
+    if (entry && entry.member.addresses.gossip !== msg.addresses.gossip && !mayMoveAddress(entry.member, this.deps.clock.monotonicMs(), this.deps.profile.deadMemberReclaimMs)) {
       this.deps.log.warn({ member: msg.node, held: entry.member.addresses.gossip, claimed: msg.addresses.gossip, state: entry.member.state }, 'conflicting address for a member; claim refused')
       this.emit('addressConflicted', entry.member, msg.addresses.gossip)
       return
     }
     entry?.suspicion?.cancel()
     const before = entry?.member.state
-    const member: Member = { id: msg.node, incarnation: msg.incarnation, state: 'alive', stateChangeMs: this.deps.clock.now(), addresses: msg.addresses, meta: msg.meta }
+    const member: Member = { id: msg.node, incarnation: msg.incarnation, state: 'alive', stateChangeMs: this.deps.clock.monotonicMs(), addresses: msg.addresses, meta: msg.meta }
     this.#put(msg.node, { member, suspicion: undefined })
     this.#broadcast(msg.node, msg)
     this.emit(before === undefined || before === 'dead' || before === 'left' ? 'memberJoined' : 'memberUpdated', member)
@@ -136,7 +136,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     }
     if (verdict !== 'apply' || !entry) return
     entry.suspicion?.cancel()
-    const member: Member = { ...entry.member, state: 'suspect', incarnation: msg.incarnation, stateChangeMs: this.deps.clock.now() }
+    const member: Member = { ...entry.member, state: 'suspect', incarnation: msg.incarnation, stateChangeMs: this.deps.clock.monotonicMs() }
     const { profile } = this.deps
     const n = this.liveCount
     const bounds = suspicionBoundsMs({ n, suspicionMult: profile.suspicionMult, probeIntervalMs: profile.probeIntervalMs, suspicionMaxTimeoutMult: profile.suspicionMaxTimeoutMult })
@@ -165,7 +165,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     if (!entry || judge(entry.member, versionOf(msg)) !== 'apply') return
     entry.suspicion?.cancel()
     const state = versionOf(msg).state
-    const member: Member = { ...entry.member, state, incarnation: msg.incarnation, stateChangeMs: this.deps.clock.now() }
+    const member: Member = { ...entry.member, state, incarnation: msg.incarnation, stateChangeMs: this.deps.clock.monotonicMs() }
     this.#put(msg.node, { member, suspicion: undefined })
     this.#broadcast(msg.node, msg)
     this.emit(state === 'left' ? 'memberLeft' : 'memberDied', member)
@@ -176,7 +176,7 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
    * so they can be retried after a partition heals; serf's reconnect).
    */
   reap(leftMs: number, deadMs: number): void {
-    const now = this.deps.clock.now()
+    const now = this.deps.clock.monotonicMs()
     for (const [id, e] of this.#entries) {
       const age = now - e.member.stateChangeMs
       if ((e.member.state === 'left' && age > leftMs) || (e.member.state === 'dead' && age > deadMs)) {

@@ -53,7 +53,11 @@ export interface Member {
    */
   incarnation: number
   state: MemberState
-  /** When `state` last changed, from this hub's `clock.now()` (ms since epoch). Local only. */
+  /**
+   * When `state` last changed, from this hub's `clock.monotonicMs()`. Local only, and only for
+   * durations (reaping, gossip to the dead, address reclaim): a wall-clock jump must not make a
+   * dead member look older or younger than it is.
+   */
   stateChangeMs: number
   addresses: MemberAddresses
   meta: MemberMeta

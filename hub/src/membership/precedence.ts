@@ -76,6 +76,7 @@ export function shouldApply(current: MemberVersion | undefined, update: MemberVe
  * id, and the one the ring already holds keeps it (the claim is dropped and counted) so views
  * do not flap between them.
  */
+/** `nowMs` and `stateChangeMs` are monotonic (`clock.monotonicMs()`). */
 export function mayMoveAddress(current: { state: MemberVersion['state'], stateChangeMs: number }, nowMs: number, reclaimMs: number): boolean {
   if (current.state === 'left') return true
   return current.state === 'dead' && reclaimMs > 0 && nowMs - current.stateChangeMs >= reclaimMs

@@ -282,7 +282,7 @@ export class SwimNode {
   /** Sends queued broadcasts to a few random members (memberlist gossip). */
   #gossip(): void {
     if (this.#broadcasts.size === 0) return // nothing to tell: skip choosing targets
-    const now = this.deps.clock.now()
+    const now = this.deps.clock.monotonicMs()
     const { gossipNodes, gossipToTheDeadMs } = this.deps.profile
     // The recently dead get gossip too, so one wrongly declared dead learns it and refutes.
     const targets = this.#randomMembers(gossipNodes, (m) => m.state === 'alive' || m.state === 'suspect' || now - m.stateChangeMs < gossipToTheDeadMs)

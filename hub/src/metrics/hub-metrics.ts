@@ -29,9 +29,11 @@ export class HubMetrics {
   readonly bytesIn = counterFrom(this.registry, 'ringhub_bytes_in_total', 'Bytes received on MQTT connections', (set) => set(this.traffic.bytesIn))
   readonly bytesOut = counterFrom(this.registry, 'ringhub_bytes_out_total', 'Bytes sent on MQTT connections', (set) => set(this.traffic.bytesOut))
   readonly drops = new Counter({ name: 'ringhub_dropped_total', help: 'Messages or connections dropped, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
-  readonly disconnects = new Counter({ name: 'ringhub_disconnects_total', help: 'Connections lost without a protocol error, by reason (reset, keepalive-timeout)', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly disconnects = new Counter({ name: 'ringhub_disconnects_total', help: 'Connections lost without a protocol error, by reason (reset, keepalive-timeout, drain-timeout: a client that did not read within drainTimeoutMs, store-failed: a publish the store could not commit, closed unacknowledged)', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly protocolErrors = new Counter({ name: 'ringhub_protocol_errors_total', help: 'Connections closed for bad input, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly authFailures = new Counter({ name: 'ringhub_auth_failures_total', help: 'Refused CONNECTs, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly flapBans = new Counter({ name: 'ringhub_flapping_bans_total', help: 'Client ids banned for connecting too often (--flap-max-connects); their refused CONNECTs count as auth failures, reason flapping-banned', registers: [this.registry] })
+  readonly certificateLogins = new Counter({ name: 'ringhub_auth_certificate_logins_total', help: 'Clients admitted by their TLS client certificate (CN as user name)', registers: [this.registry] })
   readonly resumeRequests = new Counter({ name: 'ringhub_resume_requests_total', help: 'Resume-from-offset requests, by door (mqtt, admin) and result (ok, error)', labelNames: ['door', 'result'] as const, registers: [this.registry] })
   readonly aclDenials = new Counter({ name: 'ringhub_acl_denials_total', help: 'Publishes and subscriptions refused by the ACL', labelNames: ['action'] as const, registers: [this.registry] })
   readonly storeCommitSeconds = new Histogram({
@@ -109,9 +111,13 @@ export class HubMetrics {
   readonly topicLogEntries = new Gauge({ name: 'ringhub_topic_log_entries', help: 'Entries in this hub\'s topic log (owned keys and replica copies), as of the last retention pass', registers: [this.registry] })
   readonly topicLogBytes = new Gauge({ name: 'ringhub_topic_log_bytes', help: 'Payload bytes in this hub\'s topic log, as of the last retention pass', registers: [this.registry] })
   readonly topicLogPruned = new Counter({ name: 'ringhub_topic_log_pruned_total', help: 'Topic log entries deleted by retention (age, entries or bytes per key)', registers: [this.registry] })
-  readonly storeErrors = new Counter({ name: 'ringhub_store_errors_total', help: 'Failed SQLite commits', registers: [this.registry] })
+  readonly storeErrors = new Counter({ name: 'ringhub_store_errors_total', help: 'Failed SQLite writes and commits, by reason (disk-full, io, busy, other); nothing a failed one carried was acknowledged', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly storeWritable = new Gauge({ name: 'ringhub_store_writable', help: '1 while the last SQLite write committed, 0 from a failed one (a full disk) until one commits again', registers: [this.registry] })
 
   constructor(opts: { processMetrics?: boolean } = {}) {
+    this.storeWritable.set(1)
+    // Every reason (store/store-failure.ts) from the start, at 0, so a dashboard's rate() sees the first failure.
+    for (const reason of ['disk-full', 'io', 'busy', 'other']) this.storeErrors.inc({ reason }, 0)
     // Process metrics (RSS, event-loop lag, GC) only when this registry is the process's one.
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry })
   }

@@ -2,10 +2,14 @@ import type { Client, AuthenticateError, ConnectPacket, PublishPacket, Subscript
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { aclAllows, clientIdAllowed, ownResumeTopic, willAllowed, type Identity } from './acl.js'
+import type { FlapGuard } from './flap-guard.js'
+import { certificateIdentity, certificateUser } from './server-tls.js'
 
 /** Checks a username/password pair; returns the role, or undefined when refused. */
 export interface CredentialChecker {
   verify(username: string, password: string): Promise<'device' | 'operator' | undefined>
+  /** The role of a user who proved who they are otherwise (a client certificate); undefined: not a stored user. */
+  roleOf(username: string): 'device' | 'operator' | undefined
 }
 
 interface ConnectFacts {
@@ -24,6 +28,12 @@ interface ConnectFacts {
  */
 export const MAX_PENDING_CREDENTIAL_CHECKS = 64
 
+/**
+ * Longest client id taken, bytes. MQTT 3.1.1 allows up to 65535; 23 is only the minimum a server
+ * must take [MQTT-3.1.3-5]. aedes applies its own limit to MQTT 3.1 only, so the hub checks it.
+ */
+export const MAX_CLIENT_ID_BYTES = 256
+
 export class MqttAuth {
   readonly #identities = new WeakMap<Client, Identity>()
   #pendingChecks = 0
@@ -34,6 +44,8 @@ export class MqttAuth {
     allowAnonymous: boolean
     log: Logger
     metrics: HubMetrics
+    /** Flapping detection (`--flap-max-connects`); absent or off: every CONNECT is judged on its own. */
+    flaps?: FlapGuard
   }) {}
 
   identityOf(client: Client): Identity | undefined {
@@ -49,10 +61,20 @@ export class MqttAuth {
   readonly authenticate = (client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, callback: (err: AuthenticateError | null, ok: boolean | null) => void): void => {
     const facts = this.#connects.get(client)
     this.#connects.delete(client)
+    const ban = facts ? this.deps.flaps?.connecting(facts.clientId) : undefined
+    if (ban) {
+      if (ban.banned) this.deps.metrics.flapBans.inc()
+      return this.#refuse(client, callback, 5, 'flapping-banned', `not authorized: client id banned for ${Math.ceil(ban.remainingMs / 1000)} s after too many connects`, username)
+    }
     // [MQTT-3.1.3-8] an empty client id needs clean session 1; aedes 1.x would invent an id.
     if (facts && facts.clientId === '' && !facts.clean) {
       return this.#refuse(client, callback, 2, 'empty-client-id-persistent', 'identifier rejected: empty client id needs clean session')
     }
+    if (facts && Buffer.byteLength(facts.clientId) > MAX_CLIENT_ID_BYTES) {
+      return this.#refuse(client, callback, 2, 'client-id-too-long', `identifier rejected: client id over ${MAX_CLIENT_ID_BYTES} bytes`)
+    }
+    const certUser = certificateUser(client.conn, client.req)
+    if (certUser !== undefined) return this.#certificateLogin(client, certUser, username, facts, callback)
     if (username === undefined || username === '') {
       if (this.deps.allowAnonymous) {
         const identity: Identity = { username: undefined, role: 'anonymous' }
@@ -72,20 +94,46 @@ export class MqttAuth {
     this.#pendingChecks++
     this.deps.credentials.verify(username, secret).finally(() => { this.#pendingChecks-- }).then((role) => {
       if (role === undefined) return this.#refuse(client, callback, 4, 'bad-credentials', 'bad user name or password', username)
-      const identity: Identity = { username, role }
-      if (facts && !clientIdAllowed(identity, facts.clientId)) {
-        return this.#refuse(client, callback, 2, 'client-id-not-owned', `identifier rejected: device ${username} may use client id ${username} or ${username}:<suffix>`, username)
-      }
-      if (facts?.willTopic !== undefined && !willAllowed(identity, facts.willTopic)) {
-        this.deps.metrics.aclDenials.inc({ action: 'will' })
-        return this.#refuse(client, callback, 5, 'will-not-authorized', `not authorized: will topic ${facts.willTopic}`, username)
-      }
-      this.#identities.set(client, identity)
-      callback(null, true)
+      this.#admit(client, { username, role }, facts, callback)
     }, (err: unknown) => {
       this.deps.log.error({ err, username }, 'credential check failed')
       this.#refuse(client, callback, 5, 'store-error', 'not authorized: credential store unavailable', username)
     })
+  }
+
+  /**
+   * A client whose TLS certificate (verified against tlsCa) names it: the CN is its user name, as
+   * Mosquitto's use_identity_as_username and EMQX's peer_cert_as_username do. A stored user keeps
+   * its role (an operator's tool), any other CN is a device. A user name in the CONNECT must be
+   * the CN or absent: a certificate cannot be used to log in as someone else.
+   */
+  #certificateLogin(client: Client, certUser: string, username: string | undefined, facts: ConnectFacts | undefined, callback: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    if (username !== undefined && username !== '' && username !== certUser) {
+      return this.#refuse(client, callback, 4, 'certificate-user-mismatch', `bad user name: the client certificate names ${certUser}`, username)
+    }
+    let identity: Identity
+    try {
+      identity = certificateIdentity(certUser, this.deps.credentials)
+    } catch (err) {
+      this.deps.log.error({ err, username: certUser }, 'credential lookup failed')
+      return this.#refuse(client, callback, 5, 'store-error', 'not authorized: credential store unavailable', certUser)
+    }
+    this.deps.metrics.certificateLogins.inc()
+    this.#admit(client, identity, facts, callback)
+  }
+
+  /** The checks every authenticated identity passes: its client id, its will topic. */
+  #admit(client: Client, identity: Identity, facts: ConnectFacts | undefined, callback: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    const username = identity.username as string
+    if (facts && !clientIdAllowed(identity, facts.clientId)) {
+      return this.#refuse(client, callback, 2, 'client-id-not-owned', `identifier rejected: device ${username} may use client id ${username} or ${username}:<suffix>`, username)
+    }
+    if (facts?.willTopic !== undefined && !willAllowed(identity, facts.willTopic)) {
+      this.deps.metrics.aclDenials.inc({ action: 'will' })
+      return this.#refuse(client, callback, 5, 'will-not-authorized', `not authorized: will topic ${facts.willTopic}`, username)
+    }
+    this.#identities.set(client, identity)
+    callback(null, true)
   }
 
   readonly authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void => {

@@ -3,7 +3,8 @@ import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from '
 import type { Logger } from '../base/log.js'
 import type { HubConfig } from '../config/options.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
-import type { MqttAuth } from './auth.js'
+import { isStoreFailure, storeFailureReason } from '../store/store-failure.js'
+import { MAX_CLIENT_ID_BYTES, type MqttAuth } from './auth.js'
 import { deliverFromQueue, installMaxQosDelivery } from './max-qos-delivery.js'
 import { beginQueueFirst, catchUp, isDrainingQueue, type QueueRows } from './queue-first.js'
 import { createMqEmitter } from './mq-emitter.js'
@@ -45,10 +46,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     maxInflightInbound: limits.maxInflightInbound,
     maxTopicLevels: limits.maxTopicLevels,
     keepaliveLimit: limits.keepaliveLimitS,
-    // MQTT 3.1.1 allows client ids up to 65535 bytes; 23 is only the minimum a server must take.
-    maxClientsIdLength: 256,
+    // aedes checks this for MQTT 3.1 only; auth.ts refuses longer ids for every version.
+    maxClientsIdLength: MAX_CLIENT_ID_BYTES,
     preConnect: (client, packet, callback) => {
-      installMaxQosDelivery(client)
+      installMaxQosDelivery(client, () => metrics.drops.inc({ reason: 'slow-consumer' }))
       if (!packet.clean) beginQueueFirst(client)
       auth.preConnect(client, packet, callback)
     },
@@ -87,9 +88,24 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   // is a lost connection, not bad input.
   const onError = (kind: 'client-error' | 'connection-error') => (client: Client, err: Error & { code?: string }) => {
     if (client.closed) return
+    // A publish the store could not commit (a full disk) ends the connection unacknowledged:
+    // MQTT 3.1.1 has no negative PUBACK, and the client sends it again once reconnected. Not
+    // bad input; the store has logged the failure once (HubDb).
+    if (isStoreFailure(err)) {
+      metrics.disconnects.inc({ reason: 'store-failed' })
+      log.debug({ clientId: client.id, err: err.message }, 'publish not stored; connection closed unacknowledged')
+      return
+    }
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
       metrics.disconnects.inc({ reason: 'reset' })
       log.debug({ clientId: client.id, err: err.message }, 'connection reset by peer')
+      return
+    }
+    // aedes closes a client that did not read within drainTimeoutMs with this error: a slow
+    // consumer, not bad input.
+    if (err.message === 'drain timeout') {
+      metrics.disconnects.inc({ reason: 'drain-timeout' })
+      log.info({ clientId: client.id }, 'slow client did not read within drainTimeoutMs; disconnected')
       return
     }
     metrics.protocolErrors.inc({ reason: kind })
@@ -101,8 +117,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
   // cleanup); an EventEmitter without a listener would throw it and end the process.
   // aedes' typings list only its own events; 'error' is EventEmitter's.
   ;(broker as EventEmitter).on('error', (err: Error) => {
-    metrics.storeErrors.inc()
-    log.error({ err }, 'broker error')
+    metrics.storeErrors.inc({ reason: storeFailureReason(err) })
+    if (isStoreFailure(err)) log.debug({ err }, 'broker error (store)')
+    else log.error({ err }, 'broker error')
   })
   broker.on('keepaliveTimeout', (client) => {
     metrics.disconnects.inc({ reason: 'keepalive-timeout' })

@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket, type AddressInfo } from 'node:net'
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls'
+import { createServer as createTlsServer, TLSSocket } from 'node:tls'
 import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
@@ -7,9 +7,18 @@ import type { Aedes } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { installFrameGuard } from './frame-guard.js'
+import { countTlsHandshakeFailures, type ServerTls } from './server-tls.js'
 import { coalesceWrites, countWrites } from './write-hooks.js'
 
-export type ListenerName = 'mqtt' | 'mqtts' | 'ws'
+/**
+ * Connections the kernel may hold ready for accept (the kernel caps it at net.core.somaxconn).
+ * Node's default, 511, is too few when a fleet reconnects at once after an outage: the kernel
+ * then drops the handshakes' last ACKs, and a client can believe it is connected to a hub that
+ * never accepted it (the overload scenario's storm of 2,000 sockets left 230 such).
+ */
+const LISTEN_BACKLOG = 4096
+
+export type ListenerName = 'mqtt' | 'mqtts' | 'ws' | 'wss'
 
 export interface ListenerDeps {
   broker: Aedes
@@ -58,16 +67,13 @@ export class MqttListeners {
     return this.#listen(server, host, port)
   }
 
-  /** Starts the TLS listener; resolves with the bound port. */
-  listenTls(host: string, port: number, tls: Pick<TlsOptions, 'cert' | 'key' | 'ca'>): Promise<number> {
+  /** Starts the TLS listener (readServerTls: TLS 1.2 or later, client certificates); resolves with the bound port. */
+  listenTls(host: string, port: number, tls: ServerTls): Promise<number> {
     const server = createTlsServer({ ...tls }, (socket) => {
       socket.setNoDelay(true)
       this.accept(socket, 'mqtts')
     })
-    server.on('tlsClientError', (err) => {
-      this.deps.metrics.protocolErrors.inc({ reason: 'tls-handshake' })
-      this.deps.log.info({ err: err.message }, 'TLS handshake failed')
-    })
+    countTlsHandshakeFailures(server, this.deps, 'mqtts')
     return this.#listen(server, host, port)
   }
 
@@ -108,7 +114,8 @@ export class MqttListeners {
         })
         // errors surface on the ws and on the stream; aedes listens on the stream
         stream.on('error', () => { /* counted via the ws 'error' above or by aedes */ })
-        this.accept(stream, 'ws', req)
+        // The admin TLS port upgrades over TLS: MQTT over secure WebSocket.
+        this.accept(stream, req.socket instanceof TLSSocket ? 'wss' : 'ws', req)
       })
     }
   }
@@ -127,7 +134,7 @@ export class MqttListeners {
     this.#servers.push(server)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, host, () => {
+      server.listen(port, host, LISTEN_BACKLOG, () => {
         server.off('error', reject)
         resolve((server.address() as AddressInfo).port)
       })

@@ -24,20 +24,33 @@ interface DeliveringClient {
  * exact-topic subscription's QoS when one exists (lib/client.js deliverQoS), so `a/b` at QoS 0
  * next to `a/#` at QoS 1 delivers at QoS 0.
  */
-export function installMaxQosDelivery(client: Client): void {
+export function installMaxQosDelivery(client: Client, onSlowConsumerDrop: () => void = () => {}): void {
   const c = client as unknown as DeliveringClient
   const deliver0 = c.deliver0
   const deliverQoS = c.deliverQoS
+  const conn = (client as unknown as { conn?: { writableNeedDrain?: boolean } }).conn
   const atMaxQos = (packet: Parameters<Deliver>[0], cb: () => void, fromQueue: boolean): void => {
     // QoS 0 stays 0 whatever was granted: no need to look at the subscriptions.
     const qos = packet.qos === 0 ? 0 : Math.min(packet.qos, maxGrantedQos(c.subscriptions, packet.topic, packet.qos)) as 0 | 1 | 2
     // The packet is already this subscription's own copy (aedes' handlePacketSubscription).
     packet.qos = qos
-    if (qos === 0) deliver0(packet, cb)
+    // A client whose socket is backed up: aedes calls `cb` only once the socket drains (or the
+    // drain timeout closes the client), and each held `cb` holds one of the emitter's concurrent
+    // deliveries, so one subscriber that stopped reading would slow every other one until its
+    // drain timeout. Instead: QoS 0 is dropped for it (at most once) and counted; QoS 1/2 is
+    // written behind what waits (buffered until it drains or is closed) and `cb` called now.
+    const backedUp = !fromQueue && conn?.writableNeedDrain === true
+    if (qos === 0) {
+      if (!backedUp) return deliver0(packet, cb)
+      onSlowConsumerDrop()
+      return cb()
+    }
     // Queued for this persistent client, whose queue is being sent: the queue sends it, in order
     // (queue-first.ts). Retained messages for a new subscription are not queued; they go at once.
-    else if (!fromQueue && packet.retain !== true && isDrainingQueue(client)) cb()
-    else deliverQoS(packet, cb)
+    if (!fromQueue && packet.retain !== true && isDrainingQueue(client)) return cb()
+    if (!backedUp) return deliverQoS(packet, cb)
+    deliverQoS(packet, () => {})
+    cb()
   }
   c.deliver0 = (packet, cb) => atMaxQos(packet, cb, false)
   c.deliverQoS = c.deliver0

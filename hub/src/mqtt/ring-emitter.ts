@@ -2,6 +2,7 @@ import type mqemitter from 'mqemitter'
 import type { Logger } from '../base/log.js'
 import { isLocalTopic } from '../ring/keys.js'
 import { BACKLOG_LIMIT, type Delivery, type LocalDelivery, type Router } from '../routing/router.js'
+import { isStoreFailure } from '../store/store-failure.js'
 import { brokerPacket, payloadBytes, type PacketLike } from '../store/packet-codec.js'
 import type { RoutedPersistence } from './routed-persistence.js'
 
@@ -82,7 +83,8 @@ export class RingEmitter {
     router.publish({ topic, payload, qos: (packet.qos ?? 0) as 0 | 1 | 2, retain: packet.retain === true }).then(
       () => callback(),
       (err: unknown) => {
-        this.log.warn({ err, topic }, 'publish not acknowledged by the key owner')
+        // A store failure is logged once by the store (HubDb), not once per publish.
+        this.log[isStoreFailure(err) ? 'debug' : 'warn']({ err, topic }, 'publish not acknowledged by the key owner')
         callback(err instanceof Error ? err : new Error(String(err)))
       },
     )

@@ -24,7 +24,7 @@ export class SysTopics {
     /** Offline subscriptions and retained messages held by the store. */
     storeCounts: () => Promise<{ subscriptions: number, retained: number }>
   }) {
-    this.#startedMs = deps.clock.now()
+    this.#startedMs = deps.clock.monotonicMs()
   }
 
   start(): void {
@@ -48,7 +48,7 @@ export class SysTopics {
       this.#maxConnected = Math.max(this.#maxConnected, connected)
       const counts = await this.deps.storeCounts()
       const values: Array<[string, string | number]> = [
-        ['uptime', `${Math.floor((clock.now() - this.#startedMs) / 1000)} seconds`],
+        ['uptime', `${Math.floor((clock.monotonicMs() - this.#startedMs) / 1000)} seconds`],
         ['clients/connected', connected],
         ['clients/maximum', this.#maxConnected],
         ['messages/received', metrics.traffic.messagesIn.reduce((a, b) => a + b, 0)],

@@ -4,7 +4,7 @@ import { TransportError } from '../base/errors.js'
 /** One publish of a key on its way to the key's owner (see `ForwardOrder`). */
 export interface ForwardTicket {
   readonly key: string
-  /** When the publish gives up, ms (clock time). */
+  /** When the publish gives up, ms (`clock.monotonicMs()`: a wall-clock jump moves no deadline). */
   readonly deadlineMs: number
   /** The hub its current attempt went to; undefined while it waits to (re)try. */
   target: string | undefined
@@ -22,7 +22,7 @@ interface Lane {
   readonly sentTo: Map<string, number>
   /** While set, the key backs off: no attempt starts until the timer has fired. */
   timer: TimerHandle | undefined
-  /** When the current backoff ends, ms (clock time; for deadlines only: timers may fire a
+  /** When the current backoff ends, ms (`clock.monotonicMs()`; for deadlines only: timers may fire a
    *  millisecond before the clock reads it). */
   retryAtMs: number
   delayMs: number
@@ -97,7 +97,7 @@ export class ForwardOrder {
   failed(ticket: ForwardTicket): boolean {
     const lane = this.#lanes.get(ticket.key) as Lane
     this.#unsend(lane, ticket)
-    const now = this.deps.clock.now()
+    const now = this.deps.clock.monotonicMs()
     // Publishes failing together (a connection lost) count as one failure of the key.
     if (!lane.timer) {
       lane.retryAtMs = now + lane.delayMs
@@ -177,7 +177,7 @@ export class ForwardOrder {
   /** Wakes the first waiting publish that may go (it wakes the next one through `sent`). */
   #pump(lane: Lane): void {
     if (lane.unsent === 0) return
-    const now = this.deps.clock.now()
+    const now = this.deps.clock.monotonicMs()
     for (const t of lane.tickets) {
       if (t.target !== undefined) continue
       if (now > t.deadlineMs) { this.#reject(t, `no owner acknowledged before the deadline`); continue }

@@ -56,7 +56,7 @@ export class Ingress {
 
   /** Publishes a message of `key`; resolves with its offset once it may be acknowledged. */
   async publish(key: string, message: IngressMessage): Promise<Offset> {
-    const ticket = this.#order.enter(key, this.deps.clock.now() + this.deps.forwardTimeoutMs)
+    const ticket = this.#order.enter(key, this.deps.clock.monotonicMs() + this.deps.forwardTimeoutMs)
     let ok = false
     try {
       const offset = await this.#publishInOrder(key, ticket, message)

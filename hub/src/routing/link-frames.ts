@@ -54,6 +54,9 @@ export class FrameReader {
 
   constructor(private readonly maxFrameBytes: number) {}
 
+  /** Bytes received and not yet returned as frames: a frame begun and not ended. */
+  get buffered(): number { return this.#buffered }
+
   push(chunk: Buffer): Frame[] {
     this.#chunks.push(chunk)
     this.#buffered += chunk.length

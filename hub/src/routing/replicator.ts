@@ -119,7 +119,7 @@ export class Replicator {
 
   async #send(replica: string, entries: ReplicaEntry[]): Promise<boolean> {
     const token = ++this.#nextBatch
-    this.#unconfirmed.set(token, [this.deps.clock.now(), entries.length])
+    this.#unconfirmed.set(token, [this.deps.clock.monotonicMs(), entries.length])
     this.#inflightCopies += entries.length
     try {
       const reply = await this.deps.bus.request(replica, { t: 'replicate', entries }, this.deps.requestTimeoutMs)
@@ -169,6 +169,6 @@ export class Replicator {
    */
   lag(): { inflight: number, lagMs: number } {
     const oldest = this.#unconfirmed.values().next()
-    return { inflight: this.#inflightCopies, lagMs: oldest.done === true ? 0 : this.deps.clock.now() - oldest.value[0] }
+    return { inflight: this.#inflightCopies, lagMs: oldest.done === true ? 0 : this.deps.clock.monotonicMs() - oldest.value[0] }
   }
 }

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
+import { isStoreFailure } from '../store/store-failure.js'
 import type { LogEntry, Offset, TopicLog } from '../store/topic-log.js'
 import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js'
 import { InterestTable } from './interest-table.js'
@@ -442,7 +443,7 @@ export class Router {
     if (this.#quiescing) throw new NotOwnerError(key)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
-    const seen: SeenPublish = { ...offset, fannedOut: true }
+    const seen: SeenPublish = { ...offset, fannedOut: true, stored: committed }
     if (id !== undefined) this.#seen.remember(id, seen)
     const { ackable, through, confirmBy, copied } = this.#finish(key, id, entry, committed, message, via)
     seen.done = through
@@ -482,6 +483,8 @@ export class Router {
     if (!seen) return undefined
     this.stats.duplicates++
     return (async () => {
+      // Not stored here (its commit failed): the retry fails as the first attempt did.
+      if (seen.stored) await seen.stored
       if (seen.done) await seen.done.catch(() => { /* the first attempt's own error went to its caller */ })
       if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
       if (seen.copied !== undefined && !(await seen.copied)) await this.#copyAgain(key, seen, id as string)
@@ -519,7 +522,7 @@ export class Router {
     if (message.qos === 0 && !message.retain) {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
-      committed.catch((err: unknown) => this.deps.log.error({ err, key }, 'topic log write failed'))
+      committed.catch((err: unknown) => this.deps.log[isStoreFailure(err) ? 'debug' : 'error']({ err, key }, 'topic log write failed'))
       const { settled } = this.#replicator.replicate(entry, id)
       const fannedOut = this.#fanOutInOrder(key, undefined, delivery)
       return { ackable: fannedOut, through: fannedOut, confirmBy: [], copied: settled }

@@ -8,6 +8,9 @@ export interface SeenPublish extends Offset {
   done?: Promise<unknown>
   /** Numbered here: whether enough replicas committed their copies (false: a retry copies it again). */
   copied?: Promise<boolean>
+  /** Numbered here: its commit to this hub's log. A retry of a publish whose commit failed (a full
+   *  disk) fails too: answering it with the offset would acknowledge a message never stored. */
+  stored?: Promise<unknown>
 }
 
 /**

@@ -277,7 +277,7 @@ export class TcpPeerBus implements PeerBus {
     const helloTimer = this.#opts.clock.setTimeout(() => { this.#reject(new ProtocolError('idle', 'no hello'), {}); socket.destroy() }, this.#opts.helloTimeoutMs)
     helloTimer.unref()
     let link: PeerLink | undefined
-    this.#read(socket, () => link?.peer, (frame) => {
+    const reader = this.#read(socket, () => link?.peer, (frame) => {
       if (link) return this.#dispatch(link, frame)
       const hello = handshake.receive(frame)
       if (!dials(hello.id, this.self)) throw new ProtocolError('wrong-dialer', `${hello.id} dialed ${this.self}; the smaller id dials`)
@@ -295,6 +295,9 @@ export class TcpPeerBus implements PeerBus {
       this.#down.delete(hello.id)
       this.#opened(link, socket, hello)
     })
+    // A connection that hangs up inside a frame before its hello was whole: cut short, counted.
+    // (Once linked, a peer killed mid-write ends the same way: that is a lost peer, not bad input.)
+    socket.on('end', () => { if (!link && reader.buffered > 0) this.#reject(new ProtocolError('truncated', 'connection ended inside a frame before the hello'), {}) })
     socket.on('close', () => {
       this.#opts.clock.clearTimeout(helloTimer)
       if (!link || this.#links.get(link.peer) !== link) return
@@ -322,7 +325,7 @@ export class TcpPeerBus implements PeerBus {
   }
 
   /** Reads frames off `socket` into `handle`; bad input is counted and closes the connection. */
-  #read(socket: Socket, peer: string | (() => string | undefined), handle: (frame: Frame) => void): void {
+  #read(socket: Socket, peer: string | (() => string | undefined), handle: (frame: Frame) => void): FrameReader {
     const reader = new FrameReader(this.#opts.maxFrameBytes)
     socket.on('data', (chunk: Buffer) => {
       this.stats.bytesIn += chunk.length
@@ -337,6 +340,7 @@ export class TcpPeerBus implements PeerBus {
         socket.destroy()
       }
     })
+    return reader
   }
 
   #track(socket: Socket): void {

@@ -7,6 +7,7 @@ import { StoreError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { migrations as shippedMigrations } from './migrations.js'
+import { storeFailureReason, type StoreFailureReason } from './store-failure.js'
 
 export interface HubDbOptions {
   /** SQLite file; its directory is created if missing. `:memory:` gives a private in-memory db. */
@@ -33,6 +34,25 @@ interface PendingWrite {
   resolve: () => void
   reject: (err: unknown) => void
 }
+
+/**
+ * A run of failed writes: since `sinceMs` (monotonic), for `reason`, `batches` of them, the
+ * last at `lastMs`. It ends with a commit at least RECOVERED_AFTER_MS after the last failure.
+ */
+interface Failure {
+  reason: StoreFailureReason
+  sinceMs: number
+  lastMs: number
+  batches: number
+}
+
+/**
+ * How long writes must go without a failure before a run of failures counts as over (logged as
+ * recovered). A full disk under load often lets a commit through now and then (SQLite reuses
+ * WAL space after a checkpoint), and logging each of those as a recovery, and the next failure as
+ * a new one, would log a line pair per second while the disk stays full.
+ */
+const RECOVERED_AFTER_MS = 5_000
 
 interface Batch {
   writes: PendingWrite[]
@@ -61,6 +81,9 @@ export class HubDb {
   #batch: Batch | undefined
   #inWrite = false
   #closed = false
+  #failure: Failure | undefined
+  /** Why the last write failed, until one commits. */
+  #lastFailed: StoreFailureReason | undefined
 
   private constructor(sqlite: Database.Database, opts: HubDbOptions) {
     this.sqlite = sqlite
@@ -112,6 +135,12 @@ export class HubDb {
 
   get closed(): boolean { return this.#closed }
 
+  /**
+   * Why the last write failed, while writes fail (a full disk); undefined once one commits again.
+   * Nothing a failed write carried is acknowledged: its promise rejected.
+   */
+  get failing(): StoreFailureReason | undefined { return this.#lastFailed }
+
   /** `PRAGMA user_version`: the number of migrations applied. */
   get userVersion(): number { return Number(this.sqlite.pragma('user_version', { simple: true })) }
 
@@ -141,8 +170,9 @@ export class HubDb {
     try {
       batch = this.#openBatch()
     } catch (err) {
-      this.#metrics?.storeErrors.inc()
-      return Promise.reject(new StoreError('cannot begin a transaction', { cause: err }))
+      const error = new StoreError('cannot begin a transaction', { cause: err })
+      this.#failed(error, 0)
+      return Promise.reject(error)
     }
     let value: T
     this.#inWrite = true
@@ -223,6 +253,9 @@ export class HubDb {
       try {
         this.#stmt.rollbackTo.run()
         this.#stmt.release.run()
+        // The disk, not the caller's statement, failed this write (the batch goes on).
+        const reason = storeFailureReason(err)
+        if (reason === 'disk-full' || reason === 'io') this.#failed(err, 1)
         if (batch.writes.length === 0) this.#dropEmptyBatch(batch)
         return
       } catch (undoErr) {
@@ -249,6 +282,11 @@ export class HubDb {
     }
     this.#metrics?.storeCommitSeconds.observe((this.#clock.monotonicMs() - startedMs) / 1000)
     this.#metrics?.storeCommitOps.observe(batch.writes.length)
+    if (this.#lastFailed !== undefined) {
+      this.#lastFailed = undefined
+      this.#metrics?.storeWritable.set(1)
+    }
+    if (this.#failure && this.#clock.monotonicMs() - this.#failure.lastMs >= RECOVERED_AFTER_MS) this.#recovered(this.#failure)
     for (const w of batch.writes) w.resolve()
   }
 
@@ -267,9 +305,38 @@ export class HubDb {
     } catch (rollbackErr) {
       this.#log.error({ err: rollbackErr }, 'store: rollback failed')
     }
-    this.#metrics?.storeErrors.inc()
-    this.#log.error({ err: error, writes: batch.writes.length }, 'store: batch lost')
+    this.#failed(error, batch.writes.length)
     for (const w of batch.writes) w.reject(error)
+  }
+
+  /**
+   * Counts a failed write or batch by reason, and logs it: the first failure of a run of them
+   * (a disk filling up fails every commit until space returns) at error level, the rest at debug,
+   * so a full disk under load writes two log lines (this one and the recovery), not one per batch.
+   */
+  #failed(err: unknown, writes: number): void {
+    const reason = storeFailureReason(err)
+    const nowMs = this.#clock.monotonicMs()
+    this.#lastFailed = reason
+    this.#metrics?.storeErrors.inc({ reason })
+    this.#metrics?.storeWritable.set(0)
+    const failure = this.#failure
+    if (failure?.reason === reason) {
+      failure.batches++
+      failure.lastMs = nowMs
+      this.#log.debug({ err, writes, reason }, 'store: write failed')
+      return
+    }
+    this.#failure = { reason, sinceMs: nowMs, lastMs: nowMs, batches: 1 }
+    const what = reason === 'disk-full' ? 'disk full' : `write failed (${reason})`
+    this.#log.error({ err, writes, reason, path: this.path },
+      `store: ${what}; nothing a failed write carries is acknowledged, every new write tries again (logged once until writes succeed for ${RECOVERED_AFTER_MS / 1000} s)`)
+  }
+
+  #recovered(failure: Failure): void {
+    this.#failure = undefined
+    this.#log.warn({ reason: failure.reason, failedBatches: failure.batches, forMs: Math.round(this.#clock.monotonicMs() - failure.sinceMs), path: this.path },
+      'store: writes succeed again')
   }
 }
 

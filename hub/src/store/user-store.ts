@@ -95,6 +95,11 @@ export class UserStore {
       .map((row) => ({ username: row.username, role: row.role, createdMs: row.created_ms }))
   }
 
+  /** A stored user's role, without a password (the user proved who they are with a client certificate). */
+  roleOf(username: string): UserRole | undefined {
+    return USERNAME.test(username) ? this.#db.read(() => this.#sql.get.get(username))?.role : undefined
+  }
+
   /** The user's role if the password is right, else undefined (unknown user or wrong password). */
   async verify(username: string, password: string): Promise<UserRole | undefined> {
     const row = USERNAME.test(username) ? this.#db.read(() => this.#sql.get.get(username)) : undefined

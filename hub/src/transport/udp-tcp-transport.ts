@@ -34,6 +34,8 @@ export interface TransportStats {
   requestsOut: number
   /** Request connections closed for a bad frame (oversized, truncated) or idleness. */
   badFrames: number
+  /** The same, by reason: `too-large`, `truncated` (the peer ended mid-frame), `idle`, `handler-timeout`. */
+  badFrameReasons: Record<string, number>
 }
 
 const FRAME_HEADER_BYTES = 4
@@ -43,7 +45,7 @@ const FRAME_HEADER_BYTES = 4
  * (length-prefixed frame each way) for push-pull and fallback probes, on the same port number.
  */
 export class UdpTcpTransport implements Transport {
-  readonly stats: TransportStats = { packetsIn: 0, packetsOut: 0, packetsTooLarge: 0, requestsIn: 0, requestsOut: 0, badFrames: 0 }
+  readonly stats: TransportStats = { packetsIn: 0, packetsOut: 0, packetsTooLarge: 0, requestsIn: 0, requestsOut: 0, badFrames: 0, badFrameReasons: {} }
   readonly maxPacketBytes: number
   readonly #maxFrameBytes: number
   readonly #idleTimeoutMs: number
@@ -154,20 +156,25 @@ export class UdpTcpTransport implements Transport {
     const from = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)
     const reader = new FrameReader(this.#maxFrameBytes)
     let idle = this.opts.clock.setTimeout(() => bad('idle'), this.#idleTimeoutMs)
-    const bad = (why: string): void => {
+    let requested = false
+    const bad = (why: 'too-large' | 'truncated' | 'idle' | 'handler-timeout'): void => {
       this.stats.badFrames++
+      this.stats.badFrameReasons[why] = (this.stats.badFrameReasons[why] ?? 0) + 1
       this.opts.log.debug({ from, why }, 'gossip TCP connection closed')
       socket.destroy()
     }
     socket.on('close', () => { this.opts.clock.clearTimeout(idle); this.#open.delete(socket) })
     socket.on('error', () => {})
+    // The peer hung up inside its request frame: cut short, never handled.
+    socket.on('end', () => { if (!requested && reader.buffered > 0) bad('truncated') })
     socket.on('data', (chunk: Buffer) => {
       const request = reader.push(chunk)
-      if (request === 'too-large') return bad('frame too large')
+      if (request === 'too-large') return bad('too-large')
       if (!request) return
+      requested = true
       socket.removeAllListeners('data')
       this.opts.clock.clearTimeout(idle)
-      idle = this.opts.clock.setTimeout(() => bad('handler timeout'), this.#idleTimeoutMs)
+      idle = this.opts.clock.setTimeout(() => bad('handler-timeout'), this.#idleTimeoutMs)
       this.stats.requestsIn++
       this.#onRequest(from, request).then(
         (response) => { socket.end(frame(response)) },
@@ -200,6 +207,9 @@ class FrameReader {
   #have = 0
   #length: number | undefined
   constructor(private readonly maxBytes: number) {}
+
+  /** Bytes received so far. */
+  get buffered(): number { return this.#have }
 
   push(chunk: Buffer): Uint8Array | 'too-large' | undefined {
     this.#chunks.push(chunk)

@@ -46,15 +46,16 @@ export interface MainWindowDeps {
 /**
  * Applies the session-wide rules once: CSP on every response (the hub's pages and the local
  * copy alike), and every permission (camera, notifications, …) refused: the UI needs none.
+ * `channels`: the ring's other channel endpoints at the time a page loads (channelSources).
  */
-export function hardenSession(session: SessionLike, places: () => TrustedPlaces): void {
+export function hardenSession(session: SessionLike, places: () => TrustedPlaces, channels: () => readonly string[] = () => []): void {
   session.setPermissionRequestHandler((_webContents, _permission, callback) => callback(false))
   session.setPermissionCheckHandler(() => false)
   session.webRequest.onHeadersReceived((details, callback) => {
     const headers = { ...details.responseHeaders }
     // A hub may send its own policy; ours replaces it so the app's rules hold whatever it serves.
     for (const name of Object.keys(headers)) if (name.toLowerCase() === 'content-security-policy') delete headers[name]
-    headers['Content-Security-Policy'] = [contentSecurityPolicy(hubOrigin(places().adminUrl))]
+    headers['Content-Security-Policy'] = [contentSecurityPolicy(hubOrigin(places().adminUrl), channels())]
     callback({ responseHeaders: headers })
   })
 }

@@ -25,7 +25,7 @@ import { LocalHub } from './local-hub.js'
 import { appMenu, trayMenu, trayTooltip, type MenuActions } from './menu-model.js'
 import { ObserverLifecycle, observerBindHost } from './observer-lifecycle.js'
 import { SettingsStore } from './settings-store.js'
-import { contentSecurityPolicy, hubOrigin, probeHub } from './window-policy.js'
+import { channelSources, contentSecurityPolicy, hubOrigin, probeHub } from './window-policy.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** The repository (or the packaged app's) root: ui/dist/main is three levels down. */
@@ -101,9 +101,12 @@ async function main(): Promise<void> {
     quit: () => { app.quit() },
   }
 
-  hardenSession(session.defaultSession, () => c.places())
+  // The live views' channel client may fail over to the ring's other hubs the observer knows of
+  // when a page loads (docs/desktop-app.md).
+  const channels = (): string[] => channelSources(c.getObserverStatus().ring, hubOrigin(c.places().adminUrl))
+  hardenSession(session.defaultSession, () => c.places(), channels)
   session.defaultSession.protocol.handle(APP_SCHEME, appProtocolHandler({
-    rootDir: RENDERER_DIR, readFile, csp: () => contentSecurityPolicy(hubOrigin(c.places().adminUrl)),
+    rootDir: RENDERER_DIR, readFile, csp: () => contentSecurityPolicy(hubOrigin(c.places().adminUrl), channels()),
   }))
   registerIpc({ ipcMain, backend: c, places: () => c.places(), log })
   installQuitGuard(app, () => c.shutdown())

@@ -5,6 +5,7 @@
  */
 import type { WebPreferences } from 'electron'
 import type { DesktopLocalCopyReason } from '../../../hub/src/contract/desktop-api.js'
+import type { RingView } from '../../../hub/src/contract/ring-view.js'
 
 /**
  * The renderer is a plain web page, possibly served by any hub: no Node in it, its own JS world
@@ -30,8 +31,10 @@ export function webPreferences(preloadPath: string): WebPreferences {
  * Scripts and styles only from the page's own origin (no inline script, no eval), data only from
  * it and from the configured hub (HTTP and its WebSocket), no plugins, frames or forms elsewhere.
  * `hubOrigin` matters for the local copy (ringhub-app://bundle), whose 'self' is not the hub.
+ * `channels`: the other hubs' channel endpoints (channelSources), where the live views' channel
+ * client may fail over to: their `/channels` path only, nothing else of those hubs.
  */
-export function contentSecurityPolicy(hubOrigin: string | null): string {
+export function contentSecurityPolicy(hubOrigin: string | null, channels: readonly string[] = []): string {
   const hub = hubOrigin === null ? [] : [hubOrigin, hubOrigin.replace(/^http/, 'ws')]
   return [
     "default-src 'self'",
@@ -39,7 +42,7 @@ export function contentSecurityPolicy(hubOrigin: string | null): string {
     "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self'",
-    `connect-src ${["'self'", ...hub].join(' ')}`,
+    `connect-src ${["'self'", ...hub, ...channels].join(' ')}`,
     "object-src 'none'",
     "frame-src 'none'",
     "worker-src 'self'",
@@ -47,6 +50,33 @@ export function contentSecurityPolicy(hubOrigin: string | null): string {
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ')
+}
+
+/**
+ * A ring member's admin address as gossiped: `host:port`, the host a name or IPv4. (CSP's host
+ * grammar has no IPv6 literal: a hub gossiping one is not added, and the client fails over past it.)
+ */
+const ADMIN_ADDRESS = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$/
+
+/**
+ * The channel endpoints (`ws://host:port/channels`; `wss` when the configured hub is https) of
+ * the ring's other hubs, from the observer's ring view, for the page's connect-src: the live views'
+ * channel client goes round the ring's hubs when its hub goes away (ui/src/renderer/logic/channel-urls.ts).
+ * Observers and members that left are skipped. An address is gossip metadata, a peer's word:
+ * only a plain `host:port` is taken, so none can add CSP syntax (`;`, spaces, quotes).
+ */
+export function channelSources(ring: RingView | null, hubOrigin: string | null): string[] {
+  if (ring === null || hubOrigin === null) return []
+  const scheme = hubOrigin.startsWith('https:') ? 'wss' : 'ws'
+  const own = hubOrigin.replace(/^https?:\/\//, '')
+  const sources: string[] = []
+  for (const m of ring.members) {
+    const admin = m.addresses.admin
+    if (m.meta.role === 'observer' || m.state === 'left' || admin === undefined || admin === own || !ADMIN_ADDRESS.test(admin)) continue
+    const source = `${scheme}://${admin}/channels`
+    if (!sources.includes(source)) sources.push(source)
+  }
+  return sources
 }
 
 /** The origin of an admin URL (`http://host:port`), or null when there is none. */

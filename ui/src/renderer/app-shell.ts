@@ -13,6 +13,8 @@ export const TAB_NAMES: readonly TabName[] = ['ring', 'traffic', 'topics', 'devi
 export interface Tab {
   element: HTMLElement
   shown(): void
+  /** The tab left the screen (another tab, or the window hidden): live views leave their joins. */
+  hidden?(): void
 }
 
 export class AppShell {
@@ -38,6 +40,10 @@ export class AppShell {
       this.#main.append(tab.element)
     }
     addEventListener('hashchange', () => this.#showFromHash())
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'hidden') this.tabs[this.#current].hidden?.()
+      else this.tabs[this.#current].shown()
+    })
     this.#showFromHash()
   }
 
@@ -63,7 +69,9 @@ export class AppShell {
 
   #showFromHash(): void {
     const name = location.hash.slice(1) as TabName
+    const previous = this.#current
     this.#current = TAB_NAMES.includes(name) ? name : 'ring'
+    if (previous !== this.#current) this.tabs[previous].hidden?.()
     for (const n of TAB_NAMES) this.tabs[n].element.hidden = n !== this.#current
     replaceChildren(this.#nav, ...TAB_NAMES.map((n) => h('a', {
       href: `#${n}`, role: 'tab', class: n === this.#current ? 'active' : '', 'aria-selected': n === this.#current ? 'true' : 'false', 'data-tab-link': n,

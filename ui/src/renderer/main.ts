@@ -6,6 +6,7 @@
 import type { AdminServerFrame, TimelineEvent } from '../../../hub/src/contract/admin-api.js'
 import { AdminClient, ApiError } from './client/admin-client.js'
 import { AdminSocket } from './client/admin-socket.js'
+import { ChannelLink } from './client/channel-link.js'
 import { loadSettings, normalizeHubUrl, saveSettings, urlWithoutToken, type ConnectionSettings } from './client/connection-settings.js'
 import { LiveFeed } from './client/live-feed.js'
 import { AppShell, type TabName } from './app-shell.js'
@@ -38,10 +39,13 @@ const colors = new HubColors()
 // Closures below read `shell` only after start-up has finished (timers, frames, events).
 const visible = (tab: TabName) => (): boolean => shell.isVisible(tab)
 
-const topics = new TopicsTab(client, visible('topics'))
+// The topic and device details' live messages (issue 8): a channel client whose hub list is the
+// hub set here, then the ring's others. The bundled copy without a hub joins nothing.
+const link = new ChannelLink({ settings: () => settings, ring: () => ring.ring, enabled: !(desktop && reason) })
+const topics = new TopicsTab(client, link, visible('topics'))
 const ring = new RingTab(client, colors, visible('ring'))
 const traffic = new TrafficTab(colors, () => topics.root, visible('traffic'))
-const devices = new DevicesTab(client, (topic) => { shell.show('topics'); topics.select(topic) }, visible('devices'))
+const devices = new DevicesTab(client, link, (topic) => { shell.show('topics'); topics.select(topic) }, visible('devices'))
 topics.onChanged(() => traffic.topicsChanged())
 
 const socket = new AdminSocket({
@@ -64,6 +68,7 @@ const shell: AppShell = new AppShell(document.getElementById('app') as HTMLEleme
   settings = { hubUrl: normalizeHubUrl(next.hubUrl), token: next.token }
   saveSettings(settings, storage())
   socket.restart()
+  link.restart()
   for (const f of feeds) void f.refresh()
 })
 
@@ -76,7 +81,7 @@ const addTimeline = (events: readonly TimelineEvent[]): void => {
 
 function onFrame(frame: AdminServerFrame): void {
   switch (frame.op) {
-    case 'ring': ring.setRing(frame.ring); shell.setHub(frame.ring.self); break
+    case 'ring': ring.setRing(frame.ring); shell.setHub(frame.ring.self); link.ringChanged(); break
     case 'timeline': addTimeline(frame.events); break
     case 'stats': ring.setStats(frame.points); traffic.addStats(frame.points); break
     case 'devices': devices.update(frame.devices); break
@@ -106,6 +111,7 @@ const feeds = [
     const view = await client.ring()
     ring.setRing(view)
     shell.setHub(view.self)
+    link.ringChanged()
   }), 1_000),
   new LiveFeed(socket, 'timeline', tracked('timeline', async () => addTimeline(await client.timeline(lastTimelineMs || undefined))), 2_000),
   new LiveFeed(socket, 'stats', tracked('stats', async () => {

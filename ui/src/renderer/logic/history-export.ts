@@ -1,18 +1,20 @@
 /**
  * Export of a topic's history (the Topics view's download): JSON lines, one `TopicMessage` per
  * line as the API sends it, or CSV (RFC 4180: comma, CRLF, quotes doubled) with an ISO time
- * column for spreadsheets. Pure, no DOM.
+ * column for spreadsheets. Messages that came live over a channel have no QoS (the channel does
+ * not send it: the line has no `qos`, the CSV cell is empty), their time is when the UI got them,
+ * and their JSON line says `"live": "channel"`. Pure, no DOM.
  */
-import type { TopicMessage } from '../../../../hub/src/contract/admin-api.js'
+import type { ShownMessage } from './live-messages.js'
 
-export function toJsonLines(messages: readonly TopicMessage[]): string {
+export function toJsonLines(messages: readonly ShownMessage[]): string {
   return messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '')
 }
 
 const CSV_COLUMNS = ['time', 'tsMs', 'topic', 'epoch', 'seq', 'qos', 'retain', 'encoding', 'payload'] as const
 
-export function toCsv(messages: readonly TopicMessage[]): string {
-  const rows = messages.map((m) => [new Date(m.tsMs).toISOString(), m.tsMs, m.topic, m.epoch, m.seq, m.qos, m.retain, m.encoding, m.payload].map(csvField).join(','))
+export function toCsv(messages: readonly ShownMessage[]): string {
+  const rows = messages.map((m) => [new Date(m.tsMs).toISOString(), m.tsMs, m.topic, m.epoch, m.seq, m.qos ?? '', m.retain, m.encoding, m.payload].map(csvField).join(','))
   return [CSV_COLUMNS.join(','), ...rows].join('\r\n') + '\r\n'
 }
 

@@ -5,6 +5,7 @@
  */
 import type { DeviceView } from '../../../../hub/src/contract/admin-api.js'
 import type { AdminClient } from '../client/admin-client.js'
+import type { ChannelLink } from '../client/channel-link.js'
 import { ago, compact, h, replaceChildren } from '../widgets/dom.js'
 import { RenderThrottle } from '../widgets/render-throttle.js'
 import { VirtualList } from '../widgets/virtual-list.js'
@@ -26,8 +27,8 @@ export class DevicesTab {
   #selected: string | undefined
   #searchTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(private readonly client: AdminClient, openTopic: (topic: string) => void, visible: () => boolean) {
-    this.#detail = new DeviceDetail(client, openTopic)
+  constructor(private readonly client: AdminClient, link: ChannelLink, openTopic: (topic: string) => void, visible: () => boolean) {
+    this.#detail = new DeviceDetail(client, link, openTopic)
     const search = h('input', { type: 'search', placeholder: 'search devices', class: 'device-search', 'aria-label': 'search devices' })
     search.addEventListener('input', () => {
       this.#search = search.value.trim().toLowerCase()
@@ -64,6 +65,9 @@ export class DevicesTab {
   }
 
   shown(): void { this.#throttle.now() }
+
+  /** Off screen: the device detail leaves its channel join. */
+  hidden(): void { this.#detail.hidden() }
 
   /**
    * The hub answers at most 1000 devices a request: when the ring has more than the list holds,

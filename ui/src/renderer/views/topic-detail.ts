@@ -2,14 +2,23 @@
  * One topic's detail (right pane of the Topics tab): its stored history (newest first), the
  * selected message pretty-printed with a diff against the message before it, a chart of a
  * numeric field over the history, and export of the history as JSON lines or CSV.
+ *
+ * Live messages: the history is continued by a channel join of the topic from the newest loaded
+ * offset (`since`), so every message follows, in order, also across a hub failover
+ * (client/channel-link.ts). Only when no channel is available does it take the sampled tap's
+ * messages, which skip some on a busy topic. The status beside the title says which.
  */
-import type { TapMessage, TopicMessage } from '../../../../hub/src/contract/admin-api.js'
+import type { TapMessage } from '../../../../hub/src/contract/admin-api.js'
+import type { ChannelMessage } from '../../../../hub/src/contract/channels.js'
 import type { AdminClient } from '../client/admin-client.js'
+import { liveStatusText, type ChannelLink, type LiveJoin, type LiveState } from '../client/channel-link.js'
 import { exportFileName, toCsv, toJsonLines } from '../logic/history-export.js'
 import { jsonDiff, lineDiff, parseJson, prettyPayload } from '../logic/json-diff.js'
+import { appendInOrder, fromChannel, newestOffset, type ShownMessage } from '../logic/live-messages.js'
 import { numericFields } from '../logic/numeric-fields.js'
 import { h, replaceChildren } from '../widgets/dom.js'
 import { LineChart } from '../widgets/line-chart.js'
+import { RenderThrottle } from '../widgets/render-throttle.js'
 
 /** Messages of a topic kept in the pane (history plus live). */
 const HISTORY_LIMIT = 500
@@ -22,13 +31,19 @@ export class TopicDetail {
   readonly #diff = h('div', { class: 'diff' })
   readonly #field = h('select', { class: 'field-select', 'aria-label': 'numeric field' })
   readonly #chart = new LineChart('Numeric field', '')
+  readonly #status = h('span', { class: 'live-status', role: 'status' })
+  readonly #throttle = new RenderThrottle(() => this.#render(), 8)
   #topic = ''
-  #messages: TopicMessage[] = []
+  #messages: ShownMessage[] = []
   #selectedIndex = -1
   #loading = 0
   #reloadTimer: ReturnType<typeof setTimeout> | undefined
+  #live: LiveJoin | undefined
+  #liveState: LiveState = { kind: 'connecting' }
+  /** Left while hidden: shown again, the topic is read and joined anew. */
+  #hidden = false
 
-  constructor(private readonly client: AdminClient) {
+  constructor(private readonly client: AdminClient, private readonly link: ChannelLink) {
     this.#field.addEventListener('change', () => this.#drawChart())
     const download = (kind: 'jsonl' | 'csv'): void => {
       const text = kind === 'jsonl' ? toJsonLines(this.#messages) : toCsv(this.#messages)
@@ -52,11 +67,16 @@ export class TopicDetail {
 
   get topic(): string { return this.#topic }
 
+  /** Shows `topic`: its stored history, then live messages from the newest loaded one on. */
   async show(topic: string): Promise<void> {
+    this.#leave()
+    this.#hidden = false
     this.#topic = topic
     this.#messages = []
     this.#selectedIndex = -1
+    clearTimeout(this.#reloadTimer)
     const loading = ++this.#loading
+    this.#setLiveState({ kind: 'connecting' })
     this.#render()
     try {
       const res = await this.client.history(topic, HISTORY_LIMIT)
@@ -69,32 +89,77 @@ export class TopicDetail {
       return
     }
     this.#render()
+    // Joined after the history is read, from its newest message: the log fills what came between.
+    this.#live = this.link.join(topic, {
+      since: () => newestOffset(this.#messages),
+      onMessage: (m) => this.#onChannel(m),
+      onState: (s) => this.#setLiveState(s),
+    })
   }
 
-  /** A live message of the shown topic: appended (and selected, when the newest was). */
+  /** The Topics tab is hidden: leave the join (shown again, the topic is read anew). */
+  hidden(): void {
+    if (!this.#topic || this.#hidden) return
+    this.#hidden = true
+    ++this.#loading // a history read under way joins nothing
+    this.#leave()
+  }
+
+  /** The Topics tab is shown again. */
+  shown(): void {
+    if (this.#hidden && this.#topic) void this.show(this.#topic)
+  }
+
+  /**
+   * A message of the sampled tap: used only while no channel is available (the channel brings
+   * every message; the tap's would only race it).
+   */
   addLive(m: TapMessage): void {
-    if (m.topic !== this.#topic) return
+    if (m.topic !== this.#topic || this.#hidden || this.#liveState.kind !== 'unavailable') return
     // The tap cuts big payloads; the stored history has them whole, so read it again instead.
     if (m.truncated) {
       clearTimeout(this.#reloadTimer)
       this.#reloadTimer = setTimeout(() => { void this.show(this.#topic) }, 1_000)
       return
     }
-    const last = this.#messages[this.#messages.length - 1]
-    if (last && m.epoch !== undefined && m.seq !== undefined && (last.epoch > m.epoch || (last.epoch === m.epoch && last.seq >= m.seq))) return
+    if (m.epoch === undefined || m.seq === undefined) return
+    this.#append({ topic: m.topic, epoch: m.epoch, seq: m.seq, tsMs: m.tsMs, qos: m.qos, retain: m.retain, payload: m.payload, encoding: m.encoding })
+  }
+
+  #onChannel(m: ChannelMessage): void {
+    if (m.topic !== this.#topic) return
+    const shown = fromChannel(m, Date.now())
+    if (shown) this.#append(shown)
+  }
+
+  /** Appends a live message (and selects it, when the newest was selected); redrawn at most 8 times a second. */
+  #append(m: ShownMessage): void {
     const followNewest = this.#selectedIndex === this.#messages.length - 1
-    this.#messages.push({ topic: m.topic, epoch: m.epoch ?? 0, seq: m.seq ?? 0, tsMs: m.tsMs, qos: m.qos, retain: m.retain, payload: m.payload, encoding: m.encoding })
-    if (this.#messages.length > HISTORY_LIMIT) { this.#messages.shift(); this.#selectedIndex-- }
-    if (followNewest) this.#selectedIndex = this.#messages.length - 1
-    this.#render()
+    const dropped = appendInOrder(this.#messages, m, HISTORY_LIMIT)
+    if (dropped < 0) return
+    this.#selectedIndex = followNewest ? this.#messages.length - 1 : Math.max(-1, this.#selectedIndex - dropped)
+    this.#throttle.request()
+  }
+
+  #leave(): void {
+    this.#live?.leave()
+    this.#live = undefined
+  }
+
+  #setLiveState(s: LiveState): void {
+    this.#liveState = s
+    this.#status.dataset.live = s.kind === 'unavailable' ? 'tap' : s.kind
+    this.#status.title = s.kind === 'unavailable' ? s.reason : ''
+    this.#status.textContent = liveStatusText(s, 'live via sampled tap')
   }
 
   #render(): void {
     const msgs = this.#messages
-    replaceChildren(this.#header, h('h2', { class: 'detail-topic' }, this.#topic || 'Select a topic'), this.#topic ? h('span', { class: 'summary' }, `${msgs.length} messages loaded`) : null)
+    replaceChildren(this.#header, h('h2', { class: 'detail-topic' }, this.#topic || 'Select a topic'),
+      this.#topic ? h('span', { class: 'summary' }, `${msgs.length} messages loaded`) : null, this.#topic ? this.#status : null)
     const items: HTMLElement[] = []
     for (let i = msgs.length - 1; i >= 0; i--) {
-      const m = msgs[i] as TopicMessage
+      const m = msgs[i] as ShownMessage
       items.push(h('li', { class: i === this.#selectedIndex ? 'selected' : '', 'data-seq': m.seq, onclick: () => { this.#selectedIndex = i; this.#render() } },
         h('time', {}, new Date(m.tsMs).toLocaleTimeString()), ` #${m.epoch}:${m.seq} `, m.retain ? h('span', { class: 'retained' }, 'R') : null,
         h('span', { class: 'payload' }, m.encoding === 'base64' ? '(binary)' : m.payload.slice(0, 60))))
@@ -106,7 +171,7 @@ export class TopicDetail {
     this.#renderFields()
   }
 
-  #renderDiff(before: TopicMessage | undefined, after: TopicMessage | undefined): void {
+  #renderDiff(before: ShownMessage | undefined, after: ShownMessage | undefined): void {
     if (!after) { replaceChildren(this.#diff); return }
     if (!before) { replaceChildren(this.#diff, h('span', { class: 'muted' }, 'first message loaded: nothing to compare')); return }
     const a = parseJson(before.payload)

@@ -1,11 +1,14 @@
 /**
  * The Topics tab: the live topic tree on the left; the selected topic's history, diff, chart and
  * export, and the publish panel, on the right. The tree is loaded from `GET /api/v1/topics` (every
- * page, topic-pages.ts) and kept live by the sampled tap (`#`); the full list is re-read now and
- * then because the tap is sampled and its counts fall behind under load.
+ * page, topic-pages.ts) and kept live by the sampled tap (`#`): a ring-wide overview, for which a
+ * bounded sample is the right tool; the full list is re-read now and then because the tap's
+ * counts fall behind under load. The selected topic's messages come over a channel instead
+ * (topic-detail.ts), every one of them.
  */
 import type { TapMessage, TopicsResponse } from '../../../../hub/src/contract/admin-api.js'
 import type { AdminClient } from '../client/admin-client.js'
+import type { ChannelLink } from '../client/channel-link.js'
 import { readAllTopics, TOPIC_PAGE_SIZE } from '../client/topic-pages.js'
 import { applyTapMessage, withTopicList, type TopicNode } from '../logic/topic-tree.js'
 import { h } from '../widgets/dom.js'
@@ -25,8 +28,8 @@ export class TopicsTab {
   readonly #throttle: RenderThrottle
   readonly #listeners: Array<() => void> = []
 
-  constructor(private readonly client: AdminClient, visible: () => boolean) {
-    this.#detail = new TopicDetail(client)
+  constructor(private readonly client: AdminClient, link: ChannelLink, visible: () => boolean) {
+    this.#detail = new TopicDetail(client, link)
     this.#publish = new PublishPanel(client)
     this.#tree = new TopicTreePanel((topic) => {
       this.#publish.setTopic(topic)
@@ -68,7 +71,13 @@ export class TopicsTab {
   /** Selects a topic (also from other tabs, e.g. a device's telemetry). */
   select(topic: string): void { this.#tree.select(topic) }
 
-  shown(): void { this.#throttle.now() }
+  shown(): void {
+    this.#throttle.now()
+    this.#detail.shown()
+  }
+
+  /** Off screen: the topic detail leaves its channel join. */
+  hidden(): void { this.#detail.hidden() }
 
   #changed(): void {
     this.#throttle.request()
