@@ -6,6 +6,7 @@ import type { Logger } from './base/log.js'
 import type { HubConfig } from './config/options.js'
 import type { Cluster } from './membership/cluster.js'
 import type { Member } from './membership/member.js'
+import { PROFILES, type GossipProfile } from './membership/profiles.js'
 import type { HubMetrics } from './metrics/hub-metrics.js'
 import type { RingEmitter } from './mqtt/ring-emitter.js'
 import type { RoutedPersistence } from './mqtt/routed-persistence.js'
@@ -36,6 +37,7 @@ export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: Tc
     ownerOf: (key) => cluster.tracker.ring.ownerOf(key),
     replicasOf: (key, n) => cluster.tracker.ring.replicasOf(key, n),
     replicationFactor: config.replicationFactor,
+    stallMs: shortestDeathVerdictMs(PROFILES[config.profile]),
     knownHubs: () => cluster.swim.members.filter((m) => m.meta.role === 'hub' && m.state !== 'left').length,
     peers: () => hubPeers().map((m) => m.id),
     sequencer: new Sequencer({ log: topicLog, clock }),
@@ -62,6 +64,16 @@ export function startRouter(deps: { config: HubConfig, cluster: Cluster, bus: Tc
   updatePeers()
   router.start()
   return router
+}
+
+/**
+ * The shortest time in which the other hubs can declare this one dead: a missed probe, then the
+ * shortest suspicion (Lifeguard's minimum for rings under 10 hubs; larger rings wait longer). A
+ * stall of the process longer than this may have cost it its keys (`RouterDeps.stallMs`).
+ * edge: 700 ms; lan: 4.5 s.
+ */
+export function shortestDeathVerdictMs(profile: Pick<GossipProfile, 'probeTimeoutMs' | 'probeIntervalMs' | 'suspicionMult'>): number {
+  return profile.probeTimeoutMs + profile.suspicionMult * profile.probeIntervalMs
 }
 
 /** Retention passes over the topic log (every RETENTION_EVERY_MS), counted in /metrics. */

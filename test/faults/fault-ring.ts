@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process'
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 import { Ring } from '../../hub/src/ring/ring.js'
@@ -233,6 +235,7 @@ export class FaultRing {
 
   async cleanup(): Promise<void> {
     for (const c of this.crashed()) process.stdout.write(`[faults] a hub exited on its own: ${c}\n`)
+    await keepEvidence(this, this.hubs)
     for (const l of this.#loads) await l.close().catch(() => undefined)
     await close(...this.#clients).catch(() => undefined)
     for (const h of this.hubs.values()) {
@@ -243,8 +246,30 @@ export class FaultRing {
     }
     this.#net?.heal()
     this.#net?.down()
-    for (const d of this.#dirs.values()) d.remove()
+    const evidence = process.env.RINGHUB_FAULT_LOGS
+    for (const [i, d] of this.#dirs) {
+      if (evidence) cpSync(d.path, join(evidence, `${this.id(i)}-data`), { recursive: true })
+      d.remove()
+    }
   }
+}
+
+/**
+ * With `RINGHUB_FAULT_LOGS=<dir>`, each hub's output and last /metrics go to `<dir>/<id>.log`
+ * and `<dir>/<id>.metrics` before the hubs are stopped, and its data directory to
+ * `<dir>/<id>-data` after: what a failed scenario is debugged from.
+ */
+async function keepEvidence(ring: FaultRing, hubs: ReadonlyMap<number, SpawnedHub>): Promise<void> {
+  const dir = process.env.RINGHUB_FAULT_LOGS
+  if (!dir) return
+  mkdirSync(dir, { recursive: true })
+  for (const [i, h] of hubs) {
+    writeFileSync(join(dir, `${ring.id(i)}.log`), h.output.join('\n') + '\n')
+    const metrics = await fetch(`http://${ring.admin(i)}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(2_000) })
+      .then((r) => r.text(), (err: unknown) => `unreachable: ${String(err)}`)
+    writeFileSync(join(dir, `${ring.id(i)}.metrics`), metrics)
+  }
+  process.stdout.write(`[faults] hub logs and metrics in ${dir}\n`)
 }
 
 /** The ring a view routes by: its key-owning members (role hub, alive or suspect). */

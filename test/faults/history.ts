@@ -147,10 +147,18 @@ export class History {
           note(`${name}: reordered ${id} after ${a.key}:${top}, at ${Math.round(atMs - zero)} ms`)
         } else highest.set(a.key, a.n)
       }
+      const lost: Attempt[] = []
       for (const a of acked) {
         if (!mustHave(name, a) || seen.has(a.id)) continue
         c.lost++
+        lost.push(a)
         note(`${name}: lost ${a.id} (from ${a.client}), sent at ${Math.round(a.sentMs - zero)} ms, acked at ${Math.round((a.ackedMs as number) - zero)} ms`)
+      }
+      if (lost.length > 0) {
+        // Gaps (a later message of the key arrived) point at a skipped delivery; a tail at one never sent.
+        const gaps = lost.filter((a) => (highest.get(a.key) ?? 0) > a.n).length
+        const sent = lost.map((a) => a.sentMs - zero)
+        explain.push(`${name}: ${lost.length} lost on ${new Set(lost.map((a) => a.key)).size} keys, sent ${Math.round(Math.min(...sent))}..${Math.round(Math.max(...sent))} ms; ${gaps} of them before a later delivery of their key`)
       }
       subscribers.set(name, c)
     }

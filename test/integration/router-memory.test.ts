@@ -337,6 +337,41 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h1.router.stats.replayedToReturningPeers).toBe(2)
   })
 
+  it('an owner whose replica knows a newer epoch of the key (it was paused past its death) stops numbering it, takes it over again above that epoch, and acknowledges only then', async () => {
+    const { clock, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const replica = ring.replicasOf(key, 2)[1] as string
+    const h1 = hub(hubs, 'h1')
+    const first = await settle(clock, h1.router.publish({ topic: `${key}/t`, payload: Buffer.from('m1'), qos: 1, retain: false })) as { epoch: number, seq: number }
+    // Meanwhile (h1 stopped), the others numbered the key in the next epoch; the replica knows it.
+    await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
+    const second = await settle(clock, h1.router.publish({ topic: `${key}/t`, payload: Buffer.from('m2'), qos: 1, retain: false })) as { epoch: number, seq: number }
+    expect(h1.router.stats.superseded).toBe(1)
+    expect(second).toEqual({ epoch: first.epoch + 2, seq: 1 })
+    // The replica holds m2 as acknowledged, in the new epoch; the copy in the stale epoch was refused.
+    const copies = hub(hubs, replica).log.since(key, { epoch: 0, seq: 0 }).map((e) => `${e.epoch}:${e.seq}:${e.payload.toString()}`)
+    expect(copies).toEqual([`${first.epoch}:1:m1`, `${first.epoch + 2}:1:m2`])
+  })
+
+  it('numbers nothing for a key it takes over while a hub of the key\'s replica set does not answer (it may hold a newer epoch); goes on once that hub is out of the ring', async () => {
+    const { clock, net, hubs, ids, setRing } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h1')
+    const h1 = hub(hubs, 'h1')
+    net.crash('h2')
+    let answered = false
+    const pending = h1.router.publish({ topic: `${key}/t`, payload: Buffer.from('m1'), qos: 1, retain: false })
+    void pending.then(() => { answered = true }, () => { answered = true })
+    await run(clock, 3_000)
+    expect(answered).toBe(false)
+    expect(h1.log.size(key)).toBe(0)
+    setRing(['h1', 'h3'])
+    for (const id of ['h1', 'h3']) hub(hubs, id).router.ownershipChanged()
+    const offset = await settle(clock, pending) as { epoch: number, seq: number }
+    const owner = new Ring(['h1', 'h3']).ownerOf(key) as string
+    expect(hub(hubs, owner).log.since(key, { epoch: 0, seq: 0 }).map((e) => `${e.epoch}:${e.seq}:${e.payload.toString()}`)).toEqual([`${offset.epoch}:${offset.seq}:m1`])
+  })
+
   it('fails the retry of a forward whose commit failed at the owner (a full disk), rather than answering it as numbered', async () => {
     const { clock, net, hubs, ids } = ringOf(3)
     const ring = new Ring(ids)

@@ -96,3 +96,30 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     expect(handed).toEqual(['1:1', '1:2', '1:3', '2:1'])
   })
 })
+
+describe('delivery cursors: a replay that resumes beyond the cursor (DeliverMessage.from)', () => {
+  it('reads the gap from the sender first when the replay starts after what this hub holds, in the same epoch', async () => {
+    // h2 sent 1:3 and 1:4 into a link that broke before this hub's death verdict; its replay to
+    // this returning hub starts after 1:4, the offset it noted at the verdict.
+    const { cursors, handed, reads, flush } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4), entry(1, 5), entry(1, 6)] }, { async: true })
+    cursors.deliver('h2', msg(1, 1))
+    cursors.deliver('h2', msg(1, 2))
+    cursors.deliver('h2', msg(1, 5), { epoch: 1, seq: 4 })
+    cursors.deliver('h2', msg(1, 6))
+    expect(handed).toEqual(['1:1', '1:2'])
+    await flush()
+    expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 2 } }])
+    expect(handed).toEqual(['1:1', '1:2', '1:3', '1:4', '1:5', '1:6'])
+  })
+
+  it('reads nothing when the replay starts where this hub stands, or before', () => {
+    const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3)] })
+    cursors.deliver('h2', msg(1, 1))
+    cursors.deliver('h2', msg(1, 2))
+    cursors.deliver('h2', msg(1, 3), { epoch: 1, seq: 2 })
+    cursors.deliver('h2', msg(1, 2), { epoch: 1, seq: 1 }) // a replay of what it has: a repeat
+    expect(reads).toEqual([])
+    expect(handed).toEqual(['1:1', '1:2', '1:3'])
+    expect(cursors.stats.repeatsSkipped).toBe(1)
+  })
+})

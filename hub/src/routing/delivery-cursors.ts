@@ -50,15 +50,18 @@ export class DeliveryCursors {
   readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0 }
   readonly #cursors = new Map<string, Offset & { source: string }>()
   /** Keys being caught up: the deliveries that arrived meanwhile, in order. */
-  readonly #waiting = new Map<string, Array<{ source: string, d: Delivery }>>()
+  readonly #waiting = new Map<string, Array<{ source: string, d: Delivery, from?: Offset | undefined }>>()
 
   constructor(private readonly deps: DeliveryCursorDeps) {}
 
-  /** A message of `key` from `source` (this hub for its own keys, else the owner that sent it). */
-  deliver(source: string, d: Delivery): LocalDelivery | void {
+  /**
+   * A message of `key` from `source` (this hub for its own keys, else the owner that sent it).
+   * `from`: the source resumes after that offset (a replay after a gap, `DeliverMessage.from`).
+   */
+  deliver(source: string, d: Delivery, from?: Offset): LocalDelivery | void {
     const waiting = this.#waiting.get(d.key)
     if (waiting) {
-      waiting.push({ source, d })
+      waiting.push({ source, d, from })
       return
     }
     const cursor = this.#cursors.get(d.key)
@@ -73,7 +76,9 @@ export class DeliveryCursors {
       this.stats.repeatsSkipped++
       return
     }
-    if (cursor && d.epoch > cursor.epoch) {
+    // A newer epoch (a new owner), or a replay that resumes beyond what this hub holds: what lies
+    // between was sent into a link that broke, or never sent; it is read from the source first.
+    if (cursor && (d.epoch > cursor.epoch || (from !== undefined && after(from, cursor)))) {
       const read = this.deps.readLog(source, d.key, { epoch: cursor.epoch, seq: cursor.seq })
       if (Array.isArray(read)) {
         this.#handMissing(d.key, read, d)
@@ -170,7 +175,7 @@ export class DeliveryCursors {
   }
 
   async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined): Promise<void> {
-    const waiting = this.#waiting.get(key) as Array<{ source: string, d: Delivery }>
+    const waiting = this.#waiting.get(key) as Array<{ source: string, d: Delivery, from?: Offset | undefined }>
     try {
       let entries = await first
       for (let round = 1; ; round++) {
@@ -191,7 +196,7 @@ export class DeliveryCursors {
       }
       cursor.source = source
       this.#waiting.delete(key)
-      for (const w of waiting) this.deliver(w.source, w.d)
+      for (const w of waiting) this.deliver(w.source, w.d, w.from)
     }
   }
 }

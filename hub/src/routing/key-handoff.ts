@@ -3,7 +3,7 @@ import type { TopicLog } from '../store/topic-log.js'
 import type { KeyStateReply, KeyStateRequest, TailEntry } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import type { RetainedMessage, RetainedStore } from './router.js'
-import type { Sequencer } from './sequencer.js'
+import { NotOwnerError, type Sequencer } from './sequencer.js'
 
 /** What of a key's log travels with it to a new owner: at most this many entries and bytes. */
 const TAIL_ENTRIES = 1_000
@@ -31,7 +31,8 @@ export interface KeyHandoffDeps {
  * - `acquire`: before numbering its first message for a key, a hub asks the other hubs of the
  *   key's replica set (the previous owner after a join is now its successor; after a failure it
  *   was the dead owner's successor and holds the copies) for their epoch, retained messages and
- *   log tail, then starts a new epoch above all of them.
+ *   log tail, then starts a new epoch above all of them. Every one of them must answer; if one
+ *   does not, nothing is numbered yet and the publish is retried (NotOwnerError).
  * - `handOffLost`: on an ownership change, a hub stops numbering every key it lost (fencing) and
  *   pushes each one's state to its new owner.
  */
@@ -48,12 +49,8 @@ export class KeyHandoff {
     const { deps } = this
     const others = deps.replicasOf(key, Math.max(2, deps.replicationFactor) + 1).filter((id) => id !== deps.self)
     const states = Promise.all(others.map(async (peer): Promise<KeyStateReply | undefined> => {
-      try {
-        const reply = await deps.bus.request(peer, { t: 'key-state', key, epoch: 0, seq: 0, retained: [] }, deps.requestTimeoutMs)
-        return reply.t === 'key-state-reply' ? reply : undefined
-      } catch {
-        return undefined // down or unreachable: its epochs reached us as a replica, or never existed
-      }
+      const reply = await deps.bus.request(peer, { t: 'key-state', key, epoch: 0, seq: 0, retained: [] }, deps.requestTimeoutMs)
+      return reply.t === 'key-state-reply' ? reply : undefined
     }))
     // Numbering starts only once the subscribers of every hub can be reached, too.
     const done = Promise.all([states, deps.interestKnown()]).then(async ([replies]) => {
@@ -64,6 +61,12 @@ export class KeyHandoff {
         await this.#take(key, r)
       }
       if (!deps.sequencer.owns(key)) deps.sequencer.acquire(key, known)
+    }, (err: unknown) => {
+      // A hub of the replica set that does not answer may hold a newer epoch of the key (it
+      // numbered the key while this hub was paused or cut off): guessing would number one
+      // `(epoch, seq)` twice. The publish is retried, as after a move (`NotOwnerError`); a dead
+      // hub leaves the replica set at its death verdict.
+      throw new NotOwnerError(key, `${key}: not every hub of its replica set told its epoch (${err instanceof Error ? err.message : String(err)})`)
     }).finally(() => { this.#acquiring.delete(key) })
     this.#acquiring.set(key, done)
     return done

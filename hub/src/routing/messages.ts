@@ -50,10 +50,19 @@ export interface DeliverMessage {
   topic: string
   payload: Uint8Array
   qos: 0 | 1 | 2
+  /**
+   * Sent from the log after a gap (`PeerReplay`: the receiver was declared dead, or a delivery
+   * could not be queued): the offset after which the sender resumes. A receiver whose cursor is
+   * before it missed what lies between and reads that from the sender first (`DeliveryCursors`).
+   */
+  from?: { epoch: number, seq: number }
 }
 
-/** One delivery inside a `deliver-batch`: `DeliverMessage`'s fields by position (no field names on the wire). */
-export type DeliverItem = [key: string, epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2]
+/**
+ * One delivery inside a `deliver-batch`: `DeliverMessage`'s fields by position (no field names on
+ * the wire); `from` as `[epoch, seq]` in a 7th place when present.
+ */
+export type DeliverItem = [key: string, epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, from?: [number, number]]
 
 /**
  * Deliveries sent to one hub in a row within one event-loop turn, as one frame (one-way). The link
@@ -250,7 +259,8 @@ function bad(what: string): never {
 }
 
 const isDeliverItem = (v: unknown): v is DeliverItem =>
-  Array.isArray(v) && v.length === 6 && isString(v[0]) && isCount(v[1]) && isCount(v[2]) && isString(v[3]) && isBytes(v[4]) && isQos(v[5])
+  Array.isArray(v) && (v.length === 6 || (v.length === 7 && Array.isArray(v[6]) && v[6].length === 2 && isCount(v[6][0]) && isCount(v[6][1]))) &&
+  isString(v[0]) && isCount(v[1]) && isCount(v[2]) && isString(v[3]) && isBytes(v[4]) && isQos(v[5])
 
 /**
  * A one-way frame's body from a peer as the messages it carries: a `deliver-batch` unpacked into
@@ -260,7 +270,8 @@ export function asRouterMessages(v: unknown): RouterMessage[] {
   const m = v as Record<string, unknown> | null
   if (m === null || typeof m !== 'object' || m.t !== 'deliver-batch') return [asRouterMessage(v)]
   if (!Array.isArray(m.items) || !m.items.every(isDeliverItem)) bad('deliver-batch')
-  return (m.items as DeliverItem[]).map(([key, epoch, seq, topic, payload, qos]): DeliverMessage => ({ t: 'deliver', key, epoch, seq, topic, payload, qos }))
+  return (m.items as DeliverItem[]).map(([key, epoch, seq, topic, payload, qos, from]): DeliverMessage =>
+    from ? { t: 'deliver', key, epoch, seq, topic, payload, qos, from: { epoch: from[0], seq: from[1] } } : { t: 'deliver', key, epoch, seq, topic, payload, qos })
 }
 
 /** Checks a decoded body from a peer; ProtocolError if it is not a RouterMessage. */
@@ -268,7 +279,7 @@ export function asRouterMessage(v: unknown): RouterMessage {
   const m = v as Record<string, unknown> | null
   if (m === null || typeof m !== 'object') bad('message')
   if (m.t === 'deliver') {
-    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos)) bad('deliver')
+    if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || !isOptionalOffset(m.from) || m.from === null) bad('deliver')
     return m as unknown as DeliverMessage
   }
   if (m.t === 'interest') {

@@ -4,7 +4,7 @@ import { DeadlineMap } from '../base/deadline-map.js'
 import { TransportError } from '../base/errors.js'
 import { nextTurn } from '../base/next-turn.js'
 import { FrameKind, encodeFrame, type Frame } from './link-frames.js'
-import { asRouterReply, type DeliverBatchMessage, type DeliverMessage, type RouterReply } from './messages.js'
+import { asRouterReply, type DeliverBatchMessage, type DeliverItem, type DeliverMessage, type RouterReply } from './messages.js'
 
 /** The bus's counters a link adds to. */
 export interface LinkCounters { framesOut: number, bytesOut: number, dropped: number }
@@ -101,7 +101,7 @@ export class PeerLink {
     if (this.#deliveries.length === 0) return
     const body: DeliverMessage | DeliverBatchMessage = this.#deliveries.length === 1
       ? this.#deliveries[0] as DeliverMessage
-      : { t: 'deliver-batch', items: this.#deliveries.map((d) => [d.key, d.epoch, d.seq, d.topic, d.payload, d.qos]) }
+      : { t: 'deliver-batch', items: this.#deliveries.map((d): DeliverItem => d.from ? [d.key, d.epoch, d.seq, d.topic, d.payload, d.qos, [d.from.epoch, d.from.seq]] : [d.key, d.epoch, d.seq, d.topic, d.payload, d.qos]) }
     const frame = encodeFrame(FrameKind.message, 0, body)
     this.#queuedMessages += this.#deliveries.length
     this.#deliveries = []

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import type { Offset, TopicLog } from '../store/topic-log.js'
 import type { InterestTable } from './interest-table.js'
+import type { DeliverMessage } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import type { Sequencer } from './sequencer.js'
 
@@ -112,11 +113,16 @@ export class PeerReplay {
   /** Sends the peer the key's logged messages after `from` that match its interest; the offset it stopped after if one could not be queued. */
   #sendSince(peer: string, key: string, owed: { from: Offset, returning: boolean }): Offset | undefined {
     let cursor = owed.from
+    // The first message sent names where the replay starts: a peer that holds less reads the gap.
+    let from: Offset | undefined = owed.from
     for (;;) {
       const entries = this.deps.topicLog.since(key, cursor, READ)
       for (const e of entries) {
         if (this.deps.interest.peersFor(e.topic).includes(peer)) {
-          if (!this.deps.bus.send(peer, { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos })) return cursor
+          const frame: DeliverMessage = { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }
+          if (from) frame.from = { epoch: from.epoch, seq: from.seq }
+          if (!this.deps.bus.send(peer, frame)) return cursor
+          from = undefined
           if (owed.returning) this.deps.stats.replayedToReturningPeers++
           else this.deps.stats.deliveriesResent++
         }

@@ -20,6 +20,12 @@ export interface ReplicatorDeps {
    * before it is acknowledged (see `Replication.ok`). Absent: as many as the live ring allows.
    */
   knownHubs?(): number
+  /**
+   * A replica refused a copy of `key` because it knows a newer epoch of it: another hub has
+   * numbered the key since this one last did (this hub was paused or cut off, and declared dead
+   * meanwhile). The router stops sequencing it, so that its next message takes it over again.
+   */
+  superseded?(key: string): void
   topicLog: Pick<TopicLog, 'appendReplica'>
   retained: RetainedStore
   /** Forwarded publishes' ids, remembered by a replica so that it recognises their retries if it takes the key over. */
@@ -124,6 +130,7 @@ export class Replicator {
     try {
       const reply = await this.deps.bus.request(replica, { t: 'replicate', entries }, this.deps.requestTimeoutMs)
       // A replica that does not name this hub the owner of every key refuses the batch (fencing).
+      if (reply.t === 'not-owner') this.deps.superseded?.(reply.key)
       if (reply.t !== 'ok') throw new Error(`replica ${replica} refused the copies: ${reply.t === 'failed' ? reply.reason : reply.t}`)
       this.deps.stats.replicated += entries.length
       return true

@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
+import { StallWatch } from '../base/stall-watch.js'
 import { classifyFilter, keyOf } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
 import { isStoreFailure } from '../store/store-failure.js'
@@ -60,6 +61,13 @@ export interface RouterDeps {
   replicationFactor?: number
   /** Hub members not known to have left (alive, suspect, dead; this one included): see `ReplicatorDeps.knownHubs`. */
   knownHubs?(): number
+  /**
+   * A pause of this process longer than this (ms) may have let the other hubs declare it dead
+   * and number its keys: it then takes every key over again before numbering anything (see
+   * `#stalled`). Undefined: not watched. A hub passes its gossip profile's shortest time to a
+   * death verdict.
+   */
+  stallMs?: number
   /** Alive hub members other than this one. */
   peers(): readonly string[]
   sequencer: Sequencer
@@ -97,6 +105,10 @@ export interface RouterStats {
   replayedToReturningPeers: number
   /** Deliveries to a live hub that could not be queued at first, sent from the log afterwards (`PeerReplay`). */
   deliveriesResent: number
+  /** Keys this hub stopped sequencing because another hub had numbered them in a newer epoch (`#superseded`). */
+  superseded: number
+  /** Pauses of this process long enough for a death verdict, after which it took every key over again (`#stalled`). */
+  stalls: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -115,7 +127,7 @@ const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
@@ -142,6 +154,7 @@ export class Router {
   readonly #replay: PeerReplay
   readonly #replicator: Replicator
   #refreshTimer: TimerHandle | undefined
+  readonly #stallWatch: StallWatch | undefined
   /** Numbered messages not yet through (`#finish`); a leaving hub waits for them (`quiesce`). */
   readonly #inFlight = new Set<Promise<void>>()
   #quiescing = false
@@ -165,6 +178,7 @@ export class Router {
     this.#replicator = new Replicator({
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, knownHubs: deps.knownHubs, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
+      superseded: (key) => this.#superseded(key),
       confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
     this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, clock: deps.clock, log: deps.log })
@@ -178,11 +192,13 @@ export class Router {
       },
       log: deps.log,
     })
+    if (deps.stallMs !== undefined) this.#stallWatch = new StallWatch({ clock: deps.clock, stallMs: deps.stallMs, onStall: (gapMs) => this.#stalled(gapMs) })
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
     deps.bus.onRequest((from, r) => this.#onRequest(from, r))
   }
 
   start(): void {
+    this.#stallWatch?.start()
     const every = this.deps.interestRefreshMs ?? 30_000
     const tick = (): void => {
       this.refreshInterest()
@@ -194,6 +210,7 @@ export class Router {
   }
 
   stop(): void {
+    this.#stallWatch?.stop()
     this.#ingress.stop()
     this.#replay.stop()
     this.deps.clock.clearTimeout(this.#refreshTimer)
@@ -349,6 +366,35 @@ export class Router {
   }
 
   /**
+   * This process did not run for longer than the other hubs need to declare it dead (a SIGSTOP,
+   * a paused VM): they may have taken its keys over and numbered them meanwhile, and what it
+   * numbers now in its old epochs would reach its own subscribers ahead of theirs. So before
+   * numbering anything it gives up every key (the next message of each takes it over again above
+   * the epochs the others hold) and reads the other hubs' keys after its delivery cursors, as
+   * after a refuted death. Found before the first message is numbered: the check runs on the
+   * numbering path too, not only on its timer.
+   */
+  #stalled(gapMs: number): void {
+    this.stats.stalls++
+    this.deps.log.warn({ stalledMs: Math.round(gapMs), thresholdMs: this.deps.stallMs }, 'this hub did not run for longer than a death verdict takes; taking every key over again')
+    this.refutedDeath()
+  }
+
+  /**
+   * Another hub numbered `key` in a newer epoch while this one still sequenced it (a replica
+   * refused a copy, or the other hub handed the key back): this hub was paused or cut off past its
+   * death without hearing of it. It stops sequencing the key; the next message takes it over
+   * again (`KeyHandoff.acquire`) in an epoch above the other's, and this hub's subscribers get
+   * what the other numbered from the handed-over tail (`DeliveryCursors`, epoch change).
+   */
+  #superseded(key: string): void {
+    if (!this.deps.sequencer.owns(key)) return
+    this.deps.sequencer.release(key)
+    this.stats.superseded++
+    this.deps.log.info({ key }, 'another hub numbered this key meanwhile; taking it over again')
+  }
+
+  /**
    * Gives up sequencing every key (those lost are handed off first): the next message of each
    * re-acquires it (`KeyHandoff.acquire`) in a new epoch above every replica's. After a split
    * view of the ring (this hub was declared dead and refuted, or a hub it held dead is back), an
@@ -427,6 +473,7 @@ export class Router {
    */
   async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string): Promise<Offset & { confirmBy?: string[] }> {
     const { sequencer } = this.deps
+    this.#stallWatch?.check()
     if (!sequencer.owns(key)) {
       // A retry of this id may already be numbered, or waiting on this same take-over.
       const earlier = this.#seenBefore(key, id)
@@ -610,7 +657,7 @@ export class Router {
   #onMessage(from: string, m: RouterMessage): void {
     if (m.t === 'deliver') {
       this.stats.deliveriesReceived++
-      this.#cursors.deliver(from, { key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
+      this.#cursors.deliver(from, { key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos }, m.from)
     } else if (m.t === 'replica-confirm') this.#ingress.confirmations.confirmed(from, m.ids)
     else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
     else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
@@ -673,10 +720,16 @@ export class Router {
       // gets no copy confirmed, so it acknowledges nothing the new owner would not have.
       // Nor copies in an epoch older than one this hub knows for the key: another owner has
       // numbered it since (the sender was cut off or paused meanwhile, and is back).
-      const foreign = r.entries.find((e) => this.deps.ownerOf(e.key) !== from || e.epoch < (this.deps.topicLog.state(e.key)?.epoch ?? 0))
+      const foreign = r.entries.find((e) => this.deps.ownerOf(e.key) !== from)
       if (foreign) {
         this.stats.refusedNotOwner++
-        return { t: 'failed', reason: `${from} is not the owner of ${foreign.key} at epoch ${foreign.epoch} for ${this.deps.self}` }
+        return { t: 'failed', reason: `${from} is not the owner of ${foreign.key} for ${this.deps.self}` }
+      }
+      // `not-owner`: the sender stops sequencing the key and takes it over again (`superseded`).
+      const stale = r.entries.find((e) => e.epoch < (this.deps.topicLog.state(e.key)?.epoch ?? 0))
+      if (stale) {
+        this.stats.refusedNotOwner++
+        return { t: 'not-owner', key: stale.key }
       }
       await this.#replicator.store(r)
       return { t: 'ok' }
@@ -686,6 +739,11 @@ export class Router {
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e), oldest: this.deps.topicLog.oldest(r.key) ?? null }
     }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
+    if (r.t === 'handoff') {
+      // Handed back a key numbered elsewhere in an epoch at least this hub's: it was superseded.
+      const held = this.deps.sequencer.offsetOf(r.key)
+      if (held && held.epoch <= r.epoch) this.#superseded(r.key)
+    }
     if (r.t === 'key-state' || r.t === 'handoff') return this.#handoff.onRequest(r)
     if (r.t === 'publish-batch') {
       const results = await Promise.all(r.items.map((item) => this.#publishHere(item, from).catch((err: unknown): PublishReply => {
