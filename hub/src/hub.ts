@@ -23,6 +23,9 @@ import { TcpPeerBus } from './routing/tcp-peer-bus.js'
 import { MqttListeners } from './mqtt/listeners.js'
 import { readServerTls } from './mqtt/server-tls.js'
 import { FlapGuard } from './mqtt/flap-guard.js'
+import { OverloadGovernor } from './mqtt/overload-governor.js'
+import { ReadGate } from './mqtt/read-gate.js'
+import { processMemory, type ProcessMemory } from './base/process-memory.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
@@ -49,6 +52,8 @@ export interface HubDeps {
   log: Logger
   /** Defaults to a fresh registry with process metrics. */
   metrics?: HubMetrics
+  /** The memory the overload protection (`maxRssMb`) watches; this process's by default. */
+  memory?: ProcessMemory
 }
 
 export const WS_PATH = '/mqtt'
@@ -74,6 +79,7 @@ export class Hub {
       admin: AdminServer
       sys: SysTopics
       persistence: SqlitePersistence
+      overload: OverloadGovernor
       log: Logger
       router: Router
       bus: TcpPeerBus
@@ -107,13 +113,15 @@ export class Hub {
         onQueueFull: () => metrics.drops.inc({ reason: 'offline-queue-full' }),
       })
       const flaps = new FlapGuard({ maxConnects: config.flapMaxConnects, windowMs: config.flapWindowMs, banMs: config.flapBanMs, clock })
-      const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics, flaps })
+      const { overload, readGate } = startOverloadProtection(config, clock, deps.memory ?? processMemory(), log, metrics)
+      cleanups.unshift(() => overload.stop())
+      const auth = new MqttAuth({ credentials: users, allowAnonymous: config.allowAnonymous, log, metrics, flaps, overload })
       const emitter = new RingEmitter(createMqEmitter({ concurrency: 100 }), log)
       const brokerHooks: NonNullable<BrokerDeps['hooks']> = {}
-      const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config, mq: emitter.mq, hooks: brokerHooks, queues: persistence })
+      const broker = await createBroker({ id: config.id, persistence, auth, log, metrics, limits: config, mq: emitter.mq, hooks: brokerHooks, queues: persistence, overload })
       cleanups.unshift(() => closeBroker(broker))
 
-      const listeners = new MqttListeners({ broker, maxPacketBytes: config.maxPacketBytes, log, metrics })
+      const listeners = new MqttListeners({ broker, maxPacketBytes: config.maxPacketBytes, log, metrics, readGate })
       cleanups.unshift(() => listeners.close())
       const mqttPort = await listeners.listenTcp(config.host, config.mqtt)
       const mqttsPort = tls && config.mqtts !== undefined ? await listeners.listenTls(config.host, config.mqtts, tls) : null
@@ -237,7 +245,7 @@ export class Hub {
 
       admin.fallback(staticFiles(undefined, { onRefusedPath: (res) => admin.countBadRequest(res, 'bad-path') })) // the operator UI at / (issue 6)
       log.info({ ports, data: config.data, version: RINGHUB_VERSION, gossip: transport.address }, 'hub started')
-      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, log, router, bus, emitter, operator, channels })
+      return new Hub(config, ports, broker, db, users, metrics, cluster, { listeners, admin, sys, persistence, overload, log, router, bus, emitter, operator, channels })
     } catch (err) {
       for (const cleanup of cleanups) await cleanup()
       throw err
@@ -280,6 +288,7 @@ export class Hub {
     this.#stopped = true
     const { listeners, admin, sys, persistence, log } = this.parts
     sys.stop()
+    this.parts.overload.stop()
     this.parts.operator.stop()
     this.parts.channels.close()
     // The wills of the connected clients are due; published while this hub still routes.
@@ -302,4 +311,25 @@ export class Hub {
     this.db.close()
     log.info('hub stopped')
   }
+}
+
+/**
+ * The memory overload protection (`maxRssMb`; off at 0): the governor samples RSS on the clock
+ * and, while overloaded, closes the read gate every client connection passes through (listeners)
+ * and has the broker refuse connects and drop QoS 0 deliveries.
+ */
+function startOverloadProtection(config: HubConfig, clock: Clock, memory: ProcessMemory, log: Logger, metrics: HubMetrics): { overload: OverloadGovernor, readGate: ReadGate } {
+  const readGate = new ReadGate(() => overload.shed('read-paused'))
+  const overload: OverloadGovernor = new OverloadGovernor({
+    capBytes: config.maxRssMb * 1_048_576,
+    clock,
+    readMemory: () => memory.sample(),
+    reclaim: () => memory.reclaim(),
+    log: log.child({ component: 'overload' }),
+    onChange: (active) => { if (active) readGate.close(); else readGate.open() },
+  })
+  metrics.overloadSource = () => ({ active: overload.active, capBytes: config.maxRssMb * 1_048_576, ...overload.stats })
+  overload.start()
+  if (overload.active) log.warn({ maxRssMb: config.maxRssMb }, 'RSS is above the memory cap\'s high-water mark at start: raise maxRssMb')
+  return { overload, readGate }
 }

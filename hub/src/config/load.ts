@@ -30,6 +30,7 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   flapMaxConnects: 0,
   flapWindowMs: 60_000,
   flapBanMs: 300_000,
+  maxRssMb: 0,
   groupCommitMs: 0,
   storeSync: 'normal',
   sysIntervalMs: 10_000,
@@ -51,6 +52,9 @@ export const DEFAULTS: Omit<HubConfig, 'id' | 'data'> = {
   logRetentionBytes: 4_194_304,
   adminToken: undefined,
 }
+
+/** Smallest memory cap taken: a Node.js process with the hub loaded is already near it. */
+export const MIN_MAX_RSS_MB = 64
 
 const BY_FLAG = new Map(OPTIONS.map((o) => [o.flag, o]))
 const BY_KEY = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.key, o]))
@@ -181,6 +185,9 @@ export function loadConfig(sources: LoadSources = {}): HubConfig {
   if (cfg.tlsClientCerts !== 'off') {
     if (!cfg.tlsCa) throw new ConfigError('tlsClientCerts', `${cfg.tlsClientCerts} client certificates need tlsCa (the CA that signs them)`)
     if (cfg.mqtts === undefined && cfg.adminTls === undefined) throw new ConfigError('tlsClientCerts', 'client certificates need a TLS listener (mqtts or adminTls)')
+  }
+  if (cfg.maxRssMb !== 0 && cfg.maxRssMb < MIN_MAX_RSS_MB) {
+    throw new ConfigError('maxRssMb', `${cfg.maxRssMb} MiB is below ${MIN_MAX_RSS_MB} MiB: a hub needs more than that idle (0 turns the cap off)`)
   }
   const linkTls = [cfg.interHubTlsCert, cfg.interHubTlsKey, cfg.interHubTlsCa]
   if (linkTls.some((f) => f !== undefined) && !linkTls.every((f) => f !== undefined)) {

@@ -114,6 +114,30 @@ export class HubMetrics {
   readonly storeErrors = new Counter({ name: 'ringhub_store_errors_total', help: 'Failed SQLite writes and commits, by reason (disk-full, io, busy, other); nothing a failed one carried was acknowledged', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly storeWritable = new Gauge({ name: 'ringhub_store_writable', help: '1 while the last SQLite write committed, 0 from a failed one (a full disk) until one commits again', registers: [this.registry] })
 
+  /** Memory overload protection (overload-governor.ts), read at scrape time once the hub runs. */
+  overloadSource: (() => { active: boolean, capBytes: number, episodes: number, activeMs: number, peakRssBytes: number, shed: Record<string, number> }) | undefined
+  readonly overloadActive = new Gauge({
+    name: 'ringhub_overload_active', help: '1 while the hub is overloaded (memory in use above 75 % of --max-rss-mb until below 65 %): client reads paused, new connections refused (CONNACK 0x03), QoS 0 deliveries dropped', registers: [this.registry],
+    collect: () => { this.overloadActive.set(this.overloadSource?.().active === true ? 1 : 0) },
+  })
+  readonly overloadEvents = counterFrom(this.registry, 'ringhub_overload_events_total', 'Memory overload episodes begun', (set) => {
+    if (this.overloadSource) set(this.overloadSource().episodes)
+  })
+  readonly overloadSeconds = counterFrom(this.registry, 'ringhub_overload_seconds_total', 'Time spent overloaded, seconds', (set) => {
+    if (this.overloadSource) set(this.overloadSource().activeMs / 1000)
+  })
+  readonly overloadShed = counterFrom(this.registry, 'ringhub_overload_shed_total', 'What memory overload shed, by action: qos0-dropped (QoS 0 deliveries, also in ringhub_dropped_total{reason="overload"}), connect-refused (CONNACK 0x03, also in ringhub_auth_failures_total{reason="overloaded"}), read-paused (connections whose reads were held)', (set) => {
+    for (const [action, n] of Object.entries(this.overloadSource?.().shed ?? {})) set(n, { action })
+  }, ['action'])
+  readonly memoryCap = new Gauge({
+    name: 'ringhub_memory_cap_bytes', help: 'The process memory cap (--max-rss-mb), bytes; 0 = off', registers: [this.registry],
+    collect: () => { this.memoryCap.set(this.overloadSource?.().capBytes ?? 0) },
+  })
+  readonly memoryPeak = new Gauge({
+    name: 'ringhub_memory_rss_peak_bytes', help: 'Highest RSS the overload protection sampled (every 100 ms while --max-rss-mb is set), bytes', registers: [this.registry],
+    collect: () => { this.memoryPeak.set(this.overloadSource?.().peakRssBytes ?? 0) },
+  })
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.storeWritable.set(1)
     // Every reason (store/store-failure.ts) from the start, at 0, so a dashboard's rate() sees the first failure.

@@ -3,6 +3,7 @@ import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { aclAllows, clientIdAllowed, ownResumeTopic, willAllowed, type Identity } from './acl.js'
 import type { FlapGuard } from './flap-guard.js'
+import type { OverloadGovernor } from './overload-governor.js'
 import { certificateIdentity, certificateUser } from './server-tls.js'
 
 /** Checks a username/password pair; returns the role, or undefined when refused. */
@@ -46,6 +47,8 @@ export class MqttAuth {
     metrics: HubMetrics
     /** Flapping detection (`--flap-max-connects`); absent or off: every CONNECT is judged on its own. */
     flaps?: FlapGuard
+    /** Memory overload protection: CONNECTs get CONNACK 0x03 while it is active. */
+    overload?: Pick<OverloadGovernor, 'active' | 'shed'>
   }) {}
 
   identityOf(client: Client): Identity | undefined {
@@ -61,6 +64,14 @@ export class MqttAuth {
   readonly authenticate = (client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, callback: (err: AuthenticateError | null, ok: boolean | null) => void): void => {
     const facts = this.#connects.get(client)
     this.#connects.delete(client)
+    // Overloaded (EMQX's backoff_new_conn): a new client would bring new work and memory; 0x03
+    // tells it to come back later, or to try another hub. Judged first: a refusal here is not a
+    // connect the flapping detection should count.
+    const overload = this.deps.overload
+    if (overload?.active === true) {
+      overload.shed('connect-refused')
+      return this.#refuse(client, callback, 3, 'overloaded', 'server unavailable: hub overloaded (memory above its high-water mark)', username)
+    }
     const ban = facts ? this.deps.flaps?.connecting(facts.clientId) : undefined
     if (ban) {
       if (ban.banned) this.deps.metrics.flapBans.inc()

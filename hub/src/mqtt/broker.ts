@@ -8,6 +8,7 @@ import { MAX_CLIENT_ID_BYTES, type MqttAuth } from './auth.js'
 import { deliverFromQueue, installMaxQosDelivery } from './max-qos-delivery.js'
 import { beginQueueFirst, catchUp, isDrainingQueue, type QueueRows } from './queue-first.js'
 import { createMqEmitter } from './mq-emitter.js'
+import type { OverloadGovernor } from './overload-governor.js'
 
 /** The limits aedes enforces itself; documented with the options they come from. */
 export type BrokerLimits = Pick<HubConfig, 'connectTimeoutMs' | 'drainTimeoutMs' | 'queueLimit' | 'maxInflightInbound' | 'maxTopicLevels' | 'keepaliveLimitS'>
@@ -27,6 +28,8 @@ export interface BrokerDeps {
   /** Filled in once the hub is in a ring: runs after a client authenticated, before aedes
    *  restores its session (SessionHandoff.connecting). A failure is logged; the client goes on. */
   hooks?: { authenticated?: (client: Client) => Promise<void> | undefined }
+  /** Memory overload protection (`--max-rss-mb`): QoS 0 deliveries are dropped while it is active. */
+  overload?: Pick<OverloadGovernor, 'active' | 'shed'>
 }
 
 /**
@@ -49,7 +52,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Aedes> {
     // aedes checks this for MQTT 3.1 only; auth.ts refuses longer ids for every version.
     maxClientsIdLength: MAX_CLIENT_ID_BYTES,
     preConnect: (client, packet, callback) => {
-      installMaxQosDelivery(client, () => metrics.drops.inc({ reason: 'slow-consumer' }))
+      installMaxQosDelivery(client, {
+        onSlowConsumerDrop: () => metrics.drops.inc({ reason: 'slow-consumer' }),
+        overloaded: () => deps.overload?.active === true,
+        onOverloadDrop: () => {
+          metrics.drops.inc({ reason: 'overload' })
+          deps.overload?.shed('qos0-dropped')
+        },
+      })
       if (!packet.clean) beginQueueFirst(client)
       auth.preConnect(client, packet, callback)
     },

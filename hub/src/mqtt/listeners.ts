@@ -7,6 +7,7 @@ import type { Aedes } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
 import { installFrameGuard } from './frame-guard.js'
+import type { ReadGate } from './read-gate.js'
 import { countTlsHandshakeFailures, type ServerTls } from './server-tls.js'
 import { coalesceWrites, countWrites } from './write-hooks.js'
 
@@ -25,6 +26,8 @@ export interface ListenerDeps {
   maxPacketBytes: number
   log: Logger
   metrics: HubMetrics
+  /** Stops reading from connected clients while the hub is overloaded (overload-governor.ts); none: never. */
+  readGate?: ReadGate
 }
 
 /**
@@ -56,6 +59,8 @@ export class MqttListeners {
         log.warn({ listener, reason, remote: remoteOf(conn, req) }, 'bad MQTT framing; connection closed')
       },
     })
+    // aedes sets `conn.client`; once its CONNACK went out, the connection is one the gate holds.
+    this.deps.readGate?.install(conn, () => (conn as { client?: { connackSent?: boolean } }).client?.connackSent === true)
     countWrites(conn, (n) => { traffic.bytesOut += n })
     coalesceWrites(conn)
     broker.handle(conn, req)

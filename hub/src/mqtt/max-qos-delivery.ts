@@ -2,6 +2,7 @@ import type { Client } from 'aedes'
 import { topicMatches } from '../ring/topic-match.js'
 import type { PacketLike } from '../store/packet-codec.js'
 import { isDrainingQueue } from './queue-first.js'
+import { nextTurn } from '../base/next-turn.js'
 
 type Deliver = (packet: { topic: string, qos: 0 | 1 | 2, retain?: boolean }, cb: () => void) => void
 
@@ -24,7 +25,16 @@ interface DeliveringClient {
  * exact-topic subscription's QoS when one exists (lib/client.js deliverQoS), so `a/b` at QoS 0
  * next to `a/#` at QoS 1 delivers at QoS 0.
  */
-export function installMaxQosDelivery(client: Client, onSlowConsumerDrop: () => void = () => {}): void {
+export interface QoS0Shedding {
+  /** A QoS 0 delivery was dropped for a client whose socket is backed up. */
+  onSlowConsumerDrop?: () => void
+  /** True while the hub is overloaded (overload-governor.ts): every QoS 0 delivery is dropped. */
+  overloaded?: () => boolean
+  /** A QoS 0 delivery was dropped because the hub is overloaded. */
+  onOverloadDrop?: () => void
+}
+
+export function installMaxQosDelivery(client: Client, shedding: QoS0Shedding = {}): void {
   const c = client as unknown as DeliveringClient
   const deliver0 = c.deliver0
   const deliverQoS = c.deliverQoS
@@ -41,8 +51,18 @@ export function installMaxQosDelivery(client: Client, onSlowConsumerDrop: () => 
     // written behind what waits (buffered until it drains or is closed) and `cb` called now.
     const backedUp = !fromQueue && conn?.writableNeedDrain === true
     if (qos === 0) {
+      // Overloaded: QoS 0 is at most once, so it is what the hub sheds first (EMQX drops QoS 0
+      // too when a queue is full); QoS 1/2 is never dropped, only not read (read-gate.ts).
+      // `cb` in the next turn, as aedes' own deliver0 does: called at once, a run of dropped
+      // deliveries would complete inside mqemitter's release loop, whose trampoline
+      // (mq-emitter.ts) then starts a later message before an earlier one, and aedes' per-client
+      // dedupe drops the earlier one as a duplicate: a QoS 1 message lost (measured).
+      if (shedding.overloaded?.() === true) {
+        shedding.onOverloadDrop?.()
+        return nextTurn(cb)
+      }
       if (!backedUp) return deliver0(packet, cb)
-      onSlowConsumerDrop()
+      shedding.onSlowConsumerDrop?.()
       return cb()
     }
     // Queued for this persistent client, whose queue is being sent: the queue sends it, in order

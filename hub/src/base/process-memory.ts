@@ -1,0 +1,48 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+/** One look at the process's memory. */
+export interface MemorySample {
+  /** Resident set size, bytes. */
+  rssBytes: number
+  /**
+   * Bytes of the JavaScript heap that are resident but free (heap total − heap used). V8 keeps
+   * heap it grew under load and fills it again before it asks the OS for more, so this much of
+   * RSS can be allocated again without RSS growing.
+   */
+  heapFreeBytes: number
+}
+
+/** The process's memory as the overload protection sees it (overload-governor.ts). */
+export interface ProcessMemory {
+  sample(): MemorySample
+  /** Collects garbage now and gives what it can back to the OS, if the runtime allows it. */
+  reclaim(): void
+}
+
+type Gc = (options?: { type?: 'major' | 'minor', execution?: 'sync' | 'async', flavor?: 'regular' | 'last-resort' }) => void
+
+/**
+ * The real process's memory. `process.memoryUsage()` reads RSS and the heap's totals (no heap
+ * walk), cheap enough every 100 ms. A GC on demand needs `gc()`, which Node only exposes with
+ * --expose-gc: the flag is set at run time and the function taken from a fresh context (the way
+ * to get it without changing how the process is started); done on first use, so only a hub with
+ * a cap does it. The `last-resort` flavour is V8's memory-reducing collection, which also
+ * returns free heap pages to the OS (a plain full GC frees them for V8 alone: RSS stays).
+ */
+export function processMemory(): ProcessMemory {
+  let gc: Gc | undefined
+  return {
+    sample: () => {
+      const m = process.memoryUsage()
+      return { rssBytes: m.rss, heapFreeBytes: Math.max(0, m.heapTotal - m.heapUsed) }
+    },
+    reclaim: () => {
+      if (gc === undefined) {
+        setFlagsFromString('--expose-gc')
+        gc = runInNewContext('gc') as Gc
+      }
+      gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+    },
+  }
+}

@@ -1,0 +1,159 @@
+import type { Clock, TimerHandle } from '../base/clock.js'
+import type { Logger } from '../base/log.js'
+import type { MemorySample } from '../base/process-memory.js'
+
+/** Fraction of the cap at which the governor turns overload on. */
+export const HIGH_WATER_FRACTION = 0.75
+/** Fraction of the cap below which it turns overload off again. */
+export const LOW_WATER_FRACTION = 0.65
+/** How often RSS is sampled, ms. */
+export const SAMPLE_MS = 100
+/**
+ * Samples in a row without a new low after which an episode is re-judged. Between the marks, it
+ * ends: native memory (SQLite, freed buffers glibc keeps) may settle above the low-water mark
+ * once the load is gone and never reach it, and below high water and no longer falling is as
+ * small as the hub gets. At or above high water, garbage is collected (`reclaim`) and the count
+ * starts again; if that plateau is still at high water the episode ends all the same. Measured
+ * (test/faults/capacity.fault.ts): once reads stop, V8 allocates nothing, finishes no sweep and
+ * goes on counting ~150 MB of heap as used that a heap snapshot shows is garbage; reading again
+ * settles it, and memory truly in use starts a new episode at once.
+ */
+export const PLATEAU_SAMPLES = 5
+
+/** What the governor sheds or refuses while overloaded, for the counters. */
+export type ShedAction = 'qos0-dropped' | 'connect-refused' | 'read-paused'
+
+export interface OverloadGovernorOptions {
+  /** The process memory cap, bytes; 0 = off (never overloaded). */
+  capBytes: number
+  clock: Pick<Clock, 'setInterval' | 'clearInterval' | 'monotonicMs'>
+  /** The process's memory now. */
+  readMemory: () => MemorySample
+  /**
+   * Asks the runtime to collect garbage now (a full GC); called when an episode starts. Under
+   * load V8 lets old space fill with garbage before a major GC, and once reads are paused little
+   * allocation is left to trigger one: without it RSS could stay above the low-water mark with
+   * nothing live in it.
+   */
+  reclaim?: () => void
+  log: Logger
+  /** Told of every change of state (the hub resumes paused connections on `false`). */
+  onChange?: (active: boolean) => void
+}
+
+/**
+ * The hub's memory overload protection, after EMQX's `overload_protection` (which backs off new
+ * connections and work while the node is overloaded). Memory is sampled every SAMPLE_MS on the
+ * clock; what counts is the memory in use: RSS less the free space V8 keeps in its heap (which it
+ * fills again before RSS grows: after a burst RSS stays up with nothing in it, and judging RSS
+ * alone would keep the hub overloaded with nothing to shed). At or above HIGH_WATER_FRACTION of
+ * the cap the hub is overloaded until it falls below LOW_WATER_FRACTION (hysteresis, or a plateau
+ * below high water, see PLATEAU_SAMPLES). While it is, the hub stops reading from connected clients (TCP flow control pushes back on publishers:
+ * nothing read is nothing lost, QoS 1 included), refuses new connections with CONNACK 0x03 and
+ * drops QoS 0 deliveries. Each episode is logged once when it starts and once when it ends, with
+ * what it shed; everything is counted.
+ */
+export class OverloadGovernor {
+  #active = false
+  #timer: TimerHandle | undefined
+  #episodes = 0
+  #reclaims = 0
+  #activeMs = 0
+  #episodeStartMs = 0
+  #peakRssBytes = 0
+  #lastInUseBytes = 0
+  /** Lowest RSS of this episode and how many samples ago it was seen (plateau detection). */
+  #episodeLowBytes = Infinity
+  #samplesSinceLow = 0
+  #reclaimedAtPlateau = false
+  readonly #shed: Record<ShedAction, number> = { 'qos0-dropped': 0, 'connect-refused': 0, 'read-paused': 0 }
+  #episodeShed: Record<ShedAction, number> = { 'qos0-dropped': 0, 'connect-refused': 0, 'read-paused': 0 }
+
+  constructor(private readonly opts: OverloadGovernorOptions) {}
+
+  get enabled(): boolean { return this.opts.capBytes > 0 }
+  get highWaterBytes(): number { return Math.round(this.opts.capBytes * HIGH_WATER_FRACTION) }
+  get lowWaterBytes(): number { return Math.round(this.opts.capBytes * LOW_WATER_FRACTION) }
+
+  /** True while overloaded: pause reads, refuse connects, drop QoS 0. */
+  get active(): boolean { return this.#active }
+
+  start(): void {
+    if (!this.enabled || this.#timer) return
+    this.sample()
+    this.#timer = this.opts.clock.setInterval(() => this.sample(), SAMPLE_MS)
+    this.#timer.unref()
+  }
+
+  stop(): void {
+    this.opts.clock.clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Takes one sample and changes state if it crosses a mark. Called by the timer; public for tests. */
+  sample(): void {
+    if (!this.enabled) return
+    const memory = this.opts.readMemory()
+    const inUse = memory.rssBytes - memory.heapFreeBytes
+    this.#lastInUseBytes = inUse
+    this.#peakRssBytes = Math.max(this.#peakRssBytes, memory.rssBytes)
+    if (!this.#active) {
+      if (inUse >= this.highWaterBytes) this.#enter(inUse)
+      return
+    }
+    if (inUse < this.#episodeLowBytes) {
+      this.#episodeLowBytes = inUse
+      this.#samplesSinceLow = 0
+      this.#reclaimedAtPlateau = false
+    } else {
+      this.#samplesSinceLow++
+    }
+    if (inUse < this.lowWaterBytes) return this.#leave(inUse, 'below low water')
+    if (this.#samplesSinceLow < PLATEAU_SAMPLES) return
+    if (inUse < this.highWaterBytes) return this.#leave(inUse, 'settled below high water')
+    if (this.#reclaimedAtPlateau) return this.#leave(inUse, 'stopped falling after a collection')
+    // Still at high water and no longer falling: with reads paused little is allocated, so V8
+    // starts no collection of its own and the garbage of the burst stays counted. Collect it.
+    this.#samplesSinceLow = 0
+    this.#reclaimedAtPlateau = true
+    this.#reclaims++
+    this.opts.reclaim?.()
+  }
+
+  /** Counts one thing shed or refused because of overload. */
+  shed(action: ShedAction): void {
+    this.#shed[action]++
+    this.#episodeShed[action]++
+  }
+
+  get stats(): { episodes: number, reclaims: number, activeMs: number, inUseBytes: number, peakRssBytes: number, shed: Readonly<Record<ShedAction, number>> } {
+    const ongoing = this.#active ? this.opts.clock.monotonicMs() - this.#episodeStartMs : 0
+    return { episodes: this.#episodes, reclaims: this.#reclaims, activeMs: this.#activeMs + ongoing, inUseBytes: this.#lastInUseBytes, peakRssBytes: this.#peakRssBytes, shed: { ...this.#shed } }
+  }
+
+  #enter(inUse: number): void {
+    this.#active = true
+    this.#episodes++
+    this.#episodeStartMs = this.opts.clock.monotonicMs()
+    this.#episodeLowBytes = inUse
+    this.#samplesSinceLow = 0
+    this.#reclaimedAtPlateau = false
+    this.#episodeShed = { 'qos0-dropped': 0, 'connect-refused': 0, 'read-paused': 0 }
+    this.opts.log.warn({ inUseMb: mb(inUse), highWaterMb: mb(this.highWaterBytes), capMb: mb(this.opts.capBytes) }, 'memory overload: pausing client reads, refusing new connections, dropping QoS 0 deliveries')
+    this.opts.onChange?.(true)
+    this.#reclaims++
+    this.opts.reclaim?.()
+  }
+
+  #leave(inUse: number, why: string): void {
+    this.#active = false
+    const durationMs = this.opts.clock.monotonicMs() - this.#episodeStartMs
+    this.#activeMs += durationMs
+    this.opts.log.warn({ inUseMb: mb(inUse), lowWaterMb: mb(this.lowWaterBytes), durationMs: Math.round(durationMs), why, shed: this.#episodeShed }, 'memory overload over: reading from clients again')
+    this.opts.onChange?.(false)
+  }
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 1_048_576)
+}

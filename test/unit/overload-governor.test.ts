@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../../hub/src/base/manual-clock.js'
+import { silentLogger } from '../../hub/src/base/log.js'
+import { loadConfig } from '../../hub/src/config/load.js'
+import { OverloadGovernor, PLATEAU_SAMPLES, SAMPLE_MS } from '../../hub/src/mqtt/overload-governor.js'
+
+const MB = 1_048_576
+const CAP = 100 * MB // high water 75 MB, low water 65 MB
+
+function governor(capBytes = CAP): { gov: OverloadGovernor, clock: ManualClock, set: (inUseMb: number, heapFreeMb?: number) => void, changes: boolean[], reclaims: () => number } {
+  const clock = new ManualClock()
+  let memory = { rssBytes: 10 * MB, heapFreeBytes: 0 }
+  const changes: boolean[] = []
+  let reclaims = 0
+  const gov = new OverloadGovernor({
+    capBytes, clock, log: silentLogger(),
+    readMemory: () => memory,
+    reclaim: () => { reclaims++ },
+    onChange: (active) => changes.push(active),
+  })
+  gov.start()
+  return { gov, clock, set: (inUseMb, heapFreeMb = 0) => { memory = { rssBytes: (inUseMb + heapFreeMb) * MB, heapFreeBytes: heapFreeMb * MB } }, changes, reclaims: () => reclaims }
+}
+
+describe('OverloadGovernor', () => {
+  it('is off with a cap of 0: never samples, never active', () => {
+    const { gov, clock, set, changes } = governor(0)
+    set(10_000)
+    clock.advance(10 * SAMPLE_MS)
+    expect(gov.active).toBe(false)
+    expect(changes).toEqual([])
+    expect(clock.pending).toBe(0)
+  })
+
+  it.each([
+    // [memory in use MB, then, expected active after each]
+    ['stays off below high water', [74, 70, 74], [false, false, false]],
+    ['turns on at high water', [74, 75], [false, true]],
+    ['stays on between the marks (hysteresis)', [80, 70, 66, 70], [true, true, true, true]],
+    ['turns off below low water', [80, 70, 64], [true, true, false]],
+    ['turns on again at high water only', [80, 60, 70, 74, 75], [true, false, false, false, true]],
+  ] as const)('%s', (_name, inUse, expected) => {
+    const { gov, clock, set } = governor()
+    const seen: boolean[] = []
+    for (const mb of inUse) {
+      set(mb)
+      clock.advance(SAMPLE_MS)
+      seen.push(gov.active)
+    }
+    expect(seen).toEqual(expected)
+  })
+
+  it('judges memory in use: RSS less the free heap V8 keeps', () => {
+    const { gov, clock, set } = governor()
+    set(60, 40) // RSS 100 MB, of which 40 free heap
+    clock.advance(SAMPLE_MS)
+    expect(gov.active).toBe(false)
+    expect(gov.stats.peakRssBytes).toBe(100 * MB)
+  })
+
+  it('reclaims when an episode starts, and ends an episode that settles between the marks', () => {
+    const { gov, clock, set, changes, reclaims } = governor()
+    set(90)
+    clock.advance(SAMPLE_MS)
+    expect(reclaims()).toBe(1)
+    set(70) // falls, then stays: no new low for PLATEAU_SAMPLES samples
+    for (let i = 0; i <= PLATEAU_SAMPLES; i++) clock.advance(SAMPLE_MS)
+    expect(gov.active).toBe(false)
+    expect(changes).toEqual([true, false])
+  })
+
+  it('collects garbage once at a plateau above high water before it lets go', () => {
+    const { gov, clock, set, reclaims } = governor()
+    set(90)
+    clock.advance(SAMPLE_MS)
+    for (let i = 0; i < PLATEAU_SAMPLES; i++) clock.advance(SAMPLE_MS)
+    expect(gov.active).toBe(true)
+    expect(reclaims()).toBe(2)
+    for (let i = 0; i < PLATEAU_SAMPLES; i++) clock.advance(SAMPLE_MS)
+    expect(gov.active).toBe(false)
+    expect(reclaims()).toBe(2)
+  })
+
+  it('counts episodes, time overloaded and what was shed, in total and per episode', () => {
+    const { gov, clock, set } = governor()
+    set(80)
+    clock.advance(SAMPLE_MS)
+    gov.shed('qos0-dropped')
+    gov.shed('qos0-dropped')
+    gov.shed('connect-refused')
+    clock.advance(5 * SAMPLE_MS)
+    set(50)
+    clock.advance(SAMPLE_MS)
+    set(80)
+    clock.advance(SAMPLE_MS)
+    gov.shed('read-paused')
+    const stats = gov.stats
+    expect(stats.episodes).toBe(2)
+    expect(stats.shed).toEqual({ 'qos0-dropped': 2, 'connect-refused': 1, 'read-paused': 1 })
+    expect(stats.activeMs).toBe(6 * SAMPLE_MS)
+    gov.stop()
+    expect(clock.pending).toBe(0)
+  })
+})
+
+describe('maxRssMb option', () => {
+  it.each([
+    ['0', 0], ['64', 64], ['2048', 2048],
+  ] as const)('takes --max-rss-mb %s', (raw, want) => {
+    expect(loadConfig({ argv: ['--max-rss-mb', raw], overrides: { id: 'h', data: '/tmp/x' } }).maxRssMb).toBe(want)
+  })
+
+  it.each([
+    ['10', /below 64 MiB/], ['-1', /out of range/], ['abc', /not an integer/], ['2000000', /out of range/],
+  ] as const)('refuses --max-rss-mb %s with a clear error', (raw, why) => {
+    expect(() => loadConfig({ argv: ['--max-rss-mb', raw], overrides: { id: 'h', data: '/tmp/x' } })).toThrow(why)
+  })
+})
