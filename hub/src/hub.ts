@@ -318,18 +318,20 @@ export class Hub {
  * and, while overloaded, closes the read gate every client connection passes through (listeners)
  * and has the broker refuse connects and drop QoS 0 deliveries.
  */
-function startOverloadProtection(config: HubConfig, clock: Clock, memory: ProcessMemory, log: Logger, metrics: HubMetrics): { overload: OverloadGovernor, readGate: ReadGate } {
+function startOverloadProtection(config: HubConfig, clock: Clock, memory: ProcessMemory, log: Logger, metrics: HubMetrics): { overload: OverloadGovernor, readGate: ReadGate | undefined } {
+  const capBytes = config.maxRssMb * 1_048_576
   const readGate = new ReadGate(() => overload.shed('read-paused'))
   const overload: OverloadGovernor = new OverloadGovernor({
-    capBytes: config.maxRssMb * 1_048_576,
+    capBytes,
     clock,
     readMemory: () => memory.sample(),
     reclaim: () => memory.reclaim(),
     log: log.child({ component: 'overload' }),
     onChange: (active) => { if (active) readGate.close(); else readGate.open() },
   })
-  metrics.overloadSource = () => ({ active: overload.active, capBytes: config.maxRssMb * 1_048_576, ...overload.stats })
+  metrics.overloadSource = () => ({ active: overload.active, capBytes, ...overload.stats })
   overload.start()
   if (overload.active) log.warn({ maxRssMb: config.maxRssMb }, 'RSS is above the memory cap\'s high-water mark at start: raise maxRssMb')
-  return { overload, readGate }
+  // No cap: no gate, so no connection's reads and writes go through one.
+  return { overload, readGate: overload.enabled ? readGate : undefined }
 }

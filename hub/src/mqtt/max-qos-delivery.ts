@@ -2,7 +2,6 @@ import type { Client } from 'aedes'
 import { topicMatches } from '../ring/topic-match.js'
 import type { PacketLike } from '../store/packet-codec.js'
 import { isDrainingQueue } from './queue-first.js'
-import { nextTurn } from '../base/next-turn.js'
 
 type Deliver = (packet: { topic: string, qos: 0 | 1 | 2, retain?: boolean }, cb: () => void) => void
 
@@ -53,16 +52,12 @@ export function installMaxQosDelivery(client: Client, shedding: QoS0Shedding = {
     if (qos === 0) {
       // Overloaded: QoS 0 is at most once, so it is what the hub sheds first (EMQX drops QoS 0
       // too when a queue is full); QoS 1/2 is never dropped, only not read (read-gate.ts).
-      // `cb` in the next turn, as aedes' own deliver0 does: called at once, a run of dropped
-      // deliveries would complete inside mqemitter's release loop, whose trampoline
-      // (mq-emitter.ts) then starts a later message before an earlier one, and aedes' per-client
-      // dedupe drops the earlier one as a duplicate: a QoS 1 message lost (measured).
-      if (shedding.overloaded?.() === true) {
-        shedding.onOverloadDrop?.()
-        return nextTurn(cb)
-      }
-      if (!backedUp) return deliver0(packet, cb)
-      shedding.onSlowConsumerDrop?.()
+      // A run of drops completes synchronously inside mqemitter's release loop; mq-emitter.ts
+      // keeps the order of what it defers meanwhile (test/unit/mq-emitter-order.test.ts).
+      const overloaded = shedding.overloaded?.() === true
+      if (!overloaded && !backedUp) return deliver0(packet, cb)
+      if (overloaded) shedding.onOverloadDrop?.()
+      else shedding.onSlowConsumerDrop?.()
       return cb()
     }
     // Queued for this persistent client, whose queue is being sent: the queue sends it, in order

@@ -88,8 +88,9 @@ export class Replicator {
     const to = this.deps.replicasOf(entry.key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
     // Fewer live hubs than copies wanted, while some of the ring are dead (not left): this hub may
     // be on the small side of a partition, or alone; it must not acknowledge what nobody else holds.
-    const wanted = Math.min(this.deps.replicationFactor, this.deps.knownHubs?.() ?? 1)
-    if (to.length + 1 < wanted) {
+    // (Asked only when the replica set is short: counting the members is not for every message.)
+    const short = to.length + 1 < this.deps.replicationFactor
+    if (short && to.length + 1 < Math.min(this.deps.replicationFactor, this.deps.knownHubs?.() ?? 1)) {
       this.deps.stats.replicaFailures++
       return TOO_FEW
     }
