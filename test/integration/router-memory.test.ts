@@ -23,12 +23,19 @@ interface TestHub { id: string, router: Router, db: HubDb, log: TopicLog, delive
 const open: HubDb[] = []
 afterEach(() => { for (const db of open.splice(0)) db.close() })
 
-function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: Map<string, TestHub>, ids: string[], setRing: (ids: string[]) => void } {
+/**
+ * `setRing` changes every hub's view of the live ring; `setView` one hub's alone (a hub cut off
+ * from the others sees them dead while they see it dead). Every hub knows all `n` hubs (dead
+ * ones are remembered, as SWIM does: `knownHubs`).
+ */
+function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: Map<string, TestHub>, ids: string[], setRing: (ids: string[]) => void, setView: (id: string, ids: string[] | undefined) => void } {
   const clock = new ManualClock()
   const net = new MemoryBusNetwork(clock, 1)
   const ids = Array.from({ length: n }, (_, i) => `h${i + 1}`)
   let ring = new Ring(ids)
   let alive = [...ids]
+  const views = new Map<string, { ring: Ring, alive: string[] }>()
+  const view = (id: string): { ring: Ring, alive: string[] } => views.get(id) ?? { ring, alive }
   const hubs = new Map<string, TestHub>()
   for (const id of ids) {
     const db = HubDb.open({ path: ':memory:', clock, log: silentLogger(), groupCommitMs: 0 })
@@ -37,7 +44,8 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
     const delivered: Delivery[] = []
     const retained = new MapRetained()
     const router = new Router({
-      self: id, bus: net.bus(id), ownerOf: (key) => ring.ownerOf(key), replicasOf: (key, k) => ring.replicasOf(key, k), peers: () => alive.filter((p) => p !== id),
+      self: id, bus: net.bus(id), ownerOf: (key) => view(id).ring.ownerOf(key), replicasOf: (key, k) => view(id).ring.replicasOf(key, k), peers: () => view(id).alive.filter((p) => p !== id),
+      knownHubs: () => n,
       sequencer: new Sequencer({ log, clock }), topicLog: log, retained, deliverLocal: (d) => { delivered.push(d) }, clock, log: silentLogger(), keyDepth: 2,
     })
     hubs.set(id, { id, router, db, log, delivered, retained })
@@ -45,7 +53,11 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
   // As hubs do when they see each other join: a hub takes keys over only once it knows every
   // peer's interest.
   for (const h of hubs.values()) h.router.refreshInterest()
-  return { clock, net, hubs, ids, setRing: (next) => { alive = next; ring = new Ring(next) } }
+  return {
+    clock, net, hubs, ids,
+    setRing: (next) => { alive = next; ring = new Ring(next) },
+    setView: (id, next) => { if (next) views.set(id, { ring: new Ring(next), alive: next }); else views.delete(id) },
+  }
 }
 
 /** Runs virtual time in small steps while `promise` is pending (group commit uses real turns). */
@@ -370,6 +382,41 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const offset = await settle(clock, pending) as { epoch: number, seq: number }
     const owner = new Ring(['h1', 'h3']).ownerOf(key) as string
     expect(hub(hubs, owner).log.since(key, { epoch: 0, seq: 0 }).map((e) => `${e.epoch}:${e.seq}:${e.payload.toString()}`)).toEqual([`${offset.epoch}:${offset.seq}:m1`])
+  })
+
+  it('a hub cut off from the others numbers no QoS 1 message (nobody could copy it) and takes no key over (not even for QoS 0); after the heal the retries are numbered in publish order', async () => {
+    const { clock, net, hubs, ids, setView } = ringOf(3)
+    const full = new Ring(ids)
+    const own = keyOwnedBy(full, 'h3')
+    const theirs = keyOwnedBy(full, 'h1')
+    const h3 = hub(hubs, 'h3')
+    await settle(clock, h3.router.publish({ topic: `${own}/t`, payload: Buffer.from('m0'), qos: 1, retain: false }))
+    // The cut: h3 sees h1 and h2 dead, they see h3 dead.
+    for (const other of ['h1', 'h2']) net.cut('h3', other)
+    setView('h3', ['h3'])
+    for (const other of ['h1', 'h2']) setView(other, ['h1', 'h2'])
+    for (const id of ids) hub(hubs, id).router.ownershipChanged()
+    const answers: string[] = []
+    const send = (topic: string, payload: string, qos: 0 | 1): Promise<unknown> => {
+      const p = h3.router.publish({ topic, payload: Buffer.from(payload), qos, retain: false })
+      p.then(() => answers.push(payload), () => answers.push(`${payload} failed`))
+      return p
+    }
+    const pending = [send(`${own}/t`, 'm1', 1), send(`${own}/t`, 'm2', 1), send(`${theirs}/t`, 'q1', 0)]
+    await run(clock, 3_000)
+    expect(answers).toEqual([])
+    expect(h3.log.since(own, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['m0'])
+    expect(h3.log.size(theirs)).toBe(0)
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m0'])
+    // The heal: one ring again; the retries go to the owners.
+    net.heal()
+    for (const id of ids) setView(id, undefined)
+    for (const id of ids) hub(hubs, id).router.ownershipChanged()
+    await settle(clock, Promise.all(pending))
+    expect(answers).toEqual(['m1', 'm2', 'q1'])
+    const owner = hub(hubs, full.ownerOf(own) as string)
+    expect(owner.log.since(own, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['m0', 'm1', 'm2'])
+    expect(hub(hubs, 'h1').log.since(theirs, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['q1'])
   })
 
   it('fails the retry of a forward whose commit failed at the owner (a full disk), rather than answering it as numbered', async () => {

@@ -85,12 +85,8 @@ export class Replicator {
    */
   replicate(entry: LogEntry, id: string | undefined, via?: string): Replication {
     if (this.deps.replicationFactor < 2) return NOTHING
-    const to = this.deps.replicasOf(entry.key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
-    // Fewer live hubs than copies wanted, while some of the ring are dead (not left): this hub may
-    // be on the small side of a partition, or alone; it must not acknowledge what nobody else holds.
-    // (Asked only when the replica set is short: counting the members is not for every message.)
-    const short = to.length + 1 < this.deps.replicationFactor
-    if (short && to.length + 1 < Math.min(this.deps.replicationFactor, this.deps.knownHubs?.() ?? 1)) {
+    const to = this.#replicasBeyondSelf(entry.key)
+    if (this.#tooFew(to)) {
       this.deps.stats.replicaFailures++
       return TOO_FEW
     }
@@ -107,6 +103,26 @@ export class Replicator {
       settled = settled === undefined ? batch.settled : Promise.all([settled, batch.settled]).then(([a, b]) => a && b)
     }
     return { settled: settled as Promise<boolean>, to }
+  }
+
+  /**
+   * Whether this hub sees fewer live hubs than copies of `key` are wanted while some of the ring
+   * are dead (not left): it may be on the small side of a partition, or alone, and must neither
+   * acknowledge what nobody else holds nor number what it could not copy. The router refuses to
+   * number a QoS ≥ 1 message, or to take a key over at all, while this holds (docs/reliability.md,
+   * "Partitions").
+   */
+  short(key: string): boolean {
+    return this.deps.replicationFactor >= 2 && this.#tooFew(this.#replicasBeyondSelf(key))
+  }
+
+  #replicasBeyondSelf(key: string): string[] {
+    return this.deps.replicasOf(key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
+  }
+
+  /** (The members are counted only when the replica set is short: not for every message.) */
+  #tooFew(to: readonly string[]): boolean {
+    return to.length + 1 < this.deps.replicationFactor && to.length + 1 < Math.min(this.deps.replicationFactor, this.deps.knownHubs?.() ?? 1)
   }
 
   #batchFor(replica: string): CopyBatch {

@@ -478,6 +478,11 @@ export class Router {
       // A retry of this id may already be numbered, or waiting on this same take-over.
       const earlier = this.#seenBefore(key, id)
       if (earlier) return earlier
+      // On the small side of a partition (or alone with dead peers): no take-over. Its epoch would
+      // be chosen without the other side's, which may number the key in that same epoch meanwhile;
+      // and whatever it numbered would come back at the heal, out of order (VerneMQ's
+      // allow_publish_during_netsplit = off). The publish is retried until the ring is whole.
+      if (this.#replicator.short(key)) throw new NotOwnerError(key, `${key}: too few live hubs to take it over`)
       await this.#handoff.acquire(key)
       // Ownership may have moved on while we asked around.
       if (this.deps.ownerOf(key) !== this.deps.self) throw new NotOwnerError(key)
@@ -488,6 +493,9 @@ export class Router {
     if (earlier) return earlier
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
     if (this.#quiescing) throw new NotOwnerError(key)
+    // Invariant 3 before numbering: a QoS ≥ 1 message nobody else could hold is not numbered (it
+    // could not be acknowledged, and numbered it would reach subscribers ahead of its retry).
+    if (message.qos > 0 && this.#replicator.short(key)) throw new NotOwnerError(key, `${key}: too few live hubs to copy a message`)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
     const seen: SeenPublish = { ...offset, fannedOut: true, stored: committed }
