@@ -19,7 +19,11 @@ import { sleep } from './host-faults.js'
 // what it cannot send as held back, as a device with a bounded buffer would) while new clients
 // keep trying to connect. Then the overload stops, and the time until the closed-loop publishers
 // achieve 90 % of C again is the recovery. Every acknowledged QoS 1 message must reach both
-// subscribers.
+// subscribers. The excess is what the hub did not take in (its own count of PUBLISH packets
+// read): left in the sockets (TCP pushes back on the publishers) or shed while overloaded. With a
+// cap the hub bounds V8's heap growth, so memory overload episodes are the exception here: the
+// governor's own behaviour (paused reads, CONNACK 0x03, QoS 0 drops) is asserted in
+// test/integration/overload-protection.test.ts.
 //
 // RINGHUB_CAPACITY_NO_CAP=1 runs the same load without the cap (the governor off), to show
 // what the cap prevents: the RSS criterion then compares against CAP_MB all the same.
@@ -182,6 +186,8 @@ describe('capacity', () => {
         await sleep(250)
       }
     })()
+    const takenIn = (): Promise<number> => Promise.all([counter(admin(), 'ringhub_messages_in_total', 'qos="0"'), counter(admin(), 'ringhub_messages_in_total', 'qos="1"')]).then(([a, b]) => a + b)
+    const takenInBefore = await takenIn()
     const overloadStart = performance.now()
     const dbg = process.env.RINGHUB_CAPACITY_DEBUG === '1' ? setInterval(() => {
       void fetch(`http://${admin()}/metrics`).then((r) => r.text()).then((t) => {
@@ -194,6 +200,9 @@ describe('capacity', () => {
     clearInterval(pacer)
     connecting = false
     await arrivals
+    // What the hub read of the flood; the rest it left in the sockets (TCP back-pressure: a QoS 1
+    // publish not read is not acknowledged, and its publisher still holds it).
+    const takenInFlood = await takenIn() - takenInBefore
     for (const p of pubs) p.socket.destroy()
     const stoppedAt = performance.now()
     const overloadSec = (stoppedAt - overloadStart) / 1_000
@@ -226,7 +235,7 @@ describe('capacity', () => {
       scenario: `2× capacity under --max-rss-mb ${withCap ? CAP_MB : 'off'}`,
       figures: {
         'capacity msg/s': Math.round(capacity), 'offered msg/s': Math.round(offeredPerSec), 'sent msg/s': Math.round(sent / overloadSec),
-        'offered msgs': offered, 'held back by TCP': heldBack, 'idle RSS MB': mb(idleRss), 'peak RSS MB': mb(peakRss), 'cap MB': CAP_MB,
+        'offered msgs': offered, 'taken in by the hub': takenInFlood, 'left unread in its sockets': sent - takenInFlood, 'held back by TCP': heldBack, 'idle RSS MB': mb(idleRss), 'peak RSS MB': mb(peakRss), 'cap MB': CAP_MB,
         'overload episodes': episodes, 'overloaded s': Number(overloadSeconds.toFixed(1)), 'QoS 0 dropped': qos0Dropped, 'read pauses': readPauses,
         'connects refused (0x03)': refused, 'late connects': connacks.length, 'QoS 1 acked': acked.length, 'QoS 1 lost': lost(),
         'recovery ms': Number.isFinite(recoveryMs) ? Math.round(recoveryMs) : 'never',
@@ -234,9 +243,11 @@ describe('capacity', () => {
       criteria: [
         holds('hub alive', hub.child.exitCode === null && hub.child.signalCode === null),
         criterion('peak RSS MB', mb(peakRss), '<=', CAP_MB),
-        criterion('excess held back or shed, counted', heldBack + qos0Dropped, '>', 0),
-        criterion('overload episodes counted', episodes, '>', 0),
-        criterion('late connects refused with 0x03, counted', Math.min(refused, refusedSeen), '>', 0),
+        // The hub reads what it can handle and leaves the rest to TCP (or sheds QoS 0 while overloaded).
+        criterion('excess left unread, held back or shed, % of offered', Math.round(100 * (offered - takenInFlood) / offered), '>=', 20),
+        // Overload episodes are the last resort now (bounded heap growth keeps RSS low): when
+        // there was one, connects meanwhile were refused with 0x03 and counted.
+        holds('late connects refused with 0x03 while overloaded (if it was)', episodes === 0 || Math.min(refused, refusedSeen) > 0),
         criterion('acknowledged QoS 1 lost', lost(), '==', 0),
         criterion('QoS 1 acknowledged during the overload', overloadAcked.size, '>', 0),
         criterion('recovery to 90 % of capacity, ms', Number.isFinite(recoveryMs) ? Math.round(recoveryMs) : 1e9, '<=', 10_000),

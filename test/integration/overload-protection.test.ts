@@ -4,6 +4,7 @@ import { Hub } from '../../hub/src/hub.js'
 import { silentLogger } from '../../hub/src/base/log.js'
 import { systemClock } from '../../hub/src/base/system-clock.js'
 import { HubMetrics } from '../../hub/src/metrics/hub-metrics.js'
+import { HEAP_GROWTH_PERCENT_UNDER_CAP } from '../../hub/src/mqtt/overload-governor.js'
 import { counter, gauge } from '../helpers/admin.js'
 import { tempDir, testConfig } from '../helpers/hubs.js'
 import { close, collect, connect, rawConnack } from '../helpers/mqtt.js'
@@ -18,6 +19,7 @@ const dir = tempDir()
 let hub: Hub
 let inUseMb = 50
 let reclaims = 0
+let heapGrowthPercent: number | undefined
 const clients: MqttClient[] = []
 const admin = (): string => `127.0.0.1:${hub.ports.admin}`
 
@@ -25,7 +27,7 @@ beforeAll(async () => {
   hub = await Hub.start({
     config: testConfig(dir.path, { allowAnonymous: true, maxRssMb: 100 }),
     clock: systemClock, log: silentLogger(), metrics: new HubMetrics(),
-    memory: { sample: () => ({ rssBytes: inUseMb * MB, heapFreeBytes: 0 }), reclaim: () => { reclaims++ } },
+    memory: { sample: () => ({ rssBytes: inUseMb * MB, heapFreeBytes: 0 }), reclaim: () => { reclaims++ }, boundHeapGrowth: (p) => { heapGrowthPercent = p } },
   })
 })
 afterAll(async () => {
@@ -46,6 +48,8 @@ describe('memory overload protection (--max-rss-mb)', () => {
     await pub.publishAsync('ov/a/t', 'before', { qos: 1 })
     await waitFor(() => got.some((m) => m.payload === 'before'), 'the first message delivered')
     expect(await gauge(admin(), 'ringhub_overload_active')).toBe(0)
+    // With a cap, V8 is told to collect before its heap grows far past what is live.
+    expect(heapGrowthPercent).toBe(HEAP_GROWTH_PERCENT_UNDER_CAP)
 
     inUseMb = 80 // above 75 % of 100
     await waitFor(async () => (await gauge(admin(), 'ringhub_overload_active')) === 1, 'overload on', 5_000, 20)

@@ -18,6 +18,12 @@ export interface ProcessMemory {
   sample(): MemorySample
   /** Collects garbage now and gives what it can back to the OS, if the runtime allows it. */
   reclaim(): void
+  /**
+   * Has the runtime start a full collection once its old space has grown `percent` past what the
+   * last one left live (V8's `--heap-growing-percent`, which V8 reads whenever it sets the next
+   * limit, so setting it at run time works, unlike the heap size limit).
+   */
+  boundHeapGrowth(percent: number): void
 }
 
 type Gc = (options?: { type?: 'major' | 'minor', execution?: 'sync' | 'async', flavor?: 'regular' | 'last-resort' }) => void
@@ -44,5 +50,6 @@ export function processMemory(): ProcessMemory {
       }
       gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
     },
+    boundHeapGrowth: (percent) => { setFlagsFromString(`--heap-growing-percent=${Math.max(1, Math.round(percent))}`) },
   }
 }

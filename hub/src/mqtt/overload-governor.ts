@@ -2,6 +2,13 @@ import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
 import type { MemorySample } from '../base/process-memory.js'
 
+/**
+ * With a cap, how far past the live heap V8 may let its old space grow before a full collection,
+ * percent (V8's own factor goes up to 300 %). test/faults/capacity.fault.ts at 2× capacity: peak
+ * RSS 420 MB with V8's default, 241 MB at 30 %, 278 MB at 100 %; capacity unchanged within noise.
+ */
+export const HEAP_GROWTH_PERCENT_UNDER_CAP = 50
+
 /** Fraction of the cap at which the governor turns overload on. */
 export const HIGH_WATER_FRACTION = 0.75
 /** Fraction of the cap below which it turns overload off again. */
