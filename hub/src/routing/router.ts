@@ -170,6 +170,7 @@ export class Router {
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
+      fannedOut: (key) => this.#fanOutQueues.get(key)?.tail ?? Promise.resolve(),
     })
     this.#ingress = new Ingress({
       self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id) => this.#sequence(key, id, message),
