@@ -28,7 +28,7 @@ export interface KeyHandoffDeps {
    * message. (Told before, a restarted hub numbered its first message and handed it to its
    * subscriber, and the old owner's last one came in after it.)
    */
-  fannedOut?(key: string): Promise<void>
+  fannedOut(key: string): Promise<void>
   /** Resolves once this hub knows which peers want which topics (see Router). */
   interestKnown(): Promise<void>
 }
@@ -89,7 +89,7 @@ export class KeyHandoff {
       const offset = deps.sequencer.offsetOf(key)
       deps.sequencer.release(key)
       if (owner === undefined || !offset) continue
-      void (deps.fannedOut?.(key) ?? Promise.resolve()).then(() => this.#retainedOf(key)).then((retained) => {
+      void deps.fannedOut(key).then(() => this.#retainedOf(key)).then((retained) => {
         deps.stats.handoffsSent++
         return deps.bus.request(owner, { t: 'handoff', key, epoch: offset.epoch, seq: offset.seq, retained, tail: this.#tailOf(key) }, deps.requestTimeoutMs)
       }).catch((err: unknown) => deps.log.warn({ err, key, owner }, 'handoff not confirmed; the new owner asks for the key state itself'))
@@ -103,7 +103,7 @@ export class KeyHandoff {
       await this.deps.topicLog.noteEpoch(r.key, r.epoch)
       await this.#take(r.key, r)
     }
-    await this.deps.fannedOut?.(r.key)
+    await this.deps.fannedOut(r.key)
     const state = this.deps.sequencer.offsetOf(r.key) ?? this.deps.topicLog.state(r.key) ?? { epoch: 0, seq: 0 }
     return { t: 'key-state-reply', epoch: state.epoch, seq: state.seq, retained: await this.#retainedOf(r.key), tail: this.#tailOf(r.key) }
   }

@@ -83,10 +83,9 @@ export class Replicator {
    * the next messages go to the new one). With `via` (and `id`), each replica also confirms its
    * copy to that ingress hub directly.
    */
-  replicate(entry: LogEntry, id: string | undefined, via?: string): Replication {
+  replicate(entry: LogEntry, id: string | undefined, via?: string, to: string[] | null = this.replicasFor(entry.key)): Replication {
     if (this.deps.replicationFactor < 2) return NOTHING
-    const to = this.#replicasBeyondSelf(entry.key)
-    if (this.#tooFew(to)) {
+    if (to === null) {
       this.deps.stats.replicaFailures++
       return TOO_FEW
     }
@@ -106,23 +105,19 @@ export class Replicator {
   }
 
   /**
-   * Whether this hub sees fewer live hubs than copies of `key` are wanted while some of the ring
-   * are dead (not left): it may be on the small side of a partition, or alone, and must neither
-   * acknowledge what nobody else holds nor number what it could not copy. The router refuses to
-   * number a QoS ≥ 1 message, or to take a key over at all, while this holds (docs/reliability.md,
-   * "Partitions").
+   * The hubs that get copies of `key` (this one excluded); null when this hub sees fewer live hubs
+   * than copies are wanted while some of the ring are dead (not left): it may be on the small side
+   * of a partition, or alone, and must neither acknowledge what nobody else holds nor number what
+   * it could not copy. The router asks once per message, before numbering it, and hands the answer
+   * to `replicate`; while it is null it numbers no QoS ≥ 1 message and takes no key over
+   * (docs/reliability.md, "Partitions").
    */
-  short(key: string): boolean {
-    return this.deps.replicationFactor >= 2 && this.#tooFew(this.#replicasBeyondSelf(key))
-  }
-
-  #replicasBeyondSelf(key: string): string[] {
-    return this.deps.replicasOf(key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
-  }
-
-  /** (The members are counted only when the replica set is short: not for every message.) */
-  #tooFew(to: readonly string[]): boolean {
-    return to.length + 1 < this.deps.replicationFactor && to.length + 1 < Math.min(this.deps.replicationFactor, this.deps.knownHubs?.() ?? 1)
+  replicasFor(key: string): string[] | null {
+    if (this.deps.replicationFactor < 2) return []
+    const to = this.deps.replicasOf(key, this.deps.replicationFactor).filter((hub) => hub !== this.deps.self)
+    // The members are counted only when the replica set is short: not for every message.
+    const short = to.length + 1 < this.deps.replicationFactor
+    return short && to.length + 1 < Math.min(this.deps.replicationFactor, this.deps.knownHubs?.() ?? 1) ? null : to
   }
 
   #batchFor(replica: string): CopyBatch {

@@ -483,7 +483,7 @@ export class Router {
       // be chosen without the other side's, which may number the key in that same epoch meanwhile;
       // and whatever it numbered would come back at the heal, out of order (VerneMQ's
       // allow_publish_during_netsplit = off). The publish is retried until the ring is whole.
-      if (this.#replicator.short(key)) throw new NotOwnerError(key, `${key}: too few live hubs to take it over`)
+      if (this.#replicator.replicasFor(key) === null) throw new NotOwnerError(key, `${key}: too few live hubs to take it over`)
       await this.#handoff.acquire(key)
       // Ownership may have moved on while we asked around.
       if (this.deps.ownerOf(key) !== this.deps.self) throw new NotOwnerError(key)
@@ -496,12 +496,13 @@ export class Router {
     if (this.#quiescing) throw new NotOwnerError(key)
     // Invariant 3 before numbering: a QoS ≥ 1 message nobody else could hold is not numbered (it
     // could not be acknowledged, and numbered it would reach subscribers ahead of its retry).
-    if (message.qos > 0 && this.#replicator.short(key)) throw new NotOwnerError(key, `${key}: too few live hubs to copy a message`)
+    const replicas = this.#replicator.replicasFor(key)
+    if (message.qos > 0 && replicas === null) throw new NotOwnerError(key, `${key}: too few live hubs to copy a message`)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
     const seen: SeenPublish = { ...offset, fannedOut: true, stored: committed }
     if (id !== undefined) this.#seen.remember(id, seen)
-    const { ackable, through, confirmBy, copied } = this.#finish(key, id, entry, committed, message, via)
+    const { ackable, through, confirmBy, copied } = this.#finish(key, id, entry, committed, message, via, replicas)
     seen.done = through
     seen.copied = copied
     this.#inFlight.add(through)
@@ -571,7 +572,7 @@ export class Router {
    * ingress may acknowledge, once the replicas in `confirmBy` have confirmed to it too; `through`
    * when everything is done here.
    */
-  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined): { ackable: Promise<void>, through: Promise<void>, confirmBy: string[], copied: Promise<boolean> } {
+  #finish(key: string, id: string | undefined, entry: LogEntry, committed: Promise<void>, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via: string | undefined, replicas: string[] | null): { ackable: Promise<void>, through: Promise<void>, confirmBy: string[], copied: Promise<boolean> } {
     const retainedSaved = message.retain ? this.deps.retained.store({ topic: message.topic, payload: message.payload, qos: message.qos }) : undefined
     this.stats.sequenced++
     const delivery = { key, epoch: entry.epoch, seq: entry.seq, topic: message.topic, payload: message.payload, qos: message.qos }
@@ -579,11 +580,11 @@ export class Router {
       // At most once: numbered and logged like the rest, but delivered without waiting for the
       // commit or the replicas (nothing is acknowledged, so nothing can be acknowledged early).
       committed.catch((err: unknown) => this.deps.log[isStoreFailure(err) ? 'debug' : 'error']({ err, key }, 'topic log write failed'))
-      const { settled } = this.#replicator.replicate(entry, id)
+      const { settled } = this.#replicator.replicate(entry, id, undefined, replicas)
       const fannedOut = this.#fanOutInOrder(key, undefined, delivery)
       return { ackable: fannedOut, through: fannedOut, confirmBy: [], copied: settled }
     }
-    const replication = this.#replicator.replicate(entry, id, via)
+    const replication = this.#replicator.replicate(entry, id, via, replicas)
     const fannedOut = this.#fanOutInOrder(key, retainedSaved ? Promise.all([committed, retainedSaved]) : committed, delivery)
     const through = Promise.all([fannedOut, replication.settled]).then(() => undefined)
     // Invariant 3: acknowledged once the owner and a replica hold it (`copied`, checked by the
