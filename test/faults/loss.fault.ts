@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest'
 import { criterion, reportScenario } from './record.js'
 import { sleep } from './fault-ring.js'
-import { deliveryCriteria, deliveryFigures, explain, keys, seconds, withRing } from './scenario.js'
+import { deliveryCriteria, deliveryFigures, endLoad, keys, seconds, withRing } from './scenario.js'
 
 // 10 % packet loss on every hub-to-hub path for 20 s (5.13 % on what each host sends and on
 // what it receives: 1 − 0.9487² ≈ 10 % per path), QoS 1 load from clients on every hub, a
@@ -26,19 +26,15 @@ describe('packet loss', () => {
       }
       const ackedDuringLoss = ring.history.ackedBetween(lossAt, performance.now()).length
       await sleep(3_000)
-      await ring.stopLoads()
-      await ring.settle()
-      const c = ring.history.check({ zeroMs: lossAt })
-      const missing = await ring.missingFromOwnerLogs(1, KEYS)
+      const { c, missing } = await endLoad(ring, 'loss', { zeroMs: lossAt, keys: KEYS, logsVia: 1 })
       const deaths = (await ring.events([1, 2, 3], 'memberDied')) - before.died
-      explain('loss', c)
       reportScenario({
         scenario: '10 % loss on every hub-to-hub path 20 s',
         figures: {
           ...deliveryFigures(c), 'acked per s during loss': Math.round(ackedDuringLoss / 20), deaths,
           suspicions: (await ring.events([1, 2, 3], 'memberSuspected')) - before.suspected, 'wall s': seconds(performance.now() - started),
         },
-        criteria: [...deliveryCriteria(c, missing.length), criterion('deaths', deaths, '==', 0), criterion('acked per s during loss', ackedDuringLoss / 20, '>=', 100)],
+        criteria: [...deliveryCriteria(c, missing), criterion('deaths', deaths, '==', 0), criterion('acked per s during loss', ackedDuringLoss / 20, '>=', 100)],
       })
     })
   }, 90_000)

@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest'
 import { criterion, holds, reportScenario } from './record.js'
 import { OwnershipWatch, sleep } from './fault-ring.js'
-import { deliveryCriteria, deliveryFigures, explain, keys, seconds, withRing } from './scenario.js'
+import { deliveryCriteria, deliveryFigures, endLoad, keys, seconds, withRing } from './scenario.js'
 
 // Partitions (docs/reliability.md, "Partitions"). Three hubs on three test hosts, edge profile,
 // QoS 1 load from two clients on every hub, a `devices/#` subscriber on every hub. The test
@@ -39,13 +39,9 @@ describe('partitions', () => {
       const healMs = await ring.waitWhole([1, 2, 3], 40_000)
       const wholeAt = performance.now()
       await sleep(6_000)
-      await ring.stopLoads()
-      await ring.settle()
+      const { c, missing } = await endLoad(ring, 'isolate', { zeroMs: cutAt, keys: KEYS, logsVia: 1 })
       watch.stop()
-      const c = ring.history.check({ zeroMs: cutAt })
-      const missing = await ring.missingFromOwnerLogs(1, KEYS)
       const recoveryH3Ms = ring.history.recoveryMs(wholeAt, KEYS)
-      explain('isolate', c)
       reportScenario({
         scenario: 'isolate one hub from the others 30 s, then heal',
         figures: {
@@ -55,7 +51,7 @@ describe('partitions', () => {
           'owner changes per key (max)': watch.maxChanges, 'deaths seen by h1+h2': (await ring.events([1, 2], 'memberDied')) - deathsBefore, 'wall s': seconds(performance.now() - started),
         },
         criteria: [
-          ...deliveryCriteria(c, missing.length),
+          ...deliveryCriteria(c, missing),
           criterion('sent after the cut, acked by the cut-off hub while cut', minorityAcks.length, '==', 0),
           criterion('acked by the other side while cut', majorityAcks, '>', 0),
           criterion('detection ms', detectedMs, '<=', 3_000),
@@ -85,13 +81,9 @@ describe('partitions', () => {
       const healAt = performance.now()
       const healMs = await ring.waitWhole([1, 2, 3], 40_000)
       await sleep(4_000)
-      await ring.stopLoads()
-      await ring.settle()
+      const { c, missing } = await endLoad(ring, 'one-way', { zeroMs: cutAt, keys: KEYS, logsVia: 1 })
       watch.stop()
-      const c = ring.history.check({ zeroMs: cutAt })
-      const missing = await ring.missingFromOwnerLogs(1, KEYS)
       const deaths = (await ring.events([1, 2, 3], 'memberDied')) - deathsBefore
-      explain('one-way', c)
       reportScenario({
         scenario: 'one-way cut h3 → h1 20 s, then heal',
         figures: {
@@ -100,7 +92,7 @@ describe('partitions', () => {
           'every key acked again after heal ms': Math.round(ring.history.recoveryMs(healAt, KEYS)), 'wall s': seconds(performance.now() - started),
         },
         criteria: [
-          ...deliveryCriteria(c, missing.length),
+          ...deliveryCriteria(c, missing),
           criterion('owner changes per key (max)', watch.maxChanges, '<=', 2),
           criterion('deaths', deaths, '==', 0),
           holds('acks go on while cut', ackedWhileCut > 0),

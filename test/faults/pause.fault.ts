@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest'
 import { criterion, holds, reportScenario } from './record.js'
 import { OwnershipWatch, sleep } from './fault-ring.js'
-import { biggestOwner, deliveryCriteria, deliveryFigures, explain, keys, seconds, withRing } from './scenario.js'
+import { biggestOwner, deliveryCriteria, deliveryFigures, endLoad, keys, seconds, withRing } from './scenario.js'
 
 // SIGSTOP of a hub (a GC pause, a starved VM), then SIGCONT, under QoS 1 load from clients on
 // every hub, the paused one included, a `devices/#` subscriber on every hub.
@@ -31,13 +31,9 @@ describe('pause a hub', () => {
       await sleep(2_000)
       await ring.signal(victim, 'SIGCONT')
       await sleep(5_000)
-      await ring.stopLoads()
-      await ring.settle()
+      const { c, missing } = await endLoad(ring, 'pause 2 s', { zeroMs: stopAt, keys: KEYS, logsVia: 1 })
       watch.stop()
-      const c = ring.history.check({ zeroMs: stopAt })
-      const missing = await ring.missingFromOwnerLogs(1, KEYS)
       const deaths = (await ring.events([1, 2, 3], 'memberDied')) - before.died
-      explain('pause 2 s', c)
       reportScenario({
         scenario: 'SIGSTOP a hub 2 s',
         figures: {
@@ -45,7 +41,7 @@ describe('pause a hub', () => {
           'owner changes per key (max)': watch.maxChanges, 'every key acked again after SIGCONT ms': Math.round(ring.history.recoveryMs(stopAt + 2_000, KEYS)),
           'wall s': seconds(performance.now() - started),
         },
-        criteria: [...deliveryCriteria(c, missing.length), criterion('deaths', deaths, '==', 0), criterion('owner changes per key (max)', watch.maxChanges, '==', 0)],
+        criteria: [...deliveryCriteria(c, missing), criterion('deaths', deaths, '==', 0), criterion('owner changes per key (max)', watch.maxChanges, '==', 0)],
       })
     })
   }, 90_000)
@@ -68,15 +64,11 @@ describe('pause a hub', () => {
       await ring.signal(victim.host, 'SIGCONT')
       const backMs = await ring.waitWhole([1, 2, 3], 20_000)
       await sleep(4_000)
-      await ring.stopLoads()
-      await ring.settle()
-      const c = ring.history.check({ zeroMs: stopAt })
-      const missing = await ring.missingFromOwnerLogs(others[0] as number, KEYS)
+      const { c, missing } = await endLoad(ring, 'pause 15 s', { zeroMs: stopAt, keys: KEYS, logsVia: others[0] as number })
       const refuted = (await ring.events([victim.host], 'selfRefuted')) - refutedBefore
       // The paused hub's clients' publishes in flight across the pause, and which of them were acknowledged.
       const inFlight = [...ring.history.attempts.values()].filter((a) => a.client === `h${victim.host}` && a.sentMs >= stopAt && a.sentMs < contAt)
       const inFlightAcked = inFlight.filter((a) => a.ackedMs !== undefined)
-      explain('pause 15 s', c)
       reportScenario({
         scenario: 'SIGSTOP a hub 15 s',
         figures: {
@@ -85,7 +77,7 @@ describe('pause a hub', () => {
           'every key acked again after SIGCONT ms': Math.round(ring.history.recoveryMs(contAt, KEYS)), 'wall s': seconds(performance.now() - started),
         },
         criteria: [
-          ...deliveryCriteria(c, missing.length),
+          ...deliveryCriteria(c, missing),
           criterion('detection ms', detectedMs, '<=', 3_000),
           holds('refuted its death', refuted >= 1),
           criterion('one ring after SIGCONT ms', backMs, '<=', 15_000),

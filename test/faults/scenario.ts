@@ -1,6 +1,6 @@
 import { criterion, type Criterion } from './record.js'
 import { FaultRing, type FaultRingOptions } from './fault-ring.js'
-import type { HistoryCheck } from './history.js'
+import type { CheckOptions, HistoryCheck } from './history.js'
 import { Ring } from '../../hub/src/ring/ring.js'
 
 /** Runs `fn` on a fresh ring and always cleans it up (processes, namespaces, data). */
@@ -42,6 +42,20 @@ export function deliveryCriteria(c: HistoryCheck, missingFromLogs: number): Crit
     criterion('reorders', c.reorders, '==', 0),
     criterion('acked, not in the owner\'s log', missingFromLogs, '==', 0),
   ]
+}
+
+/**
+ * The end of a loaded scenario: stops the loads, waits until every subscriber holds what it must
+ * (`mustHave`), checks the history and prints what explains a failure; `missing` counts the
+ * acknowledged messages of `keys` absent from their owners' logs, read through hub `logsVia`.
+ */
+export async function endLoad(ring: FaultRing, name: string, o: { zeroMs: number, keys: readonly string[], logsVia: number, mustHave?: CheckOptions['mustHave'] }): Promise<{ c: HistoryCheck, missing: number }> {
+  await ring.stopLoads()
+  await ring.settle(o.mustHave)
+  const c = ring.history.check({ zeroMs: o.zeroMs, ...(o.mustHave ? { mustHave: o.mustHave } : {}) })
+  const missing = (await ring.missingFromOwnerLogs(o.logsVia, o.keys)).length
+  explain(name, c)
+  return { c, missing }
 }
 
 /** Prints what explains a failure (lost and reordered messages, per-subscriber counts). */
