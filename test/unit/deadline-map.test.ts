@@ -26,4 +26,15 @@ describe('DeadlineMap (one timer for many deadlines)', () => {
     clock.advance(100)
     expect(expired).toEqual(['short', 'long'])
   })
+
+  it('takes the entries that match, which then never expire', () => {
+    const clock = new ManualClock()
+    const expired: string[] = []
+    const map = new DeadlineMap<string, number>(clock, (key) => expired.push(key))
+    for (const [k, v] of [['a', 1], ['b', 2], ['c', 3]] as const) map.set(k, v, 100)
+    expect(map.takeWhere((v) => v % 2 === 1)).toEqual([1, 3])
+    expect(map.size).toBe(1)
+    clock.advance(100)
+    expect(expired).toEqual(['b'])
+  })
 })

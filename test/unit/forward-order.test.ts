@@ -73,6 +73,29 @@ describe('ForwardOrder', () => {
     expect(went).toEqual(['a→B', 'a→C'])
   })
 
+  it('backs off from the shortest delay again after a ring change, as the new owner may not know yet', async () => {
+    const { clock, order, owner, went, go } = setup()
+    const a = order.enter('k', clock.now() + 10_000)
+    await go(a, 'a')
+    // The owner B is dead: attempts fail for a while and the backoff grows (25, 50, … 400 ms).
+    for (const wait of [25, 50, 100, 200, 400]) {
+      order.failed(a)
+      const again = go(a, 'a')
+      clock.advance(wait); await again
+    }
+    expect(went).toHaveLength(6)
+    // This hub sees B dead; C, the new owner, has not yet and refuses the first attempt.
+    owner.of = 'C'
+    order.ringChanged()
+    order.failed(a)
+    const retry = go(a, 'a')
+    clock.advance(24); await settle()
+    expect(went, 'still backing off').toHaveLength(6)
+    clock.advance(1); await settle()
+    expect(went.at(-1), 'retried after 25 ms, not the grown 800 ms').toBe('a→C')
+    await retry
+  })
+
   it('gives up when the backoff would end after the deadline, and fails waiting publishes on close', async () => {
     const { clock, order, go } = setup()
     const a = order.enter('k', clock.now() + 10) // the first backoff (25 ms) ends after it

@@ -29,6 +29,17 @@ export class DeadlineMap<K, V> {
     return entry?.value
   }
 
+  /** Removes every entry whose value matches (none expires) and returns their values. */
+  takeWhere(match: (value: V) => boolean): V[] {
+    const taken: V[] = []
+    for (const [key, entry] of this.#entries) {
+      if (!match(entry.value)) continue
+      this.#entries.delete(key)
+      taken.push(entry.value)
+    }
+    return taken
+  }
+
   get size(): number { return this.#entries.size }
 
   /** Removes every entry (none expires) and returns their values. */

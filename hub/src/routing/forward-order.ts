@@ -128,10 +128,13 @@ export class ForwardOrder {
 
   /**
    * The ring changed: backoffs end now, so publishes waiting for an owner that died go to the new
-   * one at once rather than after up to `maxDelayMs`.
+   * one at once rather than after up to `maxDelayMs`, and start again from `minDelayMs`. The new
+   * owner may not have seen the change yet and refuse the first attempt; its view follows within
+   * a gossip round or two, and a backoff grown against the dead owner would add up to a second.
    */
   ringChanged(): void {
     for (const lane of this.#lanes.values()) {
+      lane.delayMs = this.deps.minDelayMs
       if (!lane.timer) continue
       this.deps.clock.clearTimeout(lane.timer)
       lane.timer = undefined

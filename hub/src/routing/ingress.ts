@@ -67,8 +67,14 @@ export class Ingress {
     }
   }
 
-  /** The ring changed: publishes waiting to retry go to the new owners at once. */
-  ringChanged(): void { this.#order.ringChanged() }
+  /**
+   * The ring changed: publishes waiting on a dead owner's replicas give up now, and publishes
+   * waiting to retry go to the new owners at once. `alive`: this hub and its live peers.
+   */
+  ringChanged(alive: (hub: string) => boolean): void {
+    this.confirmations.hubsGone(alive)
+    this.#order.ringChanged()
+  }
 
   stop(): void {
     this.#stopped = true
@@ -122,7 +128,7 @@ export class Ingress {
     if (reply.t === 'failed') throw new Error(`owner ${owner} failed the publish: ${reply.reason}`)
     const offset = { epoch: reply.epoch, seq: reply.seq }
     if (reply.confirmBy === undefined || reply.confirmBy.length === 0) return offset
-    if (await this.confirmations.wait(id, reply.confirmBy, this.deps.requestTimeoutMs)) return offset
+    if (await this.confirmations.wait(id, owner, reply.confirmBy, this.deps.requestTimeoutMs)) return offset
     // A replica did not confirm (slow, dead, or the owner died before copying): the retry reaches
     // the owner, which recognises the id and answers once its replicas have, or the next owner,
     // which numbers it.

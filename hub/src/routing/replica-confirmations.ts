@@ -1,8 +1,11 @@
 import type { Clock } from '../base/clock.js'
 import { DeadlineMap } from '../base/deadline-map.js'
 
-/** `need`: the replicas not heard from yet (one, with the default replication factor: an array beats a set). */
-interface Waiter { need: string[], resolve: (confirmed: boolean) => void }
+/**
+ * `owner`: the hub whose reply named the replicas; `need`: the replicas not heard from yet (one,
+ * with the default replication factor: an array beats a set).
+ */
+interface Waiter { owner: string, need: string[], resolve: (confirmed: boolean) => void }
 
 /** Confirmations kept for publishes nobody waits for yet (their owner's reply is still on its way). */
 const EARLY_LIMIT = 20_000
@@ -23,8 +26,11 @@ export class ReplicaConfirmations {
     this.#waiting = new DeadlineMap(clock, (_id, waiter) => waiter.resolve(false))
   }
 
-  /** Resolves true once every hub of `replicas` has confirmed `id`, false after `timeoutMs`. */
-  wait(id: string, replicas: readonly string[], timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves true once every hub of `replicas` has confirmed `id` (a publish `owner` numbered),
+   * false after `timeoutMs` or once the owner or a replica it still waits for is dead (`hubsGone`).
+   */
+  wait(id: string, owner: string, replicas: readonly string[], timeoutMs: number): Promise<boolean> {
     const early = this.#early.get(id)
     let need = [...replicas]
     if (early) {
@@ -32,7 +38,7 @@ export class ReplicaConfirmations {
       need = need.filter((hub) => !early.includes(hub))
       if (need.length === 0) return Promise.resolve(true)
     }
-    return new Promise((resolve) => { this.#waiting.set(id, { need, resolve }, timeoutMs) })
+    return new Promise((resolve) => { this.#waiting.set(id, { owner, need, resolve }, timeoutMs) })
   }
 
   /** `from` has committed its copies of these publishes. */
@@ -57,6 +63,17 @@ export class ReplicaConfirmations {
       }
       this.#early.set(id, [from])
     }
+  }
+
+  /**
+   * The ring changed: a wait on a hub that is no longer alive ends now (false) instead of at its
+   * deadline. An owner killed between its reply and its copies sends no copy; its publishes are
+   * retried on the new owner as soon as this hub has seen the death (which also holds back the
+   * key's later publishes until then: `ForwardOrder`).
+   */
+  hubsGone(alive: (hub: string) => boolean): void {
+    const gone = (w: Waiter): boolean => !alive(w.owner) || w.need.some((hub) => !alive(hub))
+    for (const waiter of this.#waiting.takeWhere(gone)) waiter.resolve(false)
   }
 
   /** Ends every wait (false): the router stops. */

@@ -263,8 +263,9 @@ export class Router {
 
   /**
    * The ring changed: keys this hub lost stop being sequenced here (fencing) and go to their new
-   * owners, every peer gets this hub's interest again (keyed filters may have new owners), and
-   * publishes waiting to retry go to the new owners at once.
+   * owners, every peer gets this hub's interest again (keyed filters may have new owners),
+   * publishes waiting on a dead hub's copies give up, and publishes waiting to retry go to the new
+   * owners at once.
    */
   ownershipChanged(): void {
     this.#handoff.handOffLost()
@@ -272,7 +273,8 @@ export class Router {
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
     this.#catchUpReturned()
     this.#returned.clear()
-    this.#ingress.ringChanged()
+    const alive = new Set(this.deps.peers()).add(this.deps.self)
+    this.#ingress.ringChanged((hub) => alive.has(hub))
   }
 
   /** Keys owned by hubs back from the dead: read what this hub missed of them (`DeliveryCursors.sourcesBack`). */
