@@ -366,6 +366,65 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(copies).toEqual([`${first.epoch}:1:m1`, `${first.epoch + 2}:1:m2`])
   })
 
+  it.each([
+    { path: 'forwarded', ingress: 'other' },
+    { path: 'local', ingress: 'h1' },
+  ])('numbers the retry of a message whose copies failed ahead of the key\'s later messages, when the owner takes the key over again meanwhile ($path)', async ({ ingress }) => {
+    const { clock, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const replica = ring.replicasOf(key, 2)[1] as string
+    // Forwarded: from the hub that is neither owner nor replica.
+    const from = ingress === 'other' ? ids.find((id) => id !== 'h1' && id !== replica) as string : ingress
+    const h1 = hub(hubs, 'h1')
+    const first = await settle(clock, hub(hubs, from).router.publish({ topic: `${key}/t`, payload: Buffer.from('m0'), qos: 1, retain: false }))
+    // The replica knows a newer epoch (h1 was paused past its death): m1's copy is refused and h1
+    // gives the key up; m2, published after that but before m1's retry, makes h1 take it over again.
+    await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
+    const acked: string[] = []
+    const send = (payload: string): Promise<unknown> => {
+      const p = hub(hubs, from).router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
+      return p
+    }
+    const m1 = send('m1')
+    for (let t = 0; t < 1_000 && h1.router.stats.superseded === 0; t++) await run(clock, 1)
+    expect(h1.router.stats.superseded).toBe(1)
+    await settle(clock, Promise.all([m1, send('m2')]))
+    expect(acked).toEqual(['m1', 'm2'])
+    // m1 was numbered once in the superseded epoch (never acknowledged), then again in the new one, ahead of m2.
+    const renumbered = h1.log.since(key, { epoch: first.epoch, seq: Number.MAX_SAFE_INTEGER }).map((e) => e.payload.toString())
+    expect(renumbered).toEqual(['m1', 'm2'])
+    expect(h1.router.stats.heldForRetries, 'm2 waited until m1\'s retry was numbered').toBeGreaterThan(0)
+  })
+
+  it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {
+    const { clock, net, hubs, ids } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h1')
+    const h1 = hub(hubs, 'h1')
+    const from = hub(hubs, 'h3')
+    await settle(clock, from.router.publish({ topic: `${key}/t`, payload: Buffer.from('m0'), qos: 1, retain: false }))
+    // h1 gives every key up (a hub came back from the dead), and h2 cannot be reached for a while.
+    h1.router.resequenceAll()
+    net.crash('h2')
+    const acked: string[] = []
+    const send = (payload: string): Promise<unknown> => {
+      const p = from.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
+      return p
+    }
+    const m1 = send('m1')
+    // m1's take-over asks h2, which cannot be reached: m1 is refused, and its retry kept first.
+    for (let t = 0; t < 1_000 && h1.router.stats.retriesKeptFirst === 0; t++) await run(clock, 1)
+    expect(h1.router.stats.retriesKeptFirst).toBe(1)
+    net.revive('h2')
+    const m2 = send('m2') // arrives after m1's refusal, before its retry
+    await settle(clock, Promise.all([m1, m2]))
+    expect(acked).toEqual(['m1', 'm2'])
+    expect(h1.log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['m0', 'm1', 'm2'])
+    expect(h1.router.stats.heldForRetries).toBeGreaterThan(0)
+  })
+
   it('numbers nothing for a key it takes over while a hub of the key\'s replica set does not answer (it may hold a newer epoch); goes on once that hub is out of the ring', async () => {
     const { clock, net, hubs, ids, setRing } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h1')

@@ -5,7 +5,7 @@ import { ForwardOrder, type ForwardTicket } from './forward-order.js'
 import type { PublishReply, PublishRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import { ReplicaConfirmations } from './replica-confirmations.js'
-import { NotOwnerError, UnreplicatedError } from './sequencer.js'
+import { NotOwnerError, RetryFirstError } from './sequencer.js'
 import { TurnBatches } from './turn-batches.js'
 
 export interface IngressMessage { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }
@@ -96,8 +96,9 @@ export class Ingress {
           return await this.deps.sequenceHere(key, message, id)
         } catch (err) {
           if (!(err instanceof NotOwnerError)) throw err
-          // Numbered, too few copies: the retry copies that entry again instead of numbering anew.
-          if (err instanceof UnreplicatedError) id = err.id
+          // Kept a place (numbered with too few copies, or refused during a take-over): the retry
+          // carries the id the owner knows it by.
+          if (err instanceof RetryFirstError) id = err.id
           failure = err
         }
       } else if (owner !== undefined) {

@@ -6,7 +6,8 @@ import type { PeerBus } from './peer-bus.js'
 /**
  * Buses of many hubs in one process on a virtual clock: each one-way message and each request
  * and reply arrives after `delayMs`, in order per direction. `cut(a, b)` drops traffic both ways
- * (requests time out); `crash(id)` makes a hub unreachable (requests refused at once);
+ * (requests time out); `crash(id)` makes a hub unreachable (requests refused at once) until
+ * `revive(id)`;
  * `refuse(a, b)` makes a's one-way messages to b fail to queue, as a full send queue does.
  */
 export class MemoryBusNetwork {
@@ -31,6 +32,8 @@ export class MemoryBusNetwork {
   /** @internal whether `from`'s one-way messages to `to` fail to queue. */
   refuses(from: string, to: string): boolean { return this.#refused.has(`${from}>${to}`) }
   crash(id: string): void { this.#down.add(id) }
+  /** Makes a crashed hub reachable again (as if restarted behind the same bus). */
+  revive(id: string): void { this.#down.delete(id) }
 
   /**
    * @internal the bus `to`, if `from` can reach it now. `inFlight`: for something `from` sent

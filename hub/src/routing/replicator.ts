@@ -26,6 +26,11 @@ export interface ReplicatorDeps {
    * meanwhile). The router stops sequencing it, so that its next message takes it over again.
    */
   superseded?(key: string): void
+  /**
+   * A replica failed or refused these copies (called before their publishes hear of it): the
+   * router keeps their keys for the retries of the forwarded ones (`RetryHolds`).
+   */
+  copiesFailed?(entries: readonly ReplicaEntry[]): void
   topicLog: Pick<TopicLog, 'appendReplica'>
   retained: RetainedStore
   /** Forwarded publishes' ids, remembered by a replica so that it recognises their retries if it takes the key over. */
@@ -147,6 +152,7 @@ export class Replicator {
       this.deps.stats.replicated += entries.length
       return true
     } catch (err) {
+      this.deps.copiesFailed?.(entries)
       this.deps.stats.replicaFailures += entries.length
       this.deps.log.warn({ err, replica, copies: entries.length }, 'replica did not confirm its copies')
       return false

@@ -9,13 +9,14 @@ import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js
 import { InterestTable } from './interest-table.js'
 import { PeerReplay } from './peer-replay.js'
 import { Replicator } from './replicator.js'
+import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
 import { Ingress } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
-import { NotOwnerError, UnreplicatedError, type Sequencer } from './sequencer.js'
+import { NotOwnerError, RetryFirstError, UnreplicatedError, type Sequencer } from './sequencer.js'
 
 /** A message handed to this hub's own subscribers. */
 export interface Delivery {
@@ -109,6 +110,10 @@ export interface RouterStats {
   superseded: number
   /** Pauses of this process long enough for a death verdict, after which it took every key over again (`#stalled`). */
   stalls: number
+  /** Messages this hub owned and could not finish now (copies failed, take-over refused), whose retries go first (`RetryHolds`). */
+  retriesKeptFirst: number
+  /** Messages that waited for such a retry of an earlier message of their key. */
+  heldForRetries: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -127,7 +132,7 @@ const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
@@ -164,9 +169,15 @@ export class Router {
   readonly #returned = new Set<string>()
   /** Ids given to local publishes whose copies failed, so that their retries copy the same entry again. */
   #localRetries = 0
+  /** Keys whose next numbers wait for the retries of messages this hub could not finish. */
+  readonly #holds: RetryHolds
+  /** Publishes that reached `#sequence`, counted: their arrival order (`RetryHolds`). */
+  #arrivals = 0
 
   constructor(private readonly deps: RouterDeps) {
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
+    const forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
+    this.#holds = new RetryHolds({ clock: deps.clock, holdMs: forwardTimeoutMs })
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
@@ -174,12 +185,18 @@ export class Router {
     })
     this.#ingress = new Ingress({
       self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id) => this.#sequence(key, id, message),
-      stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
+      stats: this.stats, clock: deps.clock, forwardTimeoutMs, requestTimeoutMs: this.#requestTimeoutMs,
     })
     this.#replicator = new Replicator({
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, knownHubs: deps.knownHubs, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
       superseded: (key) => this.#superseded(key),
+      copiesFailed: (entries) => {
+        for (const e of entries) {
+          if (e.qos === 0 || e.id === undefined || e.via === undefined) continue
+          this.#keepFirst(e.key, e.id, e.via, this.#seen.get(e.id)?.arrival ?? this.#arrivals)
+        }
+      },
       confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
     this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, clock: deps.clock, log: deps.log })
@@ -269,6 +286,7 @@ export class Router {
    */
   ownershipChanged(): void {
     this.#handoff.handOffLost()
+    this.#holds.keepOnly((key) => this.deps.ownerOf(key) === this.deps.self)
     this.refreshInterest()
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
     this.#catchUpReturned()
@@ -330,6 +348,7 @@ export class Router {
 
   /** A peer left the ring or died: nothing more is sent to it (its interest goes dormant). */
   peerGone(peer: string): void {
+    this.#holds.hubGone(peer)
     this.#interest.dropPeer(peer)
     this.#replay.gone(peer)
     this.#gone.add(peer)
@@ -474,7 +493,7 @@ export class Router {
    * fanned out here and names those replicas in `confirmBy`. Otherwise it resolves once the
    * replicas have answered too.
    */
-  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string): Promise<Offset & { confirmBy?: string[] }> {
+  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string, arrival = ++this.#arrivals): Promise<Offset & { confirmBy?: string[] }> {
     const { sequencer } = this.deps
     this.#stallWatch?.check()
     if (!sequencer.owns(key)) {
@@ -486,7 +505,15 @@ export class Router {
       // and whatever it numbered would come back at the heal, out of order (VerneMQ's
       // allow_publish_during_netsplit = off). The publish is retried until the ring is whole.
       if (this.#replicator.replicasFor(key) === null) throw new NotOwnerError(key, `${key}: too few live hubs to take it over`)
-      await this.#handoff.acquire(key)
+      try {
+        await this.#handoff.acquire(key)
+      } catch (err) {
+        // Still the owner: later messages of the key wait for this one's retry.
+        if (!(err instanceof NotOwnerError) || this.deps.ownerOf(key) !== this.deps.self) throw err
+        const retryId = id ?? `${this.deps.self}:local:${++this.#localRetries}`
+        this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
+        throw new RetryFirstError(key, retryId, err.message)
+      }
       // Ownership may have moved on while we asked around.
       if (this.deps.ownerOf(key) !== this.deps.self) throw new NotOwnerError(key)
     }
@@ -496,13 +523,24 @@ export class Router {
     if (earlier) return earlier
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
     if (this.#quiescing) throw new NotOwnerError(key)
+    if (this.#holds.size > 0) {
+      // An earlier message of the key, whose copies failed, is numbered again first: this one
+      // waits, then everything is checked again (ownership may have moved meanwhile).
+      const turn = this.#holds.turn(key, id)
+      if (turn) {
+        this.stats.heldForRetries++
+        await turn
+        return this.#sequence(key, id, message, via, arrival)
+      }
+      if (id !== undefined) this.#holds.released(key, id)
+    }
     // Invariant 3 before numbering: a QoS ≥ 1 message nobody else could hold is not numbered (it
     // could not be acknowledged, and numbered it would reach subscribers ahead of its retry).
     const replicas = this.#replicator.replicasFor(key)
     if (message.qos > 0 && replicas === null) throw new NotOwnerError(key, `${key}: too few live hubs to copy a message`)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const offset = { epoch: entry.epoch, seq: entry.seq }
-    const seen: SeenPublish = { ...offset, fannedOut: true, stored: committed }
+    const seen: SeenPublish = { ...offset, fannedOut: true, stored: committed, arrival }
     if (id !== undefined) this.#seen.remember(id, seen)
     const { ackable, through, confirmBy, copied } = this.#finish(key, id, entry, committed, message, via, replicas)
     seen.done = through
@@ -516,9 +554,15 @@ export class Router {
     if (message.qos > 0 && !(await copied)) {
       const retryId = id ?? `${this.deps.self}:local:${++this.#localRetries}`
       if (id === undefined) this.#seen.remember(retryId, seen)
+      this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
       throw new UnreplicatedError(key, retryId)
     }
     return offset
+  }
+
+  /** The message `id` of `key` could not be finished now: its retry goes before the key's later messages. */
+  #keepFirst(key: string, id: string, via: string, arrival: number): void {
+    if (this.#holds.hold(key, id, via, arrival)) this.stats.retriesKeptFirst++
   }
 
   /**
@@ -546,7 +590,10 @@ export class Router {
       if (seen.stored) await seen.stored
       if (seen.done) await seen.done.catch(() => { /* the first attempt's own error went to its caller */ })
       if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
-      if (seen.copied !== undefined && !(await seen.copied)) await this.#copyAgain(key, seen, id as string)
+      if (seen.copied !== undefined && !(await seen.copied)) {
+        await this.#copyAgain(key, seen, id as string)
+        this.#holds.released(key, id as string)
+      }
       return { epoch: seen.epoch, seq: seen.seq }
     })()
   }

@@ -11,6 +11,8 @@ export interface SeenPublish extends Offset {
   /** Numbered here: its commit to this hub's log. A retry of a publish whose commit failed (a full
    *  disk) fails too: answering it with the offset would acknowledge a message never stored. */
   stored?: Promise<unknown>
+  /** Numbered here: when it arrived, in this hub's order of arrivals (`RetryHolds`). */
+  arrival?: number
 }
 
 /**

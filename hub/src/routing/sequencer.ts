@@ -10,14 +10,24 @@ export class NotOwnerError extends RinghubError {
 }
 
 /**
+ * The owner could not finish the message now and keeps its place: nothing later of the key is
+ * numbered before its retry (`RetryHolds`), which carries `id`. Retried as a not-owner answer is.
+ */
+export class RetryFirstError extends NotOwnerError {
+  constructor(key: string, readonly id: string, message: string) {
+    super(key, message)
+  }
+}
+
+/**
  * A QoS ≥ 1 message was numbered here, but too few other hubs hold a copy of it to acknowledge
  * it (a replica failed or refused it as not coming from the owner it sees, or this hub sees too
- * few live hubs). The publish is retried as a not-owner answer would be; `id` names the numbered
- * message, so that the retry copies that one again rather than numbering the message twice.
+ * few live hubs). `id` names the numbered message, so that the retry copies that one again
+ * rather than numbering the message twice.
  */
-export class UnreplicatedError extends NotOwnerError {
-  constructor(key: string, readonly id: string) {
-    super(key, `too few hubs hold a copy of a message of ${key}: not acknowledged`)
+export class UnreplicatedError extends RetryFirstError {
+  constructor(key: string, id: string) {
+    super(key, id, `too few hubs hold a copy of a message of ${key}: not acknowledged`)
   }
 }
 
