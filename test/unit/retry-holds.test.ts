@@ -2,65 +2,76 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { RetryHolds } from '../../hub/src/routing/retry-holds.js'
 
-describe('RetryHolds (a key waits for the retries of the messages its owner could not finish)', () => {
-  it('lets only the earliest arrived held message through, then the next, then everything', () => {
+/** Whether `p` has settled, after the microtasks queued so far. */
+async function settled(p: Promise<void> | undefined): Promise<boolean> {
+  if (!p) return true
+  let done = false
+  void p.then(() => { done = true })
+  await Promise.resolve()
+  await Promise.resolve()
+  return done
+}
+
+describe('RetryHolds (a key numbers in arrival order while its owner waits for retries)', () => {
+  it('lets nothing through before the retries of the held messages, which take their first places', async () => {
     const holds = new RetryHolds({ clock: new ManualClock(), holdMs: 10_000 })
+    expect(holds.turn('k', 'x', 1), 'nothing held: at once').toBeUndefined()
     // Held out of arrival order (a copy failure reported after a later refusal): arrival decides.
-    holds.hold('k', 'b', 'h2', 8)
-    holds.hold('k', 'a', 'h2', 7)
-    holds.hold('k', 'a', 'h2', 9) // its retry, held again: keeps its first place
-    expect(holds.waitingFor('k', 'c')).toBe('a')
-    expect(holds.waitingFor('k', 'b')).toBe('a')
-    expect(holds.waitingFor('k', undefined), 'a local first attempt waits too').toBe('a')
-    expect(holds.waitingFor('k', 'a')).toBeUndefined()
-    expect(holds.waitingFor('other', 'c'), 'other keys do not wait').toBeUndefined()
+    expect(holds.hold('k', 'b', 'h2', 8)).toBe(true)
+    expect(holds.hold('k', 'a', 'h2', 7)).toBe(true)
+    expect(holds.hold('k', 'a', 'h2', 9), 'held again: keeps its first place').toBe(false)
+    expect(holds.turn('other', 'x', 10), 'other keys do not wait').toBeUndefined()
+    expect(holds.turn('k', 'x', 5), 'arrived before every held message').toBeUndefined()
+    const later = holds.turn('k', 'x', 10)
+    const local = holds.turn('k', undefined, 11)
+    const b = holds.turn('k', 'b', 12) // b's retry: its place is 8, after a's 7
+    expect(later).toBeDefined()
+    expect(local, 'a local first attempt (no id) waits too').toBeDefined()
+    expect(b).toBeDefined()
+    expect(holds.turn('k', 'a', 13), 'a\'s retry goes, in its first place').toBeUndefined()
     holds.released('k', 'a')
-    expect(holds.waitingFor('k', 'c')).toBe('b')
+    expect(await settled(later), 'woken to check again').toBe(true)
+    expect(holds.turn('k', 'x', 10), 'b is still held before it').toBeDefined()
+    expect(holds.turn('k', 'b', 12)).toBeUndefined()
     holds.released('k', 'b')
-    expect(holds.waitingFor('k', 'c')).toBeUndefined()
+    // x (10) goes before the local message (11), which waits until x has gone.
+    expect(holds.turn('k', undefined, 11)).toBeDefined()
+    expect(holds.turn('k', 'x', 10)).toBeUndefined()
+    expect(holds.turn('k', undefined, 11)).toBeUndefined()
     expect(holds.size).toBe(0)
   })
 
-  it('ends a hold after holdMs, when its ingress hub dies, and when its key leaves this hub', () => {
+  it('keeps a woken message\'s place until it goes or leaves: a newcomer waits behind it', async () => {
+    const holds = new RetryHolds({ clock: new ManualClock(), holdMs: 10_000 })
+    holds.hold('k', 'a', 'h2', 1)
+    const parked = holds.turn('k', 'x', 2)
+    expect(holds.turn('k', 'a', 3)).toBeUndefined()
+    holds.released('k', 'a') // x is woken, but has not run yet
+    expect(await settled(parked)).toBe(true)
+    const newcomer = holds.turn('k', 'y', 4)
+    expect(newcomer, 'y arrived after x').toBeDefined()
+    holds.leave('k', 2) // x gave up (or was answered otherwise)
+    expect(await settled(newcomer)).toBe(true)
+    expect(holds.turn('k', 'y', 4)).toBeUndefined()
+    expect(holds.size).toBe(0)
+  })
+
+  it('ends a hold after holdMs, when its ingress hub dies, and when its key leaves this hub', async () => {
     const clock = new ManualClock()
     const holds = new RetryHolds({ clock, holdMs: 1_000 })
     holds.hold('k1', 'a', 'h2', 1)
     holds.hold('k2', 'b', 'h3', 2)
     holds.hold('k3', 'c', 'h2', 3)
     holds.hubGone('h3')
-    expect(holds.waitingFor('k2', 'x')).toBeUndefined()
+    expect(holds.turn('k2', 'x', 9)).toBeUndefined()
     holds.keepOnly((key) => key !== 'k3')
-    expect(holds.waitingFor('k3', 'x')).toBeUndefined()
+    expect(holds.turn('k3', 'x', 9)).toBeUndefined()
+    const waiting = holds.turn('k1', 'x', 9)
     clock.advance(999)
-    expect(holds.waitingFor('k1', 'x')).toBe('a')
+    expect(await settled(waiting)).toBe(false)
     clock.advance(1)
-    expect(holds.waitingFor('k1', 'x')).toBeUndefined()
+    expect(await settled(waiting), 'a\'s retry never came: the waiting message goes on').toBe(true)
+    expect(holds.turn('k1', 'x', 9)).toBeUndefined()
     expect(holds.size).toBe(0)
-  })
-
-  it('makes the other messages of a held key wait, in arrival order, until the hold changes or ends', async () => {
-    const clock = new ManualClock()
-    const holds = new RetryHolds({ clock, holdMs: 1_000 })
-    expect(holds.turn('k', 'x'), 'nothing held: at once').toBeUndefined()
-    holds.hold('k', 'a', 'h2', 1)
-    holds.hold('k', 'b', 'h2', 2)
-    expect(holds.turn('k', 'a'), 'the held message itself goes').toBeUndefined()
-    const woke: string[] = []
-    for (const id of ['x', 'y']) void holds.turn('k', id)?.then(() => woke.push(id))
-    holds.released('k', 'zzz') // not held: nothing changes
-    await Promise.resolve()
-    expect(woke).toEqual([])
-    holds.released('k', 'a')
-    await Promise.resolve()
-    expect(woke, 'woken to check again (b is still held)').toEqual(['x', 'y'])
-    // b's retry never comes: its hold ends after holdMs, and the waiting message goes on.
-    const late = holds.turn('k', 'x')
-    let done = false
-    void late?.then(() => { done = true })
-    clock.advance(999); await Promise.resolve()
-    expect(done).toBe(false)
-    clock.advance(1); await Promise.resolve()
-    expect(done).toBe(true)
-    expect(holds.turn('k', 'x')).toBeUndefined()
   })
 })

@@ -11,6 +11,21 @@ interface Hold {
   readonly untilMs: number
 }
 
+/** A message waiting at the gate of its key: it goes once nothing that arrived before it waits. */
+interface Parked {
+  readonly arrival: number
+  wake: (() => void) | undefined
+}
+
+interface KeyGate {
+  /** In arrival order. */
+  holds: Hold[]
+  /** In arrival order. */
+  parked: Parked[]
+  /** Fires at the first hold's end. */
+  timer: TimerHandle | undefined
+}
+
 /**
  * Keys whose next numbers are kept for the retries of messages this hub, their owner, could not
  * finish (invariant 2): numbered with failed copies (so never acknowledged), or refused while it
@@ -20,99 +35,132 @@ interface Hold {
  * Seen in the kill-and-restart fault test, when the survivors took every key over again as the
  * restarted hub came back: 169 numbered in the new epoch, then 168 after it.
  *
- * So while a key holds such messages, their retries are numbered first, in the order their first
- * attempts arrived; the key's other messages wait (`turn`), in arrival order too. Refusing them
- * instead was not enough: a refused message's retry came after later messages already on their
- * way. A hold ends when its message is numbered (again) or copied, when its ingress hub is dead,
- * when the key leaves this hub, or after `holdMs` (its ingress has given up by then).
+ * So while a key holds such messages, it numbers in arrival order: a held message's retry takes
+ * its first attempt's place, and every other message waits (`turn`) until nothing that arrived
+ * before it is held or waiting. (Refusing the others instead was not enough: a refused message's
+ * retry came after later messages already on their way. Nor was waking the waiting ones alone:
+ * a message resuming from a take-over went ahead of them before they ran.) A hold ends when its
+ * message is numbered (again) or copied, when its ingress hub is dead, when the key leaves this
+ * hub, or after `holdMs` (its ingress has given up by then).
  */
 export class RetryHolds {
-  /** Per key, in arrival order. */
-  readonly #byKey = new Map<string, Hold[]>()
-  /** Messages waiting for a key's holds to change, and the timer of its first hold's end. */
-  readonly #waiting = new Map<string, { wake: Array<() => void>, timer: TimerHandle | undefined }>()
+  readonly #gates = new Map<string, KeyGate>()
 
   constructor(private readonly deps: { clock: Clock, holdMs: number }) {}
 
-  get size(): number { return this.#byKey.size }
+  /** Keys holding or making messages wait: 0 on the usual path, which then checks nothing. */
+  get size(): number { return this.#gates.size }
 
   /**
    * `id`, a message of `key` that arrived `arrival`-th, will be retried by `via`: it goes first.
    * False when it was held already.
    */
   hold(key: string, id: string, via: string, arrival: number): boolean {
-    const holds = this.#byKey.get(key) ?? []
-    if (holds.some((h) => h.id === id)) return false
+    const gate = this.#gate(key)
+    if (gate.holds.some((h) => h.id === id)) return false
     const hold: Hold = { id, via, arrival, untilMs: this.deps.clock.monotonicMs() + this.deps.holdMs }
-    const after = holds.findIndex((h) => h.arrival > arrival)
-    holds.splice(after < 0 ? holds.length : after, 0, hold)
-    this.#byKey.set(key, holds)
+    insertByArrival(gate.holds, hold)
     return true
   }
 
   /**
-   * The id of the message `key` waits for before it numbers the message `id` (undefined: none,
-   * or `id` is the one it waits for).
+   * Undefined when the message (`id`, if it has one, and `arrival`) may be numbered now: nothing
+   * that arrived before it is held or waiting. Otherwise it waits: a promise that resolves once
+   * the key's holds or waiting messages have changed; the caller then checks everything again
+   * (ownership included) and calls `turn` again with the same `arrival`, and `leave` if it gives up.
    */
-  waitingFor(key: string, id: string | undefined): string | undefined {
-    const holds = this.#byKey.get(key)
-    if (!holds) return undefined
-    const now = this.deps.clock.monotonicMs()
-    while (holds.length > 0 && (holds[0] as Hold).untilMs <= now) holds.shift()
-    const first = holds[0]
-    if (!first) {
-      this.#byKey.delete(key)
+  turn(key: string, id: string | undefined, arrival: number): Promise<void> | undefined {
+    const gate = this.#gates.get(key)
+    if (!gate) return undefined
+    this.#expire(gate)
+    const held = id === undefined ? undefined : gate.holds.find((h) => h.id === id)
+    const place = held?.arrival ?? arrival
+    const blocked = gate.holds.some((h) => h !== held && h.arrival < place) || gate.parked.some((p) => p.arrival !== arrival && p.arrival < place)
+    const mine = gate.parked.find((p) => p.arrival === arrival)
+    if (!blocked) {
+      if (mine) this.leave(key, arrival)
+      else this.#tidy(key, gate)
       return undefined
     }
-    return first.id === id ? undefined : first.id
+    const parked = mine ?? insertByArrival(gate.parked, { arrival, wake: undefined })
+    if (gate.timer === undefined && gate.holds.length > 0) {
+      const untilMs = Math.min(...gate.holds.map((h) => h.untilMs))
+      gate.timer = this.deps.clock.setTimeout(() => { gate.timer = undefined; this.#expire(gate); this.#wake(key) }, Math.max(1, untilMs - this.deps.clock.monotonicMs()))
+      gate.timer.unref()
+    }
+    return new Promise((resolve) => { parked.wake = resolve })
   }
 
-  /**
-   * Undefined when the message `id` of `key` may be numbered now; otherwise a promise that
-   * resolves, in arrival order, once the key's holds have changed (a retry numbered, a hold
-   * ended): the caller then checks everything again, ownership included.
-   */
-  turn(key: string, id: string | undefined): Promise<void> | undefined {
-    if (this.waitingFor(key, id) === undefined) return undefined
-    let waiting = this.#waiting.get(key)
-    if (!waiting) this.#waiting.set(key, waiting = { wake: [], timer: undefined })
-    const w = waiting
-    if (w.timer === undefined) {
-      const first = (this.#byKey.get(key) as Hold[])[0] as Hold
-      w.timer = this.deps.clock.setTimeout(() => { w.timer = undefined; this.#wake(key) }, Math.max(1, first.untilMs - this.deps.clock.monotonicMs()))
-      w.timer.unref()
-    }
-    return new Promise((resolve) => { w.wake.push(resolve) })
+  /** The message that arrived `arrival`-th no longer waits (numbered, refused, or answered as a retry). */
+  leave(key: string, arrival: number): void {
+    const gate = this.#gates.get(key)
+    if (!gate) return
+    const i = gate.parked.findIndex((p) => p.arrival === arrival)
+    if (i < 0) return
+    gate.parked.splice(i, 1)
+    this.#wake(key)
   }
 
   /** `id` is through (numbered again, or copied after all). */
   released(key: string, id: string): void {
-    const holds = this.#byKey.get(key)
-    if (holds?.some((h) => h.id === id)) this.#keep(key, holds.filter((h) => h.id !== id))
+    const gate = this.#gates.get(key)
+    if (!gate?.holds.some((h) => h.id === id)) return
+    gate.holds = gate.holds.filter((h) => h.id !== id)
+    this.#wake(key)
   }
 
   /** Drops the holds of keys this hub no longer owns (their retries go to the new owner). */
   keepOnly(owned: (key: string) => boolean): void {
-    for (const key of [...this.#byKey.keys()]) if (!owned(key)) this.#keep(key, [])
+    for (const [key, gate] of [...this.#gates]) {
+      if (owned(key) || gate.holds.length === 0) continue
+      gate.holds = []
+      this.#wake(key)
+    }
   }
 
   /** `hub` is dead: nothing it held will be retried. */
   hubGone(hub: string): void {
-    for (const [key, holds] of [...this.#byKey]) this.#keep(key, holds.filter((h) => h.via !== hub))
+    for (const [key, gate] of [...this.#gates]) {
+      if (!gate.holds.some((h) => h.via === hub)) continue
+      gate.holds = gate.holds.filter((h) => h.via !== hub)
+      this.#wake(key)
+    }
   }
 
-  #keep(key: string, holds: Hold[]): void {
-    if (holds.length > 0) this.#byKey.set(key, holds)
-    else this.#byKey.delete(key)
-    this.#wake(key)
+  #gate(key: string): KeyGate {
+    let gate = this.#gates.get(key)
+    if (!gate) this.#gates.set(key, gate = { holds: [], parked: [], timer: undefined })
+    return gate
   }
 
-  /** Everything waiting on `key` checks again, in arrival order. */
+  #expire(gate: KeyGate): void {
+    const now = this.deps.clock.monotonicMs()
+    if (gate.holds.some((h) => h.untilMs <= now)) gate.holds = gate.holds.filter((h) => h.untilMs > now)
+  }
+
+  /** Every waiting message of `key` checks again (they stay in line until they pass or leave). */
   #wake(key: string): void {
-    const waiting = this.#waiting.get(key)
-    if (!waiting) return
-    this.#waiting.delete(key)
-    this.deps.clock.clearTimeout(waiting.timer)
-    for (const wake of waiting.wake) wake()
+    const gate = this.#gates.get(key)
+    if (!gate) return
+    this.deps.clock.clearTimeout(gate.timer)
+    gate.timer = undefined
+    for (const p of gate.parked) {
+      const wake = p.wake
+      p.wake = undefined
+      wake?.()
+    }
+    this.#tidy(key, gate)
   }
+
+  #tidy(key: string, gate: KeyGate): void {
+    if (gate.holds.length > 0 || gate.parked.length > 0) return
+    this.deps.clock.clearTimeout(gate.timer)
+    this.#gates.delete(key)
+  }
+}
+
+function insertByArrival<T extends { arrival: number }>(list: T[], item: T): T {
+  const after = list.findIndex((x) => x.arrival > item.arrival)
+  list.splice(after < 0 ? list.length : after, 0, item)
+  return item
 }

@@ -112,7 +112,7 @@ export interface RouterStats {
   stalls: number
   /** Messages this hub owned and could not finish now (copies failed, take-over refused), whose retries go first (`RetryHolds`). */
   retriesKeptFirst: number
-  /** Messages that waited for such a retry of an earlier message of their key. */
+  /** Waits of messages for such a retry, or for a message of their key that arrived before them (`RetryHolds.turn`). */
   heldForRetries: number
 }
 
@@ -524,13 +524,18 @@ export class Router {
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
     if (this.#quiescing) throw new NotOwnerError(key)
     if (this.#holds.size > 0) {
-      // An earlier message of the key, whose copies failed, is numbered again first: this one
-      // waits, then everything is checked again (ownership may have moved meanwhile).
-      const turn = this.#holds.turn(key, id)
+      // The key numbers in arrival order while this hub waits for retries of messages it could
+      // not finish: this one waits its turn, then everything is checked again (ownership may
+      // have moved meanwhile).
+      const turn = this.#holds.turn(key, id, arrival)
       if (turn) {
         this.stats.heldForRetries++
-        await turn
-        return this.#sequence(key, id, message, via, arrival)
+        try {
+          await turn
+          return await this.#sequence(key, id, message, via, arrival)
+        } finally {
+          this.#holds.leave(key, arrival)
+        }
       }
       if (id !== undefined) this.#holds.released(key, id)
     }
