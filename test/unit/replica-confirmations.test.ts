@@ -74,6 +74,18 @@ describe('ReplicaConfirmations (the ingress hub waiting for replicas\' own word)
     expect([deadOwner(), heardFromDead(), alive()]).toEqual([false, true, true])
   })
 
+  it('ends a wait (false) when the owner says the copies failed, also when told before the wait began', async () => {
+    const c = new ReplicaConfirmations(new ManualClock())
+    const waiting = outcome(c.wait('a:1', 'o', ['r1'], 1_000))
+    const other = outcome(c.wait('a:2', 'o', ['r1'], 1_000))
+    c.failed(['a:1', 'a:3'])
+    await turn()
+    expect([waiting(), other()]).toEqual([false, 'pending'])
+    c.confirmed('r1', ['a:3']) // a late confirmation does not undo the failure
+    expect(await c.wait('a:3', 'o', ['r1'], 1_000)).toBe(false)
+    expect(c.size).toEqual({ waiting: 1, early: 0 })
+  })
+
   it('bounds the confirmations nobody waits for (oldest dropped first)', () => {
     const c = new ReplicaConfirmations(new ManualClock())
     for (let i = 0; i < 25_000; i++) c.confirmed('r1', [`a:${i}`])

@@ -222,7 +222,13 @@ export type WillMessage = { t: 'will-release', clientId: string } | { t: 'will-s
  */
 export interface ReplicaConfirmMessage { t: 'replica-confirm', ids: string[] }
 
-export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage | SessionEndMessage | ReplicaConfirmMessage
+/**
+ * One-way, owner → ingress hub: the copies of these forwarded publishes failed (a replica refused
+ * or failed them), so no confirmation will come; the ingress retries them now.
+ */
+export interface CopiesFailedMessage { t: 'copies-failed', ids: string[] }
+
+export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage | SessionEndMessage | ReplicaConfirmMessage | CopiesFailedMessage
 export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest | AdminQueryRequest
 export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply | AdminAnswerReply
 
@@ -301,6 +307,10 @@ export function asRouterMessage(v: unknown): RouterMessage {
   if (m.t === 'replica-confirm') {
     if (!isStrings(m.ids)) bad(m.t)
     return m as unknown as ReplicaConfirmMessage
+  }
+  if (m.t === 'copies-failed') {
+    if (!isStrings(m.ids)) bad(m.t)
+    return m as unknown as CopiesFailedMessage
   }
   if (m.t === 'will-sync') {
     if (!isString(m.boot)) bad(m.t)

@@ -19,8 +19,8 @@ const EARLY_LIMIT = 20_000
 export class ReplicaConfirmations {
   /** Waits by publish id; one past its deadline ends false. */
   readonly #waiting: DeadlineMap<string, Waiter>
-  /** id → replicas that confirmed before anyone waited (insertion order = age). */
-  readonly #early = new Map<string, string[]>()
+  /** id → replicas that confirmed before anyone waited, or false: its copies failed (insertion order = age). */
+  readonly #early = new Map<string, string[] | false>()
 
   constructor(clock: Clock) {
     this.#waiting = new DeadlineMap(clock, (_id, waiter) => waiter.resolve(false))
@@ -28,11 +28,16 @@ export class ReplicaConfirmations {
 
   /**
    * Resolves true once every hub of `replicas` has confirmed `id` (a publish `owner` numbered),
-   * false after `timeoutMs` or once the owner or a replica it still waits for is dead (`hubsGone`).
+   * false after `timeoutMs`, once the owner or a replica it still waits for is dead (`hubsGone`),
+   * or once the owner says the copies failed (`failed`).
    */
   wait(id: string, owner: string, replicas: readonly string[], timeoutMs: number): Promise<boolean> {
     const early = this.#early.get(id)
     let need = [...replicas]
+    if (early === false) {
+      this.#early.delete(id)
+      return Promise.resolve(false)
+    }
     if (early) {
       this.#early.delete(id)
       need = need.filter((hub) => !early.includes(hub))
@@ -55,14 +60,32 @@ export class ReplicaConfirmations {
         continue
       }
       const early = this.#early.get(id)
+      if (early === false) continue
       if (early) { if (!early.includes(from)) early.push(from); continue }
-      if (this.#early.size >= EARLY_LIMIT) {
-        // Dropped, the publish's wait times out and the forward is retried: slower, not wrong.
-        const oldest = this.#early.keys().next()
-        if (oldest.done !== true) this.#early.delete(oldest.value)
-      }
-      this.#early.set(id, [from])
+      this.#keepEarly(id, [from])
     }
+  }
+
+  /**
+   * The owner says the copies of these publishes failed (a replica refused or failed them): their
+   * waits end now (false), so their ingress retries them at once rather than at the deadline
+   * (their owner keeps their place meanwhile: `RetryHolds`).
+   */
+  failed(ids: readonly string[]): void {
+    for (const id of ids) {
+      const waiter = this.#waiting.take(id)
+      if (waiter) waiter.resolve(false)
+      else this.#keepEarly(id, false)
+    }
+  }
+
+  #keepEarly(id: string, value: string[] | false): void {
+    if (this.#early.size >= EARLY_LIMIT) {
+      // Dropped, the publish's wait times out and the forward is retried: slower, not wrong.
+      const oldest = this.#early.keys().next()
+      if (oldest.done !== true) this.#early.delete(oldest.value)
+    }
+    this.#early.set(id, value)
   }
 
   /**

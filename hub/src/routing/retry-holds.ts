@@ -41,7 +41,8 @@ interface KeyGate {
  * retry came after later messages already on their way. Nor was waking the waiting ones alone:
  * a message resuming from a take-over went ahead of them before they ran.) A hold ends when its
  * message is numbered (again) or copied, when its ingress hub is dead, when the key leaves this
- * hub, or after `holdMs` (its ingress has given up by then).
+ * hub, or after `holdMs`: a live ingress retries well within it, and one that has moved on (its
+ * publish was answered by another owner, or it gave up) would otherwise stall the key.
  */
 export class RetryHolds {
   readonly #gates = new Map<string, KeyGate>()

@@ -13,7 +13,7 @@ import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
 import { Ingress } from './ingress.js'
-import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, RetryFirstError, UnreplicatedError, type Sequencer } from './sequencer.js'
@@ -118,6 +118,13 @@ export interface RouterStats {
 
 /** Log entries one resume request returns at most. */
 export const MAX_LOG_READ = 1_000
+/**
+ * How long a key keeps a place for the retry of a message its owner could not finish, ms. A live
+ * ingress retries within its backoff (25 ms after a ring change, 1 s at most; told at once when
+ * copies fail). One that will not (it was answered by another owner, or gave up: as for the
+ * requests a paused hub reads after SIGCONT) holds the key up this long: short, then.
+ */
+const RETRY_HOLD_MS = 1_000
 /** After a hub is back from the dead, its keys are read again after these delays, ms (link redials back off up to 5 s). */
 const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
 
@@ -176,8 +183,7 @@ export class Router {
 
   constructor(private readonly deps: RouterDeps) {
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
-    const forwardTimeoutMs = deps.forwardTimeoutMs ?? 10_000
-    this.#holds = new RetryHolds({ clock: deps.clock, holdMs: forwardTimeoutMs })
+    this.#holds = new RetryHolds({ clock: deps.clock, holdMs: RETRY_HOLD_MS })
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
@@ -185,18 +191,13 @@ export class Router {
     })
     this.#ingress = new Ingress({
       self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id) => this.#sequence(key, id, message),
-      stats: this.stats, clock: deps.clock, forwardTimeoutMs, requestTimeoutMs: this.#requestTimeoutMs,
+      stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
     })
     this.#replicator = new Replicator({
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, knownHubs: deps.knownHubs, topicLog: deps.topicLog,
       retained: deps.retained, seen: this.#seen, stats: this.stats, requestTimeoutMs: this.#requestTimeoutMs, clock: deps.clock, log: deps.log,
       superseded: (key) => this.#superseded(key),
-      copiesFailed: (entries) => {
-        for (const e of entries) {
-          if (e.qos === 0 || e.id === undefined || e.via === undefined) continue
-          this.#keepFirst(e.key, e.id, e.via, this.#seen.get(e.id)?.arrival ?? this.#arrivals)
-        }
-      },
+      copiesFailed: (entries) => this.#copiesFailed(entries),
       confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
     this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, clock: deps.clock, log: deps.log })
@@ -565,6 +566,23 @@ export class Router {
     return offset
   }
 
+  /**
+   * Copies of forwarded publishes failed: each keeps its place for its retry, which its ingress
+   * hub is told to send now (it would otherwise wait for the replicas' word until its deadline).
+   */
+  #copiesFailed(entries: readonly ReplicaEntry[]): void {
+    const tell = new Map<string, string[]>()
+    for (const e of entries) {
+      if (e.qos === 0 || e.id === undefined || e.via === undefined) continue
+      this.#keepFirst(e.key, e.id, e.via, this.#seen.get(e.id)?.arrival ?? this.#arrivals)
+      const ids = tell.get(e.via)
+      if (ids) ids.push(e.id)
+      else tell.set(e.via, [e.id])
+    }
+    // (`via` is never this hub: a publish that came in here is not forwarded to itself.)
+    for (const [via, ids] of tell) this.deps.bus.send(via, { t: 'copies-failed', ids })
+  }
+
   /** The message `id` of `key` could not be finished now: its retry goes before the key's later messages. */
   #keepFirst(key: string, id: string, via: string, arrival: number): void {
     if (this.#holds.hold(key, id, via, arrival)) this.stats.retriesKeptFirst++
@@ -723,6 +741,7 @@ export class Router {
       this.stats.deliveriesReceived++
       this.#cursors.deliver(from, { key: m.key, epoch: m.epoch, seq: m.seq, topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos }, m.from)
     } else if (m.t === 'replica-confirm') this.#ingress.confirmations.confirmed(from, m.ids)
+    else if (m.t === 'copies-failed') this.#ingress.confirmations.failed(m.ids)
     else if (m.t === 'barrier' || m.t === 'barrier-ack') this.#onBarrier(from, m)
     else if (m.t !== 'interest') this.#listeners.get(m.t)?.(from, m)
     else {
