@@ -79,6 +79,24 @@ describe(`SWIM in the simulator (seed ${SEED})`, () => {
     const tookMs = await sim.runUntil(() => sim.everyoneSees(sim.ids(), 'alive'), 120_000, 50)
     console.log(`[seed ${SEED}] partition of 6 healed in ${tookMs} ms`)
   })
+  it('with edge, finds a member cut off for 30 s again soon after the heal (reconnect every 2 s, not every push-pull)', async () => {
+    // Ten seeded trials, each printed: after the cut both sides hold the other dead, and only a
+    // push-pull with a dead member (serf's reconnect) brings them together again.
+    const bound = EDGE_PROFILE.reconnectIntervalMs + 2_000
+    const took: number[] = []
+    for (let trial = 0; trial < 10; trial++) {
+      const sim = await ring(3, EDGE_PROFILE, SEED * 1000 + trial)
+      sim.net.partition([sim.address('h2')], ['h0', 'h1'].map((id) => sim.address(id)))
+      await sim.run(30_000)
+      expect(sim.view('h0', 'h2')).toBe('dead')
+      expect(sim.view('h2', 'h0')).toBe('dead')
+      sim.net.heal()
+      took.push(await sim.runUntil(() => sim.everyoneSees(sim.ids(), 'alive'), 60_000, 50))
+    }
+    console.log(`[seed ${SEED}] edge, 3 members, one cut off 30 s: one ring again after ${took.join(', ')} ms`)
+    expect(Math.max(...took)).toBeLessThanOrEqual(bound)
+  })
+
   it('never moves a live member to the address of a second process claiming its id', async () => {
     const sim = await ring(4, EDGE_PROFILE)
     const original = sim.address('h1')

@@ -30,6 +30,11 @@ export interface GossipProfile {
   /** Full-state TCP exchange with one random member, every this many ms (scaled up beyond 32
    *  members by `pushPullScaleMs`); 0 disables. lan 30 000. */
   pushPullIntervalMs: number
+  /** Push-pull with one random dead member (serf's reconnect), every this many ms while any is
+   *  dead, one attempt at a time; 0 disables. After a partition both sides hold the other dead,
+   *  and only such an attempt finds it again once the network heals. Ringhub: lan 10 000 (serf
+   *  30 000), edge 2 000. */
+  reconnectIntervalMs: number
   /** Connect/read/write deadline of TCP push-pull and TCP fallback probes, ms. lan 10 000. */
   tcpTimeoutMs: number
   /** Lifeguard Local Health Multiplier ceiling: timeouts stretch up to this factor. lan 8. */
@@ -59,6 +64,7 @@ export const LAN_PROFILE: Readonly<GossipProfile> = Object.freeze({
   gossipNodes: 3,
   gossipToTheDeadMs: 30_000,
   pushPullIntervalMs: 30_000,
+  reconnectIntervalMs: 10_000,
   tcpTimeoutMs: 10_000,
   awarenessMaxMultiplier: 8,
   udpPacketBytes: 1400,
@@ -93,6 +99,7 @@ export const EDGE_PROFILE: Readonly<GossipProfile> = Object.freeze({
   gossipNodes: 3,
   gossipToTheDeadMs: 10_000,
   pushPullIntervalMs: 10_000,
+  reconnectIntervalMs: 2_000,
   tcpTimeoutMs: 2_000,
   awarenessMaxMultiplier: 8,
   udpPacketBytes: 1400,

@@ -78,6 +78,8 @@ export class SwimNode {
   #probeOrder: string[] = []
   #probeIndex = 0
   #running = false
+  /** A reconnect push-pull is under way (`#reconnect`). */
+  #reconnecting = false
 
   constructor(private readonly deps: SwimDeps) {
     const { profile } = deps
@@ -111,6 +113,7 @@ export class SwimNode {
     this.#every(() => this.#awareness.scaleTimeout(profile.probeIntervalMs), () => this.#probe())
     this.#every(() => profile.gossipIntervalMs, () => this.#gossip())
     if (profile.pushPullIntervalMs > 0) this.#every(() => pushPullScaleMs(profile.pushPullIntervalMs, this.table.liveCount), () => { void this.#pushPullRandom() })
+    if (profile.reconnectIntervalMs > 0) this.#every(() => profile.reconnectIntervalMs, () => { void this.#reconnect() })
     this.#every(() => profile.gossipToTheDeadMs, () => this.table.reap(profile.gossipToTheDeadMs, RECONNECT_TIMEOUT_MS))
   }
 
@@ -293,21 +296,35 @@ export class SwimNode {
 
   // ------------------------------------------------------------------------------ push-pull
 
-  /**
-   * Periodic anti-entropy with a random alive member, and (as serf's reconnect does) with a
-   * random dead one: after a partition, both sides hold the other as dead, and only such an
-   * attempt lets them find each other again once the network heals.
-   */
+  /** Periodic anti-entropy with a random alive member. */
   async #pushPullRandom(): Promise<void> {
     const [peer] = this.#randomMembers(1, (m) => m.state === 'alive')
+    if (peer) await this.#pushPullWith(peer)
+  }
+
+  /**
+   * serf's reconnect: a push-pull with a random dead member (`reconnectIntervalMs`). After a
+   * partition both sides hold the other dead, and only such an attempt lets them find each other
+   * again once the network heals. One at a time: across a cut, an attempt lasts the TCP timeout.
+   */
+  async #reconnect(): Promise<void> {
+    if (this.#reconnecting) return
     const [lost] = this.#randomMembers(1, (m) => m.state === 'dead')
-    await Promise.all([peer, lost].filter((m) => m !== undefined).map(async (m) => {
-      try {
-        await this.#stream.pushPull(m.addresses.gossip, false)
-      } catch (err) {
-        this.deps.log.debug({ peer: m.id, err }, 'push-pull failed')
-      }
-    }))
+    if (!lost) return
+    this.#reconnecting = true
+    try {
+      await this.#pushPullWith(lost)
+    } finally {
+      this.#reconnecting = false
+    }
+  }
+
+  async #pushPullWith(m: Member): Promise<void> {
+    try {
+      await this.#stream.pushPull(m.addresses.gossip, false)
+    } catch (err) {
+      this.deps.log.debug({ peer: m.id, err }, 'push-pull failed')
+    }
   }
 
   // ------------------------------------------------------------------------------ helpers
