@@ -28,7 +28,8 @@ export interface ReplicatorDeps {
   superseded?(key: string): void
   /**
    * A replica failed or refused these copies (called before their publishes hear of it): the
-   * router keeps their keys for the retries of the forwarded ones (`RetryHolds`).
+   * router keeps their keys for the retries of the forwarded ones (`RetryHolds`). Their ingress
+   * hubs are told too (`copies-failed`), so that they retry at once.
    */
   copiesFailed?(entries: readonly ReplicaEntry[]): void
   topicLog: Pick<TopicLog, 'appendReplica'>
@@ -153,6 +154,8 @@ export class Replicator {
       return true
     } catch (err) {
       this.deps.copiesFailed?.(entries)
+      // (`via` is never this hub: a publish that came in here is not forwarded to itself.)
+      for (const [via, ids] of idsByIngress(entries.filter((e) => e.qos > 0))) this.deps.bus.send(via, { t: 'copies-failed', ids })
       this.deps.stats.replicaFailures += entries.length
       this.deps.log.warn({ err, replica, copies: entries.length }, 'replica did not confirm its copies')
       return false
@@ -174,14 +177,7 @@ export class Replicator {
       if (e.id !== undefined) this.deps.seen.remember(e.id, { epoch: e.epoch, seq: e.seq, fannedOut: false })
       return Promise.all(written)
     }))
-    const confirm = new Map<string, string[]>()
-    for (const e of r.entries) {
-      if (e.via === undefined || e.id === undefined) continue
-      const ids = confirm.get(e.via)
-      if (ids) ids.push(e.id)
-      else confirm.set(e.via, [e.id])
-    }
-    for (const [via, ids] of confirm) {
+    for (const [via, ids] of idsByIngress(r.entries)) {
       if (via === this.deps.self) this.deps.confirmedHere(ids)
       else this.deps.bus.send(via, { t: 'replica-confirm', ids })
     }
@@ -196,4 +192,16 @@ export class Replicator {
     const oldest = this.#unconfirmed.values().next()
     return { inflight: this.#inflightCopies, lagMs: oldest.done === true ? 0 : this.deps.clock.monotonicMs() - oldest.value[0] }
   }
+}
+
+/** The ids of the forwarded publishes among `entries` (those carrying `via`), by ingress hub. */
+function idsByIngress(entries: readonly ReplicaEntry[]): Map<string, string[]> {
+  const byVia = new Map<string, string[]>()
+  for (const e of entries) {
+    if (e.via === undefined || e.id === undefined) continue
+    const ids = byVia.get(e.via)
+    if (ids) ids.push(e.id)
+    else byVia.set(e.via, [e.id])
+  }
+  return byVia
 }

@@ -497,9 +497,11 @@ export class Router {
   async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string, arrival = ++this.#arrivals): Promise<Offset & { confirmBy?: string[] }> {
     const { sequencer } = this.deps
     this.#stallWatch?.check()
+    // A retry of a message numbered in an epoch given up since is numbered anew, in this attempt.
+    const renumber = (): Promise<Offset & { confirmBy?: string[] }> => this.#sequence(key, id, message, via, arrival)
     if (!sequencer.owns(key)) {
       // A retry of this id may already be numbered, or waiting on this same take-over.
-      const earlier = this.#seenBefore(key, id)
+      const earlier = this.#seenBefore(key, id, renumber)
       if (earlier) return earlier
       // On the small side of a partition (or alone with dead peers): no take-over. Its epoch would
       // be chosen without the other side's, which may number the key in that same epoch meanwhile;
@@ -511,7 +513,7 @@ export class Router {
       } catch (err) {
         // Still the owner: later messages of the key wait for this one's retry.
         if (!(err instanceof NotOwnerError) || this.deps.ownerOf(key) !== this.deps.self) throw err
-        const retryId = id ?? `${this.deps.self}:local:${++this.#localRetries}`
+        const retryId = this.#retryId(id)
         this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
         throw new RetryFirstError(key, retryId, err.message)
       }
@@ -520,7 +522,7 @@ export class Router {
     }
     // Checked again after the take-over: the first attempt of a retried forward may have been
     // numbered while both waited for it.
-    const earlier = this.#seenBefore(key, id)
+    const earlier = this.#seenBefore(key, id, renumber)
     if (earlier) return earlier
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
     if (this.#quiescing) throw new NotOwnerError(key)
@@ -558,7 +560,7 @@ export class Router {
     if (confirmBy.length > 0) return { ...offset, confirmBy }
     // Invariant 3 (and fencing: a replica refuses copies from a hub it does not see as the owner).
     if (message.qos > 0 && !(await copied)) {
-      const retryId = id ?? `${this.deps.self}:local:${++this.#localRetries}`
+      const retryId = this.#retryId(id)
       if (id === undefined) this.#seen.remember(retryId, seen)
       this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
       throw new UnreplicatedError(key, retryId)
@@ -566,21 +568,17 @@ export class Router {
     return offset
   }
 
-  /**
-   * Copies of forwarded publishes failed: each keeps its place for its retry, which its ingress
-   * hub is told to send now (it would otherwise wait for the replicas' word until its deadline).
-   */
+  /** Copies of forwarded publishes failed: each keeps its place for its retry (its ingress is told by the replicator). */
   #copiesFailed(entries: readonly ReplicaEntry[]): void {
-    const tell = new Map<string, string[]>()
     for (const e of entries) {
       if (e.qos === 0 || e.id === undefined || e.via === undefined) continue
       this.#keepFirst(e.key, e.id, e.via, this.#seen.get(e.id)?.arrival ?? this.#arrivals)
-      const ids = tell.get(e.via)
-      if (ids) ids.push(e.id)
-      else tell.set(e.via, [e.id])
     }
-    // (`via` is never this hub: a publish that came in here is not forwarded to itself.)
-    for (const [via, ids] of tell) this.deps.bus.send(via, { t: 'copies-failed', ids })
+  }
+
+  /** The id a retry is known by: a forwarded publish's own, or one given to a local publish now. */
+  #retryId(id: string | undefined): string {
+    return id ?? `${this.deps.self}:local:${++this.#localRetries}`
   }
 
   /** The message `id` of `key` could not be finished now: its retry goes before the key's later messages. */
@@ -602,9 +600,11 @@ export class Router {
 
   /**
    * A forwarded publish this hub numbered already (a retry: the ingress hub missed the answer):
-   * the same offset, once the first attempt is through (committed, replicated, fanned out).
+   * the same offset, once the first attempt is through (committed, replicated, fanned out). One
+   * whose copies failed is copied again; if its epoch was given up since, `renumber` numbers it
+   * anew (the first number was never acknowledged).
    */
-  #seenBefore(key: string, id: string | undefined): Promise<Offset> | undefined {
+  #seenBefore(key: string, id: string | undefined, renumber: () => Promise<Offset & { confirmBy?: string[] }>): Promise<Offset & { confirmBy?: string[] }> | undefined {
     const seen = id === undefined ? undefined : this.#seen.get(id)
     if (!seen) return undefined
     this.stats.duplicates++
@@ -614,7 +614,10 @@ export class Router {
       if (seen.done) await seen.done.catch(() => { /* the first attempt's own error went to its caller */ })
       if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
       if (seen.copied !== undefined && !(await seen.copied)) {
-        await this.#copyAgain(key, seen, id as string)
+        if (!(await this.#copyAgain(key, seen, id as string))) {
+          this.#seen.forget(id as string)
+          return renumber()
+        }
         this.#holds.released(key, id as string)
       }
       return { epoch: seen.epoch, seq: seen.seq }
@@ -623,20 +626,18 @@ export class Router {
 
   /**
    * A message numbered here whose copies failed, published again by its ingress: copied again
-   * (same `(epoch, seq)`), and answered once enough replicas hold it; UnreplicatedError if not.
+   * (same `(epoch, seq)`), true once enough replicas hold it; UnreplicatedError if not. False
+   * when its epoch was given up since (replicas would refuse it): it is to be numbered anew (at
+   * least once: subscribers may see it twice).
    */
-  async #copyAgain(key: string, seen: SeenPublish, id: string): Promise<void> {
-    // Re-taken since, in a newer epoch: replicas refuse the old one; the retry numbers it anew
-    // (the first number was never acknowledged: at-least-once, the copy may be seen twice).
-    if (this.deps.sequencer.offsetOf(key)?.epoch !== seen.epoch) {
-      this.#seen.forget(id)
-      throw new UnreplicatedError(key, id)
-    }
+  async #copyAgain(key: string, seen: SeenPublish, id: string): Promise<boolean> {
+    if (this.deps.sequencer.offsetOf(key)?.epoch !== seen.epoch) return false
     const [entry] = this.deps.topicLog.since(key, { epoch: seen.epoch, seq: seen.seq - 1 }, 1)
     if (!entry || entry.epoch !== seen.epoch || entry.seq !== seen.seq) throw new UnreplicatedError(key, id)
     const copied = this.#replicator.replicate(entry, id).settled
     seen.copied = copied
     if (!(await copied)) throw new UnreplicatedError(key, id)
+    return true
   }
 
   /**
