@@ -95,10 +95,10 @@ export class SqlitePersistence {
     const topic = packet.topic ?? ''
     if ((packet.payload?.length ?? 0) === 0) {
       this.#retained.delete(topic) // [MQTT-3.3.1-10] an empty retained message clears the topic
-      await this.#db.write(() => this.#sql.retainedDelete.run(topic))
+      await this.#db.writeOne(() => this.#sql.retainedDelete.run(topic))
     } else {
       this.#retained.set(topic, packet)
-      await this.#db.write(() => this.#sql.retainedPut.run(encodePacket(packet)))
+      await this.#db.writeOne(() => this.#sql.retainedPut.run(encodePacket(packet)))
     }
   }
 
@@ -311,7 +311,7 @@ export class SqlitePersistence {
   async incomingStorePacket(client: PersistenceClient, packet: PacketLike): Promise<void> {
     const stored = toAedesPacket(packet)
     stored.messageId = packet.messageId
-    await this.#db.write(() => this.#sql.incomingPut.run({ ...encodePacket(stored), client_id: client.id }))
+    await this.#db.writeOne(() => this.#sql.incomingPut.run({ ...encodePacket(stored), client_id: client.id }))
   }
 
   async incomingGetPacket(client: PersistenceClient, packet: PacketLike): Promise<PacketLike> {
