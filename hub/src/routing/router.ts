@@ -287,7 +287,7 @@ export class Router {
    */
   ownershipChanged(): void {
     this.#handoff.handOffLost()
-    this.#holds.keepOnly((key) => this.deps.ownerOf(key) === this.deps.self)
+    this.#holds.ringChanged()
     this.refreshInterest()
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
     this.#catchUpReturned()
