@@ -155,12 +155,9 @@ export class HubDb {
   }
 
   /**
-   * `write` without the savepoint, for hot writes: SQLite undoes a failed statement by itself, and
-   * an error that aborts the transaction aborts the whole batch as in `write`. So `fn` runs one
-   * statement, or several each of which may stand without the others: when one fails, those
-   * before it stay in the batch (the promise still rejects). Not only two statements fewer: rows
-   * inserted inside a savepoint cost 3-4 µs more each (a replica's copies, measured with
-   * bench/dist/micro-topic-log.js).
+   * `write` for an `fn` that runs exactly one statement, without the savepoint (two more
+   * statements per write): SQLite undoes a failed statement by itself, and an error that aborts
+   * the transaction aborts the whole batch as in `write`. For hot single-row writes.
    */
   writeOne<T>(fn: () => T): Promise<T> {
     return this.#run(fn, false)
@@ -190,12 +187,7 @@ export class HubDb {
     } catch (err) {
       if (savepoint) this.#undoWrite(batch, err)
       else if (!this.sqlite.inTransaction) this.#abortBatch(batch, new StoreError('transaction aborted by SQLite', { cause: err }))
-      else {
-        // The disk, not the caller's statement, failed this write (the batch goes on): counted as `write` counts it.
-        const reason = storeFailureReason(err)
-        if (reason === 'disk-full' || reason === 'io') this.#failed(err, 1)
-        if (batch.writes.length === 0) this.#dropEmptyBatch(batch)
-      }
+      else if (batch.writes.length === 0) this.#dropEmptyBatch(batch)
       return Promise.reject(err)
     } finally {
       this.#inWrite = false

@@ -40,16 +40,8 @@ export class TopicLog {
   readonly #oldest
   #pending: LogEntry[] = []
   #committed: Promise<void> | undefined
-  /**
-   * `knownEpoch` per key once asked: raised by every write that brings an epoch (before it
-   * commits: a failed write leaves it higher, which only makes the fence stricter), never lowered
-   * (retention may delete an epoch's entries; the epoch still existed). At most
-   * `maxKnownEpochs` keys, the longest cached forgotten first (read again when asked).
-   */
-  readonly #epochs = new Map<string, number>()
 
-  /** `maxKnownEpochs`: keys whose epoch `knownEpoch` keeps in memory (default 100,000; a few MB). */
-  constructor(private readonly db: HubDb, private readonly maxKnownEpochs = 100_000) {
+  constructor(private readonly db: HubDb) {
     const sql = db.sqlite
     this.#insert = sql.prepare<[string, number, number, string, Buffer, number, number, number]>(
       'INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -89,53 +81,22 @@ export class TopicLog {
     })
   }
 
-  /**
-   * The highest epoch this hub started, was told of or holds entries of for the key (0 for a key
-   * never seen here): `state(key).epoch` without its two queries once asked, for the replica's fencing check
-   * on every copy (those queries were a fifth of a replica's CPU under load).
-   */
-  knownEpoch(key: string): number {
-    let epoch = this.#epochs.get(key)
-    if (epoch === undefined) {
-      epoch = this.state(key)?.epoch ?? 0
-      if (this.#epochs.size >= this.maxKnownEpochs) this.#epochs.delete(this.#epochs.keys().next().value as string)
-      this.#epochs.set(key, epoch)
-    }
-    return epoch
-  }
-
-  #raise(key: string, epoch: number): void {
-    const known = this.#epochs.get(key)
-    if (known !== undefined && epoch > known) this.#epochs.set(key, epoch)
-  }
-
   /** Records that `epoch` exists for the key (a handoff told us), without lowering what we have. */
   noteEpoch(key: string, epoch: number): Promise<void> {
-    this.#raise(key, epoch)
     return this.db.write(() => {
       const current = this.#state.get(key)?.epoch ?? 0
       if (epoch > current) this.#saveState.run(key, epoch, 0)
     })
   }
 
-  /**
-   * Stores entries copied from their keys' owner, in order, in one write (a replica gets its
-   * copies a batch at a time; a write and its promise per copy were a good part of its cost); a
-   * copy already held is kept. Resolves once committed. If one insert fails, the promise rejects
-   * and the copies before it may stay: harmless, since the owner sends the batch again and a held
-   * copy is kept (`INSERT OR IGNORE`).
-   */
-  appendReplica(entries: readonly LogEntry[]): Promise<void> {
-    for (const e of entries) this.#raise(e.key, e.epoch)
+  /** Stores an entry copied from the key's owner; a copy already held is kept. Resolves once committed. */
+  appendReplica(entry: LogEntry): Promise<void> {
     const insert = this.#insertReplica
-    return this.db.writeOne(() => {
-      for (const e of entries) insert.run(e.key, e.epoch, e.seq, e.topic, e.payload, e.qos, e.retain ? 1 : 0, e.tsMs)
-    })
+    return this.db.writeOne(() => insert.run(entry.key, entry.epoch, entry.seq, entry.topic, entry.payload, entry.qos, entry.retain ? 1 : 0, entry.tsMs)).then(noop)
   }
 
   /** Records a new epoch for a key (seq 0: nothing sequenced in it yet). Resolves once committed. */
   startEpoch(key: string, epoch: number): Promise<void> {
-    this.#raise(key, epoch)
     return this.db.write(() => { this.#saveState.run(key, epoch, 0) })
   }
 
@@ -146,7 +107,6 @@ export class TopicLog {
    * the largest in the log.
    */
   append(entry: LogEntry): Promise<void> {
-    this.#raise(entry.key, entry.epoch)
     this.#pending.push(entry)
     this.#committed ??= this.db.deferredWrite(() => this.#insertPending())
     return this.#committed
@@ -239,6 +199,8 @@ export class TopicLog {
     return this.db.read(() => this.#count.get(key)?.n ?? 0)
   }
 }
+
+function noop(): void {}
 
 function toEntry(r: Row): LogEntry {
   return {
