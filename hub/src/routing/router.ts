@@ -12,7 +12,7 @@ import { Replicator } from './replicator.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
-import { Ingress } from './ingress.js'
+import { Ingress, type IngressMessage } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
@@ -497,11 +497,9 @@ export class Router {
   async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string, arrival = ++this.#arrivals): Promise<Offset & { confirmBy?: string[] }> {
     const { sequencer } = this.deps
     this.#stallWatch?.check()
-    // A retry of a message numbered in an epoch given up since is numbered anew, in this attempt.
-    const renumber = (): Promise<Offset & { confirmBy?: string[] }> => this.#sequence(key, id, message, via, arrival)
     if (!sequencer.owns(key)) {
       // A retry of this id may already be numbered, or waiting on this same take-over.
-      const earlier = this.#seenBefore(key, id, renumber)
+      const earlier = this.#seenBefore(key, id, message, via, arrival)
       if (earlier) return earlier
       // On the small side of a partition (or alone with dead peers): no take-over. Its epoch would
       // be chosen without the other side's, which may number the key in that same epoch meanwhile;
@@ -522,7 +520,7 @@ export class Router {
     }
     // Checked again after the take-over: the first attempt of a retried forward may have been
     // numbered while both waited for it.
-    const earlier = this.#seenBefore(key, id, renumber)
+    const earlier = this.#seenBefore(key, id, message, via, arrival)
     if (earlier) return earlier
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
     if (this.#quiescing) throw new NotOwnerError(key)
@@ -601,10 +599,10 @@ export class Router {
   /**
    * A forwarded publish this hub numbered already (a retry: the ingress hub missed the answer):
    * the same offset, once the first attempt is through (committed, replicated, fanned out). One
-   * whose copies failed is copied again; if its epoch was given up since, `renumber` numbers it
+   * whose copies failed is copied again; if its epoch was given up since, it is numbered
    * anew (the first number was never acknowledged).
    */
-  #seenBefore(key: string, id: string | undefined, renumber: () => Promise<Offset & { confirmBy?: string[] }>): Promise<Offset & { confirmBy?: string[] }> | undefined {
+  #seenBefore(key: string, id: string | undefined, message: IngressMessage, via: string | undefined, arrival: number): Promise<Offset & { confirmBy?: string[] }> | undefined {
     const seen = id === undefined ? undefined : this.#seen.get(id)
     if (!seen) return undefined
     this.stats.duplicates++
@@ -616,7 +614,8 @@ export class Router {
       if (seen.copied !== undefined && !(await seen.copied)) {
         if (!(await this.#copyAgain(key, seen, id as string))) {
           this.#seen.forget(id as string)
-          return renumber()
+          // Numbered anew in this attempt, in the first attempt's place (no closure per message for it).
+          return this.#sequence(key, id, message, via, arrival)
         }
         this.#holds.released(key, id as string)
       }
