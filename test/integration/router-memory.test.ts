@@ -398,6 +398,73 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h1.router.stats.heldForRetries, 'm2 waited until m1\'s retry was numbered').toBeGreaterThan(0)
   })
 
+  it.each([
+    { path: 'forwarded', ingress: 'other' },
+    { path: 'local', ingress: 'h1' },
+  ])('numbers the retry of a message whose copies failed ahead of a later message when its kept place is gone (the key moved away and back) ($path)', async ({ ingress }) => {
+    const { clock, hubs, ids, setView } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const replica = ring.replicasOf(key, 2)[1] as string
+    const from = ingress === 'other' ? ids.find((id) => id !== 'h1' && id !== replica) as string : ingress
+    const h1 = hub(hubs, 'h1')
+    const first = await settle(clock, hub(hubs, from).router.publish({ topic: `${key}/t`, payload: Buffer.from('m0'), qos: 1, retain: false }))
+    await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
+    const acked: string[] = []
+    const send = (payload: string): Promise<unknown> => {
+      const p = hub(hubs, from).router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
+      return p
+    }
+    const m1 = send('m1')
+    // m1 is numbered in the superseded epoch, its copy refused, and its place kept for its retry.
+    for (let t = 0; t < 1_000 && h1.router.stats.retriesKeptFirst === 0; t++) await run(clock, 1)
+    expect(h1.router.stats.retriesKeptFirst).toBe(1)
+    // h1 sees the key move to another hub and back within one turn (two hubs came back from the
+    // dead a few ms apart, as at the heal of a partition): the kept place is dropped.
+    setView('h1', ids.filter((id) => id !== 'h1'))
+    h1.router.ownershipChanged()
+    setView('h1', undefined)
+    h1.router.ownershipChanged()
+    await settle(clock, Promise.all([m1, send('m2')]))
+    expect([...acked].sort()).toEqual(['m1', 'm2'])
+    const renumbered = h1.log.since(key, { epoch: first.epoch, seq: Number.MAX_SAFE_INTEGER }).map((e) => e.payload.toString())
+    expect(renumbered, 'm1 numbered again ahead of m2').toEqual(['m1', 'm2'])
+  })
+
+  it('numbers the retry of a message whose copies failed ahead of a later message sent with it, when its kept place is gone (its ingress was seen dead and back)', async () => {
+    const { clock, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const replica = ring.replicasOf(key, 2)[1] as string
+    const from = ids.find((id) => id !== 'h1' && id !== replica) as string
+    const h1 = hub(hubs, 'h1')
+    const ingress = hub(hubs, from)
+    const first = await settle(clock, ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from('m0'), qos: 1, retain: false }))
+    await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
+    const acked: string[] = []
+    const send = (payload: string): Promise<unknown> => {
+      const p = ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
+      return p
+    }
+    const m1 = send('m1')
+    for (let t = 0; t < 1_000 && h1.router.stats.retriesKeptFirst === 0; t++) await run(clock, 1)
+    expect(h1.router.stats.retriesKeptFirst).toBe(1)
+    // The ingress hears that m1's copies failed and backs off (25 ms) before its retry.
+    await run(clock, 3)
+    // h1 sees the ingress die and come back (a heal): the place kept for its retry is dropped.
+    h1.router.peerGone(from)
+    h1.router.peerBack(from)
+    // m2 waits behind m1 at the ingress; both go in one batch when the backoff ends, m1 first.
+    const retriesBefore = ingress.router.stats.forwardRetries
+    await settle(clock, Promise.all([m1, send('m2')]))
+    expect(ingress.router.stats.forwardRetries - retriesBefore, 'one retry, of m1, then m2 with it').toBe(1)
+    expect([...acked].sort()).toEqual(['m1', 'm2'])
+    const renumbered = h1.log.since(key, { epoch: first.epoch, seq: Number.MAX_SAFE_INTEGER }).map((e) => e.payload.toString())
+    expect(renumbered, 'm1 numbered again ahead of m2').toEqual(['m1', 'm2'])
+  })
+
   it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {
     const { clock, net, hubs, ids } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h1')

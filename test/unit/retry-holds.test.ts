@@ -56,16 +56,30 @@ describe('RetryHolds (a key numbers in arrival order while its owner waits for r
     expect(holds.size).toBe(0)
   })
 
-  it('ends a hold after holdMs, when its ingress hub dies, and when its key leaves this hub', async () => {
+  it('makes later messages wait behind one being answered over several turns (entered), with no timer; its own turn passes it', async () => {
+    const clock = new ManualClock()
+    const holds = new RetryHolds({ clock, holdMs: 1_000 })
+    holds.enter('k', 5)
+    holds.enter('k', 5) // entered again (checked after a take-over): one place
+    expect(holds.turn('k', undefined, 4), 'arrived before it').toBeUndefined()
+    const later = holds.turn('k', undefined, 6)
+    expect(later).toBeDefined()
+    clock.advance(5_000)
+    expect(await settled(later), 'no hold to expire: waits until it leaves').toBe(false)
+    expect(holds.turn('k', 'r', 5), 'numbered anew: its own turn, in its place').toBeUndefined()
+    expect(await settled(later), 'woken once it went').toBe(true)
+    expect(holds.turn('k', undefined, 6)).toBeUndefined()
+    holds.leave('k', 5) // its answer is through: nothing left
+    expect(holds.size).toBe(0)
+  })
+
+  it('ends a hold after holdMs and when its ingress hub dies', async () => {
     const clock = new ManualClock()
     const holds = new RetryHolds({ clock, holdMs: 1_000 })
     holds.hold('k1', 'a', 'h2', 1)
     holds.hold('k2', 'b', 'h3', 2)
-    holds.hold('k3', 'c', 'h2', 3)
     holds.hubGone('h3')
     expect(holds.turn('k2', 'x', 9)).toBeUndefined()
-    holds.keepOnly((key) => key !== 'k3')
-    expect(holds.turn('k3', 'x', 9)).toBeUndefined()
     const waiting = holds.turn('k1', 'x', 9)
     clock.advance(999)
     expect(await settled(waiting)).toBe(false)
@@ -73,5 +87,27 @@ describe('RetryHolds (a key numbers in arrival order while its owner waits for r
     expect(await settled(waiting), 'a\'s retry never came: the waiting message goes on').toBe(true)
     expect(holds.turn('k1', 'x', 9)).toBeUndefined()
     expect(holds.size).toBe(0)
+    // Refused again after its hold ended, not yet swept (no turn in between): held anew, for holdMs.
+    holds.hold('k3', 'c', 'h2', 10)
+    clock.advance(1_000)
+    expect(holds.hold('k3', 'c', 'h2', 10)).toBe(true)
+    clock.advance(999)
+    expect(holds.turn('k3', 'y', 11), 'still held').toBeDefined()
+    holds.leave('k3', 11)
+  })
+
+  it('keeps a hold across ring changes (a key may move away and back at a heal), waking the waiting to check again', async () => {
+    const clock = new ManualClock()
+    const holds = new RetryHolds({ clock, holdMs: 1_000 })
+    holds.hold('k', 'a', 'h2', 1)
+    const waiting = holds.turn('k', 'x', 5)
+    expect(waiting).toBeDefined()
+    holds.ringChanged() // the key moved to another hub: the waiting message checks ownership again
+    expect(await settled(waiting)).toBe(true)
+    holds.ringChanged() // …and came back: a's retry still goes first
+    expect(holds.turn('k', 'x', 5), 'x arrived after a, whose retry has not come').toBeDefined()
+    expect(holds.turn('k', 'a', 9), 'a\'s retry takes its first place').toBeUndefined()
+    holds.released('k', 'a')
+    expect(holds.turn('k', 'x', 5)).toBeUndefined()
   })
 })

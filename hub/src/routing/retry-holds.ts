@@ -40,9 +40,9 @@ interface KeyGate {
  * before it is held or waiting. (Refusing the others instead was not enough: a refused message's
  * retry came after later messages already on their way. Nor was waking the waiting ones alone:
  * a message resuming from a take-over went ahead of them before they ran.) A hold ends when its
- * message is numbered (again) or copied, when its ingress hub is dead, when the key leaves this
- * hub, or after `holdMs`: a live ingress retries well within it, and one that has moved on (its
- * publish was answered by another owner, or it gave up) would otherwise stall the key.
+ * message is numbered (again) or copied, when its ingress hub is dead, or after `holdMs`: a live
+ * ingress retries well within it, and one that has moved on (its publish was answered by another
+ * owner, after the key moved, or it gave up) would otherwise stall the key.
  */
 export class RetryHolds {
   readonly #gates = new Map<string, KeyGate>()
@@ -58,6 +58,7 @@ export class RetryHolds {
    */
   hold(key: string, id: string, via: string, arrival: number): boolean {
     const gate = this.#gate(key)
+    this.#expire(gate)
     if (gate.holds.some((h) => h.id === id)) return false
     const hold: Hold = { id, via, arrival, untilMs: this.deps.clock.monotonicMs() + this.deps.holdMs }
     insertByArrival(gate.holds, hold)
@@ -92,6 +93,16 @@ export class RetryHolds {
     return new Promise((resolve) => { parked.wake = resolve })
   }
 
+  /**
+   * The message that arrived `arrival`-th is being answered over several turns (a retry of one
+   * numbered here: its first attempt is awaited, copied again, or numbered anew): until it
+   * `leave`s, every later message of the key waits. Its own `turn` with the same `arrival` passes it.
+   */
+  enter(key: string, arrival: number): void {
+    const gate = this.#gate(key)
+    if (!gate.parked.some((p) => p.arrival === arrival)) insertByArrival(gate.parked, { arrival, wake: undefined })
+  }
+
   /** The message that arrived `arrival`-th no longer waits (numbered, refused, or answered as a retry). */
   leave(key: string, arrival: number): void {
     const gate = this.#gates.get(key)
@@ -110,13 +121,15 @@ export class RetryHolds {
     this.#wake(key)
   }
 
-  /** Drops the holds of keys this hub no longer owns (their retries go to the new owner). */
-  keepOnly(owned: (key: string) => boolean): void {
-    for (const [key, gate] of [...this.#gates]) {
-      if (owned(key) || gate.holds.length === 0) continue
-      gate.holds = []
-      this.#wake(key)
-    }
+  /**
+   * The ring changed: every waiting message checks again (its key may have moved; a hub that no
+   * longer owns a key refuses before its gate). The holds stay until they end on their own: a
+   * heal can move a key away and back within milliseconds, as each returning hub is seen alive
+   * (isolate fault test: 5 ms), and the retries then come here. Dropping the holds at the first
+   * move let a later message be numbered ahead of four retries.
+   */
+  ringChanged(): void {
+    for (const key of [...this.#gates.keys()]) this.#wake(key)
   }
 
   /** `hub` is dead: nothing it held will be retried. */

@@ -287,7 +287,7 @@ export class Router {
    */
   ownershipChanged(): void {
     this.#handoff.handOffLost()
-    this.#holds.keepOnly((key) => this.deps.ownerOf(key) === this.deps.self)
+    this.#holds.ringChanged()
     this.refreshInterest()
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
     this.#catchUpReturned()
@@ -606,6 +606,10 @@ export class Router {
     const seen = id === undefined ? undefined : this.#seen.get(id)
     if (!seen) return undefined
     this.stats.duplicates++
+    // Its answer takes several turns; a later message of the key arriving meanwhile would find a
+    // take-over done first and be numbered ahead of it, were this one numbered anew (its kept
+    // place gone: expired, or dropped when the key moved away and back). So they wait behind it.
+    this.#holds.enter(key, arrival)
     return (async () => {
       // Not stored here (its commit failed): the retry fails as the first attempt did.
       if (seen.stored) await seen.stored
@@ -620,7 +624,7 @@ export class Router {
         this.#holds.released(key, id as string)
       }
       return { epoch: seen.epoch, seq: seen.seq }
-    })()
+    })().finally(() => this.#holds.leave(key, arrival))
   }
 
   /**
