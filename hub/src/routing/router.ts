@@ -73,7 +73,7 @@ export interface RouterDeps {
   peers(): readonly string[]
   sequencer: Sequencer
   /** This hub's topic log, read for resume requests. */
-  topicLog: Pick<TopicLog, 'since' | 'state' | 'noteEpoch' | 'appendReplica' | 'tail' | 'oldest'>
+  topicLog: Pick<TopicLog, 'since' | 'state' | 'knownEpoch' | 'noteEpoch' | 'appendReplica' | 'tail' | 'oldest'>
   retained: RetainedStore
   /** Hands a sequenced message to this hub's subscribers (aedes, in a hub); see LocalDelivery.
    *  Nothing returned: taken at once. */
@@ -813,7 +813,7 @@ export class Router {
         return { t: 'failed', reason: `${from} is not the owner of ${foreign.key} for ${this.deps.self}` }
       }
       // `not-owner`: the sender stops sequencing the key and takes it over again (`superseded`).
-      const stale = r.entries.find((e) => e.epoch < (this.deps.topicLog.state(e.key)?.epoch ?? 0))
+      const stale = r.entries.find((e) => e.epoch < this.deps.topicLog.knownEpoch(e.key))
       if (stale) {
         this.stats.refusedNotOwner++
         return { t: 'not-owner', key: stale.key }
