@@ -54,4 +54,17 @@ describe('TopicLog.append', () => {
     await expect(Promise.all([a, b])).rejects.toThrow()
     expect(log.size('devices/a')).toBe(0)
   })
+
+  it('stores a replica batch in one write, keeping a copy already held and the rest of the batch', async () => {
+    const { db, log } = open()
+    const held = log.appendReplica([entry('devices/a', 1), entry('devices/a', 2)])
+    db.flush()
+    await held
+    const changed = { ...entry('devices/a', 2), payload: Buffer.from('other') }
+    const batch = log.appendReplica([changed, entry('devices/a', 3), entry('devices/b', 1)])
+    db.flush()
+    await batch
+    expect(log.since('devices/a', { epoch: 0, seq: 0 })).toEqual([entry('devices/a', 1), entry('devices/a', 2), entry('devices/a', 3)])
+    expect(log.since('devices/b', { epoch: 0, seq: 0 })).toEqual([entry('devices/b', 1)])
+  })
 })

@@ -34,14 +34,14 @@ describe('TopicLog.knownEpoch', () => {
     expect(log.knownEpoch(key)).toBe(0) // asked first: cached from here on
     void log.append(entry(key, 2, 1))
     expect(log.knownEpoch(key)).toBe(2)
-    void log.appendReplica(entry(key, 4, 1))
+    void log.appendReplica([entry(key, 4, 1)])
     expect(log.knownEpoch(key)).toBe(4)
     void log.startEpoch(key, 6)
     expect(log.knownEpoch(key)).toBe(6)
     void log.noteEpoch(key, 9)
     expect(log.knownEpoch(key)).toBe(9)
     // Lower epochs never lower it.
-    void log.appendReplica(entry(key, 3, 7))
+    void log.appendReplica([entry(key, 3, 7)])
     void log.noteEpoch(key, 5)
     expect(log.knownEpoch(key)).toBe(9)
     db.flush()
@@ -53,7 +53,7 @@ describe('TopicLog.knownEpoch', () => {
     dirs.push(dir)
     const path = join(dir, 'hub.db')
     const first = open(path)
-    void first.log.appendReplica(entry('devices/a', 3, 1))
+    void first.log.appendReplica([entry('devices/a', 3, 1)])
     void first.log.startEpoch('devices/b', 5)
     first.db.flush()
     first.db.close()
@@ -67,7 +67,7 @@ describe('TopicLog.knownEpoch', () => {
   it('keeps an epoch whose entries retention deleted', async () => {
     const { db, log } = open()
     const key = 'devices/a'
-    void log.appendReplica(entry(key, 7, 1, 0))
+    void log.appendReplica([entry(key, 7, 1, 0)])
     db.flush()
     expect(log.knownEpoch(key)).toBe(7)
     const pruned = log.prune({ maxAgeMs: 1, maxEntries: 0, maxBytes: 0 }, 10_000)

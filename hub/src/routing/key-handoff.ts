@@ -119,6 +119,10 @@ export class KeyHandoff {
   /** Stores what another hub held of a key: its retained messages, and its log tail as copies. */
   async #take(key: string, s: { retained: KeyStateReply['retained'], tail?: TailEntry[] | undefined }): Promise<void> {
     for (const m of s.retained) await this.deps.retained.store({ topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos })
-    for (const e of s.tail ?? []) void this.deps.topicLog.appendReplica({ ...e, key, payload: Buffer.from(e.payload) })
+    if (!s.tail || s.tail.length === 0) return
+    // Not waited for: the tail is history for readers of the log; the key's numbering starts from
+    // the state, whatever becomes of this write.
+    this.deps.topicLog.appendReplica(s.tail.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) })))
+      .catch((err: unknown) => this.deps.log.warn({ err, key }, 'handoff: the log tail was not stored'))
   }
 }

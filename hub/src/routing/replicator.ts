@@ -96,11 +96,11 @@ export class Replicator {
       return TOO_FEW
     }
     if (to.length === 0) return NOTHING
-    const copy: ReplicaEntry = { key: entry.key, epoch: entry.epoch, seq: entry.seq, topic: entry.topic, payload: entry.payload, qos: entry.qos, retain: entry.retain, tsMs: entry.tsMs }
-    if (id !== undefined) {
-      copy.id = id
-      if (via !== undefined) copy.via = via
-    }
+    // One literal per shape (no fields added later, no undefined ones, which msgpack would send as nil).
+    const { key, epoch, seq, topic, payload, qos, retain, tsMs } = entry
+    const copy: ReplicaEntry = id === undefined
+      ? { key, epoch, seq, topic, payload, qos, retain, tsMs }
+      : via === undefined ? { key, epoch, seq, topic, payload, qos, retain, tsMs, id } : { key, epoch, seq, topic, payload, qos, retain, tsMs, id, via }
     let settled: Promise<boolean> | undefined
     for (const replica of to) {
       const batch = this.#batchFor(replica)
@@ -170,13 +170,16 @@ export class Replicator {
    * so they commit together), then confirms those that carry `via` to their ingress hubs.
    */
   async store(r: ReplicateRequest): Promise<void> {
-    await Promise.all(r.entries.map((e) => {
+    const copies: LogEntry[] = []
+    const written: Array<Promise<unknown>> = []
+    for (const e of r.entries) {
       const payload = Buffer.from(e.payload)
-      const written = [this.deps.topicLog.appendReplica({ key: e.key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload, qos: e.qos, retain: e.retain, tsMs: e.tsMs })]
+      copies.push({ key: e.key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload, qos: e.qos, retain: e.retain, tsMs: e.tsMs })
       if (e.retain) written.push(this.deps.retained.store({ topic: e.topic, payload, qos: e.qos }))
       if (e.id !== undefined) this.deps.seen.remember(e.id, { epoch: e.epoch, seq: e.seq, fannedOut: false })
-      return Promise.all(written)
-    }))
+    }
+    written.push(this.deps.topicLog.appendReplica(copies))
+    await Promise.all(written)
     for (const [via, ids] of idsByIngress(r.entries)) {
       if (via === this.deps.self) this.deps.confirmedHere(ids)
       else this.deps.bus.send(via, { t: 'replica-confirm', ids })

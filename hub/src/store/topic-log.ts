@@ -115,11 +115,19 @@ export class TopicLog {
     })
   }
 
-  /** Stores an entry copied from the key's owner; a copy already held is kept. Resolves once committed. */
-  appendReplica(entry: LogEntry): Promise<void> {
-    this.#raise(entry.key, entry.epoch)
+  /**
+   * Stores entries copied from their keys' owner, in order, in one write (a replica gets its
+   * copies a batch at a time; a write and its promise per copy were a good part of its cost); a
+   * copy already held is kept. Resolves once committed. If one insert fails, the promise rejects
+   * and the copies before it may stay: harmless, since the owner sends the batch again and a held
+   * copy is kept (`INSERT OR IGNORE`).
+   */
+  appendReplica(entries: readonly LogEntry[]): Promise<void> {
+    for (const e of entries) this.#raise(e.key, e.epoch)
     const insert = this.#insertReplica
-    return this.db.writeOne(() => insert.run(entry.key, entry.epoch, entry.seq, entry.topic, entry.payload, entry.qos, entry.retain ? 1 : 0, entry.tsMs)).then(noop)
+    return this.db.writeOne(() => {
+      for (const e of entries) insert.run(e.key, e.epoch, e.seq, e.topic, e.payload, e.qos, e.retain ? 1 : 0, e.tsMs)
+    })
   }
 
   /** Records a new epoch for a key (seq 0: nothing sequenced in it yet). Resolves once committed. */
@@ -228,8 +236,6 @@ export class TopicLog {
     return this.db.read(() => this.#count.get(key)?.n ?? 0)
   }
 }
-
-function noop(): void {}
 
 function toEntry(r: Row): LogEntry {
   return {
