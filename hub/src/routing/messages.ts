@@ -1,4 +1,6 @@
 import { ProtocolError } from '../base/errors.js'
+import { unpackRows } from './request-rows.js'
+import { isBytes, isCount, isQos, isString } from './wire-checks.js'
 
 /**
  * What hubs say to each other over the router link (DESIGN §4). Append-only: a new kind of
@@ -232,14 +234,9 @@ export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | 
 export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest | AdminQueryRequest
 export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply | AdminAnswerReply
 
-const QOS = new Set([0, 1, 2])
-const isString = (v: unknown): v is string => typeof v === 'string'
-const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array
-const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
 /** Absent, null, or `{ epoch, seq }` counts. */
 const isOptionalOffset = (v: unknown): boolean =>
   v === undefined || v === null || (typeof v === 'object' && isCount((v as Record<string, unknown>).epoch) && isCount((v as Record<string, unknown>).seq))
-const isQos = (v: unknown): v is 0 | 1 | 2 => QOS.has(v as number)
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
 
 const isWireEntry = (e: Record<string, unknown> | null | undefined): boolean =>
@@ -326,6 +323,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
     if (!isPublishItem(m)) bad('publish')
     return m as unknown as PublishRequest
   }
+  if (m.t === 'publish-rows' || m.t === 'replicate-rows') return unpackRows(m as { t: typeof m.t }) ?? bad(m.t)
   if (m.t === 'publish-batch') {
     if (!Array.isArray(m.items) || !m.items.every((x: Record<string, unknown>) => isPublishItem(x))) bad('publish-batch')
     return m as unknown as PublishBatchRequest

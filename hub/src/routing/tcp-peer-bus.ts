@@ -11,6 +11,7 @@ import { dialLink, listenLink, type LinkTls } from './link-tls.js'
 import { asRouterMessages, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import { PeerLink } from './peer-link.js'
+import { packRequest } from './request-rows.js'
 
 export interface TcpPeerBusOptions {
   self: string
@@ -165,7 +166,7 @@ export class TcpPeerBus implements PeerBus {
       const link = this.#linkFor(peer)
       if (!link) return reject(new TransportError('unreachable', `no connection to ${peer}`))
       const id = this.#nextId = (this.#nextId % 0xffff_ffff) + 1
-      if (!this.#enqueue(link, encodeFrame(FrameKind.request, id, request))) return reject(new TransportError('overloaded', `send queue to ${peer} is full`))
+      if (!this.#enqueue(link, encodeFrame(FrameKind.request, id, packRequest(request)))) return reject(new TransportError('overloaded', `send queue to ${peer} is full`))
       link.await(id, timeoutMs, resolve, reject)
     })
   }
