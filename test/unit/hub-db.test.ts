@@ -256,6 +256,21 @@ describe('HubDb on a full disk', () => {
     (await metrics.storeErrors.get()).values.find((v) => v.labels.reason === reason)?.value
   const writable = async (metrics: HubMetrics) => (await metrics.storeWritable.get()).values[0]?.value
 
+  it('counts a writeOne that hits SQLITE_FULL as disk-full, like a write', async () => {
+    const { clock, metrics, db, insert, names } = setup()
+    insert.run('seed')
+    db.sqlite.pragma(`max_page_count = ${Number(db.sqlite.pragma('page_count', { simple: true }))}`)
+    const full = track(db.writeOne(() => insert.run(`x:${'x'.repeat(3000)}`)))
+    clock.advance(2)
+    await tick()
+    expect(full.status).toBe('rejected')
+    expect(storeFailureReason(full.error)).toBe('disk-full')
+    expect(db.failing).toBe('disk-full')
+    expect(await reasonCount(metrics, 'disk-full')).toBeGreaterThanOrEqual(1)
+    expect(await writable(metrics)).toBe(0)
+    expect(names()).toEqual(['seed'])
+  })
+
   // PRAGMA max_page_count makes SQLite answer SQLITE_FULL exactly as a full filesystem does
   // ("database or disk is full"), without one.
   it('rejects every write of a batch that hits SQLITE_FULL, counts disk-full, logs once, and recovers when space returns', async () => {

@@ -17,10 +17,10 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-function open(path = ':memory:'): { db: HubDb, log: TopicLog } {
+function open(path = ':memory:', maxKnownEpochs?: number): { db: HubDb, log: TopicLog } {
   const db = HubDb.open({ path, clock: new ManualClock(), log: silentLogger(), groupCommitMs: 0 })
   dbs.push(db)
-  return { db, log: new TopicLog(db) }
+  return { db, log: new TopicLog(db, maxKnownEpochs) }
 }
 
 const entry = (key: string, epoch: number, seq: number, tsMs = 1_000): LogEntry => ({
@@ -75,5 +75,20 @@ describe('TopicLog.knownEpoch', () => {
     expect((await pruned).removed).toBe(1)
     expect(log.state(key)).toBeUndefined() // the table forgot it…
     expect(log.knownEpoch(key)).toBe(7) // …the fence does not
+  })
+
+  it('keeps at most maxKnownEpochs keys, and reads a forgotten one again from the files', async () => {
+    const { db, log } = open(':memory:', 2)
+    void log.startEpoch('devices/a', 3)
+    void log.appendReplica([entry('devices/b', 5, 1)])
+    db.flush()
+    expect(log.knownEpoch('devices/a')).toBe(3)
+    expect(log.knownEpoch('devices/b')).toBe(5)
+    expect(log.knownEpoch('devices/c')).toBe(0) // a is forgotten
+    void log.noteEpoch('devices/a', 4) // not cached: written only
+    void log.appendReplica([entry('devices/b', 6, 1)]) // cached: raised
+    expect(log.knownEpoch('devices/a')).toBe(4) // read again, sees the noted epoch
+    expect(log.knownEpoch('devices/c')).toBe(0) // b was forgotten meanwhile…
+    expect(log.knownEpoch('devices/b')).toBe(6) // …and is read again
   })
 })

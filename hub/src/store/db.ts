@@ -190,7 +190,12 @@ export class HubDb {
     } catch (err) {
       if (savepoint) this.#undoWrite(batch, err)
       else if (!this.sqlite.inTransaction) this.#abortBatch(batch, new StoreError('transaction aborted by SQLite', { cause: err }))
-      else if (batch.writes.length === 0) this.#dropEmptyBatch(batch)
+      else {
+        // The disk, not the caller's statement, failed this write (the batch goes on): counted as `write` counts it.
+        const reason = storeFailureReason(err)
+        if (reason === 'disk-full' || reason === 'io') this.#failed(err, 1)
+        if (batch.writes.length === 0) this.#dropEmptyBatch(batch)
+      }
       return Promise.reject(err)
     } finally {
       this.#inWrite = false

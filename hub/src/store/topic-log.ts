@@ -41,13 +41,15 @@ export class TopicLog {
   #pending: LogEntry[] = []
   #committed: Promise<void> | undefined
   /**
-   * `knownEpoch` per key once asked: raised by every write that brings an epoch, never lowered
-   * (retention may delete an epoch's entries; the epoch still existed). One number per key this
-   * hub has fenced copies for, like the sequencer's own per-key state.
+   * `knownEpoch` per key once asked: raised by every write that brings an epoch (before it
+   * commits: a failed write leaves it higher, which only makes the fence stricter), never lowered
+   * (retention may delete an epoch's entries; the epoch still existed). At most
+   * `maxKnownEpochs` keys, the longest cached forgotten first (read again when asked).
    */
   readonly #epochs = new Map<string, number>()
 
-  constructor(private readonly db: HubDb) {
+  /** `maxKnownEpochs`: keys whose epoch `knownEpoch` keeps in memory (default 100,000; a few MB). */
+  constructor(private readonly db: HubDb, private readonly maxKnownEpochs = 100_000) {
     const sql = db.sqlite
     this.#insert = sql.prepare<[string, number, number, string, Buffer, number, number, number]>(
       'INSERT INTO topic_log (key, epoch, seq, topic, payload, qos, retain, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -88,14 +90,15 @@ export class TopicLog {
   }
 
   /**
-   * The highest epoch this hub started or holds entries of for the key (0 for a key never seen
-   * here): `state(key).epoch` without its two queries once asked, for the replica's fencing check
+   * The highest epoch this hub started, was told of or holds entries of for the key (0 for a key
+   * never seen here): `state(key).epoch` without its two queries once asked, for the replica's fencing check
    * on every copy (those queries were a fifth of a replica's CPU under load).
    */
   knownEpoch(key: string): number {
     let epoch = this.#epochs.get(key)
     if (epoch === undefined) {
       epoch = this.state(key)?.epoch ?? 0
+      if (this.#epochs.size >= this.maxKnownEpochs) this.#epochs.delete(this.#epochs.keys().next().value as string)
       this.#epochs.set(key, epoch)
     }
     return epoch
