@@ -59,8 +59,8 @@ describe('RetryHolds (a key numbers in arrival order while its owner waits for r
   it('makes later messages wait behind one being answered over several turns (entered), with no timer; its own turn passes it', async () => {
     const clock = new ManualClock()
     const holds = new RetryHolds({ clock, holdMs: 1_000 })
-    holds.enter('k', 5)
-    holds.enter('k', 5) // entered again (checked after a take-over): one place
+    holds.enter('k', 5, 'r')
+    holds.enter('k', 5, 'r') // entered again (checked after a take-over): one place
     expect(holds.turn('k', undefined, 4), 'arrived before it').toBeUndefined()
     const later = holds.turn('k', undefined, 6)
     expect(later).toBeDefined()
@@ -70,6 +70,31 @@ describe('RetryHolds (a key numbers in arrival order while its owner waits for r
     expect(await settled(later), 'woken once it went').toBe(true)
     expect(holds.turn('k', undefined, 6)).toBeUndefined()
     holds.leave('k', 5) // its answer is through: nothing left
+    expect(holds.size).toBe(0)
+  })
+
+  it('keeps the hold of a retry being answered (entered) past holdMs and its ingress\'s death, with no timer, until it leaves', async () => {
+    const clock = new ManualClock()
+    const holds = new RetryHolds({ clock, holdMs: 1_000 })
+    holds.hold('k', 'a', 'h2', 1)
+    expect(holds.turn('k', 'b', 2), 'arrived between a\'s first attempt and its retry').toBeDefined()
+    holds.enter('k', 3, 'a') // a's retry, being answered (a take-over may take seconds)
+    clock.advance(5_000) // b is woken by the timer set before a's retry came, and checks again
+    holds.hubGone('h2')
+    const between = holds.turn('k', 'b', 2)
+    expect(between, 'a\'s place is kept while its retry is answered').toBeDefined()
+    expect(clock.pending, 'no timer for a hold that cannot end by time').toBe(0)
+    expect(holds.turn('k', 'a', 3), 'the retry goes, in its first place (before b)').toBeUndefined()
+    holds.released('k', 'a')
+    expect(await settled(between)).toBe(true)
+    expect(holds.turn('k', 'b', 2)).toBeUndefined()
+    expect(holds.size).toBe(0)
+    // Answered without being numbered (it failed): its hold ends by time as before.
+    holds.hold('k', 'c', 'h2', 4)
+    holds.enter('k', 5, 'c')
+    clock.advance(1_500)
+    holds.leave('k', 5)
+    expect(holds.turn('k', 'd', 6), 'c\'s hold ended meanwhile').toBeUndefined()
     expect(holds.size).toBe(0)
   })
 

@@ -14,6 +14,8 @@ interface Hold {
 /** A message waiting at the gate of its key: it goes once nothing that arrived before it waits. */
 interface Parked {
   readonly arrival: number
+  /** A retry being answered (`enter`): its id, whose hold then lasts until it leaves. */
+  readonly id: string | undefined
   wake: (() => void) | undefined
 }
 
@@ -84,9 +86,10 @@ export class RetryHolds {
       else this.#tidy(key, gate)
       return undefined
     }
-    const parked = mine ?? insertByArrival(gate.parked, { arrival, wake: undefined })
-    if (gate.timer === undefined && gate.holds.length > 0) {
-      const untilMs = Math.min(...gate.holds.map((h) => h.untilMs))
+    const parked = mine ?? insertByArrival(gate.parked, { arrival, id: undefined, wake: undefined })
+    const expiring = gate.holds.filter((h) => !entered(gate, h.id))
+    if (gate.timer === undefined && expiring.length > 0) {
+      const untilMs = Math.min(...expiring.map((h) => h.untilMs))
       gate.timer = this.deps.clock.setTimeout(() => { gate.timer = undefined; this.#expire(gate); this.#wake(key) }, Math.max(1, untilMs - this.deps.clock.monotonicMs()))
       gate.timer.unref()
     }
@@ -97,10 +100,13 @@ export class RetryHolds {
    * The message that arrived `arrival`-th is being answered over several turns (a retry of one
    * numbered here: its first attempt is awaited, copied again, or numbered anew): until it
    * `leave`s, every later message of the key waits. Its own `turn` with the same `arrival` passes it.
+   * Its hold, if it has one (`id`), lasts until then: neither `holdMs` nor its ingress's death
+   * ends it while it is being answered (a take-over may take seconds), else a message that
+   * arrived between its first attempt and this retry would go ahead of it.
    */
-  enter(key: string, arrival: number): void {
+  enter(key: string, arrival: number, id: string): void {
     const gate = this.#gate(key)
-    if (!gate.parked.some((p) => p.arrival === arrival)) insertByArrival(gate.parked, { arrival, wake: undefined })
+    if (!gate.parked.some((p) => p.arrival === arrival)) insertByArrival(gate.parked, { arrival, id, wake: undefined })
   }
 
   /** The message that arrived `arrival`-th no longer waits (numbered, refused, or answered as a retry). */
@@ -135,8 +141,8 @@ export class RetryHolds {
   /** `hub` is dead: nothing it held will be retried. */
   hubGone(hub: string): void {
     for (const [key, gate] of [...this.#gates]) {
-      if (!gate.holds.some((h) => h.via === hub)) continue
-      gate.holds = gate.holds.filter((h) => h.via !== hub)
+      if (!gate.holds.some((h) => h.via === hub && !entered(gate, h.id))) continue
+      gate.holds = gate.holds.filter((h) => h.via !== hub || entered(gate, h.id))
       this.#wake(key)
     }
   }
@@ -149,7 +155,8 @@ export class RetryHolds {
 
   #expire(gate: KeyGate): void {
     const now = this.deps.clock.monotonicMs()
-    if (gate.holds.some((h) => h.untilMs <= now)) gate.holds = gate.holds.filter((h) => h.untilMs > now)
+    const ends = (h: Hold): boolean => h.untilMs <= now && !entered(gate, h.id)
+    if (gate.holds.some(ends)) gate.holds = gate.holds.filter((h) => !ends(h))
   }
 
   /** Every waiting message of `key` checks again (they stay in line until they pass or leave). */
@@ -171,6 +178,11 @@ export class RetryHolds {
     this.deps.clock.clearTimeout(gate.timer)
     this.#gates.delete(key)
   }
+}
+
+/** Whether the retry of `id` is being answered (`enter`). */
+function entered(gate: KeyGate, id: string): boolean {
+  return gate.parked.some((p) => p.id === id)
 }
 
 function insertByArrival<T extends { arrival: number }>(list: T[], item: T): T {

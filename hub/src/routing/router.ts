@@ -605,25 +605,28 @@ export class Router {
    * anew (the first number was never acknowledged).
    */
   #seenBefore(key: string, id: string | undefined, message: IngressMessage, via: string | undefined, arrival: number): Promise<Offset & { confirmBy?: string[] }> | undefined {
-    const seen = id === undefined ? undefined : this.#seen.get(id)
+    if (id === undefined) return undefined
+    const seen = this.#seen.get(id)
     if (!seen) return undefined
     this.stats.duplicates++
     // Its answer takes several turns; a later message of the key arriving meanwhile would find a
     // take-over done first and be numbered ahead of it, were this one numbered anew (its kept
-    // place gone: expired, or dropped when the key moved away and back). So they wait behind it.
-    this.#holds.enter(key, arrival)
+    // place gone: expired, or dropped when its ingress was seen dead and back). So they wait
+    // behind it, and its kept place, if any, lasts until it is answered.
+    this.#holds.enter(key, arrival, id)
     return (async () => {
       // Not stored here (its commit failed): the retry fails as the first attempt did.
       if (seen.stored) await seen.stored
       if (seen.done) await seen.done.catch(() => { /* the first attempt's own error went to its caller */ })
       if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
       if (seen.copied !== undefined && !(await seen.copied)) {
-        if (!(await this.#copyAgain(key, seen, id as string))) {
-          this.#seen.forget(id as string)
-          // Numbered anew in this attempt, in the first attempt's place (no closure per message for it).
+        if (!(await this.#copyAgain(key, seen, id))) {
+          this.#seen.forget(id)
+          // Numbered anew in this attempt, in the first attempt's place while its hold lasts (it
+          // does while this retry is being answered: `RetryHolds.enter`).
           return this.#sequence(key, id, message, via, arrival)
         }
-        this.#holds.released(key, id as string)
+        this.#holds.released(key, id)
       }
       return { epoch: seen.epoch, seq: seen.seq }
     })().finally(() => this.#holds.leave(key, arrival))
