@@ -29,6 +29,7 @@ import { processMemory, type ProcessMemory } from './base/process-memory.js'
 import { SysTopics } from './mqtt/sys-topics.js'
 import { publishOrphanedWills, publishWillsBeforeStop } from './mqtt/wills.js'
 import { AdminServer, sendJson } from './admin/admin-server.js'
+import { registerRingMemberRoutes } from './admin/ring-members-routes.js'
 import { registerRoutingRoutes } from './admin/routing-routes.js'
 import { staticFiles } from './admin/static-files.js'
 import { ChannelPresence } from './admin/channel-presence.js'
@@ -207,6 +208,7 @@ export class Hub {
       installResumeTopic({ broker, router, keyDepth: config.keyDepth, identityOf: (client) => auth.identityOf(client), metrics, log })
       await publishOrphanedWills(broker, persistence, log)
       admin.route('GET /api/ring', (_req, res) => sendJson(res, 200, cluster.view()))
+      registerRingMemberRoutes(admin, { swim: cluster.swim, log })
       admin.route('GET /api/v1/ring/vnodes', (_req, res) => {
         const ring = cluster.tracker.ring
         const body: RingVnodesView = { apiVersion: 1, checksum: ring.checksum, format: RING_FORMAT, positions: Array.from(ring.continuum.positions), owners: [...ring.continuum.owners] }

@@ -133,4 +133,27 @@ describe(`SWIM in the simulator (seed ${SEED})`, () => {
     expect(tookMs).toBeGreaterThanOrEqual(profile.deadMemberReclaimMs)
     expect(addressHeld('h2')).toEqual(others.map(() => 'h2:9000'))
   })
+  it('forgets a crashed member by hand: refused while it is alive, then left in every view (gossip), back when it restarts', async () => {
+    const sim = await ring(4, EDGE_PROFILE)
+    const others = ['h0', 'h1', 'h3']
+    expect(sim.node('h0').forget('h2'), 'alive here: refused').toBe('live')
+    expect(sim.node('h0').forget('h0')).toBe('self')
+    expect(sim.node('h0').forget('nobody')).toBe('unknown')
+    expect(sim.everyoneSees(['h2'], 'alive')).toBe(true)
+    const incarnation = sim.node('h0').table.get('h2')?.incarnation as number
+    sim.crash('h2')
+    await sim.runUntil(() => sim.everyoneSees(['h2'], 'dead', others), 10_000)
+    const left: string[] = []
+    for (const o of others) sim.node(o).on('memberLeft', (m) => { if (m.id === 'h2') left.push(o) })
+    expect(sim.node('h1').forget('h2')).toBe('forgotten')
+    expect(sim.node('h1').forget('h2'), 'asked again').toBe('already-left')
+    const tookMs = await sim.runUntil(() => sim.everyoneSees(['h2'], 'left', others), 5_000)
+    console.log(`[seed ${SEED}] edge: a forgotten member is left in every view after ${tookMs} ms`)
+    expect(left.sort()).toEqual(others)
+    // The restarted hub announces itself at a newer incarnation and is a member again.
+    const restarted = sim.add('h2', incarnation + 1)
+    void restarted.join([sim.address('h0')])
+    await sim.runUntil(() => sim.everyoneSees(['h2'], 'alive', others), 30_000)
+    expect(sim.everyoneSees(sim.ids(), 'alive')).toBe(true)
+  })
 })

@@ -7,8 +7,8 @@ type Age = 'older' | 'equal' | 'newer'
 
 /**
  * The expected verdict for every current state × update incarnation age × update state, written
- * out in full as in the doc comment of precedence.ts (memberlist state.go, with the one noted
- * difference for a newer suspect over a suspect).
+ * out in full as in the doc comment of precedence.ts (memberlist state.go, with the two noted
+ * differences: a newer suspect over a suspect, and a left over a dead member).
  */
 const TABLE: Record<MemberState, Record<Age, Record<MemberState, Verdict>>> = {
   alive: {
@@ -23,8 +23,8 @@ const TABLE: Record<MemberState, Record<Age, Record<MemberState, Verdict>>> = {
   },
   dead: {
     older: { alive: 'ignore', suspect: 'ignore', dead: 'ignore', left: 'ignore' },
-    equal: { alive: 'ignore', suspect: 'ignore', dead: 'ignore', left: 'ignore' },
-    newer: { alive: 'apply', suspect: 'ignore', dead: 'ignore', left: 'ignore' },
+    equal: { alive: 'ignore', suspect: 'ignore', dead: 'ignore', left: 'apply' },
+    newer: { alive: 'apply', suspect: 'ignore', dead: 'ignore', left: 'apply' },
   },
   left: {
     older: { alive: 'ignore', suspect: 'ignore', dead: 'ignore', left: 'ignore' },

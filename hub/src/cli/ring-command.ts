@@ -3,15 +3,24 @@ import type { RingView } from '../contract/ring-view.js'
 const USAGE = `Usage:
   ringhub ring status --admin HOST:PORT        the ring as this hub sees it
   ringhub ring owner TOPIC --admin HOST:PORT   the hub that owns TOPIC's key, and its replicas
-  add --json for the raw JSON of the admin API
+  ringhub ring forget ID --admin HOST:PORT     count a crashed hub as left (only one held dead)
+  add --json for the raw JSON of the admin API; --token T (or RINGHUB_ADMIN_TOKEN) for a hub
+  started with an admin token
 `
 
-/** `ringhub ring status|owner`: reads a hub's admin API and prints it for people. */
+/** `ringhub ring status|owner|forget`: a hub's admin API, for people. */
 export async function runRing(argv: readonly string[]): Promise<number> {
   const [action, ...rest] = argv
   const admin = flag(rest, '--admin') ?? process.env.RINGHUB_ADMIN_ADDR ?? '127.0.0.1:8080'
   const json = rest.includes('--json')
   const base = `http://${admin}`
+  const token = flag(rest, '--token') ?? process.env.RINGHUB_ADMIN_TOKEN
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+  const getJson = async <T>(url: string): Promise<T> => {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    return await res.json() as T
+  }
   try {
     switch (action) {
       case 'status': {
@@ -20,12 +29,25 @@ export async function runRing(argv: readonly string[]): Promise<number> {
         return 0
       }
       case 'owner': {
-        const topic = rest.find((a, i) => !a.startsWith('--') && rest[i - 1] !== '--admin')
+        const topic = operand(rest)
         if (!topic) return usage('owner needs a TOPIC')
         const answer = await getJson<{ topic: string, key: string | null, owner?: string, replicas: string[] }>(`${base}/api/ring/owner?topic=${encodeURIComponent(topic)}`)
         process.stdout.write(json ? JSON.stringify(answer, null, 2) + '\n'
           : answer.key === null ? `${topic}: local to every hub ($ topics are not routed)\n`
           : `${topic}\n  key       ${answer.key}\n  owner     ${answer.owner ?? '(no hub owns keys)'}\n  replicas  ${answer.replicas.join(', ') || '-'}\n`)
+        return 0
+      }
+      case 'forget': {
+        const id = operand(rest)
+        if (!id) return usage('forget needs the ID of a hub')
+        const res = await fetch(`${base}/api/ring/members/${encodeURIComponent(id)}/forget`, { method: 'POST', headers, signal: AbortSignal.timeout(5_000) })
+        const body = await res.json() as { error?: string, was?: string }
+        if (json) process.stdout.write(JSON.stringify(body, null, 2) + '\n')
+        if (!res.ok) {
+          process.stderr.write(`ringhub ring forget: ${body.error ?? `HTTP ${res.status}`}\n`)
+          return 1
+        }
+        if (!json) process.stdout.write(body.was === 'left' ? `${id} had left the ring already\n` : `${id} forgotten: it counts as left in the ring (it joins again when it restarts)\n`)
         return 0
       }
       default:
@@ -48,10 +70,13 @@ export function formatStatus(view: RingView): string {
   return `ring ${view.checksum} as seen by ${view.self} (* = this hub)\n${line(header)}\n${rows.map(line).join('\n')}\n`
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) })
-  if (!res.ok) throw new Error(`HTTP ${res.status}`)
-  return await res.json() as T
+/** The first argument that is neither a flag nor a flag's value. */
+function operand(argv: readonly string[]): string | undefined {
+  return argv.find((a, i) => !a.startsWith('--') && !takesValue(argv[i - 1]))
+}
+
+function takesValue(flagName: string | undefined): boolean {
+  return flagName === '--admin' || flagName === '--token'
 }
 
 function flag(argv: readonly string[], name: string): string | undefined {

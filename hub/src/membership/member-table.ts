@@ -26,6 +26,9 @@ export interface MembershipEvents {
   addressConflicted: [Member, string]
 }
 
+/** What `MemberTable.forget` did: forgot a dead member, or why not. */
+export type ForgetOutcome = 'forgotten' | 'already-left' | 'unknown' | 'self' | 'live'
+
 interface Entry {
   member: Member
   suspicion: Suspicion | undefined
@@ -92,6 +95,25 @@ export class MemberTable extends EventEmitter<MembershipEvents> {
     this.#self = { ...this.#self, state: 'left', stateChangeMs: this.deps.clock.monotonicMs() }
     const message: DeadMessage = { type: 'dead', incarnation: this.#self.incarnation, node: this.#self.id, from: this.#self.id }
     this.deps.broadcasts.enqueue(this.#self.id, encodePacket(message), () => onSent())
+  }
+
+  /**
+   * An operator forgets a member this hub holds dead (it crashed and is not coming back soon):
+   * it counts as left here and, by gossip and push-pull, at every hub (a left on its behalf at
+   * the incarnation it died with; a dead member takes a left, `precedence.ts` (**)). A hub's
+   * acknowledgements wait for copies on `min(replicationFactor, hubs not left)` hubs, so a
+   * two-hub ring whose other hub crashed goes on alone once it is forgotten. A member that is
+   * alive or suspect here is refused: forgetting it would only make it refute (a flap). It comes
+   * back as any member does, announcing itself at a newer incarnation.
+   */
+  forget(id: string): ForgetOutcome {
+    if (id === this.#self.id) return 'self'
+    const member = this.#entries.get(id)?.member
+    if (!member) return 'unknown'
+    if (member.state === 'left') return 'already-left'
+    if (member.state !== 'dead') return 'live'
+    this.applyDead({ type: 'dead', incarnation: member.incarnation, node: id, from: id })
+    return 'forgotten'
   }
 
   aliveOf(m: Member): AliveMessage {

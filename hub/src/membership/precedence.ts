@@ -18,6 +18,10 @@ import type { MemberVersion } from './member.js'
  *   `d.Incarnation < state.Incarnation` → ignore; `state.DeadOrLeft()` → ignore. So dead and
  *   left take an alive or suspect member at an equal or newer incarnation, and a member that is
  *   already dead or left stays as it is: a left member stays left against a later dead.
+ *   Second deliberate difference (**): a dead member takes a left at an equal or newer
+ *   incarnation, as serf's leave intent moves a failed member to left. A hub that declared a
+ *   member dead before its graceful leave reached it then counts it as left too; and an
+ *   operator can forget a crashed hub (`MemberTable.forget`) so the survivors stop waiting for it.
  *
  * The table (`older`/`equal`/`newer` = update incarnation vs current):
  *
@@ -29,8 +33,8 @@ import type { MemberVersion } from './member.js'
  * | alive, newer | apply        | apply                 | apply        | apply        |
  * | suspect, eq. | ignore       | confirm               | apply        | apply        |
  * | suspect, new | apply        | apply (*)             | apply        | apply        |
- * | dead, equal  | ignore       | ignore                | ignore       | ignore       |
- * | dead, newer  | apply        | ignore                | ignore       | ignore       |
+ * | dead, equal  | ignore       | ignore                | ignore       | apply (**)   |
+ * | dead, newer  | apply        | ignore                | ignore       | apply (**)   |
  * | left, equal  | ignore       | ignore                | ignore       | ignore       |
  * | left, newer  | apply        | ignore                | ignore       | ignore       |
  *
@@ -58,7 +62,9 @@ export function judge(current: MemberVersion | undefined, update: MemberVersion)
   const delta = Math.sign(update.incarnation - current.incarnation)
   if (delta < 0) return 'ignore'
   if (update.state === 'alive') return delta > 0 ? 'apply' : 'ignore'
-  // suspect, dead or left from here on: they never revive a member that is gone.
+  // suspect, dead or left from here on: they never revive a member that is gone; a dead one may
+  // be counted as left (**).
+  if (current.state === 'dead' && update.state === 'left') return 'apply'
   if (current.state === 'dead' || current.state === 'left') return 'ignore'
   if (update.state === 'suspect' && current.state === 'suspect' && delta === 0) return 'confirm'
   return 'apply'

@@ -8,7 +8,7 @@ import { BroadcastQueue } from './broadcast-queue.js'
 import { decodePacket, encodePacket } from './codec.js'
 import { PacketSender } from './packet-sender.js'
 import type { Member } from './member.js'
-import { MemberTable, type MembershipEvents } from './member-table.js'
+import { MemberTable, type ForgetOutcome, type MembershipEvents } from './member-table.js'
 import type { Decoded, GossipMessage, IndirectPingMessage, PingMessage } from './messages.js'
 import { indirectNackTimeoutMs, pushPullScaleMs, type GossipProfile } from './profiles.js'
 import { PacketSecurity } from './security.js'
@@ -143,6 +143,13 @@ export class SwimNode {
       this.#gossip()
     })
     this.stop()
+  }
+
+  /** Forgets a member this hub holds dead (`MemberTable.forget`); the news goes out at once. */
+  forget(id: string): ForgetOutcome {
+    const outcome = this.table.forget(id)
+    if (outcome === 'forgotten' && this.#running) this.#gossip()
+    return outcome
   }
 
   /** Stops every timer; the transport is the caller's to close. */
