@@ -469,6 +469,36 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(renumbered, 'm1 numbered again ahead of m2').toEqual(['m1', 'm2'])
   })
 
+  it('a replica refusing a batch of copies (a key of it has moved in its view) keeps the copies of the keys it agrees on: no hole in its log', async () => {
+    const { clock, hubs, ids, setView } = ringOf(3)
+    const full = new Ring(ids)
+    // Two keys of h1 with the same replica; in that replica's view a fourth hub has come back and
+    // owns one of them (it saw the hub return before h1 did, as at a heal).
+    const withH4 = new Ring([...ids, 'h4'])
+    let stays: string | undefined
+    let moves: string | undefined
+    for (let i = 0; !(stays && moves); i++) {
+      const key = `devices/b${i}`
+      if (full.ownerOf(key) !== 'h1' || full.replicasOf(key, 2)[1] !== 'h2') continue
+      if (withH4.ownerOf(key) === 'h1') stays ??= key
+      else moves ??= key
+    }
+    const h1 = hub(hubs, 'h1')
+    const replica = hub(hubs, 'h2')
+    const publish = (key: string, payload: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+    await settle(clock, Promise.all([publish(stays as string, 's0'), publish(moves as string, 'm0')]))
+    setView('h2', [...ids, 'h4'])
+    // One turn, one batch of copies to h2: refused for the moved key.
+    const answered: string[] = []
+    for (const [key, payload] of [[stays, 's1'], [moves, 'm1']] as const) publish(key as string, payload).then(() => answered.push(payload), () => answered.push(`${payload} failed`))
+    await run(clock, 20)
+    expect(h1.router.stats.replicaFailures, 'the batch was refused').toBeGreaterThan(0)
+    expect(answered, 'neither acknowledged yet (the batch failed)').toEqual([])
+    expect(replica.log.since(stays as string, { epoch: 0, seq: 0 }).map((e) => e.payload.toString()), 'kept: the owner is the same in both views').toEqual(['s0', 's1'])
+    expect(replica.log.since(moves as string, { epoch: 0, seq: 0 }).map((e) => e.payload.toString()), 'refused: another owner in its view').toEqual(['m0'])
+    setView('h2', undefined)
+  })
+
   it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {
     const { clock, net, hubs, ids } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h1')

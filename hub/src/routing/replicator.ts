@@ -167,9 +167,10 @@ export class Replicator {
 
   /**
    * The replica side: commits a batch of copies (in numbering order, each write queued at once,
-   * so they commit together), then confirms those that carry `via` to their ingress hubs.
+   * so they commit together), then confirms those that carry `via` to their ingress hubs
+   * (unless `confirm` is false: copies kept from a refused batch).
    */
-  async store(r: ReplicateRequest): Promise<void> {
+  async store(r: ReplicateRequest, confirm = true): Promise<void> {
     const copies: LogEntry[] = []
     const written: Array<Promise<unknown>> = []
     for (const e of r.entries) {
@@ -180,6 +181,7 @@ export class Replicator {
     }
     written.push(this.deps.topicLog.appendReplica(copies))
     await Promise.all(written)
+    if (!confirm) return
     for (const [via, ids] of idsByIngress(r.entries)) {
       if (via === this.deps.self) this.deps.confirmedHere(ids)
       else this.deps.bus.send(via, { t: 'replica-confirm', ids })
