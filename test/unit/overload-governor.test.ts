@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { silentLogger } from '../../hub/src/base/log.js'
 import { loadConfig } from '../../hub/src/config/load.js'
-import { OverloadGovernor, PLATEAU_SAMPLES, SAMPLE_MS } from '../../hub/src/mqtt/overload-governor.js'
+import { OverloadGovernor, PLATEAU_SAMPLES, RSS_RECLAIM_EVERY_MS, SAMPLE_MS } from '../../hub/src/mqtt/overload-governor.js'
 
 const MB = 1_048_576
 const CAP = 100 * MB // high water 75 MB, low water 65 MB
@@ -56,6 +56,23 @@ describe('OverloadGovernor', () => {
     clock.advance(SAMPLE_MS)
     expect(gov.active).toBe(false)
     expect(gov.stats.peakRssBytes).toBe(100 * MB)
+  })
+
+  it('collects garbage (no episode) when RSS nears the cap with most of it free heap, at most once a second', () => {
+    const { gov, clock, set, changes, reclaims } = governor()
+    set(60, 24) // RSS 84 MB: below 85 % of the cap
+    clock.advance(SAMPLE_MS)
+    expect(reclaims()).toBe(0)
+    set(60, 26) // RSS 86 MB, 60 in use: collect, shed nothing
+    clock.advance(SAMPLE_MS)
+    expect(reclaims()).toBe(1)
+    expect(gov.active).toBe(false)
+    expect(changes).toEqual([])
+    clock.advance(SAMPLE_MS * 5)
+    expect(reclaims(), 'not again within a second').toBe(1)
+    clock.advance(RSS_RECLAIM_EVERY_MS)
+    expect(reclaims()).toBe(2)
+    expect(gov.stats.episodes).toBe(0)
   })
 
   it('reclaims when an episode starts, and ends an episode that settles between the marks', () => {
