@@ -499,6 +499,30 @@ describe('Router over an in-memory bus (virtual time)', () => {
     setView('h2', undefined)
   })
 
+  it('numbers a message anew only once when two retries of it come at once after its epoch was given up', async () => {
+    const { clock, net, hubs, ids } = ringOf(3)
+    const ring = new Ring(ids)
+    const key = keyOwnedBy(ring, 'h1')
+    const replica = ring.replicasOf(key, 2)[1] as string
+    const h1 = hub(hubs, 'h1')
+    // An ingress that sends retries of one publish without waiting for the first (its request timed out).
+    const ingress = net.bus('hx')
+    const publish = (payload: string): Promise<unknown> => ingress.request('h1', { t: 'publish', id: 'hx:1', topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false }, 10_000)
+    const first = await settle(clock, hub(hubs, 'h2').router.publish({ topic: `${key}/t`, payload: Buffer.from('m0'), qos: 1, retain: false })) as { epoch: number }
+    await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
+    const attempt = publish('m1')
+    for (let t = 0; t < 1_000 && h1.router.stats.retriesKeptFirst === 0; t++) await run(clock, 1)
+    expect(h1.router.stats.retriesKeptFirst, 'm1 numbered, its copy refused: epoch given up').toBe(1)
+    // Another message takes the key over again (after m1's kept place ends): owned in a new epoch
+    // when the two retries come, so the first numbers m1 at once.
+    await settle(clock, hub(hubs, 'h2').router.publish({ topic: `${key}/t`, payload: Buffer.from('m2'), qos: 1, retain: false }))
+    const [a, b] = await settle(clock, Promise.all([publish('m1'), publish('m1'), attempt]))
+    const offset = (r: unknown): unknown => { const { epoch, seq } = r as { epoch: number, seq: number }; return { epoch, seq } }
+    expect(offset(a), 'both retries answered with one offset').toEqual(offset(b))
+    const renumbered = h1.log.since(key, { epoch: first.epoch, seq: Number.MAX_SAFE_INTEGER }).map((e) => e.payload.toString())
+    expect(renumbered, 'numbered once in the new epoch').toEqual(['m2', 'm1'])
+  })
+
   it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {
     const { clock, net, hubs, ids } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h1')

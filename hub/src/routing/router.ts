@@ -621,7 +621,9 @@ export class Router {
       if (!seen.fannedOut) await this.#fanOutCopy(key, seen)
       if (seen.copied !== undefined && !(await seen.copied)) {
         if (!(await this.#copyAgain(key, seen, id))) {
-          this.#seen.forget(id)
+          // Forgotten only if still this first attempt: another retry of it, sent before this one
+          // was answered, may have numbered it anew meanwhile, and this one then gets that answer.
+          if (this.#seen.get(id) === seen) this.#seen.forget(id)
           // Numbered anew in this attempt, in the first attempt's place while its hold lasts (it
           // does while this retry is being answered: `RetryHolds.enter`).
           return this.#sequence(key, id, message, via, arrival)
