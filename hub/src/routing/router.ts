@@ -505,10 +505,7 @@ export class Router {
       // be chosen without the other side's, which may number the key in that same epoch meanwhile;
       // and whatever it numbered would come back at the heal, out of order (VerneMQ's
       // allow_publish_during_netsplit = off). The publish is retried until the ring is whole.
-      // Its place is kept, as for a refused take-over: at a heal this hub sees the others back a
-      // moment later, and a later message of the key refused in that take-over would otherwise
-      // keep a place ahead of this one (isolate fault test: 455, 456, 458, 459, then 457).
-      if (this.#replicator.replicasFor(key) === null) throw this.#refusedKeepingPlace(key, id, via, arrival, `${key}: too few live hubs to take it over`)
+      if (this.#replicator.replicasFor(key) === null) throw new NotOwnerError(key, `${key}: too few live hubs to take it over`)
       try {
         await this.#handoff.acquire(key)
       } catch (err) {
@@ -546,7 +543,7 @@ export class Router {
     // Invariant 3 before numbering: a QoS ≥ 1 message nobody else could hold is not numbered (it
     // could not be acknowledged, and numbered it would reach subscribers ahead of its retry).
     const replicas = this.#replicator.replicasFor(key)
-    if (message.qos > 0 && replicas === null) throw this.#refusedKeepingPlace(key, id, via, arrival, `${key}: too few live hubs to copy a message`)
+    if (message.qos > 0 && replicas === null) throw new NotOwnerError(key, `${key}: too few live hubs to copy a message`)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
     const { epoch, seq } = entry
     // Every field from the start, in one literal: with a spread and fields added later (V8 shape
@@ -577,13 +574,6 @@ export class Router {
       if (e.qos === 0 || e.id === undefined || e.via === undefined) continue
       this.#keepFirst(e.key, e.id, e.via, this.#seen.get(e.id)?.arrival ?? this.#arrivals)
     }
-  }
-
-  /** A message this hub, the key's owner in its view, cannot number now: its retry keeps its place. */
-  #refusedKeepingPlace(key: string, id: string | undefined, via: string | undefined, arrival: number, why: string): RetryFirstError {
-    const retryId = this.#retryId(id)
-    this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
-    return new RetryFirstError(key, retryId, why)
   }
 
   /** The id a retry is known by: a forwarded publish's own, or one given to a local publish now. */
