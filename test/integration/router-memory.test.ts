@@ -78,6 +78,20 @@ async function run(clock: ManualClock, ms: number): Promise<void> {
 
 const hub = (hubs: Map<string, TestHub>, id: string): TestHub => hubs.get(id) as TestHub
 
+/**
+ * QoS 1 publishes of `key` (topic `<key>/t`) through `ingress` (or another hub given to `send`),
+ * and their answers in the order they came: the payload, or "<payload> failed".
+ */
+function publisher(key: string, ingress: TestHub): { acked: string[], send: (payload: string, via?: TestHub) => Promise<unknown> } {
+  const acked: string[] = []
+  const send = (payload: string, via = ingress): Promise<unknown> => {
+    const p = via.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+    p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
+    return p
+  }
+  return { acked, send }
+}
+
 /** A key owned by `owner` in `ring`. */
 function keyOwnedBy(ring: Ring, owner: string, prefix = 'devices/d'): string {
   for (let i = 0; ; i++) if (ring.ownerOf(`${prefix}${i}`) === owner) return `${prefix}${i}`
@@ -381,12 +395,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     // The replica knows a newer epoch (h1 was paused past its death): m1's copy is refused and h1
     // gives the key up; m2, published after that but before m1's retry, makes h1 take it over again.
     await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
-    const acked: string[] = []
-    const send = (payload: string): Promise<unknown> => {
-      const p = hub(hubs, from).router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
-      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
-      return p
-    }
+    const { acked, send } = publisher(key, hub(hubs, from))
     const m1 = send('m1')
     for (let t = 0; t < 1_000 && h1.router.stats.superseded === 0; t++) await run(clock, 1)
     expect(h1.router.stats.superseded).toBe(1)
@@ -414,12 +423,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const h1 = hub(hubs, 'h1')
     const first = await settle(clock, hub(hubs, from).router.publish({ topic: `${key}/t`, payload: Buffer.from('m0'), qos: 1, retain: false }))
     await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
-    const acked: string[] = []
-    const send = (payload: string, via = from): Promise<unknown> => {
-      const p = hub(hubs, via).router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
-      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
-      return p
-    }
+    const { acked, send } = publisher(key, hub(hubs, from))
     const m1 = send('m1')
     // m1 is numbered in the superseded epoch, its copy refused, and its place kept for its retry.
     for (let t = 0; t < 1_000 && h1.router.stats.retriesKeptFirst === 0; t++) await run(clock, 1)
@@ -430,7 +434,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     h1.router.ownershipChanged()
     setView('h1', undefined)
     h1.router.ownershipChanged()
-    await settle(clock, Promise.all([m1, send('m2', m2)]))
+    await settle(clock, Promise.all([m1, send('m2', hub(hubs, m2))]))
     expect([...acked].sort()).toEqual(['m1', 'm2'])
     const renumbered = h1.log.since(key, { epoch: first.epoch, seq: Number.MAX_SAFE_INTEGER }).map((e) => e.payload.toString())
     expect(renumbered, 'm1 numbered again ahead of m2').toEqual(['m1', 'm2'])
@@ -446,12 +450,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const ingress = hub(hubs, from)
     const first = await settle(clock, ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from('m0'), qos: 1, retain: false }))
     await settle(clock, hub(hubs, replica).log.noteEpoch(key, first.epoch + 1))
-    const acked: string[] = []
-    const send = (payload: string): Promise<unknown> => {
-      const p = ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
-      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
-      return p
-    }
+    const { acked, send } = publisher(key, ingress)
     const m1 = send('m1')
     for (let t = 0; t < 1_000 && h1.router.stats.retriesKeptFirst === 0; t++) await run(clock, 1)
     expect(h1.router.stats.retriesKeptFirst).toBe(1)
@@ -532,12 +531,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     // h1 gives every key up (a hub came back from the dead), and h2 cannot be reached for a while.
     h1.router.resequenceAll()
     net.crash('h2')
-    const acked: string[] = []
-    const send = (payload: string): Promise<unknown> => {
-      const p = from.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
-      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
-      return p
-    }
+    const { acked, send } = publisher(key, from)
     const m1 = send('m1')
     // m1's take-over asks h2, which cannot be reached: m1 is refused, and its retry kept first.
     for (let t = 0; t < 1_000 && h1.router.stats.retriesKeptFirst === 0; t++) await run(clock, 1)

@@ -29,8 +29,8 @@ export const PLATEAU_SAMPLES = 5
 
 /**
  * Fraction of the cap at which RSS itself, with the memory in use below high water (the rest is
- * heap V8 keeps free), makes the governor collect garbage and give free heap back to the OS:
- * no episode, nothing shed. At most once per RSS_RECLAIM_EVERY_MS. Seen in
+ * heap V8 keeps free), makes the governor collect garbage, so that V8 shrinks its heap and RSS
+ * follows (gradually, see `processMemory`): no episode, nothing shed. At most once per RSS_RECLAIM_EVERY_MS. Seen in
  * test/faults/capacity.fault.ts: RSS 266 MB over a cap of 260 with 91 of a 178 MB heap in use
  * (a forced cap), and once 365 over 320, the governor judging only ~180-230 MB in use.
  */
@@ -151,7 +151,7 @@ export class OverloadGovernor {
     return { episodes: this.#episodes, reclaims: this.#reclaims, activeMs: this.#activeMs + ongoing, inUseBytes: this.#lastInUseBytes, peakRssBytes: this.#peakRssBytes, shed: { ...this.#shed } }
   }
 
-  /** RSS near the cap, mostly free heap: collect (V8's memory-reducing GC returns free pages). */
+  /** RSS near the cap, mostly free heap: a full collection, after which V8 shrinks its heap. */
   #reclaimFreeHeap(): void {
     const now = this.opts.clock.monotonicMs()
     if (this.#lastFreeHeapReclaimMs !== undefined && now - this.#lastFreeHeapReclaimMs < RSS_RECLAIM_EVERY_MS) return

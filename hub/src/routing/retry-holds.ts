@@ -87,8 +87,9 @@ export class RetryHolds {
       return undefined
     }
     const parked = mine ?? insertByArrival(gate.parked, { arrival, id: undefined, wake: undefined })
-    const expiring = gate.holds.filter((h) => !entered(gate, h.id))
-    if (gate.timer === undefined && expiring.length > 0) {
+    // Woken when the first hold that can end by time ends (none while every hold's retry is entered).
+    const expiring = gate.timer === undefined ? gate.holds.filter((h) => !entered(gate, h.id)) : []
+    if (expiring.length > 0) {
       const untilMs = Math.min(...expiring.map((h) => h.untilMs))
       gate.timer = this.deps.clock.setTimeout(() => { gate.timer = undefined; this.#expire(gate); this.#wake(key) }, Math.max(1, untilMs - this.deps.clock.monotonicMs()))
       gate.timer.unref()

@@ -815,7 +815,8 @@ export class Router {
       // Nor copies in an epoch older than one this hub knows for the key: another owner has
       // numbered it since (the sender was cut off or paused meanwhile, and is back).
       const agreed = (e: ReplicaEntry): boolean => this.deps.ownerOf(e.key) === from && e.epoch >= this.deps.topicLog.knownEpoch(e.key)
-      if (r.entries.every(agreed)) {
+      const refused = r.entries.find((e) => !agreed(e))
+      if (!refused) {
         await this.#replicator.store(r)
         return { t: 'ok' }
       }
@@ -831,7 +832,7 @@ export class Router {
       const foreign = r.entries.find((e) => this.deps.ownerOf(e.key) !== from)
       if (foreign) return { t: 'failed', reason: `${from} is not the owner of ${foreign.key} for ${this.deps.self}` }
       // `not-owner`: the sender stops sequencing the key and takes it over again (`superseded`).
-      return { t: 'not-owner', key: (r.entries.find((e) => !agreed(e)) as ReplicaEntry).key }
+      return { t: 'not-owner', key: refused.key }
     }
     if (r.t === 'log') {
       const entries = this.deps.topicLog.since(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ))
