@@ -1,6 +1,7 @@
 import { describe, it } from 'vitest'
 import type { MqttClient } from 'mqtt'
 import { Ring } from '../../hub/src/ring/ring.js'
+import { counter } from '../helpers/admin.js'
 import { close, connect } from '../helpers/mqtt.js'
 import { criterion, reportScenario } from './record.js'
 import { sleep } from './fault-ring.js'
@@ -35,10 +36,20 @@ describe('wills of a killed hub', () => {
         const topics = new Set(wills.map((w) => w.topic))
         const missing = devices.filter((k) => !topics.has(`${k}/status`)).length
         const latest = wills.length === 0 ? Infinity : Math.max(...wills.map((w) => w.atMs - killAt))
+        // Where a second copy would come from: two guardians publishing one will, or one will
+        // numbered twice (a retry after failed copies in an epoch given up meanwhile).
+        const survivors = [2, 3]
+        const sum = async (f: (i: number) => Promise<number>): Promise<number> => (await Promise.all(survivors.map(f))).reduce((a, b) => a + b, 0)
+        const published = await sum((i) => counter(ring.admin(i), 'ringhub_wills_total', 'event="published"'))
+        const numbered = await sum((i) => ring.routerEvents(i, 'sequenced'))
+        const keptForRetry = await sum((i) => ring.routerEvents(i, 'retriesKeptFirst'))
+        const stalls = await sum((i) => ring.routerEvents(i, 'stalls'))
+        const twice = [...topics].filter((t) => wills.filter((w) => w.topic === t).length > 1)
         reportScenario({
           scenario: 'wills of devices on a killed hub',
           figures: {
             devices: devices.length, 'owned by the killed hub': devices.filter((k) => owners.ownerOf(k) === 'h1').length, 'wills received': wills.length,
+            'published by guardians': published, 'numbered by the owners': numbered, 'kept for a retry': keptForRetry, stalls, 'received twice': twice.join(' ') || 'none',
             'detection ms': Math.round(detectedMs), 'last will after kill ms': Math.round(latest), 'wall s': seconds(performance.now() - started),
           },
           criteria: [
