@@ -522,6 +522,35 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(renumbered, 'numbered once in the new epoch').toEqual(['m2', 'm1'])
   })
 
+  it('numbers a message refused while its owner saw too few live hubs ahead of a later one kept in a failed take-over (heal)', async () => {
+    const { clock, net, hubs, ids, setView } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h3')
+    const h3 = hub(hubs, 'h3')
+    const ingress = hub(hubs, 'h1')
+    // The heal as h3 sees it: still alone while h1 already sees it back and forwards to it.
+    setView('h3', ['h3'])
+    h3.router.ownershipChanged()
+    const acked: string[] = []
+    const send = (payload: string): Promise<unknown> => {
+      const p = ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
+      return p
+    }
+    const m1 = send('m1') // reaches h3 while it sees too few live hubs: refused, no place kept
+    await run(clock, 2)
+    // h3 sees the others again, but h2 does not answer yet: m2's take-over is refused, its place kept.
+    setView('h3', undefined)
+    net.crash('h2')
+    h3.router.ownershipChanged()
+    const m2 = send('m2') // sent while m1 is on its way (same owner): reaches h3 after it
+    await run(clock, 200)
+    net.revive('h2')
+    await settle(clock, Promise.all([m1, m2]))
+    expect([...acked].sort()).toEqual(['m1', 'm2'])
+    // m1's retry arrived after m2's first attempt; m2 came later from the same ingress run.
+    expect(h3.log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString()), 'in publish order').toEqual(['m1', 'm2'])
+  })
+
   it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {
     const { clock, net, hubs, ids } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h1')

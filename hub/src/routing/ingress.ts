@@ -10,12 +10,30 @@ import { TurnBatches } from './turn-batches.js'
 
 export interface IngressMessage { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }
 
+/**
+ * Where a publish comes from: its ingress hub's run (`source`) and its place there (`n`, counted
+ * as publishes enter, so a key's publishes of one run rise with their arrival order). A publish
+ * id is `<source>:<n>`: an owner that gave a message's retry a later arrival than messages sent
+ * after it still knows which came first (`RetryHolds`).
+ */
+export interface PublishOrigin { source: string, n: number }
+
+/** The origin of a publish id; undefined when the id is not of that form. */
+export function originOf(id: string): PublishOrigin | undefined {
+  const colon = id.lastIndexOf(':')
+  const n = Number(id.slice(colon + 1))
+  return colon > 0 && Number.isSafeInteger(n) ? { source: id.slice(0, colon), n } : undefined
+}
+
 export interface IngressDeps {
   self: string
   bus: Pick<PeerBus, 'request'>
   ownerOf(key: string): string | undefined
-  /** Numbers a message of a key this hub owns (the router's owner path); NotOwnerError when it no longer does. */
-  sequenceHere(key: string, message: IngressMessage, id?: string): Promise<Offset>
+  /**
+   * Numbers a message of a key this hub owns (the router's owner path); NotOwnerError when it no
+   * longer does. `n`: the publish's place in this ingress run (`PublishOrigin`).
+   */
+  sequenceHere(key: string, message: IngressMessage, id: string | undefined, n: number): Promise<Offset>
   stats: { forwarded: number, forwardRetries: number }
   clock: Clock
   /** How long a publish keeps retrying (owner unreachable or moving), ms. */
@@ -39,14 +57,15 @@ export class Ingress {
   readonly #order: ForwardOrder
   readonly #forwards: TurnBatches<Omit<PublishRequest, 't'>, PublishReply>
   readonly confirmations: ReplicaConfirmations
-  /** Tells this run's publish ids from those of the hub's earlier runs. */
-  readonly #bootId: string
-  #nextPublishId = 0
+  /** This hub's run, as publish ids name it: `<hub>:<boot>` (ids of earlier runs differ). */
+  readonly source: string
+  /** Publishes entered in this run (`PublishOrigin.n`). */
+  #entered = 0
   #stopped = false
 
   constructor(private readonly deps: IngressDeps) {
     this.#order = new ForwardOrder({ clock: deps.clock, ownerOf: (key) => deps.ownerOf(key), minDelayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS })
-    this.#bootId = deps.clock.now().toString(36)
+    this.source = `${deps.self}:${deps.clock.now().toString(36)}`
     this.#forwards = new TurnBatches((owner, items) => deps.bus.request(owner, { t: 'publish-batch', items }, deps.requestTimeoutMs).then((reply) => {
       if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
       return reply.results
@@ -57,9 +76,10 @@ export class Ingress {
   /** Publishes a message of `key`; resolves with its offset once it may be acknowledged. */
   async publish(key: string, message: IngressMessage): Promise<Offset> {
     const ticket = this.#order.enter(key, this.deps.clock.monotonicMs() + this.deps.forwardTimeoutMs)
+    const n = ++this.#entered
     let ok = false
     try {
-      const offset = await this.#publishInOrder(key, ticket, message)
+      const offset = await this.#publishInOrder(key, ticket, message, n)
       ok = true
       return offset
     } finally {
@@ -82,7 +102,10 @@ export class Ingress {
     this.#order.close()
   }
 
-  async #publishInOrder(key: string, ticket: ForwardTicket, message: IngressMessage): Promise<Offset> {
+  /** The id of this run's `n`-th publish (unique per ingress hub and run: the owner's window is far shorter than a restart). */
+  idOf(n: number): string { return `${this.source}:${n}` }
+
+  async #publishInOrder(key: string, ticket: ForwardTicket, message: IngressMessage, n: number): Promise<Offset> {
     let id: string | undefined // made on the first forward: the local path needs none
     for (let attempt = 0; ; attempt++) {
       const turn = this.#order.ready(ticket)
@@ -93,7 +116,7 @@ export class Ingress {
       if (owner === this.deps.self) {
         this.#order.sent(ticket, owner)
         try {
-          return await this.deps.sequenceHere(key, message, id)
+          return await this.deps.sequenceHere(key, message, id, n)
         } catch (err) {
           if (!(err instanceof NotOwnerError)) throw err
           // Kept a place (numbered with too few copies, or refused during a take-over): the retry
@@ -103,8 +126,7 @@ export class Ingress {
         }
       } else if (owner !== undefined) {
         this.deps.stats.forwarded++
-        // Unique per ingress hub and run (the owner's window is far shorter than a restart).
-        id ??= `${this.deps.self}:${this.#bootId}:${++this.#nextPublishId}`
+        id ??= this.idOf(n)
         const request = this.#forwards.add(owner, { id, ...message })
         this.#order.sent(ticket, owner)
         try {

@@ -1,4 +1,15 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
+import type { PublishOrigin } from './ingress.js'
+
+/**
+ * Where a message stands in its key's line. By its arrival here (`base` = `arrival`), except that
+ * it goes before the later publishes of its own ingress run already in line: it takes the `base`
+ * of the first of them, and the run's order (`n`) among them. A retry can reach this hub after
+ * messages its ingress sent after it (its first attempt refused while the key could not be taken
+ * over, theirs refused in a failed take-over and kept); by arrival alone it went behind them.
+ * Every message with a given `base` comes from one ingress run, so this is a total order.
+ */
+interface Place { readonly base: number, readonly n: number, readonly arrival: number, readonly source: string | undefined }
 
 /** A message of a key refused for now, or numbered here with failed copies: its retry goes first. */
 interface Hold {
@@ -6,23 +17,22 @@ interface Hold {
   readonly id: string
   /** Its ingress hub (this one for a local publish). */
   readonly via: string
-  /** When its first attempt reached this hub, in this hub's order of arrivals. */
-  readonly arrival: number
+  /** Where its first attempt stands (arrived then). */
+  readonly place: Place
   readonly untilMs: number
 }
 
-/** A message waiting at the gate of its key: it goes once nothing that arrived before it waits. */
+/** A message waiting at the gate of its key: it goes once nothing before it waits. */
 interface Parked {
   readonly arrival: number
+  readonly place: Place
   /** A retry being answered (`enter`): its id, whose hold then lasts until it leaves. */
   readonly id: string | undefined
   wake: (() => void) | undefined
 }
 
 interface KeyGate {
-  /** In arrival order. */
   holds: Hold[]
-  /** In arrival order. */
   parked: Parked[]
   /** Fires at the first hold's end. */
   timer: TimerHandle | undefined
@@ -37,9 +47,10 @@ interface KeyGate {
  * Seen in the kill-and-restart fault test, when the survivors took every key over again as the
  * restarted hub came back: 169 numbered in the new epoch, then 168 after it.
  *
- * So while a key holds such messages, it numbers in arrival order: a held message's retry takes
- * its first attempt's place, and every other message waits (`turn`) until nothing that arrived
- * before it is held or waiting. (Refusing the others instead was not enough: a refused message's
+ * So while a key holds such messages, it numbers in line (`Place`: arrival order, each message
+ * before the later publishes of its own ingress run): a held message's retry takes its first
+ * attempt's place, and every other message waits (`turn`) until nothing before it is held or
+ * waiting. (Refusing the others instead was not enough: a refused message's
  * retry came after later messages already on their way. Nor was waking the waiting ones alone:
  * a message resuming from a take-over went ahead of them before they ran.) A hold ends when its
  * message is numbered (again) or copied, when its ingress hub is dead, or after `holdMs`: a live
@@ -55,38 +66,38 @@ export class RetryHolds {
   get size(): number { return this.#gates.size }
 
   /**
-   * `id`, a message of `key` that arrived `arrival`-th, will be retried by `via`: it goes first.
-   * False when it was held already.
+   * `id`, a message of `key` that arrived `arrival`-th from `origin`, will be retried by `via`: it
+   * goes first. False when it was held already.
    */
-  hold(key: string, id: string, via: string, arrival: number): boolean {
+  hold(key: string, id: string, via: string, arrival: number, origin: PublishOrigin | undefined): boolean {
     const gate = this.#gate(key)
     this.#expire(gate)
     if (gate.holds.some((h) => h.id === id)) return false
-    const hold: Hold = { id, via, arrival, untilMs: this.deps.clock.monotonicMs() + this.deps.holdMs }
-    insertByArrival(gate.holds, hold)
+    const place = gate.parked.find((p) => p.arrival === arrival)?.place ?? placeOf(gate, arrival, origin)
+    gate.holds.push({ id, via, place, untilMs: this.deps.clock.monotonicMs() + this.deps.holdMs })
     return true
   }
 
   /**
-   * Undefined when the message (`id`, if it has one, and `arrival`) may be numbered now: nothing
-   * that arrived before it is held or waiting. Otherwise it waits: a promise that resolves once
-   * the key's holds or waiting messages have changed; the caller then checks everything again
+   * Undefined when the message (`id`, if it has one, `arrival` and `origin`) may be numbered now:
+   * nothing before it (`Place`) is held or waiting. Otherwise it waits: a promise that resolves
+   * once the key's holds or waiting messages have changed; the caller then checks everything again
    * (ownership included) and calls `turn` again with the same `arrival`, and `leave` if it gives up.
    */
-  turn(key: string, id: string | undefined, arrival: number): Promise<void> | undefined {
+  turn(key: string, id: string | undefined, arrival: number, origin: PublishOrigin | undefined): Promise<void> | undefined {
     const gate = this.#gates.get(key)
     if (!gate) return undefined
     this.#expire(gate)
     const held = id === undefined ? undefined : gate.holds.find((h) => h.id === id)
-    const place = held?.arrival ?? arrival
-    const blocked = gate.holds.some((h) => h !== held && h.arrival < place) || gate.parked.some((p) => p.arrival !== arrival && p.arrival < place)
     const mine = gate.parked.find((p) => p.arrival === arrival)
+    const place = held?.place ?? mine?.place ?? placeOf(gate, arrival, origin)
+    const blocked = gate.holds.some((h) => h !== held && before(h.place, place)) || gate.parked.some((p) => p !== mine && before(p.place, place))
     if (!blocked) {
       if (mine) this.leave(key, arrival)
       else this.#tidy(key, gate)
       return undefined
     }
-    const parked = mine ?? insertByArrival(gate.parked, { arrival, id: undefined, wake: undefined })
+    const parked = mine ?? push(gate.parked, { arrival, place, id: undefined, wake: undefined })
     // Woken when the first hold that can end by time ends (none while every hold's retry is entered).
     const expiring = gate.timer === undefined ? gate.holds.filter((h) => !entered(gate, h.id)) : []
     if (expiring.length > 0) {
@@ -105,9 +116,11 @@ export class RetryHolds {
    * ends it while it is being answered (a take-over may take seconds), else a message that
    * arrived between its first attempt and this retry would go ahead of it.
    */
-  enter(key: string, arrival: number, id: string): void {
+  enter(key: string, arrival: number, id: string, origin: PublishOrigin | undefined): void {
     const gate = this.#gate(key)
-    if (!gate.parked.some((p) => p.arrival === arrival)) insertByArrival(gate.parked, { arrival, id, wake: undefined })
+    if (gate.parked.some((p) => p.arrival === arrival)) return
+    const place = gate.holds.find((h) => h.id === id)?.place ?? placeOf(gate, arrival, origin)
+    gate.parked.push({ arrival, place, id, wake: undefined })
   }
 
   /** The message that arrived `arrival`-th no longer waits (numbered, refused, or answered as a retry). */
@@ -186,8 +199,25 @@ function entered(gate: KeyGate, id: string): boolean {
   return gate.parked.some((p) => p.id === id)
 }
 
-function insertByArrival<T extends { arrival: number }>(list: T[], item: T): T {
-  const after = list.findIndex((x) => x.arrival > item.arrival)
-  list.splice(after < 0 ? list.length : after, 0, item)
+/** The place of a message that arrived `arrival`-th from `origin`, not yet in line (see `Place`). */
+function placeOf(gate: KeyGate, arrival: number, origin: PublishOrigin | undefined): Place {
+  if (!origin) return { base: arrival, n: 0, arrival, source: undefined }
+  let base = arrival
+  const earlier = (p: Place): void => {
+    if (p.source === origin.source && p.n > origin.n && p.base < base) base = p.base
+  }
+  for (const h of gate.holds) earlier(h.place)
+  for (const p of gate.parked) earlier(p.place)
+  return { base, n: origin.n, arrival, source: origin.source }
+}
+
+/** Whether `a` goes before `b`. */
+function before(a: Place, b: Place): boolean {
+  if (a.base !== b.base) return a.base < b.base
+  return a.n !== b.n ? a.n < b.n : a.arrival < b.arrival
+}
+
+function push<T>(list: T[], item: T): T {
+  list.push(item)
   return item
 }

@@ -12,7 +12,7 @@ import { Replicator } from './replicator.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
-import { Ingress, type IngressMessage } from './ingress.js'
+import { Ingress, originOf, type IngressMessage, type PublishOrigin } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import type { PeerBus } from './peer-bus.js'
@@ -174,8 +174,6 @@ export class Router {
   readonly #gone = new Set<string>()
   /** Peers back from the dead since the last ownership change. */
   readonly #returned = new Set<string>()
-  /** Ids given to local publishes whose copies failed, so that their retries copy the same entry again. */
-  #localRetries = 0
   /** Keys whose next numbers wait for the retries of messages this hub could not finish. */
   readonly #holds: RetryHolds
   /** Publishes that reached `#sequence`, counted: their arrival order (`RetryHolds`). */
@@ -190,7 +188,7 @@ export class Router {
       fannedOut: (key) => this.#fanOutQueues.get(key)?.tail ?? Promise.resolve(),
     })
     this.#ingress = new Ingress({
-      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id) => this.#sequence(key, id, message),
+      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id, n) => this.#sequence(key, id, message, undefined, undefined, n),
       stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
     })
     this.#replicator = new Replicator({
@@ -494,7 +492,7 @@ export class Router {
    * fanned out here and names those replicas in `confirmBy`. Otherwise it resolves once the
    * replicas have answered too.
    */
-  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string, arrival = ++this.#arrivals): Promise<Offset & { confirmBy?: string[] }> {
+  async #sequence(key: string, id: string | undefined, message: { topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean }, via?: string, arrival = ++this.#arrivals, n?: number): Promise<Offset & { confirmBy?: string[] }> {
     const { sequencer } = this.deps
     this.#stallWatch?.check()
     if (!sequencer.owns(key)) {
@@ -511,7 +509,7 @@ export class Router {
       } catch (err) {
         // Still the owner: later messages of the key wait for this one's retry.
         if (!(err instanceof NotOwnerError) || this.deps.ownerOf(key) !== this.deps.self) throw err
-        const retryId = this.#retryId(id)
+        const retryId = this.#retryId(id, n)
         this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
         throw new RetryFirstError(key, retryId, err.message)
       }
@@ -528,12 +526,12 @@ export class Router {
       // The key numbers in arrival order while this hub waits for retries of messages it could
       // not finish: this one waits its turn, then everything is checked again (ownership may
       // have moved meanwhile).
-      const turn = this.#holds.turn(key, id, arrival)
+      const turn = this.#holds.turn(key, id, arrival, this.#originOf(id, n))
       if (turn) {
         this.stats.heldForRetries++
         try {
           await turn
-          return await this.#sequence(key, id, message, via, arrival)
+          return await this.#sequence(key, id, message, via, arrival, n)
         } finally {
           this.#holds.leave(key, arrival)
         }
@@ -560,7 +558,7 @@ export class Router {
     if (confirmBy.length > 0) return { epoch, seq, confirmBy }
     // Invariant 3 (and fencing: a replica refuses copies from a hub it does not see as the owner).
     if (message.qos > 0 && !(await copied)) {
-      const retryId = this.#retryId(id)
+      const retryId = this.#retryId(id, n)
       if (id === undefined) this.#seen.remember(retryId, seen)
       this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
       throw new UnreplicatedError(key, retryId)
@@ -576,14 +574,25 @@ export class Router {
     }
   }
 
-  /** The id a retry is known by: a forwarded publish's own, or one given to a local publish now. */
-  #retryId(id: string | undefined): string {
-    return id ?? `${this.deps.self}:local:${++this.#localRetries}`
+  /**
+   * The id a retry is known by: a forwarded publish's own, or, for a local publish, the one its
+   * forward would carry (`n`: its place among this hub's publishes, which every local call gives).
+   */
+  #retryId(id: string | undefined, n: number | undefined): string {
+    if (id !== undefined) return id
+    if (n === undefined) throw new TypeError('a local publish comes with its place (n)')
+    return this.#ingress.idOf(n)
+  }
+
+  /** Where a publish comes from (`RetryHolds` orders a key's line by it): its id's origin, or this hub's run for a local publish. */
+  #originOf(id: string | undefined, n: number | undefined): PublishOrigin | undefined {
+    if (id !== undefined) return originOf(id)
+    return n === undefined ? undefined : { source: this.#ingress.source, n }
   }
 
   /** The message `id` of `key` could not be finished now: its retry goes before the key's later messages. */
   #keepFirst(key: string, id: string, via: string, arrival: number): void {
-    if (this.#holds.hold(key, id, via, arrival)) this.stats.retriesKeptFirst++
+    if (this.#holds.hold(key, id, via, arrival, originOf(id))) this.stats.retriesKeptFirst++
   }
 
   /**
@@ -613,7 +622,7 @@ export class Router {
     // take-over done first and be numbered ahead of it, were this one numbered anew (its kept
     // place gone: expired, or dropped when its ingress was seen dead and back). So they wait
     // behind it, and its kept place, if any, lasts until it is answered.
-    this.#holds.enter(key, arrival, id)
+    this.#holds.enter(key, arrival, id, originOf(id))
     return (async () => {
       // Not stored here (its commit failed): the retry fails as the first attempt did.
       if (seen.stored) await seen.stored
