@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
+import { originOf } from '../../hub/src/routing/ingress.js'
 import { RetryHolds } from '../../hub/src/routing/retry-holds.js'
 
 /** Whether `p` has settled, after the microtasks queued so far. */
@@ -12,7 +13,7 @@ async function settled(p: Promise<void> | undefined): Promise<boolean> {
   return done
 }
 
-describe('RetryHolds (a key numbers in arrival order while its owner waits for retries)', () => {
+describe('RetryHolds (a key numbers in line while its owner waits for retries)', () => {
   it('lets nothing through before the retries of the held messages, which take their first places', async () => {
     const holds = new RetryHolds({ clock: new ManualClock(), holdMs: 10_000 })
     expect(holds.turn('k', 'x', 1, undefined), 'nothing held: at once').toBeUndefined()
@@ -146,6 +147,37 @@ describe('RetryHolds (a key numbers in arrival order while its owner waits for r
     expect(holds.size).toBe(0)
   })
 
+  it('never puts a message before an earlier publish of its run already in line, even when held with an older arrival', () => {
+    const holds = new RetryHolds({ clock: new ManualClock(), holdMs: 10_000 })
+    const from = (n: number): { source: string, n: number } => ({ source: 'h1:run', n })
+    holds.hold('k', 'h2:run:1', 'h2', 1, { source: 'h2:run', n: 1 })
+    expect(holds.turn('k', 'h1:run:457', 5, from(457)), '457\'s retry waits behind h2\'s message').toBeDefined()
+    // 458 was numbered at arrival 3, before 457's retry came; its copies fail only now.
+    holds.hold('k', 'h1:run:458', 'h1', 3, from(458))
+    holds.released('k', 'h2:run:1')
+    expect(holds.turn('k', 'h1:run:458', 9, from(458)), '458\'s retry waits for 457').toBeDefined()
+    expect(holds.turn('k', 'h1:run:457', 5, from(457))).toBeUndefined()
+  })
+
+  it('gives a message one place, held and waiting: no two messages wait for each other', async () => {
+    const clock = new ManualClock()
+    const holds = new RetryHolds({ clock, holdMs: 1_000 })
+    const s = (n: number): { source: string, n: number } => ({ source: 'h1:run', n })
+    const q = { source: 'h2:run', n: 5 }
+    holds.hold('k', 'h1:run:460', 'h1', 1, s(460))
+    holds.hold('k', 'h2:run:5', 'h2', 2, q)
+    expect(holds.turn('k', 'h1:run:458', 3, s(458)), '458 goes before its run\'s 460, and so before h2\'s').toBeUndefined()
+    holds.enter('k', 7, 'h1:run:458', s(458)) // 458's retry, being answered
+    holds.released('k', 'h1:run:460')
+    holds.hold('k', 'h1:run:458', 'h1', 3, s(458)) // its first copies failed, reported late
+    const waiting = holds.turn('k', 'h2:run:5', 9, q)
+    expect(waiting, 'h2\'s retry waits behind 458').toBeDefined()
+    expect(holds.turn('k', 'h1:run:458', 7, s(458)), '458, numbered anew, does not wait for it').toBeUndefined()
+    holds.released('k', 'h1:run:458')
+    expect(await settled(waiting)).toBe(true)
+    expect(holds.turn('k', 'h2:run:5', 9, q)).toBeUndefined()
+  })
+
   it('keeps a hold across ring changes (a key may move away and back at a heal), waking the waiting to check again', async () => {
     const clock = new ManualClock()
     const holds = new RetryHolds({ clock, holdMs: 1_000 })
@@ -159,5 +191,14 @@ describe('RetryHolds (a key numbers in arrival order while its owner waits for r
     expect(holds.turn('k', 'a', 9, undefined), 'a\'s retry takes its first place').toBeUndefined()
     holds.released('k', 'a')
     expect(holds.turn('k', 'x', 5, undefined)).toBeUndefined()
+  })
+})
+
+describe('originOf (a publish id names its ingress run and its place there)', () => {
+  it('reads <hub>:<run>:<n> and nothing else', () => {
+    expect(originOf('h1:lz3k9:42')).toEqual({ source: 'h1:lz3k9', n: 42 })
+    for (const id of ['h1:lz3k9:', 'h1:lz3k9:1e3', 'h1:lz3k9:-4', 'h1:lz3k9: 7', 'h1:lz3k9:0x1f', '42', ':42', 'will-x']) {
+      expect(originOf(id), id).toBeUndefined()
+    }
   })
 })

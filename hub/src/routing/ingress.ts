@@ -21,8 +21,9 @@ export interface PublishOrigin { source: string, n: number }
 /** The origin of a publish id; undefined when the id is not of that form. */
 export function originOf(id: string): PublishOrigin | undefined {
   const colon = id.lastIndexOf(':')
-  const n = Number(id.slice(colon + 1))
-  return colon > 0 && Number.isSafeInteger(n) ? { source: id.slice(0, colon), n } : undefined
+  const digits = id.slice(colon + 1)
+  if (colon <= 0 || !/^[0-9]{1,15}$/.test(digits)) return undefined
+  return { source: id.slice(0, colon), n: Number(digits) }
 }
 
 export interface IngressDeps {

@@ -7,9 +7,17 @@ import type { PublishOrigin } from './ingress.js'
  * of the first of them, and the run's order (`n`) among them. A retry can reach this hub after
  * messages its ingress sent after it (its first attempt refused while the key could not be taken
  * over, theirs refused in a failed take-over and kept); by arrival alone it went behind them.
- * Every message with a given `base` comes from one ingress run, so this is a total order.
+ * Compared by `base`, then `n`, then `arrival`: a total order. A `base` other than its own arrival
+ * is taken only from a message of the same run, so `n` decides only between messages of one run.
  */
-interface Place { readonly base: number, readonly n: number, readonly arrival: number, readonly source: string | undefined }
+interface Place {
+  readonly base: number
+  /** Its place in its ingress run (0 without an origin). */
+  readonly n: number
+  /** The arrival of the attempt that took this place (a later attempt of the message keeps it). */
+  readonly arrival: number
+  readonly source: string | undefined
+}
 
 /** A message of a key refused for now, or numbered here with failed copies: its retry goes first. */
 interface Hold {
@@ -67,13 +75,14 @@ export class RetryHolds {
 
   /**
    * `id`, a message of `key` that arrived `arrival`-th from `origin`, will be retried by `via`: it
-   * goes first. False when it was held already.
+   * goes first. False when it was held already. A message has one place: if it is in line already
+   * (waiting, or its retry being answered), the hold takes that place.
    */
   hold(key: string, id: string, via: string, arrival: number, origin: PublishOrigin | undefined): boolean {
     const gate = this.#gate(key)
     this.#expire(gate)
     if (gate.holds.some((h) => h.id === id)) return false
-    const place = gate.parked.find((p) => p.arrival === arrival)?.place ?? placeOf(gate, arrival, origin)
+    const place = gate.parked.find((p) => p.arrival === arrival || p.id === id)?.place ?? placeOf(gate, arrival, origin)
     gate.holds.push({ id, via, place, untilMs: this.deps.clock.monotonicMs() + this.deps.holdMs })
     return true
   }
@@ -90,7 +99,9 @@ export class RetryHolds {
     this.#expire(gate)
     const held = id === undefined ? undefined : gate.holds.find((h) => h.id === id)
     const mine = gate.parked.find((p) => p.arrival === arrival)
-    const place = held?.place ?? mine?.place ?? placeOf(gate, arrival, origin)
+    // Its hold's and its waiting entry's places are one (`hold`, `enter`); were they not, taking
+    // the later could make it and a message between them wait for each other.
+    const place = earliest(held?.place, mine?.place) ?? placeOf(gate, arrival, origin)
     const blocked = gate.holds.some((h) => h !== held && before(h.place, place)) || gate.parked.some((p) => p !== mine && before(p.place, place))
     if (!blocked) {
       if (mine) this.leave(key, arrival)
@@ -199,16 +210,29 @@ function entered(gate: KeyGate, id: string): boolean {
   return gate.parked.some((p) => p.id === id)
 }
 
-/** The place of a message that arrived `arrival`-th from `origin`, not yet in line (see `Place`). */
+/**
+ * The place of a message that arrived `arrival`-th from `origin`, not yet in line (see `Place`):
+ * before its run's later publishes in line, and never before its run's earlier ones (a hold made
+ * after a failed copy names its first attempt's arrival, which may be older than a retry of an
+ * earlier publish already waiting).
+ */
 function placeOf(gate: KeyGate, arrival: number, origin: PublishOrigin | undefined): Place {
   if (!origin) return { base: arrival, n: 0, arrival, source: undefined }
   let base = arrival
-  const earlier = (p: Place): void => {
-    if (p.source === origin.source && p.n > origin.n && p.base < base) base = p.base
+  let floor = -Infinity
+  const consider = (p: Place): void => {
+    if (p.source !== origin.source) return
+    if (p.n > origin.n && p.base < base) base = p.base
+    if (p.n < origin.n && p.base > floor) floor = p.base
   }
-  for (const h of gate.holds) earlier(h.place)
-  for (const p of gate.parked) earlier(p.place)
-  return { base, n: origin.n, arrival, source: origin.source }
+  for (const h of gate.holds) consider(h.place)
+  for (const p of gate.parked) consider(p.place)
+  return { base: Math.max(base, floor), n: origin.n, arrival, source: origin.source }
+}
+
+function earliest(a: Place | undefined, b: Place | undefined): Place | undefined {
+  if (!a || !b) return a ?? b
+  return before(b, a) ? b : a
 }
 
 /** Whether `a` goes before `b`. */

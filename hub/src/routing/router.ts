@@ -523,7 +523,7 @@ export class Router {
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
     if (this.#quiescing) throw new NotOwnerError(key)
     if (this.#holds.size > 0) {
-      // The key numbers in arrival order while this hub waits for retries of messages it could
+      // The key numbers in line (`RetryHolds`) while this hub waits for retries of messages it could
       // not finish: this one waits its turn, then everything is checked again (ownership may
       // have moved meanwhile).
       const turn = this.#holds.turn(key, id, arrival, this.#originOf(id, n))
@@ -570,7 +570,7 @@ export class Router {
   #copiesFailed(entries: readonly ReplicaEntry[]): void {
     for (const e of entries) {
       if (e.qos === 0 || e.id === undefined || e.via === undefined) continue
-      this.#keepFirst(e.key, e.id, e.via, this.#seen.get(e.id)?.arrival ?? this.#arrivals)
+      this.#keepFirst(e.key, e.id, e.via, this.#seen.get(e.id)?.arrival ?? ++this.#arrivals)
     }
   }
 
