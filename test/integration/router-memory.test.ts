@@ -551,6 +551,31 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h3.log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString()), 'in publish order').toEqual(['m1', 'm2'])
   })
 
+  it('refuses a later publish of a run while an earlier one refused without a kept place has not come back (heal)', async () => {
+    const { clock, hubs, ids, setView } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h3')
+    const h3 = hub(hubs, 'h3')
+    const ingress = hub(hubs, 'h1')
+    // h3 is back in h1's view but does not see the others yet: it refuses m1 (too few live hubs).
+    setView('h3', ['h3'])
+    h3.router.ownershipChanged()
+    const acked: string[] = []
+    const send = (payload: string): Promise<unknown> => {
+      const p = ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
+      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
+      return p
+    }
+    const m1 = send('m1')
+    await run(clock, 2) // m1 refused at h3; its answer is on its way back
+    setView('h3', undefined)
+    h3.router.ownershipChanged()
+    const m2 = send('m2') // m1 is on its way to the owner: m2 goes too, and reaches h3 now that it sees the ring
+    await settle(clock, Promise.all([m1, m2]))
+    expect([...acked].sort()).toEqual(['m1', 'm2'])
+    expect(h3.log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString()), 'in publish order').toEqual(['m1', 'm2'])
+    expect(h3.router.stats.refusedBehindRefusal, 'm2 was refused behind m1').toBeGreaterThan(0)
+  })
+
   it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {
     const { clock, net, hubs, ids } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h1')

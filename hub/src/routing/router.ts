@@ -9,6 +9,7 @@ import { DeliveryCursors, type DeliveryCursorStats } from './delivery-cursors.js
 import { InterestTable } from './interest-table.js'
 import { PeerReplay } from './peer-replay.js'
 import { Replicator } from './replicator.js'
+import { RefusalGaps } from './refusal-gaps.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
 import { KeyHandoff } from './key-handoff.js'
@@ -114,6 +115,8 @@ export interface RouterStats {
   retriesKeptFirst: number
   /** Waits of messages for such a retry, or for a message of their key that arrived before them (`RetryHolds.turn`). */
   heldForRetries: number
+  /** Publishes refused because an earlier publish of their ingress run was refused here and has not come back (`RefusalGaps`). */
+  refusedBehindRefusal: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -139,7 +142,7 @@ const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
@@ -176,12 +179,15 @@ export class Router {
   readonly #returned = new Set<string>()
   /** Keys whose next numbers wait for the retries of messages this hub could not finish. */
   readonly #holds: RetryHolds
+  /** Publishes refused without a kept place, whose runs' later publishes are refused until they come back. */
+  readonly #gaps: RefusalGaps
   /** Publishes that reached `#sequence`, counted: their arrival order (`RetryHolds`). */
   #arrivals = 0
 
   constructor(private readonly deps: RouterDeps) {
     this.#requestTimeoutMs = deps.requestTimeoutMs ?? 2_000
     this.#holds = new RetryHolds({ clock: deps.clock, holdMs: RETRY_HOLD_MS })
+    this.#gaps = new RefusalGaps({ clock: deps.clock, gapMs: RETRY_HOLD_MS })
     this.#handoff = new KeyHandoff({
       ...deps, replicationFactor: deps.replicationFactor ?? 2, requestTimeoutMs: this.#requestTimeoutMs, stats: this.stats,
       interestKnown: () => this.#interestKnown(),
@@ -503,25 +509,35 @@ export class Router {
       // be chosen without the other side's, which may number the key in that same epoch meanwhile;
       // and whatever it numbered would come back at the heal, out of order (VerneMQ's
       // allow_publish_during_netsplit = off). The publish is retried until the ring is whole.
-      if (this.#replicator.replicasFor(key) === null) throw new NotOwnerError(key, `${key}: too few live hubs to take it over`)
+      if (this.#replicator.replicasFor(key) === null) throw this.#refuse(key, id, n, `${key}: too few live hubs to take it over`)
       try {
         await this.#handoff.acquire(key)
       } catch (err) {
+        if (!(err instanceof NotOwnerError)) throw err
+        if (this.deps.ownerOf(key) !== this.deps.self) throw this.#refuse(key, id, n, err.message)
         // Still the owner: later messages of the key wait for this one's retry.
-        if (!(err instanceof NotOwnerError) || this.deps.ownerOf(key) !== this.deps.self) throw err
         const retryId = this.#retryId(id, n)
         this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
         throw new RetryFirstError(key, retryId, err.message)
       }
       // Ownership may have moved on while we asked around.
-      if (this.deps.ownerOf(key) !== this.deps.self) throw new NotOwnerError(key)
+      if (this.deps.ownerOf(key) !== this.deps.self) throw this.#refuse(key, id, n)
     }
     // Checked again after the take-over: the first attempt of a retried forward may have been
     // numbered while both waited for it.
     const earlier = this.#seenBefore(key, id, message, via, arrival)
     if (earlier) return earlier
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
-    if (this.#quiescing) throw new NotOwnerError(key)
+    if (this.#quiescing) throw this.#refuse(key, id, n)
+    if (this.#gaps.size > 0) {
+      // An earlier publish of its run was refused here and has not come back: numbered now, this
+      // one would go ahead of it. Refused too; the ingress retries them in order.
+      const origin = this.#originOf(id, n)
+      if (origin && this.#gaps.before(key, origin)) {
+        this.stats.refusedBehindRefusal++
+        throw this.#refuse(key, id, n, `${key}: an earlier publish of this one's ingress run was refused and has not come back`)
+      }
+    }
     if (this.#holds.size > 0) {
       // The key numbers in line (`RetryHolds`) while this hub waits for retries of messages it could
       // not finish: this one waits its turn, then everything is checked again (ownership may
@@ -541,8 +557,9 @@ export class Router {
     // Invariant 3 before numbering: a QoS ≥ 1 message nobody else could hold is not numbered (it
     // could not be acknowledged, and numbered it would reach subscribers ahead of its retry).
     const replicas = this.#replicator.replicasFor(key)
-    if (message.qos > 0 && replicas === null) throw new NotOwnerError(key, `${key}: too few live hubs to copy a message`)
+    if (message.qos > 0 && replicas === null) throw this.#refuse(key, id, n, `${key}: too few live hubs to copy a message`)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
+    if (this.#gaps.size > 0) this.#cameBack(key, id, n)
     const { epoch, seq } = entry
     // Every field from the start, in one literal: with a spread and fields added later (V8 shape
     // changes on every message), the owner spent 42-51 µs per message in the ring bench, 28-40 now.
@@ -593,6 +610,23 @@ export class Router {
   /** The message `id` of `key` could not be finished now: its retry goes before the key's later messages. */
   #keepFirst(key: string, id: string, via: string, arrival: number): void {
     if (this.#holds.hold(key, id, via, arrival, originOf(id))) this.stats.retriesKeptFirst++
+    if (this.#gaps.size > 0) this.#cameBack(key, id, undefined)
+  }
+
+  /**
+   * Refuses a publish without keeping its place (the key is not this hub's in its view, too few
+   * live hubs, leaving): its run's later publishes are refused until it comes back (`RefusalGaps`).
+   */
+  #refuse(key: string, id: string | undefined, n: number | undefined, message?: string): NotOwnerError {
+    const origin = this.#originOf(id, n)
+    if (origin) this.#gaps.refused(key, origin)
+    return new NotOwnerError(key, message)
+  }
+
+  /** A publish refused here before is numbered now, or has its place kept. */
+  #cameBack(key: string, id: string | undefined, n: number | undefined): void {
+    const origin = this.#originOf(id, n)
+    if (origin) this.#gaps.through(key, origin)
   }
 
   /**
@@ -879,6 +913,7 @@ export class Router {
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self || this.#quiescing) {
       this.stats.refusedNotOwner++
+      if (key !== null) this.#refuse(key, r.id, undefined)
       return { t: 'not-owner', key: key ?? r.topic }
     }
     const { epoch, seq, confirmBy } = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain }, from)
