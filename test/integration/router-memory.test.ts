@@ -4,6 +4,7 @@ import { silentLogger } from '../../hub/src/base/log.js'
 import { Ring } from '../../hub/src/ring/ring.js'
 import { topicMatches } from '../../hub/src/ring/topic-match.js'
 import { MemoryBusNetwork } from '../../hub/src/routing/memory-peer-bus.js'
+import type { PublishReply } from '../../hub/src/routing/messages.js'
 import { Router, type Delivery, type RetainedMessage, type RetainedStore } from '../../hub/src/routing/router.js'
 import { Sequencer } from '../../hub/src/routing/sequencer.js'
 import { HubDb } from '../../hub/src/store/db.js'
@@ -574,6 +575,26 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect([...acked].sort()).toEqual(['m1', 'm2'])
     expect(h3.log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString()), 'in publish order').toEqual(['m1', 'm2'])
     expect(h3.router.stats.refusedBehindRefusal, 'm2 was refused behind m1').toBeGreaterThan(0)
+  })
+
+  it('stops holding a run back once its refused publish is answered as a retry of one numbered before', async () => {
+    const { clock, net, hubs, ids, setView } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h3')
+    const h3 = hub(hubs, 'h3')
+    // A fake ingress hub x (run x:r): each attempt's id and timing are the test's.
+    const bus = net.bus('x')
+    const send = async (n: number): Promise<PublishReply | undefined> => {
+      const reply = await settle(clock, bus.request('h3', { t: 'publish-batch', items: [{ id: `x:r:${n}`, topic: `${key}/t`, payload: Buffer.from(`p${n}`), qos: 1, retain: false }] }, 2_000))
+      return reply.t === 'published-batch' ? reply.results[0] : undefined
+    }
+    const first = await send(1)
+    expect(first?.t).toBe('published')
+    setView('h3', ['h1', 'h2']) // a flap in h3's view: the retry of 1 (its answer lost) is refused
+    expect((await send(1))?.t).toBe('not-owner')
+    setView('h3', undefined)
+    expect(await send(1), 'answered with its first number').toMatchObject({ t: 'published', epoch: first?.t === 'published' ? first.epoch : -1, seq: first?.t === 'published' ? first.seq : -1 })
+    expect((await send(2))?.t, '2 is not refused behind 1, which is back').toBe('published')
+    expect(h3.router.stats.refusedBehindRefusal).toBe(0)
   })
 
   it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {

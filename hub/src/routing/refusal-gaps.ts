@@ -6,29 +6,40 @@ type Refused = Map<number, number>
 
 /**
  * Publishes this hub refused without keeping a place for them (not its key in its view, too few
- * live hubs, leaving), by key and ingress run. Until such a publish comes back (its retry), the
- * later publishes of its run are refused too, so they cannot be numbered ahead of it.
+ * live hubs, leaving), by key and ingress run (an ingress hub's run: every client of that hub).
+ * Until such a publish comes back (its retry arrives here, or its place is kept), the later
+ * publishes of its run and key are refused too, so they cannot be numbered ahead of it.
  *
  * Seen at a heal (isolate fault test, 1 run in 10 after the `Place` fix): h2 forwarded 461-464
  * of a key to h3, which had just come back and did not yet see itself the owner, and refused
  * them; 465, sent while they were on their way, reached h3 once it did and was numbered (3,1),
  * and the retries of 461-464 came after it. An ingress sends a key's publishes in order on one
- * connection and retries them in order (`ForwardOrder`), so a refused run member is retried
- * before anything sent after it would be: refusing those keeps the run's order without holding
- * up other runs (MQTT orders a client's messages only).
+ * connection and retries them in order (`ForwardOrder`), so a refused publish is retried
+ * before anything sent after it: refusing those keeps the run's order without holding up other
+ * runs (MQTT orders a client's messages, per topic and QoS; the router tracks QoS ≥ 1 only).
  *
- * A refusal counts for `gapMs` after it (renewed by each refusal of it), like a kept place: a
- * live ingress retries well within it, and one that gave up or was answered elsewhere would
- * otherwise hold the run's later publishes back for good.
+ * A refusal counts for `gapMs` after it (each refusal of the same publish starts it again): a
+ * live ingress retries well within it, and one that gave up, or was answered by another hub,
+ * would otherwise hold the run's later publishes back for good. Such a stale refusal holds them
+ * back up to `gapMs`, and the ingress's backoff doubles on each refusal, so its client may wait
+ * about 1.6 × `gapMs`.
  */
 export class RefusalGaps {
   readonly #byKey = new Map<string, Map<string, Refused>>()
   #recorded = 0
+  /** When the last refusal recorded stops counting: after it, none does. */
+  #lastUntilMs = 0
 
   constructor(private readonly deps: { clock: Clock, gapMs: number }) {}
 
-  /** Keys with refusals that may still count: 0 on the usual path, which then checks nothing. */
-  get size(): number { return this.#byKey.size }
+  /**
+   * Keys with refusals that may still count: 0 on the usual path, which then checks nothing (and
+   * once every refusal has ended, even those never asked about again).
+   */
+  get size(): number {
+    if (this.#byKey.size > 0 && this.deps.clock.monotonicMs() >= this.#lastUntilMs) this.#byKey.clear()
+    return this.#byKey.size
+  }
 
   /** The publish `origin` of `key` was refused without a kept place. */
   refused(key: string, origin: PublishOrigin): void {
@@ -36,15 +47,22 @@ export class RefusalGaps {
     if (!runs) this.#byKey.set(key, runs = new Map())
     let refused = runs.get(origin.source)
     if (!refused) runs.set(origin.source, refused = new Map())
-    refused.set(origin.n, this.deps.clock.monotonicMs() + this.deps.gapMs)
+    const untilMs = this.deps.clock.monotonicMs() + this.deps.gapMs
+    refused.set(origin.n, untilMs)
+    this.#lastUntilMs = Math.max(this.#lastUntilMs, untilMs)
     // Keys refused once and never seen again would stay: swept now and then.
     if (++this.#recorded % 1_024 === 0) this.#sweep()
   }
 
-  /** Whether an earlier publish of `origin`'s run was refused here and has not come back since. */
-  before(key: string, origin: PublishOrigin): boolean {
+  /**
+   * The publish `origin` of `key` arrives: its own refusal no longer counts (it is back; if refused
+   * again, that is recorded anew). Whether an earlier publish of its run was refused here and has
+   * not come back since.
+   */
+  earlierRefused(key: string, origin: PublishOrigin): boolean {
     const refused = this.#byKey.get(key)?.get(origin.source)
     if (!refused) return false
+    refused.delete(origin.n)
     const now = this.deps.clock.monotonicMs()
     let earlier = false
     for (const [n, untilMs] of refused) {
@@ -55,7 +73,7 @@ export class RefusalGaps {
     return earlier
   }
 
-  /** The publish `origin` of `key` came back and was numbered (or its place is kept): it no longer counts. */
+  /** The publish `origin` of `key` is back another way (its place is kept, or it is answered as a retry): it no longer counts. */
   through(key: string, origin: PublishOrigin): void {
     const refused = this.#byKey.get(key)?.get(origin.source)
     if (!refused?.delete(origin.n)) return

@@ -509,33 +509,34 @@ export class Router {
       // be chosen without the other side's, which may number the key in that same epoch meanwhile;
       // and whatever it numbered would come back at the heal, out of order (VerneMQ's
       // allow_publish_during_netsplit = off). The publish is retried until the ring is whole.
-      if (this.#replicator.replicasFor(key) === null) throw this.#refuse(key, id, n, `${key}: too few live hubs to take it over`)
+      if (this.#replicator.replicasFor(key) === null) throw this.#refuse(key, id, n, message.qos, `${key}: too few live hubs to take it over`)
       try {
         await this.#handoff.acquire(key)
       } catch (err) {
         if (!(err instanceof NotOwnerError)) throw err
-        if (this.deps.ownerOf(key) !== this.deps.self) throw this.#refuse(key, id, n, err.message)
+        if (this.deps.ownerOf(key) !== this.deps.self) throw this.#refuse(key, id, n, message.qos, err.message)
         // Still the owner: later messages of the key wait for this one's retry.
         const retryId = this.#retryId(id, n)
         this.#keepFirst(key, retryId, via ?? this.deps.self, arrival)
         throw new RetryFirstError(key, retryId, err.message)
       }
       // Ownership may have moved on while we asked around.
-      if (this.deps.ownerOf(key) !== this.deps.self) throw this.#refuse(key, id, n)
+      if (this.deps.ownerOf(key) !== this.deps.self) throw this.#refuse(key, id, n, message.qos)
     }
     // Checked again after the take-over: the first attempt of a retried forward may have been
     // numbered while both waited for it.
     const earlier = this.#seenBefore(key, id, message, via, arrival)
     if (earlier) return earlier
     // Leaving: nothing more is numbered here (the sender retries with the next owner).
-    if (this.#quiescing) throw this.#refuse(key, id, n)
-    if (this.#gaps.size > 0) {
+    if (this.#quiescing) throw this.#refuse(key, id, n, message.qos)
+    if (message.qos > 0 && this.#gaps.size > 0) {
       // An earlier publish of its run was refused here and has not come back: numbered now, this
-      // one would go ahead of it. Refused too; the ingress retries them in order.
+      // one would go ahead of it. Refused too; the ingress retries them in order. (Checked
+      // before its turn in line: there, held, it would pass that earlier one, not yet in line.)
       const origin = this.#originOf(id, n)
-      if (origin && this.#gaps.before(key, origin)) {
+      if (origin && this.#gaps.earlierRefused(key, origin)) {
         this.stats.refusedBehindRefusal++
-        throw this.#refuse(key, id, n, `${key}: an earlier publish of this one's ingress run was refused and has not come back`)
+        throw this.#refuse(key, id, n, message.qos, `${key}: an earlier publish of this one's ingress run was refused and has not come back`)
       }
     }
     if (this.#holds.size > 0) {
@@ -557,9 +558,10 @@ export class Router {
     // Invariant 3 before numbering: a QoS ≥ 1 message nobody else could hold is not numbered (it
     // could not be acknowledged, and numbered it would reach subscribers ahead of its retry).
     const replicas = this.#replicator.replicasFor(key)
-    if (message.qos > 0 && replicas === null) throw this.#refuse(key, id, n, `${key}: too few live hubs to copy a message`)
+    if (message.qos > 0 && replicas === null) throw this.#refuse(key, id, n, message.qos, `${key}: too few live hubs to copy a message`)
+    // Released in the turns since the take-over (superseded, or a stall): refused like any move.
+    if (!sequencer.owns(key)) throw this.#refuse(key, id, n, message.qos)
     const { entry, committed } = sequencer.append({ key, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain })
-    if (this.#gaps.size > 0) this.#cameBack(key, id, n)
     const { epoch, seq } = entry
     // Every field from the start, in one literal: with a spread and fields added later (V8 shape
     // changes on every message), the owner spent 42-51 µs per message in the ring bench, 28-40 now.
@@ -601,7 +603,7 @@ export class Router {
     return this.#ingress.idOf(n)
   }
 
-  /** Where a publish comes from (`RetryHolds` orders a key's line by it): its id's origin, or this hub's run for a local publish. */
+  /** Where a publish comes from (`RetryHolds` orders a key's line by it, `RefusalGaps` its run's refusals): its id's origin, or this hub's run for a local publish. */
   #originOf(id: string | undefined, n: number | undefined): PublishOrigin | undefined {
     if (id !== undefined) return originOf(id)
     return n === undefined ? undefined : { source: this.#ingress.source, n }
@@ -615,15 +617,16 @@ export class Router {
 
   /**
    * Refuses a publish without keeping its place (the key is not this hub's in its view, too few
-   * live hubs, leaving): its run's later publishes are refused until it comes back (`RefusalGaps`).
+   * live hubs, leaving): a QoS ≥ 1 publish's run's later QoS ≥ 1 publishes of the key are refused
+   * until it comes back (`RefusalGaps`; MQTT orders a client's messages per topic and QoS).
    */
-  #refuse(key: string, id: string | undefined, n: number | undefined, message?: string): NotOwnerError {
-    const origin = this.#originOf(id, n)
+  #refuse(key: string, id: string | undefined, n: number | undefined, qos: 0 | 1 | 2, message?: string): NotOwnerError {
+    const origin = qos > 0 ? this.#originOf(id, n) : undefined
     if (origin) this.#gaps.refused(key, origin)
     return new NotOwnerError(key, message)
   }
 
-  /** A publish refused here before is numbered now, or has its place kept. */
+  /** A publish refused here before has its place kept, or is being answered as a retry: it is back. */
   #cameBack(key: string, id: string | undefined, n: number | undefined): void {
     const origin = this.#originOf(id, n)
     if (origin) this.#gaps.through(key, origin)
@@ -657,6 +660,8 @@ export class Router {
     // place gone: expired, or dropped when its ingress was seen dead and back). So they wait
     // behind it, and its kept place, if any, lasts until it is answered.
     this.#holds.enter(key, arrival, id, originOf(id))
+    // In line now: its run's later publishes wait behind it (a refusal of it, earlier, no longer counts).
+    if (this.#gaps.size > 0) this.#cameBack(key, id, undefined)
     return (async () => {
       // Not stored here (its commit failed): the retry fails as the first attempt did.
       if (seen.stored) await seen.stored
@@ -913,7 +918,7 @@ export class Router {
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self || this.#quiescing) {
       this.stats.refusedNotOwner++
-      if (key !== null) this.#refuse(key, r.id, undefined)
+      if (key !== null) this.#refuse(key, r.id, undefined, r.qos)
       return { t: 'not-owner', key: key ?? r.topic }
     }
     const { epoch, seq, confirmBy } = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain }, from)
