@@ -14,6 +14,7 @@ import { desktopApi, localCopyReason, SetupPanel } from './desktop-setup.js'
 import { DevicesTab } from './views/devices-view.js'
 import { RingTab } from './views/ring-view.js'
 import { TopicsTab } from './views/topics-view.js'
+import { topicsResyncDue } from './logic/topics-resync.js'
 import { TRAFFIC_WINDOW_MS, TrafficTab } from './views/traffic-view.js'
 import { HubColors } from './widgets/hub-colors.js'
 
@@ -85,7 +86,7 @@ function onFrame(frame: AdminServerFrame): void {
     case 'timeline': addTimeline(frame.events); break
     case 'stats': ring.setStats(frame.points); traffic.addStats(frame.points); break
     case 'devices': devices.update(frame.devices); break
-    case 'tap': topics.onTap(frame.messages); break
+    case 'tap': topics.onTap(frame.messages, frame.skipped); break
     // A refused frame (e.g. a channel an older hub lacks: that feed keeps polling) is shown
     // until the hub next accepts one.
     case 'error': shell.setError('socket', frame.reason); break
@@ -143,7 +144,8 @@ function start(): void {
   let lastResync = Date.now()
   setInterval(() => {
     if (!socket.isLive('tap')) return // the feed polls the list itself
-    if (topics.newSinceReload === 0 && Date.now() - lastResync < TOPICS_RESYNC_MS) return
+    const state = { newTopics: topics.newSinceReload, skipped: topics.skippedSinceReload, lastSkipAtMs: topics.lastSkipAtMs, lastReadAtMs: lastResync }
+    if (!topicsResyncDue(state, Date.now(), { everyMs: TOPICS_RESYNC_MS, quietMs: TOPICS_NEW_RESYNC_MS })) return
     lastResync = Date.now()
     void topics.reload().catch(() => {})
   }, TOPICS_NEW_RESYNC_MS)

@@ -50,6 +50,7 @@ export class TopicsTab {
     const res: TopicsResponse = await readAllTopics((after) => this.client.topicsPage(after, TOPIC_PAGE_SIZE), MAX_TREE_TOPICS)
     this.#tree.root = withTopicList(this.#tree.root, res)
     this.newSinceReload = 0
+    this.skippedSinceReload = 0
     this.#changed()
   }
 
@@ -59,8 +60,17 @@ export class TopicsTab {
    * topic's full count: the hub's topic list can, so new topics make the next resync sooner.
    */
   newSinceReload = 0
+  /** Messages the tap skipped (beyond its rate) since the last full read: the counts are behind. */
+  skippedSinceReload = 0
+  /** When the tap last skipped messages, ms (Date.now()). */
+  lastSkipAtMs = 0
 
-  onTap(messages: readonly TapMessage[]): void {
+  /** A tap frame: its messages, and how many it skipped beyond its rate. */
+  onTap(messages: readonly TapMessage[], skipped = 0): void {
+    if (skipped > 0) {
+      this.skippedSinceReload += skipped
+      this.lastSkipAtMs = Date.now()
+    }
     for (const m of messages) {
       if (applyTapMessage(this.#tree.root, m)) this.newSinceReload++
       if (m.topic === this.#detail.topic) this.#detail.addLive(m)
