@@ -98,6 +98,27 @@ describe('OverloadGovernor', () => {
     expect(reclaims()).toBe(2)
   })
 
+  it('collects free heap near the cap while overloaded too, at most once a second', () => {
+    const { gov, clock, set, reclaims } = governor()
+    set(80) // in use above high water: an episode, collected as it starts
+    clock.advance(SAMPLE_MS)
+    expect(gov.active).toBe(true)
+    expect(reclaims()).toBe(1)
+    // Falling slowly (no plateau), RSS 93-95 of 100 with 15 MB of it free heap.
+    let inUse = 80
+    const samples = (n: number, freeMb: number): void => {
+      for (let i = 0; i < n; i++) { inUse -= 0.1; set(inUse, freeMb); clock.advance(SAMPLE_MS) }
+    }
+    samples(5, 15)
+    expect(reclaims(), 'not within a second of the last').toBe(1)
+    samples(5, 15)
+    expect(gov.active).toBe(true)
+    expect(reclaims(), 'once more, a second after it').toBe(2)
+    samples(15, 2) // little free heap: collecting gives nothing back
+    expect(gov.active).toBe(true)
+    expect(reclaims()).toBe(2)
+  })
+
   it('counts episodes, time overloaded and what was shed, in total and per episode', () => {
     const { gov, clock, set } = governor()
     set(80)
