@@ -527,16 +527,10 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const { clock, net, hubs, ids, setView } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h3')
     const h3 = hub(hubs, 'h3')
-    const ingress = hub(hubs, 'h1')
     // The heal as h3 sees it: still alone while h1 already sees it back and forwards to it.
     setView('h3', ['h3'])
     h3.router.ownershipChanged()
-    const acked: string[] = []
-    const send = (payload: string): Promise<unknown> => {
-      const p = ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
-      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
-      return p
-    }
+    const { acked, send } = publisher(key, hub(hubs, 'h1'))
     const m1 = send('m1') // reaches h3 while it sees too few live hubs: refused, no place kept
     await run(clock, 2)
     // h3 sees the others again, but h2 does not answer yet: m2's take-over is refused, its place kept.
@@ -556,16 +550,10 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const { clock, hubs, ids, setView } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h3')
     const h3 = hub(hubs, 'h3')
-    const ingress = hub(hubs, 'h1')
     // h3 is back in h1's view but does not see the others yet: it refuses m1 (too few live hubs).
     setView('h3', ['h3'])
     h3.router.ownershipChanged()
-    const acked: string[] = []
-    const send = (payload: string): Promise<unknown> => {
-      const p = ingress.router.publish({ topic: `${key}/t`, payload: Buffer.from(payload), qos: 1, retain: false })
-      p.then(() => acked.push(payload), () => acked.push(`${payload} failed`))
-      return p
-    }
+    const { acked, send } = publisher(key, hub(hubs, 'h1'))
     const m1 = send('m1')
     await run(clock, 2) // m1 refused at h3; its answer is on its way back
     setView('h3', undefined)

@@ -119,16 +119,15 @@ export class OverloadGovernor {
     this.#lastInUseBytes = inUse
     this.#peakRssBytes = Math.max(this.#peakRssBytes, memory.rssBytes)
     this.#watchCap(memory, inUse)
-    if (!this.#active) {
-      if (inUse >= this.highWaterBytes) return this.#enter(inUse)
-      if (memory.rssBytes >= this.opts.capBytes * RSS_RECLAIM_FRACTION) this.#reclaimFreeHeap()
-      return
-    }
-    // Overloaded, RSS near the cap with free heap in it (what the memory in use does not count):
-    // collected at most once a second here too. A CI run peaked at 334 MB over a cap of 320 with
-    // 3 short episodes.
-    const freeHeapCounts = memory.heapFreeBytes >= this.opts.capBytes * (RSS_RECLAIM_FRACTION - HIGH_WATER_FRACTION)
-    if (freeHeapCounts && memory.rssBytes >= this.opts.capBytes * RSS_RECLAIM_FRACTION) this.#reclaimFreeHeap()
+    if (!this.#active && inUse >= this.highWaterBytes) return this.#enter(inUse)
+    // RSS near the cap with free heap in it (which the memory in use does not count): collected,
+    // at most once a second, overloaded or not. Not overloaded, the memory in use is below high
+    // water, so the free heap is this much at least; overloaded, it must be (a CI run peaked at
+    // 334 MB over a cap of 320 with 3 short episodes).
+    const freeHeapNearCap = memory.rssBytes >= this.opts.capBytes * RSS_RECLAIM_FRACTION &&
+      memory.heapFreeBytes >= this.opts.capBytes * (RSS_RECLAIM_FRACTION - HIGH_WATER_FRACTION)
+    if (freeHeapNearCap) this.#reclaimFreeHeap()
+    if (!this.#active) return
     if (inUse < this.#episodeLowBytes) {
       this.#episodeLowBytes = inUse
       this.#samplesSinceLow = 0

@@ -612,7 +612,7 @@ export class Router {
   /** The message `id` of `key` could not be finished now: its retry goes before the key's later messages. */
   #keepFirst(key: string, id: string, via: string, arrival: number): void {
     if (this.#holds.hold(key, id, via, arrival, originOf(id))) this.stats.retriesKeptFirst++
-    if (this.#gaps.size > 0) this.#cameBack(key, id, undefined)
+    if (this.#gaps.size > 0) this.#cameBack(key, id)
   }
 
   /**
@@ -621,14 +621,18 @@ export class Router {
    * until it comes back (`RefusalGaps`; MQTT orders a client's messages per topic and QoS).
    */
   #refuse(key: string, id: string | undefined, n: number | undefined, qos: 0 | 1 | 2, message?: string): NotOwnerError {
-    const origin = qos > 0 ? this.#originOf(id, n) : undefined
-    if (origin) this.#gaps.refused(key, origin)
+    this.#noteRefused(key, id, n, qos)
     return new NotOwnerError(key, message)
   }
 
+  #noteRefused(key: string, id: string | undefined, n: number | undefined, qos: 0 | 1 | 2): void {
+    const origin = qos > 0 ? this.#originOf(id, n) : undefined
+    if (origin) this.#gaps.refused(key, origin)
+  }
+
   /** A publish refused here before has its place kept, or is being answered as a retry: it is back. */
-  #cameBack(key: string, id: string | undefined, n: number | undefined): void {
-    const origin = this.#originOf(id, n)
+  #cameBack(key: string, id: string): void {
+    const origin = originOf(id)
     if (origin) this.#gaps.through(key, origin)
   }
 
@@ -661,7 +665,7 @@ export class Router {
     // behind it, and its kept place, if any, lasts until it is answered.
     this.#holds.enter(key, arrival, id, originOf(id))
     // In line now: its run's later publishes wait behind it (a refusal of it, earlier, no longer counts).
-    if (this.#gaps.size > 0) this.#cameBack(key, id, undefined)
+    if (this.#gaps.size > 0) this.#cameBack(key, id)
     return (async () => {
       // Not stored here (its commit failed): the retry fails as the first attempt did.
       if (seen.stored) await seen.stored
@@ -918,7 +922,7 @@ export class Router {
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self || this.#quiescing) {
       this.stats.refusedNotOwner++
-      if (key !== null) this.#refuse(key, r.id, undefined, r.qos)
+      if (key !== null) this.#noteRefused(key, r.id, undefined, r.qos)
       return { t: 'not-owner', key: key ?? r.topic }
     }
     const { epoch, seq, confirmBy } = await this.#sequence(key, r.id, { topic: r.topic, payload: Buffer.from(r.payload), qos: r.qos, retain: r.retain }, from)
