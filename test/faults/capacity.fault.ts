@@ -35,6 +35,9 @@ const PROBE_CLIENTS = 8
 const PROBE_WINDOW = 25
 const SUBSCRIBERS = 2
 const RECOVERY_WINDOW_MS = 500
+/** Late clients connect this often during the flood; an episode of LONG_EPISODE_S or more has several land in it. */
+const LATE_CONNECT_EVERY_MS = 100
+const LONG_EPISODE_S = 1
 const PAYLOAD_BYTES = 256
 const withCap = process.env.RINGHUB_CAPACITY_NO_CAP !== '1'
 
@@ -186,7 +189,7 @@ describe('capacity', () => {
     const arrivals = (async () => {
       for (let i = 0; connecting; i++) {
         connacks.push(await rawConnack(hub.ports.mqtt, { clientId: `late-${i}` }, 10_000).catch(() => -2))
-        await sleep(250)
+        await sleep(LATE_CONNECT_EVERY_MS)
       }
     })()
     const takenIn = (): Promise<number> => Promise.all([counter(admin(), 'ringhub_messages_in_total', 'qos="0"'), counter(admin(), 'ringhub_messages_in_total', 'qos="1"')]).then(([a, b]) => a + b)
@@ -248,9 +251,12 @@ describe('capacity', () => {
         criterion('peak RSS MB', mb(peakRss), '<=', CAP_MB),
         // The hub reads what it can handle and leaves the rest to TCP (or sheds QoS 0 while overloaded).
         criterion('excess left unread, held back or shed, % of offered', Math.round(100 * (offered - takenInFlood) / offered), '>=', 20),
-        // Overload episodes are the last resort now (bounded heap growth keeps RSS low): when
-        // there was one, connects meanwhile were refused with 0x03 and counted.
-        holds('late connects refused with 0x03 while overloaded (if it was)', episodes === 0 || Math.min(refused, refusedSeen) > 0),
+        // Overload episodes are the last resort now (bounded heap growth keeps RSS low): when the
+        // hub was overloaded long enough for late connects to land in it, they were refused with
+        // 0x03 and counted. Episodes shorter than that (a few hundred ms, seen with forced lower
+        // caps) may fall between two connects; the refusal itself is asserted deterministically
+        // in test/integration/overload-protection.test.ts.
+        holds(`late connects refused with 0x03 while overloaded (if it was, for ${LONG_EPISODE_S} s or more)`, overloadSeconds < LONG_EPISODE_S || Math.min(refused, refusedSeen) > 0),
         criterion('acknowledged QoS 1 lost', lost(), '==', 0),
         criterion('QoS 1 acknowledged during the overload', overloadAcked.size, '>', 0),
         criterion('recovery to 90 % of capacity, ms', Number.isFinite(recoveryMs) ? Math.round(recoveryMs) : 1e9, '<=', 10_000),
