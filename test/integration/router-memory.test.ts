@@ -585,6 +585,27 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h3.router.stats.refusedBehindRefusal).toBe(0)
   })
 
+  it('does not hold a run back for a refused publish its ingress has finished elsewhere (the next publish says so)', async () => {
+    const { clock, net, hubs, ids, setView } = ringOf(3)
+    const key = keyOwnedBy(new Ring(ids), 'h3')
+    const h3 = hub(hubs, 'h3')
+    // A fake ingress hub x (run x:r), naming the first publish of the key it has not finished.
+    const bus = net.bus('x')
+    const send = async (n: number, first: number): Promise<PublishReply | undefined> => {
+      const reply = await settle(clock, bus.request('h3', { t: 'publish-batch', items: [{ id: `x:r:${n}`, topic: `${key}/t`, payload: Buffer.from(`p${n}`), qos: 1, retain: false, first }] }, 2_000))
+      return reply.t === 'published-batch' ? reply.results[0] : undefined
+    }
+    setView('h3', ['h1', 'h2']) // a flap in h3's view: 1 is refused, without a kept place
+    expect((await send(1, 1))?.t).toBe('not-owner')
+    setView('h3', undefined)
+    expect((await send(2, 1))?.t, 'while x has not finished 1, 2 is refused behind it').toBe('not-owner')
+    expect(h3.router.stats.refusedBehindRefusal).toBe(1)
+    // x's retry of 1 went to another owner and was answered there (x's view moved on meanwhile).
+    expect((await send(2, 2))?.t, 'x says 1 is finished: 2 is numbered at once').toBe('published')
+    expect(h3.router.stats.refusedBehindRefusal).toBe(1)
+    expect(h3.log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['p2'])
+  })
+
   it('numbers a message refused during a take-over (a hub of the replica set did not answer) ahead of a later message that found the take-over done', async () => {
     const { clock, net, hubs, ids } = ringOf(3)
     const key = keyOwnedBy(new Ring(ids), 'h1')

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { ForwardOrder, type ForwardTicket } from '../../hub/src/routing/forward-order.js'
 
+/** Publishes entered so far (`ForwardTicket.n`). */
+let entered = 0
+
 // The per-key order of forwarded publishes at an ingress hub (router-forward-order.test.ts shows
 // it through routers and an owner crash).
 function setup(): { clock: ManualClock, order: ForwardOrder, owner: { of: string }, went: string[], go: (t: ForwardTicket, name: string) => Promise<void> } {
@@ -21,24 +24,37 @@ function setup(): { clock: ManualClock, order: ForwardOrder, owner: { of: string
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r))
 
 describe('ForwardOrder', () => {
+  it('names the first publish of a key not finished yet (what an owner waiting for an earlier one may stop waiting for)', () => {
+    const { clock, order } = setup()
+    const [a, b, c] = [11, 12, 13].map((n) => order.enter('k', clock.now() + 10_000, n)) as [ForwardTicket, ForwardTicket, ForwardTicket]
+    const other = order.enter('other-key', clock.now() + 10_000, 14)
+    expect([order.firstOf(a), order.firstOf(c), order.firstOf(other)]).toEqual([11, 11, 14])
+    order.done(b, true) // finished out of order: a still is not
+    expect(order.firstOf(c)).toBe(11)
+    order.done(a, false) // given up
+    expect(order.firstOf(c)).toBe(13)
+    order.done(c, true)
+    expect(order.firstOf(c), 'a finished ticket names itself').toBe(13)
+  })
+
   it('lets every publish go at once in a stable ring', () => {
     const { clock, order } = setup()
-    const a = order.enter('k', clock.now() + 10_000)
+    const a = order.enter('k', clock.now() + 10_000, ++entered)
     expect(order.ready(a)).toBeUndefined()
     order.sent(a, 'B')
-    const b = order.enter('k', clock.now() + 10_000)
+    const b = order.enter('k', clock.now() + 10_000, ++entered)
     expect(order.ready(b)).toBeUndefined()
   })
 
   it('holds the later publishes of a key behind a failed one, and sends them again in arrival order', async () => {
     const { clock, order, owner, went, go } = setup()
-    const [a, b, c] = ['a', 'b', 'c'].map(() => order.enter('k', clock.now() + 10_000)) as [ForwardTicket, ForwardTicket, ForwardTicket]
+    const [a, b, c] = ['a', 'b', 'c'].map(() => order.enter('k', clock.now() + 10_000, ++entered)) as [ForwardTicket, ForwardTicket, ForwardTicket]
     await go(a, 'a'); await go(b, 'b')
     // The owner dies: a and b fail (b first, as a timeout can make it); c arrives meanwhile.
     expect(order.failed(b)).toBe(true)
     expect(order.failed(a)).toBe(true)
     const attempts = [go(b, 'b'), go(c, 'c'), go(a, 'a')]
-    const other = order.enter('other-key', clock.now() + 10_000)
+    const other = order.enter('other-key', clock.now() + 10_000, ++entered)
     expect(order.ready(other), 'another key does not wait').toBeUndefined()
     clock.advance(24); await settle()
     expect(went).toEqual(['a→B', 'b→B'])
@@ -49,10 +65,10 @@ describe('ForwardOrder', () => {
 
   it('waits for an earlier publish still on its way to the previous owner', async () => {
     const { clock, order, owner, went, go } = setup()
-    const a = order.enter('k', clock.now() + 10_000)
+    const a = order.enter('k', clock.now() + 10_000, ++entered)
     await go(a, 'a')
     owner.of = 'C' // the ring changed while a is on its way to B
-    const b = order.enter('k', clock.now() + 10_000)
+    const b = order.enter('k', clock.now() + 10_000, ++entered)
     const bGoes = go(b, 'b')
     await settle()
     expect(went).toEqual(['a→B'])
@@ -63,7 +79,7 @@ describe('ForwardOrder', () => {
 
   it('ends the backoff when the ring changes', async () => {
     const { clock, order, owner, went, go } = setup()
-    const a = order.enter('k', clock.now() + 10_000)
+    const a = order.enter('k', clock.now() + 10_000, ++entered)
     await go(a, 'a')
     for (let i = 0; i < 5; i++) order.failed(a) // backoff grown; the timer runs 25 ms
     const again = go(a, 'a')
@@ -75,7 +91,7 @@ describe('ForwardOrder', () => {
 
   it('backs off from the shortest delay again after a ring change, as the new owner may not know yet', async () => {
     const { clock, order, owner, went, go } = setup()
-    const a = order.enter('k', clock.now() + 10_000)
+    const a = order.enter('k', clock.now() + 10_000, ++entered)
     await go(a, 'a')
     // The owner B is dead: attempts fail for a while and the backoff grows (25, 50, … 400 ms).
     for (const wait of [25, 50, 100, 200, 400]) {
@@ -98,13 +114,13 @@ describe('ForwardOrder', () => {
 
   it('gives up when the backoff would end after the deadline, and fails waiting publishes on close', async () => {
     const { clock, order, go } = setup()
-    const a = order.enter('k', clock.now() + 10) // the first backoff (25 ms) ends after it
+    const a = order.enter('k', clock.now() + 10, ++entered) // the first backoff (25 ms) ends after it
     await go(a, 'a')
     expect(order.failed(a)).toBe(false)
-    const b = order.enter('k', Number.MAX_SAFE_INTEGER)
+    const b = order.enter('k', Number.MAX_SAFE_INTEGER, ++entered)
     const waiting = order.ready(b)
     order.close()
     await expect(waiting).rejects.toThrow(/stopped/)
-    await expect(order.ready(order.enter('k2', Number.MAX_SAFE_INTEGER)) ?? Promise.resolve()).rejects.toThrow(/stopped/)
+    await expect(order.ready(order.enter('k2', Number.MAX_SAFE_INTEGER, ++entered)) ?? Promise.resolve()).rejects.toThrow(/stopped/)
   })
 })

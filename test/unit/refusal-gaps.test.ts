@@ -24,6 +24,19 @@ describe('RefusalGaps (a run\'s later publishes are refused while an earlier ref
     expect(gaps.size, 'nothing left').toBe(0)
   })
 
+  it('stops counting the refusals of publishes its ingress says it has finished (answered by another hub, or given up)', () => {
+    const gaps = new RefusalGaps({ clock: new ManualClock(), gapMs: 1_000 })
+    gaps.refused('k', run(461))
+    gaps.refused('k', run(462))
+    gaps.refused('k', { source: 'h1:run', n: 5 })
+    gaps.finishedBefore('k', 'h2:run', 462) // 461 is done; 462 is not
+    expect(gaps.earlierRefused('k', run(465)), '462 has not come back').toBe(true)
+    gaps.finishedBefore('other', 'h2:run', 1_000) // another key: nothing
+    gaps.finishedBefore('k', 'h2:run', 465)
+    expect(gaps.earlierRefused('k', run(465)), 'both done').toBe(false)
+    expect(gaps.earlierRefused('k', { source: 'h1:run', n: 6 }), 'another run\'s refusal still counts').toBe(true)
+  })
+
   it('lets a refusal count for gapMs after its last refusal (an ingress that gave up holds nothing back for good)', () => {
     const clock = new ManualClock()
     const gaps = new RefusalGaps({ clock, gapMs: 1_000 })

@@ -29,6 +29,20 @@ describe('publish and replica batches as rows', () => {
     expect(overTheWire(batch)).toEqual(batch)
   })
 
+  it('carries the first unfinished publish of a key when the ingress names it, and reads rows of hubs that do not', () => {
+    const batch: PublishBatchRequest = {
+      t: 'publish-batch',
+      items: [
+        { id: 'a:7', topic: 'devices/d1/t', payload: payload('x'), qos: 1, retain: false, first: 5 },
+        { id: 'a:8', topic: 'devices/d1/t', payload: payload('y'), qos: 1, retain: false },
+      ],
+    }
+    expect(packRequest(batch)).toMatchObject({ t: 'publish-rows', rows: [['a:7', 'devices/d1/t', payload('x'), 1, false, 5], ['a:8', 'devices/d1/t', payload('y'), 1, false]] })
+    const back = overTheWire(batch) as PublishBatchRequest
+    expect(back).toEqual(batch)
+    expect(Object.keys(back.items[1] ?? {})).not.toContain('first')
+  })
+
   it('carries copies with no id, an id, and an id and an ingress, each as it was', () => {
     const base = { key: 'devices/d1', epoch: 3, seq: 9, topic: 'devices/d1/t', payload: payload('p'), qos: 1 as const, retain: false, tsMs: 1_700_000_000_123 }
     const copies: ReplicateRequest = { t: 'replicate', entries: [{ ...base }, { ...base, seq: 10, id: 'b:4' }, { ...base, seq: 11, qos: 2, retain: true, id: 'c:5', via: 'c' }] }
@@ -51,6 +65,8 @@ describe('publish and replica batches as rows', () => {
     ['publish row too short', { t: 'publish-rows', rows: [['a:1', 'devices/d1/t', payload('x'), 1]] }],
     ['publish row with a bad qos', { t: 'publish-rows', rows: [['a:1', 'devices/d1/t', payload('x'), 3, false]] }],
     ['publish row with a string payload', { t: 'publish-rows', rows: [['a:1', 'devices/d1/t', 'x', 1, false]] }],
+    ['publish row with a negative first', { t: 'publish-rows', rows: [['a:1', 'devices/d1/t', payload('x'), 1, false, -1]] }],
+    ['publish row too long', { t: 'publish-rows', rows: [['a:1', 'devices/d1/t', payload('x'), 1, false, 1, 'extra']] }],
     ['replica row too short', { t: 'replicate-rows', rows: [row.slice(0, 7)] }],
     ['replica row too long', { t: 'replicate-rows', rows: [[...row, 'a:1', 'a', 'extra']] }],
     ['replica row with a negative seq', { t: 'replicate-rows', rows: [['devices/d1', 1, -2, ...row.slice(3)]] }],

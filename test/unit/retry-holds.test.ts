@@ -42,6 +42,28 @@ describe('RetryHolds (a key numbers in line while its owner waits for retries)',
     expect(holds.size).toBe(0)
   })
 
+  it('ends the holds of a run\'s publishes its ingress says it has finished, and wakes what waited behind them; a retry being answered keeps its hold', async () => {
+    const holds = new RetryHolds({ clock: new ManualClock(), holdMs: 10_000 })
+    holds.hold('k', 'h2:r:10', 'h2', 1, originOf('h2:r:10'))
+    holds.hold('k', 'h2:r:11', 'h2', 2, originOf('h2:r:11'))
+    holds.hold('k', 'h1:r:3', 'h1', 3, originOf('h1:r:3'))
+    const other = holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1'))
+    expect(other).toBeDefined()
+    holds.finishedBefore('k', 'h2:r', 11) // 10 was answered by another owner
+    expect(await settled(other), 'woken to check again').toBe(true)
+    expect(holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1')), '11 and h1\'s 3 are still held').toBeDefined()
+    holds.enter('k', 5, 'h2:r:11', originOf('h2:r:11')) // 11's retry is being answered
+    holds.finishedBefore('k', 'h2:r', 12)
+    holds.finishedBefore('k', 'h1:r', 3) // 3 itself is not finished
+    holds.finishedBefore('other', 'h1:r', 100) // nor is anything of another key
+    expect(holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1')), 'the entered retry and h1\'s 3 still go first').toBeDefined()
+    holds.leave('k', 5)
+    holds.released('k', 'h2:r:11')
+    holds.finishedBefore('k', 'h1:r', 4)
+    expect(holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1'))).toBeUndefined()
+    expect(holds.size).toBe(0)
+  })
+
   it('keeps a woken message\'s place until it goes or leaves: a newcomer waits behind it', async () => {
     const holds = new RetryHolds({ clock: new ManualClock(), holdMs: 10_000 })
     holds.hold('k', 'a', 'h2', 1, undefined)

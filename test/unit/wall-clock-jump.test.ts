@@ -8,6 +8,9 @@ import { MemberTable } from '../../hub/src/membership/member-table.js'
 import { LAN_PROFILE } from '../../hub/src/membership/profiles.js'
 import { ForwardOrder } from '../../hub/src/routing/forward-order.js'
 
+/** Publishes entered so far (`ForwardTicket.n`). */
+let entered = 0
+
 // Durations are measured on the monotonic clock (STYLE §2, issue 7 clock scenario): a wall clock
 // moved by NTP or an operator (±30 s, or an hour) must not expire a publish's forward deadline
 // nor make a dead member look older or younger. ManualClock.jumpWallClock moves `now()` alone.
@@ -28,7 +31,7 @@ describe('a wall-clock jump', () => {
     const clock = new ManualClock()
     const order = new ForwardOrder({ clock, ownerOf: () => 'B', minDelayMs: 25, maxDelayMs: 1_000 })
     // The ingress gives a publish 10 s (monotonic) to reach an owner.
-    const a = order.enter('k', clock.monotonicMs() + 10_000)
+    const a = order.enter('k', clock.monotonicMs() + 10_000, ++entered)
     expect(order.ready(a)).toBeUndefined()
     order.sent(a, 'B')
     expect(order.failed(a)).toBe(true) // the owner's connection dropped: back off 25 ms

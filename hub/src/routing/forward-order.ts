@@ -4,6 +4,8 @@ import { TransportError } from '../base/errors.js'
 /** One publish of a key on its way to the key's owner (see `ForwardOrder`). */
 export interface ForwardTicket {
   readonly key: string
+  /** Its place among its ingress run's publishes (`PublishOrigin.n`): rises with arrival. */
+  readonly n: number
   /** When the publish gives up, ms (`clock.monotonicMs()`: a wall-clock jump moves no deadline). */
   readonly deadlineMs: number
   /** The hub its current attempt went to; undefined while it waits to (re)try. */
@@ -55,14 +57,22 @@ export class ForwardOrder {
 
   constructor(private readonly deps: ForwardOrderDeps) {}
 
-  /** A new publish of `key`, ordered after every earlier one. */
-  enter(key: string, deadlineMs: number): ForwardTicket {
+  /** A new publish of `key`, ordered after every earlier one; `n` rises from call to call. */
+  enter(key: string, deadlineMs: number, n: number): ForwardTicket {
     let lane = this.#lanes.get(key)
     if (!lane) this.#lanes.set(key, lane = { tickets: [], unsent: 0, sentTo: new Map(), retryAtMs: 0, delayMs: this.deps.minDelayMs, timer: undefined })
-    const ticket: ForwardTicket = { key, deadlineMs, target: undefined, wake: undefined, fail: undefined }
+    const ticket: ForwardTicket = { key, n, deadlineMs, target: undefined, wake: undefined, fail: undefined }
     lane.tickets.push(ticket)
     lane.unsent++
     return ticket
+  }
+
+  /**
+   * The `n` of the first publish of `key` not finished yet (`ticket`'s, or an earlier one's): every
+   * publish of the key entered before it has been acknowledged or given up.
+   */
+  firstOf(ticket: ForwardTicket): number {
+    return (this.#lanes.get(ticket.key)?.tickets[0] ?? ticket).n
   }
 
   /**

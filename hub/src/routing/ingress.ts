@@ -32,9 +32,10 @@ export interface IngressDeps {
   ownerOf(key: string): string | undefined
   /**
    * Numbers a message of a key this hub owns (the router's owner path); NotOwnerError when it no
-   * longer does. `n`: the publish's place in this ingress run (`PublishOrigin`).
+   * longer does. `n`: the publish's place in this ingress run (`PublishOrigin`); `first`: the
+   * place of the key's first publish of this run not finished yet (`PublishRequest.first`).
    */
-  sequenceHere(key: string, message: IngressMessage, id: string | undefined, n: number): Promise<Offset>
+  sequenceHere(key: string, message: IngressMessage, id: string | undefined, n: number, first: number): Promise<Offset>
   stats: { forwarded: number, forwardRetries: number }
   clock: Clock
   /** How long a publish keeps retrying (owner unreachable or moving), ms. */
@@ -76,8 +77,8 @@ export class Ingress {
 
   /** Publishes a message of `key`; resolves with its offset once it may be acknowledged. */
   async publish(key: string, message: IngressMessage): Promise<Offset> {
-    const ticket = this.#order.enter(key, this.deps.clock.monotonicMs() + this.deps.forwardTimeoutMs)
     const n = ++this.#entered
+    const ticket = this.#order.enter(key, this.deps.clock.monotonicMs() + this.deps.forwardTimeoutMs, n)
     let ok = false
     try {
       const offset = await this.#publishInOrder(key, ticket, message, n)
@@ -117,7 +118,7 @@ export class Ingress {
       if (owner === this.deps.self) {
         this.#order.sent(ticket, owner)
         try {
-          return await this.deps.sequenceHere(key, message, id, n)
+          return await this.deps.sequenceHere(key, message, id, n, this.#order.firstOf(ticket))
         } catch (err) {
           if (!(err instanceof NotOwnerError)) throw err
           // Kept a place (numbered with too few copies, or refused during a take-over): the retry
@@ -128,7 +129,7 @@ export class Ingress {
       } else if (owner !== undefined) {
         this.deps.stats.forwarded++
         id ??= this.idOf(n)
-        const request = this.#forwards.add(owner, { id, ...message })
+        const request = this.#forwards.add(owner, { id, ...message, first: this.#order.firstOf(ticket) })
         this.#order.sent(ticket, owner)
         try {
           const offset = await this.#acknowledged(id, owner, message.topic, await request)

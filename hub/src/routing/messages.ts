@@ -16,6 +16,12 @@ export interface PublishRequest {
   payload: Uint8Array
   qos: 0 | 1 | 2
   retain: boolean
+  /**
+   * The place (`PublishOrigin.n`) of the first publish of this key its ingress has not finished:
+   * the ones before it are acknowledged or given up, so an owner waiting for one of them to come
+   * back (`RefusalGaps`, `RetryHolds`) stops waiting. Absent from hubs before it: nothing follows.
+   */
+  first?: number
 }
 
 /**
@@ -253,7 +259,7 @@ const isPackets = (v: unknown): boolean => Array.isArray(v) && v.every((x: Recor
   (x?.brokerId === undefined || isString(x.brokerId)) && (x?.brokerCounter === undefined || isCount(x.brokerCounter)))
 
 const isPublishItem = (m: Record<string, unknown> | null | undefined): boolean =>
-  isString(m?.id) && isString(m?.topic) && isBytes(m?.payload) && isQos(m?.qos) && typeof m?.retain === 'boolean'
+  isString(m?.id) && isString(m?.topic) && isBytes(m?.payload) && isQos(m?.qos) && typeof m?.retain === 'boolean' && (m?.first === undefined || isCount(m.first))
 const isPublishReply = (m: Record<string, unknown> | null | undefined): boolean =>
   (m?.t === 'published' && isCount(m.epoch) && isCount(m.seq) && (m.confirmBy === undefined || isStrings(m.confirmBy))) || (m?.t === 'not-owner' && isString(m.key)) || (m?.t === 'failed' && isString(m.reason))
 

@@ -18,11 +18,12 @@ type Refused = Map<number, number>
  * before anything sent after it: refusing those keeps the run's order without holding up other
  * runs (MQTT orders a client's messages, per topic and QoS; the router tracks QoS ≥ 1 only).
  *
- * A refusal counts for `gapMs` after it (each refusal of the same publish starts it again): a
- * live ingress retries well within it, and one that gave up, or was answered by another hub,
- * would otherwise hold the run's later publishes back for good. Such a stale refusal holds them
- * back up to `gapMs`, and the ingress's backoff doubles on each refusal, so its client may wait
- * about 1.6 × `gapMs`.
+ * A refusal ends when its ingress says it has finished the publish (`finishedBefore`: each
+ * forward names the first publish of its key its ingress has not finished, so one answered by
+ * another hub, or given up, stops counting as soon as the next publish of the run arrives), and
+ * at the latest `gapMs` after it (each refusal of the same publish starts it again): a live
+ * ingress retries well within it, and an ingress that stopped sending the key would otherwise
+ * leave it here for good.
  */
 export class RefusalGaps {
   readonly #byKey = new Map<string, Map<string, Refused>>()
@@ -78,6 +79,18 @@ export class RefusalGaps {
     const refused = this.#byKey.get(key)?.get(origin.source)
     if (!refused?.delete(origin.n)) return
     if (refused.size === 0) this.#forgetRun(key, origin.source)
+  }
+
+  /**
+   * The ingress run `source` has finished every publish of `key` before `first` (acknowledged,
+   * by another owner, or given up; `PublishRequest.first`): none of them will come back, so their
+   * refusals no longer count.
+   */
+  finishedBefore(key: string, source: string, first: number): void {
+    const refused = this.#byKey.get(key)?.get(source)
+    if (!refused) return
+    for (const n of refused.keys()) if (n < first) refused.delete(n)
+    if (refused.size === 0) this.#forgetRun(key, source)
   }
 
   #forgetRun(key: string, source: string): void {

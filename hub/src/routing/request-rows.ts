@@ -10,7 +10,10 @@ import { isBytes, isCount, isQos, isString } from './wire-checks.js'
  * `asRouterRequest` unpacks them (`unpackRows`). New request types (STYLE §6): `publish-batch` and
  * `replicate` are still read.
  */
-export type PublishRow = [id: string, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean]
+/** `first` (`PublishRequest.first`) from hubs that send it. */
+export type PublishRow =
+  | [id: string, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean]
+  | [id: string, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, first: number]
 /** `id` with a forwarded publish; `via` with one whose ingress waits for this replica's confirmation. */
 export type ReplicaRow =
   | [key: string, epoch: number, seq: number, topic: string, payload: Uint8Array, qos: 0 | 1 | 2, retain: boolean, tsMs: number]
@@ -22,9 +25,14 @@ export interface ReplicateRowsRequest { t: 'replicate-rows', rows: ReplicaRow[] 
 
 /** What goes on the wire for `r`: the row form of a publish batch or a replica batch, else `r`. */
 export function packRequest(r: RouterRequest): RouterRequest | PublishRowsRequest | ReplicateRowsRequest {
-  if (r.t === 'publish-batch') return { t: 'publish-rows', rows: r.items.map((i): PublishRow => [i.id, i.topic, i.payload, i.qos, i.retain]) }
+  if (r.t === 'publish-batch') return { t: 'publish-rows', rows: r.items.map(publishRow) }
   if (r.t === 'replicate') return { t: 'replicate-rows', rows: r.entries.map(replicaRow) }
   return r
+}
+
+function publishRow(i: PublishBatchRequest['items'][number]): PublishRow {
+  if (i.first === undefined) return [i.id, i.topic, i.payload, i.qos, i.retain]
+  return [i.id, i.topic, i.payload, i.qos, i.retain, i.first]
 }
 
 function replicaRow(e: ReplicaEntry): ReplicaRow {
@@ -38,10 +46,17 @@ export function unpackRows(m: { t: 'publish-rows' | 'replicate-rows', rows?: unk
   if (!Array.isArray(m.rows)) return undefined
   if (m.t === 'publish-rows') {
     if (!m.rows.every(isPublishRow)) return undefined
-    return { t: 'publish-batch', items: (m.rows as PublishRow[]).map(([id, topic, payload, qos, retain]) => ({ id, topic, payload, qos, retain })) }
+    return { t: 'publish-batch', items: (m.rows as PublishRow[]).map(publishItem) }
   }
   if (!m.rows.every(isReplicaRow)) return undefined
   return { t: 'replicate', entries: (m.rows as ReplicaRow[]).map(replicaEntry) }
+}
+
+function publishItem(r: PublishRow): PublishBatchRequest['items'][number] {
+  const [id, topic, payload, qos, retain, first] = r
+  // One literal per shape (V8 keeps one hidden class for each).
+  if (first === undefined) return { id, topic, payload, qos, retain }
+  return { id, topic, payload, qos, retain, first }
 }
 
 function replicaEntry(r: ReplicaRow): ReplicaEntry {
@@ -53,7 +68,8 @@ function replicaEntry(r: ReplicaRow): ReplicaEntry {
 }
 
 const isPublishRow = (v: unknown): boolean =>
-  Array.isArray(v) && v.length === 5 && isString(v[0]) && isString(v[1]) && isBytes(v[2]) && isQos(v[3]) && typeof v[4] === 'boolean'
+  Array.isArray(v) && v.length >= 5 && v.length <= 6 && isString(v[0]) && isString(v[1]) && isBytes(v[2]) && isQos(v[3]) && typeof v[4] === 'boolean' &&
+  (v.length < 6 || isCount(v[5]))
 
 const isReplicaRow = (v: unknown): boolean =>
   Array.isArray(v) && v.length >= 8 && v.length <= 10 &&

@@ -61,9 +61,10 @@ interface KeyGate {
  * waiting. (Refusing the others instead was not enough: a refused message's
  * retry came after later messages already on their way. Nor was waking the waiting ones alone:
  * a message resuming from a take-over went ahead of them before they ran.) A hold ends when its
- * message is numbered (again) or copied, when its ingress hub is dead, or after `holdMs`: a live
- * ingress retries well within it, and one that has moved on (its publish was answered by another
- * owner, after the key moved, or it gave up) would otherwise stall the key.
+ * message is numbered (again) or copied, when its ingress hub is dead, when its ingress says it has
+ * finished it (`finishedBefore`: answered by another owner after the key moved, or given up), or
+ * after `holdMs`: a live ingress retries well within it, and one that stopped sending the key
+ * would otherwise stall it.
  */
 export class RetryHolds {
   readonly #gates = new Map<string, KeyGate>()
@@ -149,6 +150,20 @@ export class RetryHolds {
     const gate = this.#gates.get(key)
     if (!gate?.holds.some((h) => h.id === id)) return
     gate.holds = gate.holds.filter((h) => h.id !== id)
+    this.#wake(key)
+  }
+
+  /**
+   * The ingress run `source` has finished every publish of `key` before `first` (acknowledged, by
+   * another owner, or given up; `PublishRequest.first`): their retries will not come, so their
+   * holds end now rather than after `holdMs`. A retry being answered (`enter`) keeps its hold.
+   */
+  finishedBefore(key: string, source: string, first: number): void {
+    const gate = this.#gates.get(key)
+    if (!gate) return
+    const ends = (h: Hold): boolean => h.place.source === source && h.place.n < first && !entered(gate, h.id)
+    if (!gate.holds.some(ends)) return
+    gate.holds = gate.holds.filter((h) => !ends(h))
     this.#wake(key)
   }
 

@@ -194,7 +194,10 @@ export class Router {
       fannedOut: (key) => this.#fanOutQueues.get(key)?.tail ?? Promise.resolve(),
     })
     this.#ingress = new Ingress({
-      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id, n) => this.#sequence(key, id, message, undefined, undefined, n),
+      self: deps.self, bus: deps.bus, ownerOf: (key) => deps.ownerOf(key), sequenceHere: (key, message, id, n, first) => {
+        this.#finishedBefore(key, id, n, first)
+        return this.#sequence(key, id, message, undefined, undefined, n)
+      },
       stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
     })
     this.#replicator = new Replicator({
@@ -630,6 +633,18 @@ export class Router {
     if (origin) this.#gaps.refused(key, origin)
   }
 
+  /**
+   * A publish arrives whose ingress has finished every publish of `key` before `first` in its run
+   * (`PublishRequest.first`): refusals and holds of those stop waiting for them to come back.
+   */
+  #finishedBefore(key: string, id: string | undefined, n: number | undefined, first: number | undefined): void {
+    if (first === undefined || (this.#gaps.size === 0 && this.#holds.size === 0)) return
+    const origin = this.#originOf(id, n)
+    if (!origin) return
+    this.#gaps.finishedBefore(key, origin.source, first)
+    this.#holds.finishedBefore(key, origin.source, first)
+  }
+
   /** A publish refused here before has its place kept, or is being answered as a retry: it is back. */
   #cameBack(key: string, id: string): void {
     const origin = originOf(id)
@@ -919,6 +934,7 @@ export class Router {
    */
   async #publishHere(r: Omit<PublishRequest, 't'>, from: string): Promise<PublishReply> {
     const key = keyOf(r.topic, this.deps.keyDepth)
+    if (key !== null) this.#finishedBefore(key, r.id, undefined, r.first)
     // Fencing: only the hub the ring names as owner sequences; the sender retries elsewhere.
     if (key === null || this.deps.ownerOf(key) !== this.deps.self || this.#quiescing) {
       this.stats.refusedNotOwner++
