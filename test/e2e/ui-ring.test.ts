@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
-import { oneRing } from '../helpers/admin.js'
+import { oneRing, ringOf, stateIn } from '../helpers/admin.js'
 import { stopHub } from '../helpers/hubs.js'
 import { RingFixture } from '../helpers/ring-fixture.js'
 import { UiBrowser } from '../helpers/ui-browser.js'
@@ -136,4 +136,27 @@ describe('the Ring tab', () => {
     await waitFor(async () => (await page.$('.status .warn')) === null, 'every feed answering again', 10_000, 100)
     expect(ui.errors).toEqual([])
   }, 60_000)
+
+  it('forgets a dead hub with two clicks on its Forget button: it counts as left, here and at the other hubs', async () => {
+    await waitFor(async () => [...(await table(page)).values()].every((r) => r.state === 'alive'), 'three alive hubs', 30_000, 100)
+    expect(await page.$$('button[data-forget]'), 'no Forget on a live hub').toHaveLength(0)
+    await stopHub(ring.hub('h2'), 'SIGKILL')
+    await waitFor(async () => (await table(page)).get('h2')?.state === 'dead', 'h2 dead in the UI', 40_000, 100)
+    expect(await page.$$eval('button[data-forget]', (bs) => bs.map((b) => b.getAttribute('data-forget'))), 'Forget on the dead hub only').toEqual(['h2'])
+    await page.click('button[data-forget="h2"]')
+    // The first click only asks for a second one: nothing is sent yet.
+    await page.waitForSelector('button[data-forget="h2"].armed', { timeout: 5_000 })
+    expect(await page.textContent('button[data-forget="h2"]')).toContain('Click again')
+    expect((await table(page)).get('h2')?.state).toBe('dead')
+    await ui.screenshot(page, 'ui-ring-forget-armed')
+    await page.click('button[data-forget="h2"].armed')
+    await page.waitForSelector('.forget-result [data-forgot="h2"]', { timeout: 10_000 })
+    expect(await page.textContent('.forget-result')).toContain('was dead')
+    // The page's hub counts it as left (or has dropped it already), and so does h3, by gossip.
+    await waitFor(async () => (await table(page)).get('h2')?.state !== 'dead', 'h2 no longer dead in the UI', 10_000, 100)
+    expect(['left', undefined]).toContain((await table(page)).get('h2')?.state)
+    await waitFor(async () => ['left', undefined].includes(stateIn(await ringOf(ring.admin('h3')), 'h2')), 'h2 left in h3\'s view', 15_000, 100)
+    await ui.screenshot(page, 'ui-ring-h2-forgotten')
+    expect(ui.errors).toEqual([])
+  }, 90_000)
 })

@@ -30,6 +30,9 @@ export type CommandAnswer =
   | { ok: true, id: string, device: string, name: string, value: unknown }
   | { ok: false, id?: string, device?: string, name?: string, error: { code: string, message: string } }
 
+/** `POST /api/v1/ring/members/<id>/forget` answered 200 (docs/admin-api.md "Forget a dead hub"). */
+export interface ForgetAnswer { member: string, state: 'left', was: string }
+
 /** Longest an ordinary request may take before the UI gives up on it, ms. */
 const REQUEST_TIMEOUT_MS = 10_000
 
@@ -65,6 +68,15 @@ export class AdminClient {
   history(topic: string, limit = 200): Promise<TopicHistoryResponse> { return this.#get(`/api/v1/topics/history${query({ topic, limit })}`) }
 
   async publish(req: PublishRequest): Promise<void> { await this.#send('POST', '/api/v1/publish', req) }
+
+  /**
+   * Makes a hub this hub holds dead count as left, here and through gossip everywhere (docs/admin-api.md
+   * "Forget a dead hub"); ApiError 409 when it is alive or suspect here, 404 when unknown.
+   */
+  async forget(hub: string): Promise<ForgetAnswer> {
+    // Served under /api/v1 since the route exists: a 404 means the member is unknown.
+    return await this.#json<ForgetAnswer>(await this.#fetch('POST', `/api/v1/ring/members/${encodeURIComponent(hub)}/forget`))
+  }
 
   /**
    * Sends a command and resolves with the device's answer or the hub's error (timeout, offline):

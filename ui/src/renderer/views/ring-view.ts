@@ -1,7 +1,7 @@
 /**
  * The Ring tab: the circle, a table of members (state badge, incarnation, keyspace share,
- * connections and message rates from the latest stats), a key → owner lookup that highlights the
- * owner and replicas, and the membership timeline beside it.
+ * connections and message rates from the latest stats, and a Forget button on a dead hub), a
+ * key → owner lookup that highlights the owner and replicas, and the membership timeline beside it.
  */
 import type { HubStatsPoint, TimelineEvent } from '../../../../hub/src/contract/admin-api.js'
 import type { RingView as RingSnapshot } from '../../../../hub/src/contract/ring-view.js'
@@ -15,6 +15,8 @@ import { eventKey, timelineItems } from './timeline-list.js'
 
 /** Timeline entries kept (newest first). */
 const TIMELINE_ENTRIES = 500
+/** How long a first click on Forget waits for the second that confirms it, ms. */
+const FORGET_CONFIRM_MS = 5_000
 
 export class RingTab {
   readonly element: HTMLElement
@@ -22,6 +24,9 @@ export class RingTab {
   readonly #table = h('tbody')
   readonly #timeline = h('ol', { class: 'timeline' })
   readonly #lookupResult = h('div', { class: 'lookup-result' })
+  readonly #forgetResult = h('div', { class: 'forget-result', 'aria-live': 'polite' })
+  /** The dead hub whose Forget was clicked once, until its confirmation is due (two clicks: no native dialog). */
+  #forgetArmed: { hub: string, untilMs: number, timer: ReturnType<typeof setTimeout> } | undefined
   readonly #throttle: RenderThrottle
   #ring: RingSnapshot | undefined
   #stats = new Map<string, HubStatsPoint>()
@@ -54,8 +59,8 @@ export class RingTab {
       h('div', { class: 'ring-left' },
         h('div', { class: 'panel' }, h('h2', {}, 'Ring'), this.#circle.element, form, this.#lookupResult),
         h('div', { class: 'panel' }, h('h2', {}, 'Hubs'), h('table', { class: 'hubs' },
-          h('thead', {}, h('tr', {}, ...['hub', 'state', 'incarnation', 'share', 'connections', 'in/s', 'out/s', 'drops', 'address'].map((c) => h('th', {}, c)))),
-          this.#table))),
+          h('thead', {}, h('tr', {}, ...['hub', 'state', 'incarnation', 'share', 'connections', 'in/s', 'out/s', 'drops', 'address', ''].map((c) => h('th', {}, c)))),
+          this.#table), this.#forgetResult)),
       h('div', { class: 'panel ring-right' }, h('h2', {}, 'Membership timeline'), this.#timeline))
   }
 
@@ -112,11 +117,12 @@ export class RingTab {
         h('td', { class: 'num', 'data-stat': 'msgs-in' }, fresh ? compact(s.msgsInPerS) : '–'),
         h('td', { class: 'num', 'data-stat': 'msgs-out' }, fresh ? compact(s.msgsOutPerS) : '–'),
         h('td', { class: 'num', 'data-stat': 'drops' }, fresh ? compact(s.drops) : '–'),
-        h('td', { class: 'addr' }, m.addresses.mqtt ?? m.addresses.gossip))
+        h('td', { class: 'addr' }, m.addresses.mqtt ?? m.addresses.gossip),
+        h('td', {}, m.state === 'dead' && m.id !== ring.self ? this.#forgetButton(m.id, now) : null))
     }))
     const total = ring.members.reduce((sum, m) => sum + m.share, 0)
     this.#table.append(h('tr', { class: 'total' }, h('td', {}, 'total'), h('td', {}), h('td', {}),
-      h('td', { class: 'num', 'data-total-share': total }, `${(total * 100).toFixed(1)}%`), h('td', {}), h('td', {}), h('td', {}), h('td', {}), h('td', {})))
+      h('td', { class: 'num', 'data-total-share': total }, `${(total * 100).toFixed(1)}%`), h('td', {}), h('td', {}), h('td', {}), h('td', {}), h('td', {}), h('td', {})))
     if (lookup) {
       replaceChildren(this.#lookupResult, h('span', {}, `key ${lookup.key ?? '(local $ topic)'} → owner `),
         h('strong', { 'data-owner': lookup.owner ?? '' }, lookup.owner ?? 'none'),
@@ -124,5 +130,40 @@ export class RingTab {
     }
     replaceChildren(this.#timeline, ...timelineItems(this.#events, (hub) => this.colors.colorOf(hub), now))
   }
-}
 
+  /**
+   * Forget (docs/admin-api.md "Forget a dead hub", `ringhub ring forget`): the first click arms it
+   * for FORGET_CONFIRM_MS and asks to click again; the second asks this hub to count the dead hub
+   * as left. The answer (or the hub's refusal: it came back meanwhile, no permission) shows below
+   * the table; the row follows the ring update.
+   */
+  #forgetButton(hub: string, now: number): HTMLElement {
+    const armed = this.#forgetArmed?.hub === hub && now < this.#forgetArmed.untilMs
+    return h('button', {
+      class: armed ? 'forget armed' : 'forget', 'data-forget': hub,
+      title: 'Count this dead hub as left everywhere, so the ring stops waiting for it. Make sure it is really down.',
+      onclick: () => { void this.#forget(hub) },
+    }, armed ? `Click again to forget ${hub}` : 'Forget')
+  }
+
+  async #forget(hub: string): Promise<void> {
+    const armed = this.#forgetArmed
+    if (armed) clearTimeout(armed.timer)
+    this.#forgetArmed = undefined
+    if (armed?.hub !== hub || Date.now() >= armed.untilMs) {
+      // Rendered again once the confirmation is no longer due, so the button says Forget again.
+      this.#forgetArmed = { hub, untilMs: Date.now() + FORGET_CONFIRM_MS, timer: setTimeout(() => { this.#forgetArmed = undefined; this.#throttle.now() }, FORGET_CONFIRM_MS) }
+      replaceChildren(this.#forgetResult)
+      this.#throttle.now()
+      return
+    }
+    this.#throttle.now()
+    replaceChildren(this.#forgetResult, h('span', {}, `forgetting ${hub}…`))
+    try {
+      const answer = await this.client.forget(hub)
+      replaceChildren(this.#forgetResult, h('span', { 'data-forgot': answer.member }, `${answer.member} counts as left now (was ${answer.was}); the other hubs learn it by gossip`))
+    } catch (err) {
+      replaceChildren(this.#forgetResult, h('span', { class: 'error', 'data-forget-error': hub }, `could not forget ${hub}: ${(err as Error).message}`))
+    }
+  }
+}
