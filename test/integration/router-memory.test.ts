@@ -596,13 +596,17 @@ describe('Router over an in-memory bus (virtual time)', () => {
       return reply.t === 'published-batch' ? reply.results[0] : undefined
     }
     setView('h3', ['h1', 'h2']) // a flap in h3's view: 1 is refused, without a kept place
+    const refusedAt = clock.monotonicMs()
     expect((await send(1, 1))?.t).toBe('not-owner')
     setView('h3', undefined)
     expect((await send(2, 1))?.t, 'while x has not finished 1, 2 is refused behind it').toBe('not-owner')
     expect(h3.router.stats.refusedBehindRefusal).toBe(1)
     // x's retry of 1 went to another owner and was answered there (x's view moved on meanwhile).
+    // Well within the second a refusal counts by time: `first` ended it, not the clock.
+    expect(clock.monotonicMs() - refusedAt).toBeLessThan(500)
     expect((await send(2, 2))?.t, 'x says 1 is finished: 2 is numbered at once').toBe('published')
     expect(h3.router.stats.refusedBehindRefusal).toBe(1)
+    expect(h3.router.stats.endedByIngress).toBe(1)
     expect(h3.log.since(key, { epoch: 0, seq: 0 }).map((e) => e.payload.toString())).toEqual(['p2'])
   })
 

@@ -29,7 +29,7 @@ describe('RefusalGaps (a run\'s later publishes are refused while an earlier ref
     gaps.refused('k', run(461))
     gaps.refused('k', run(462))
     gaps.refused('k', { source: 'h1:run', n: 5 })
-    gaps.finishedBefore('k', 'h2:run', 462) // 461 is done; 462 is not
+    expect(gaps.finishedBefore('k', 'h2:run', 462), '461 is done; 462 is not').toBe(1)
     expect(gaps.earlierRefused('k', run(465)), '462 has not come back').toBe(true)
     gaps.finishedBefore('other', 'h2:run', 1_000) // another key: nothing
     gaps.finishedBefore('k', 'h2:run', 465)

@@ -49,17 +49,18 @@ describe('RetryHolds (a key numbers in line while its owner waits for retries)',
     holds.hold('k', 'h1:r:3', 'h1', 3, originOf('h1:r:3'))
     const other = holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1'))
     expect(other).toBeDefined()
-    holds.finishedBefore('k', 'h2:r', 11) // 10 was answered by another owner
+    expect(holds.finishedBefore('k', 'h2:r', 11), '10 was answered by another owner').toBe(1)
     expect(await settled(other), 'woken to check again').toBe(true)
     expect(holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1')), '11 and h1\'s 3 are still held').toBeDefined()
+    expect(holds.finishedBefore('k', 'h2:r', 11), 'nothing before 11 is held any more').toBe(0)
+    expect(holds.finishedBefore('k', 'h1:r', 3), '3 itself is not finished').toBe(0)
+    expect(holds.finishedBefore('other', 'h1:r', 100), 'another key').toBe(0)
     holds.enter('k', 5, 'h2:r:11', originOf('h2:r:11')) // 11's retry is being answered
-    holds.finishedBefore('k', 'h2:r', 12)
-    holds.finishedBefore('k', 'h1:r', 3) // 3 itself is not finished
-    holds.finishedBefore('other', 'h1:r', 100) // nor is anything of another key
-    expect(holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1')), 'the entered retry and h1\'s 3 still go first').toBeDefined()
-    holds.leave('k', 5)
-    holds.released('k', 'h2:r:11')
-    holds.finishedBefore('k', 'h1:r', 4)
+    expect(holds.finishedBefore('k', 'h2:r', 12), 'the retry being answered keeps its hold').toBe(0)
+    holds.leave('k', 5) // answered: its hold ends with it, or by time, or as finished
+    expect(holds.finishedBefore('k', 'h2:r', 12), 'not entered any more: finished').toBe(1)
+    expect(holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1')), 'h1\'s 3 is still held').toBeDefined()
+    expect(holds.finishedBefore('k', 'h1:r', 4)).toBe(1)
     expect(holds.turn('k', 'h3:r:1', 4, originOf('h3:r:1'))).toBeUndefined()
     expect(holds.size).toBe(0)
   })

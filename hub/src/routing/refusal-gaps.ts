@@ -84,13 +84,15 @@ export class RefusalGaps {
   /**
    * The ingress run `source` has finished every publish of `key` before `first` (acknowledged,
    * by another owner, or given up; `PublishRequest.first`): none of them will come back, so their
-   * refusals no longer count.
+   * refusals no longer count. Returns how many ended.
    */
-  finishedBefore(key: string, source: string, first: number): void {
+  finishedBefore(key: string, source: string, first: number): number {
     const refused = this.#byKey.get(key)?.get(source)
-    if (!refused) return
-    for (const n of refused.keys()) if (n < first) refused.delete(n)
+    if (!refused) return 0
+    let ended = 0
+    for (const n of refused.keys()) if (n < first && refused.delete(n)) ended++
     if (refused.size === 0) this.#forgetRun(key, source)
+    return ended
   }
 
   #forgetRun(key: string, source: string): void {

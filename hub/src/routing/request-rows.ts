@@ -8,7 +8,9 @@ import { isBytes, isCount, isQos, isString } from './wire-checks.js'
  * of 1.1 and a copy 1.0 µs instead of 1.9 (batches of 64). The hubs' code sees the object forms
  * only: the link packs them (`packRequest`) and
  * `asRouterRequest` unpacks them (`unpackRows`). New request types (STYLE §6): `publish-batch` and
- * `replicate` are still read.
+ * `replicate` are still read. Fields are appended only, and a reader ignores fields after the ones
+ * it knows; hubs from before that rule (before `first`, 2026-11-24) refuse a publish row of six
+ * fields and close the link, so upgrade a ring's hubs from then together.
  */
 /** `first` (`PublishRequest.first`) from hubs that send it. */
 export type PublishRow =
@@ -53,7 +55,7 @@ export function unpackRows(m: { t: 'publish-rows' | 'replicate-rows', rows?: unk
 }
 
 function publishItem(r: PublishRow): PublishBatchRequest['items'][number] {
-  const [id, topic, payload, qos, retain, first] = r
+  const [id, topic, payload, qos, retain, first] = r // and nothing after: see isPublishRow
   // One literal per shape (V8 keeps one hidden class for each).
   if (first === undefined) return { id, topic, payload, qos, retain }
   return { id, topic, payload, qos, retain, first }
@@ -67,11 +69,13 @@ function replicaEntry(r: ReplicaRow): ReplicaEntry {
   return { key, epoch, seq, topic, payload, qos, retain, tsMs, id, via }
 }
 
+// Rows are append-only (STYLE §6): fields after the ones this version knows are ignored, so a
+// later hub may add one without this one closing the link.
 const isPublishRow = (v: unknown): boolean =>
-  Array.isArray(v) && v.length >= 5 && v.length <= 6 && isString(v[0]) && isString(v[1]) && isBytes(v[2]) && isQos(v[3]) && typeof v[4] === 'boolean' &&
+  Array.isArray(v) && v.length >= 5 && isString(v[0]) && isString(v[1]) && isBytes(v[2]) && isQos(v[3]) && typeof v[4] === 'boolean' &&
   (v.length < 6 || isCount(v[5]))
 
 const isReplicaRow = (v: unknown): boolean =>
-  Array.isArray(v) && v.length >= 8 && v.length <= 10 &&
+  Array.isArray(v) && v.length >= 8 &&
   isString(v[0]) && isCount(v[1]) && isCount(v[2]) && isString(v[3]) && isBytes(v[4]) && isQos(v[5]) && typeof v[6] === 'boolean' && isCount(v[7]) &&
   (v.length < 9 || isString(v[8])) && (v.length < 10 || isString(v[9]))

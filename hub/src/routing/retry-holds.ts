@@ -157,14 +157,18 @@ export class RetryHolds {
    * The ingress run `source` has finished every publish of `key` before `first` (acknowledged, by
    * another owner, or given up; `PublishRequest.first`): their retries will not come, so their
    * holds end now rather than after `holdMs`. A retry being answered (`enter`) keeps its hold.
+   * Returns how many ended.
    */
-  finishedBefore(key: string, source: string, first: number): void {
+  finishedBefore(key: string, source: string, first: number): number {
     const gate = this.#gates.get(key)
-    if (!gate) return
+    if (!gate) return 0
     const ends = (h: Hold): boolean => h.place.source === source && h.place.n < first && !entered(gate, h.id)
-    if (!gate.holds.some(ends)) return
-    gate.holds = gate.holds.filter((h) => !ends(h))
+    const kept = gate.holds.filter((h) => !ends(h))
+    const ended = gate.holds.length - kept.length
+    if (ended === 0) return 0
+    gate.holds = kept
     this.#wake(key)
+    return ended
   }
 
   /**

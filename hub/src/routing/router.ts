@@ -117,6 +117,8 @@ export interface RouterStats {
   heldForRetries: number
   /** Publishes refused because an earlier publish of their ingress run was refused here and has not come back (`RefusalGaps`). */
   refusedBehindRefusal: number
+  /** Refusals and kept places ended because a later publish said its ingress had finished theirs (`PublishRequest.first`). */
+  endedByIngress: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -142,7 +144,7 @@ const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0 }
   readonly #interest = new InterestTable()
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
@@ -641,8 +643,7 @@ export class Router {
     if (first === undefined || (this.#gaps.size === 0 && this.#holds.size === 0)) return
     const origin = this.#originOf(id, n)
     if (!origin) return
-    this.#gaps.finishedBefore(key, origin.source, first)
-    this.#holds.finishedBefore(key, origin.source, first)
+    this.stats.endedByIngress += this.#gaps.finishedBefore(key, origin.source, first) + this.#holds.finishedBefore(key, origin.source, first)
   }
 
   /** A publish refused here before has its place kept, or is being answered as a retry: it is back. */
