@@ -35,6 +35,31 @@ function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail
 }
 
 describe('delivery cursors: each message once, nothing lost when a key changes owner', () => {
+  it('reads what a peer\'s live delivery says came before it and never arrived (lost in a link that broke and reconnected), before handing it over', () => {
+    const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4, `${KEY}/other`), entry(1, 5), entry(1, 6)] })
+    cursors.deliver('h2', msg(1, 1))
+    cursors.deliver('h2', msg(1, 2))
+    // 1:3 to 1:5 were written into the broken link; 1:6 comes on the new connection, and without
+    // a from it says h2's previous delivery of the key to this hub was 1:5.
+    cursors.deliver('h2', msg(1, 6))
+    expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 2 } }])
+    expect(handed, '1:4 is on a topic nobody here wants').toEqual(['1:1', '1:2', '1:3', '1:5', '1:6'])
+    expect(cursors.stats.caughtUp).toBe(2)
+  })
+
+  it('reads nothing when a peer names an earlier delivery it sent (this hub wants some of the key\'s topics only), claims nothing, or the messages are its own', () => {
+    const { cursors, handed, reads } = harness({ h2: [] })
+    cursors.deliver('h2', msg(1, 2))
+    cursors.deliver('h2', msg(1, 7), { epoch: 1, seq: 2 }) // 3-6 were not for this hub
+    cursors.deliver('h2', msg(1, 9), { epoch: 0, seq: 0 }) // the sender restarted: no claim
+    cursors.deliver('h1', msg(1, 12)) // this hub's own key: handed as numbered
+    expect(reads).toEqual([])
+    expect(handed).toEqual(['1:2', '1:7', '1:9', '1:12'])
+    // A claim beyond the cursor is a gap, whatever the sender.
+    cursors.deliver('h2', msg(1, 15), { epoch: 1, seq: 13 })
+    expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 12 } }])
+  })
+
   it('hands over messages in order and skips those at or before the cursor (repeats)', () => {
     const { cursors, handed } = harness({})
     for (const d of [msg(1, 1), msg(1, 2), msg(1, 2), msg(1, 1), msg(1, 3)]) cursors.deliver('h2', d)

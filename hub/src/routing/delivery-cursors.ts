@@ -56,7 +56,8 @@ export class DeliveryCursors {
 
   /**
    * A message of `key` from `source` (this hub for its own keys, else the owner that sent it).
-   * `from`: the source resumes after that offset (a replay after a gap, `DeliverMessage.from`).
+   * `from`: the source resumes after that offset (a replay after a gap, `DeliverMessage.from`);
+   * absent from a peer, the delivery follows the message just before it (`SentOffsets`).
    */
   deliver(source: string, d: Delivery, from?: Offset): LocalDelivery | void {
     const waiting = this.#waiting.get(d.key)
@@ -76,9 +77,11 @@ export class DeliveryCursors {
       this.stats.repeatsSkipped++
       return
     }
-    // A newer epoch (a new owner), or a replay that resumes beyond what this hub holds: what lies
-    // between was sent into a link that broke, or never sent; it is read from the source first.
-    if (cursor && (d.epoch > cursor.epoch || (from !== undefined && after(from, cursor)))) {
+    // A newer epoch (a new owner), or a delivery whose sender sent this hub more of the key since
+    // the cursor (a replay that resumes beyond it, or a live one whose predecessors were lost in a
+    // link that broke and reconnected; without `from` a peer's delivery follows `seq - 1`,
+    // `SentOffsets`): what lies between is read from the source first.
+    if (cursor && (d.epoch > cursor.epoch || (from !== undefined ? after(from, cursor) : source !== this.deps.self && d.seq - 1 > cursor.seq))) {
       const read = this.deps.readLog(source, d.key, { epoch: cursor.epoch, seq: cursor.seq })
       if (Array.isArray(read)) {
         this.#handMissing(d.key, read, d)

@@ -16,6 +16,7 @@ import { KeyHandoff } from './key-handoff.js'
 import { Ingress, originOf, type IngressMessage, type PublishOrigin } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
+import { SentOffsets } from './sent-offsets.js'
 import type { PeerBus } from './peer-bus.js'
 import { NotOwnerError, RetryFirstError, UnreplicatedError, type Sequencer } from './sequencer.js'
 
@@ -146,6 +147,8 @@ const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
 export class Router {
   readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0 }
   readonly #interest = new InterestTable()
+  /** What each peer was last sent of each key (the `from` of live deliveries). */
+  readonly #sent = new SentOffsets()
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
   /** Keys with fan-outs waiting for an earlier message of theirs (see `#fanOutInOrder`). */
@@ -359,6 +362,7 @@ export class Router {
   /** A peer left the ring or died: nothing more is sent to it (its interest goes dormant). */
   peerGone(peer: string): void {
     this.#holds.hubGone(peer)
+    this.#sent.peerGone(peer)
     this.#interest.dropPeer(peer)
     this.#replay.gone(peer)
     this.#gone.add(peer)
@@ -802,8 +806,12 @@ export class Router {
       for (const peer of peers) {
         // Owed earlier messages of the key: this one follows them from the log, in order.
         if (this.#replay.isBehind(peer, d.key)) continue
-        if (this.deps.bus.send(peer, frame)) this.stats.deliveriesSent++
-        else {
+        // What came before it for this peer, unless it was the message just before (SentOffsets).
+        const from = this.#sent.fromFor(peer, d)
+        if (this.deps.bus.send(peer, from ? { ...frame, from } : frame)) {
+          this.stats.deliveriesSent++
+          this.#sent.sent(peer, d)
+        } else {
           this.stats.deliveriesDropped++
           this.#replay.dropped(peer, d.key, { epoch: d.epoch, seq: d.seq - 1 })
         }

@@ -1,0 +1,47 @@
+import type { Offset } from '../store/topic-log.js'
+
+/** "No claim": a `from` no cursor is before, so it shows no gap (every offset is after it). */
+export const NO_CLAIM: Offset = Object.freeze({ epoch: 0, seq: 0 })
+
+/**
+ * What this hub last sent each peer of each key, so a live delivery says what came before it
+ * (`DeliverMessage.from`, docs/routing.md "Deliveries lost in a broken link"). A delivery without
+ * `from` claims that the peer's previous delivery of the key was the message just before it (same
+ * epoch, `seq - 1`); one whose previous delivery was further back (the peer is interested in some
+ * of the key's topics only) names it. A receiver whose cursor is before that claim lost what lies
+ * between (written into a link that broke, then reconnected) and reads it from the log first
+ * (`DeliveryCursors`). With nothing on record (this hub restarted, or never sent the peer the
+ * key), the delivery carries `NO_CLAIM`, and the receiver checks nothing but the epoch.
+ */
+export class SentOffsets {
+  readonly #byPeer = new Map<string, Map<string, { epoch: number, seq: number }>>()
+
+  /** The `from` a live delivery of `d` to `peer` carries (undefined: the one just before it). */
+  fromFor(peer: string, d: Offset & { key: string }): Offset | undefined {
+    const last = this.#byPeer.get(peer)?.get(d.key)
+    if (!last) return NO_CLAIM
+    return last.epoch === d.epoch && last.seq === d.seq - 1 ? undefined : { epoch: last.epoch, seq: last.seq }
+  }
+
+  /** `d` went to `peer` (queued on the link). An earlier one sent again changes nothing. */
+  sent(peer: string, d: Offset & { key: string }): void {
+    let keys = this.#byPeer.get(peer)
+    if (!keys) this.#byPeer.set(peer, keys = new Map())
+    const last = keys.get(d.key)
+    if (!last) keys.set(d.key, { epoch: d.epoch, seq: d.seq })
+    else if (d.epoch > last.epoch || (d.epoch === last.epoch && d.seq > last.seq)) {
+      last.epoch = d.epoch
+      last.seq = d.seq
+    }
+  }
+
+  /** The peer left or died: its cursors are reset when it comes back anew, so nothing is claimed. */
+  peerGone(peer: string): void { this.#byPeer.delete(peer) }
+
+  /** Keys on record, over all peers. */
+  get size(): number {
+    let n = 0
+    for (const keys of this.#byPeer.values()) n += keys.size
+    return n
+  }
+}

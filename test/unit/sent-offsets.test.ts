@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { NO_CLAIM, SentOffsets } from '../../hub/src/routing/sent-offsets.js'
+
+const d = (key: string, epoch: number, seq: number): { key: string, epoch: number, seq: number } => ({ key, epoch, seq })
+
+describe('SentOffsets (what a live delivery says came before it, per peer and key)', () => {
+  it('claims nothing without a record, says nothing after the message just before, and names an earlier one otherwise', () => {
+    const sent = new SentOffsets()
+    expect(sent.fromFor('h2', d('k', 1, 5)), 'nothing sent yet (or this hub restarted)').toBe(NO_CLAIM)
+    sent.sent('h2', d('k', 1, 5))
+    expect(sent.fromFor('h2', d('k', 1, 6)), 'the message just before').toBeUndefined()
+    expect(sent.fromFor('h2', d('k', 1, 9)), '6-8 were not for h2').toEqual({ epoch: 1, seq: 5 })
+    expect(sent.fromFor('h2', d('k', 2, 1)), 'a new epoch names the last of the old one').toEqual({ epoch: 1, seq: 5 })
+    expect(sent.fromFor('h3', d('k', 1, 6)), 'per peer').toBe(NO_CLAIM)
+    expect(sent.fromFor('h2', d('other', 1, 6)), 'per key').toBe(NO_CLAIM)
+  })
+
+  it('moves only forward (a copy fanned out again changes nothing), and forgets a peer that left', () => {
+    const sent = new SentOffsets()
+    sent.sent('h2', d('k', 1, 5))
+    sent.sent('h2', d('k', 1, 3))
+    expect(sent.fromFor('h2', d('k', 1, 6))).toBeUndefined()
+    sent.sent('h2', d('k', 2, 1))
+    expect(sent.fromFor('h2', d('k', 2, 2))).toBeUndefined()
+    expect(sent.size).toBe(1)
+    sent.peerGone('h2')
+    expect(sent.size).toBe(0)
+    expect(sent.fromFor('h2', d('k', 2, 2))).toBe(NO_CLAIM)
+  })
+})
