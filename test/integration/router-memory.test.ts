@@ -340,6 +340,61 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h1.router.stats.deliveriesDropped, 'the link took every delivery: no replay from the owner').toBe(0)
   })
 
+  it('reads a gap again when the link breaks once more during the read', async () => {
+    const { clock, net, hubs } = ringOf(3)
+    const ring = new Ring(['h1', 'h2', 'h3'])
+    let key = ''
+    for (let i = 0; key === ''; i++) if (ring.ownerOf(`devices/g${i}`) === 'h1' && ring.replicasOf(`devices/g${i}`, 2)[1] === 'h2') key = `devices/g${i}`
+    const [h1, h3] = [hub(hubs, 'h1'), hub(hubs, 'h3')]
+    await settle(clock, h3.router.subscribe(`${key}/t`))
+    const publish = (text: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false })
+    await settle(clock, publish('m1'))
+    // m2 leaves h1 and is lost in the link (as above).
+    const sent = h1.router.stats.deliveriesSent
+    const m2 = publish('m2')
+    for (let t = 0; t < 1_000 && h1.router.stats.deliveriesSent === sent; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+    net.cut('h1', 'h3')
+    await settle(clock, m2)
+    net.heal()
+    // m3 arrives and shows the gap; the link breaks again as h3 asks h1's log for m2.
+    const received = h3.router.stats.deliveriesReceived
+    const m3 = publish('m3')
+    for (let t = 0; t < 1_000 && h3.router.stats.deliveriesReceived === received; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+    net.cut('h1', 'h3')
+    await run(clock, 50)
+    net.heal()
+    await settle(clock, m3)
+    await run(clock, 10_000) // the first read times out; the next one goes through
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3'])
+    expect(h3.router.deliveryStats).toMatchObject({ caughtUp: 1, catchUpFailures: 0 })
+    expect(h3.router.stats.catchUpReadRetries).toBeGreaterThanOrEqual(1)
+  })
+
+  it('gives a subscriber hub what an owner resent from its log into a link that broke again: the next live delivery names the resent one before it', async () => {
+    const { clock, net, hubs } = ringOf(3)
+    const ring = new Ring(['h1', 'h2', 'h3'])
+    let key = ''
+    for (let i = 0; key === ''; i++) if (ring.ownerOf(`devices/r${i}`) === 'h1' && ring.replicasOf(`devices/r${i}`, 2)[1] === 'h2') key = `devices/r${i}`
+    const [h1, h3] = [hub(hubs, 'h1'), hub(hubs, 'h3')]
+    await settle(clock, h3.router.subscribe(`${key}/t`))
+    const publish = (text: string): Promise<unknown> => settle(clock, h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false }))
+    await publish('m1')
+    net.cut('h1', 'h3') // down: the link refuses m2, so h1 owes it to h3 and resends it from its log
+    await publish('m2')
+    expect(h1.router.stats.deliveriesDropped).toBe(1)
+    net.heal()
+    // The resend leaves (every 100 ms while owed), and the link breaks again before it arrives.
+    for (let t = 0; t < 1_000 && h1.router.stats.deliveriesResent === 0; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+    net.cut('h1', 'h3')
+    await run(clock, 5)
+    net.heal()
+    expect(h3.delivered.map((d) => d.payload.toString()), 'the resent m2 lost too').toEqual(['m1'])
+    await publish('m3')
+    await run(clock, 20)
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3'])
+    expect(h3.router.deliveryStats).toMatchObject({ catchUps: 1, caughtUp: 1 })
+  })
+
   it('gives a subscriber hub what a dead owner acknowledged but never sent it, from the new owner\'s replica copies, in order', async () => {
     const { clock, net, hubs, setRing } = ringOf(3)
     const before = new Ring(['h1', 'h2', 'h3'])

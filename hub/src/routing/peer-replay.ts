@@ -5,6 +5,7 @@ import type { InterestTable } from './interest-table.js'
 import type { DeliverMessage } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import type { Sequencer } from './sequencer.js'
+import type { SentOffsets } from './sent-offsets.js'
 
 /** Entries read from the log per key and round. */
 const READ = 1_000
@@ -38,6 +39,8 @@ export class PeerReplay {
     topicLog: Pick<TopicLog, 'since'>
     interest: Pick<InterestTable, 'isActive' | 'isDormant' | 'peersFor'>
     bus: Pick<PeerBus, 'send'>
+    /** What each peer was last sent of each key, live or from here (the `from` of later deliveries). */
+    sent: Pick<SentOffsets, 'fromFor' | 'sent'>
     owns(key: string): boolean
     stats: { replayedToReturningPeers: number, deliveriesResent: number }
     clock: Clock
@@ -114,15 +117,18 @@ export class PeerReplay {
   #sendSince(peer: string, key: string, owed: { from: Offset, returning: boolean }): Offset | undefined {
     let cursor = owed.from
     // The first message sent names where the replay starts: a peer that holds less reads the gap.
-    let from: Offset | undefined = owed.from
+    // The others name the one sent before them, as live deliveries do (`SentOffsets`).
+    let first = true
     for (;;) {
       const entries = this.deps.topicLog.since(key, cursor, READ)
       for (const e of entries) {
         if (this.deps.interest.peersFor(e.topic).includes(peer)) {
           const frame: DeliverMessage = { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }
+          const from = first ? owed.from : this.deps.sent.fromFor(peer, frame)
           if (from) frame.from = { epoch: from.epoch, seq: from.seq }
           if (!this.deps.bus.send(peer, frame)) return cursor
-          from = undefined
+          this.deps.sent.sent(peer, frame)
+          first = false
           if (owed.returning) this.deps.stats.replayedToReturningPeers++
           else this.deps.stats.deliveriesResent++
         }

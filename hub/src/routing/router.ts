@@ -120,6 +120,8 @@ export interface RouterStats {
   refusedBehindRefusal: number
   /** Refusals and kept places ended because a later publish said its ingress had finished theirs (`PublishRequest.first`). */
   endedByIngress: number
+  /** Catch-up reads of a peer's log tried again after a failure (a link that had just broken). */
+  catchUpReadRetries: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -133,6 +135,11 @@ export const MAX_LOG_READ = 1_000
 const RETRY_HOLD_MS = 1_000
 /** After a hub is back from the dead, its keys are read again after these delays, ms (link redials back off up to 5 s). */
 const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
+/**
+ * A catch-up's read of a peer's log is tried again after these delays, ms, while the peer is in
+ * the ring: the link it needs may be the one that just broke (it redials within them).
+ */
+const CATCH_UP_READ_AGAIN_MS = [100, 400, 1_500]
 
 /**
  * One broker made of many hubs (DESIGN §2–§3): a publish goes to its key's owner, which numbers
@@ -145,10 +152,11 @@ const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0, catchUpReadRetries: 0 }
   readonly #interest = new InterestTable()
   /** What each peer was last sent of each key (the `from` of live deliveries). */
   readonly #sent = new SentOffsets()
+  #stopped = false
   readonly #local = new LocalInterest()
   readonly #seen = new SeenPublishes()
   /** Keys with fan-outs waiting for an earlier message of theirs (see `#fanOutInOrder`). */
@@ -212,11 +220,11 @@ export class Router {
       copiesFailed: (entries) => this.#copiesFailed(entries),
       confirmedHere: (ids) => this.#ingress.confirmations.confirmed(deps.self, ids),
     })
-    this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, owns: (key) => this.owns(key), stats: this.stats, clock: deps.clock, log: deps.log })
+    this.#replay = new PeerReplay({ sequencer: deps.sequencer, topicLog: deps.topicLog, interest: this.#interest, bus: deps.bus, sent: this.#sent, owns: (key) => this.owns(key), stats: this.stats, clock: deps.clock, log: deps.log })
     this.#cursors = new DeliveryCursors({
       self: deps.self,
       hand: (d) => deps.deliverLocal(d),
-      readLog: (hub, key, from) => hub === deps.self ? deps.topicLog.since(key, from, MAX_LOG_READ) : this.#readLog(hub, key, from),
+      readLog: (hub, key, from) => hub === deps.self ? deps.topicLog.since(key, from, MAX_LOG_READ) : this.#readLogAgain(hub, key, from),
       wanted: () => {
         const filters = this.#local.filters()
         return (topic) => filters.some((f) => topicMatches(f, topic))
@@ -241,6 +249,7 @@ export class Router {
   }
 
   stop(): void {
+    this.#stopped = true
     this.#stallWatch?.stop()
     this.#ingress.stop()
     this.#replay.stop()
@@ -483,6 +492,20 @@ export class Router {
 
   async #readLog(hub: string, key: string, from: Offset, limit = MAX_LOG_READ): Promise<LogEntry[]> {
     return (await this.#requestLog(hub, key, from, limit)).entries
+  }
+
+  /** `#readLog` for a catch-up: tried again (CATCH_UP_READ_AGAIN_MS) while `hub` is alive in this hub's view. */
+  async #readLogAgain(hub: string, key: string, from: Offset): Promise<LogEntry[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#readLog(hub, key, from)
+      } catch (err) {
+        const delay = CATCH_UP_READ_AGAIN_MS[attempt]
+        if (delay === undefined || this.#stopped || !this.deps.peers().includes(hub)) throw err
+        this.stats.catchUpReadRetries++
+        await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, delay).unref())
+      }
+    }
   }
 
   async #requestLog(hub: string, key: string, from: Offset, limit: number): Promise<{ entries: LogEntry[], oldest: Offset | null }> {
