@@ -36,6 +36,11 @@ async function events(id: string): Promise<Record<string, number>> {
   return Object.fromEntries([...text.matchAll(/^ringhub_router_events_total\{event="(\w+)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]))
 }
 
+/** Inter-hub connections of a hub whose handshake completed, so far. */
+async function linked(id: string): Promise<number> {
+  return Number(/^ringhub_interhub_connections_total\{event="linked"\} (\d+)/m.exec(await hub(id).metrics.render())?.[1] ?? NaN)
+}
+
 beforeAll(async () => {
   Object.assign(ring, await startRing(ids))
 })
@@ -59,6 +64,7 @@ describe('router links that break between live hubs', () => {
     // window of 50 in flight, as a device with a small inflight limit).
     const ports = [routerPort('b'), routerPort('c')]
     expect(ports.every((p) => p > 0)).toBe(true)
+    const linkedBefore = await linked('c')
     let acked = 0
     const publishing = (async () => {
       for (let i = 0; i < MESSAGES; i += 50) {
@@ -86,6 +92,8 @@ describe('router links that break between live hubs', () => {
     const b = await events('b')
     console.log(`link breaks: ${kills} kills of B's and C's router connections; ${MESSAGES} acknowledged; C caught up ${c.caughtUp ?? 0} (${c.catchUps ?? 0} reads, ${c.catchUpFailures ?? 0} failed), received ${seen.length} (${seen.length - distinct.size} twice); B replayed ${b.deliveriesResent ?? 0} from its log after ${b.deliveriesDropped ?? 0} refused sends`)
     expect(kills).toBeGreaterThanOrEqual(3)
+    // The kills did break C's links (each came back with a new handshake), not just ran ss.
+    expect(await linked('c') - linkedBefore, 'links of C established again').toBeGreaterThanOrEqual(3)
     expect(distinct.size, 'every acknowledged message').toBe(MESSAGES)
     // In order: each message after the one before it (a repeat, if any, only of the one just before).
     const once = new Set<number>()

@@ -47,6 +47,15 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     expect(cursors.stats.caughtUp).toBe(2)
   })
 
+  it('hands over what a gap read finds up to the sender\'s claim only: what lies between the claim and the delivery was not sent here (a subscription made since must not get it)', () => {
+    const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4), entry(1, 5)] })
+    cursors.deliver('h2', msg(1, 1))
+    // 1:2 and 1:3 were lost in a link; 1:4 was not sent here (this hub's interest was on its way).
+    cursors.deliver('h2', msg(1, 5), { epoch: 1, seq: 3 })
+    expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 1 } }])
+    expect(handed).toEqual(['1:1', '1:2', '1:3', '1:5'])
+  })
+
   it('reads nothing when a peer names an earlier delivery it sent (this hub wants some of the key\'s topics only), claims nothing, or the messages are its own', () => {
     const { cursors, handed, reads } = harness({ h2: [] })
     cursors.deliver('h2', msg(1, 2))

@@ -15,16 +15,19 @@ describe('SentOffsets (what a live delivery says came before it, per peer and ke
     expect(sent.fromFor('h2', d('other', 1, 6)), 'per key').toBe(NO_CLAIM)
   })
 
-  it('moves only forward (a copy fanned out again changes nothing), and forgets a peer that left', () => {
+  it('moves only forward (a copy fanned out again changes nothing), and keeps only the keys it is told to (those this hub owns)', () => {
     const sent = new SentOffsets()
     sent.sent('h2', d('k', 1, 5))
     sent.sent('h2', d('k', 1, 3))
     expect(sent.fromFor('h2', d('k', 1, 6))).toBeUndefined()
     sent.sent('h2', d('k', 2, 1))
     expect(sent.fromFor('h2', d('k', 2, 2))).toBeUndefined()
+    sent.sent('h2', d('moved', 1, 1))
+    sent.sent('h3', d('moved', 1, 1))
+    expect(sent.size).toBe(3)
+    sent.keepOnly((key) => key !== 'moved')
     expect(sent.size).toBe(1)
-    sent.peerGone('h2')
-    expect(sent.size).toBe(0)
-    expect(sent.fromFor('h2', d('k', 2, 2))).toBe(NO_CLAIM)
+    expect(sent.fromFor('h3', d('moved', 2, 1))).toBe(NO_CLAIM)
+    expect(sent.fromFor('h2', d('k', 2, 2))).toBeUndefined()
   })
 })

@@ -82,12 +82,14 @@ export class DeliveryCursors {
     // link that broke and reconnected; without `from` a peer's delivery follows `seq - 1`,
     // `SentOffsets`): what lies between is read from the source first.
     if (cursor && (d.epoch > cursor.epoch || (from !== undefined ? after(from, cursor) : source !== this.deps.self && d.seq - 1 > cursor.seq))) {
+      // Handed over up to the claim only: what lies between it and `d` the sender did not send
+      // here (not wanted when it was numbered: a subscription made since must not get it).
       const read = this.deps.readLog(source, d.key, { epoch: cursor.epoch, seq: cursor.seq })
       if (Array.isArray(read)) {
-        this.#handMissing(d.key, read, d)
+        this.#handMissing(d.key, read, d, from)
       } else {
         this.#waiting.set(d.key, [{ source, d }])
-        void this.#catchUp(source, d.key, read, d)
+        void this.#catchUp(source, d.key, read, d, from)
         return
       }
     }
@@ -157,12 +159,15 @@ export class DeliveryCursors {
     return this.deps.hand(d)
   }
 
-  /** Hands over the entries after the cursor and before `next` (the delivery that showed the gap; none: all of them). */
-  #handMissing(key: string, entries: readonly LogEntry[], next: Offset | undefined): void {
+  /**
+   * Hands over the entries after the cursor and before `next` (the delivery that showed the gap;
+   * none: all of them), and none after `until` (the sender's claim, when it named one).
+   */
+  #handMissing(key: string, entries: readonly LogEntry[], next: Offset | undefined, until?: Offset): void {
     let handed = 0
     const wanted = this.deps.wanted()
     for (const e of entries) {
-      if (next && !after(next, e)) break
+      if ((next && !after(next, e)) || (until && after(e, until))) break
       const cursor = this.#cursors.get(key) as Offset & { source: string }
       if (!after(e, cursor)) continue
       if (wanted(e.topic)) {
@@ -177,14 +182,14 @@ export class DeliveryCursors {
     this.stats.caughtUp += handed
   }
 
-  async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined): Promise<void> {
+  async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined, until?: Offset): Promise<void> {
     const waiting = this.#waiting.get(key) as Array<{ source: string, d: Delivery, from?: Offset | undefined }>
     try {
       let entries = await first
       for (let round = 1; ; round++) {
-        this.#handMissing(key, entries, next)
+        this.#handMissing(key, entries, next, until)
         const last = entries.at(-1)
-        if (!last || (next && !after(next, last)) || round >= MAX_CATCH_UP_READS) break
+        if (!last || (next && !after(next, last)) || (until && !after(until, last)) || round >= MAX_CATCH_UP_READS) break
         entries = await this.deps.readLog(source, key, last)
       }
     } catch (err) {

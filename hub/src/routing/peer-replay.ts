@@ -5,7 +5,7 @@ import type { InterestTable } from './interest-table.js'
 import type { DeliverMessage } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import type { Sequencer } from './sequencer.js'
-import type { SentOffsets } from './sent-offsets.js'
+import { NO_CLAIM, type SentOffsets } from './sent-offsets.js'
 
 /** Entries read from the log per key and round. */
 const READ = 1_000
@@ -116,15 +116,18 @@ export class PeerReplay {
   /** Sends the peer the key's logged messages after `from` that match its interest; the offset it stopped after if one could not be queued. */
   #sendSince(peer: string, key: string, owed: { from: Offset, returning: boolean }): Offset | undefined {
     let cursor = owed.from
-    // The first message sent names where the replay starts: a peer that holds less reads the gap.
-    // The others name the one sent before them, as live deliveries do (`SentOffsets`).
+    // Each message names the one sent to the peer before it, as live deliveries do (`SentOffsets`):
+    // a peer that holds less reads the gap.
     let first = true
     for (;;) {
       const entries = this.deps.topicLog.since(key, cursor, READ)
       for (const e of entries) {
         if (this.deps.interest.peersFor(e.topic).includes(peer)) {
           const frame: DeliverMessage = { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }
-          const from = first ? owed.from : this.deps.sent.fromFor(peer, frame)
+          // The first names the last delivery this peer was sent (or, with none on record, the
+          // offset the resend starts after): what lies between was not for it.
+          const claim = this.deps.sent.fromFor(peer, frame)
+          const from = first && claim === NO_CLAIM ? owed.from : claim
           if (from) frame.from = { epoch: from.epoch, seq: from.seq }
           if (!this.deps.bus.send(peer, frame)) return cursor
           this.deps.sent.sent(peer, frame)

@@ -308,6 +308,8 @@ export class Router {
    */
   ownershipChanged(): void {
     this.#handoff.handOffLost()
+    // A key that comes back here comes in a new epoch, which receivers check anyway.
+    this.#sent.keepOnly((key) => this.owns(key))
     this.#holds.ringChanged()
     this.refreshInterest()
     this.#cursors.sourcesGone(new Set(this.deps.peers()), (key) => this.deps.ownerOf(key))
@@ -371,7 +373,6 @@ export class Router {
   /** A peer left the ring or died: nothing more is sent to it (its interest goes dormant). */
   peerGone(peer: string): void {
     this.#holds.hubGone(peer)
-    this.#sent.peerGone(peer)
     this.#interest.dropPeer(peer)
     this.#replay.gone(peer)
     this.#gone.add(peer)
@@ -504,6 +505,7 @@ export class Router {
         if (delay === undefined || this.#stopped || !this.deps.peers().includes(hub)) throw err
         this.stats.catchUpReadRetries++
         await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, delay).unref())
+        if (this.#stopped) throw err
       }
     }
   }

@@ -10,8 +10,9 @@ export const NO_CLAIM: Offset = Object.freeze({ epoch: 0, seq: 0 })
  * epoch, `seq - 1`); one whose previous delivery was further back (the peer is interested in some
  * of the key's topics only) names it. A receiver whose cursor is before that claim lost what lies
  * between (written into a link that broke, then reconnected) and reads it from the log first
- * (`DeliveryCursors`). With nothing on record (this hub restarted, or never sent the peer the
- * key), the delivery carries `NO_CLAIM`, and the receiver checks nothing but the epoch.
+ * (`DeliveryCursors`), handing over what it wants up to the claim. With nothing on record (this
+ * hub restarted, or never sent the peer the key), the delivery carries `NO_CLAIM`, and the
+ * receiver checks nothing but the epoch. Bounded by the keys this hub owns (`keepOnly`) × peers.
  */
 export class SentOffsets {
   readonly #byPeer = new Map<string, Map<string, { epoch: number, seq: number }>>()
@@ -35,8 +36,17 @@ export class SentOffsets {
     }
   }
 
-  /** The peer left or died: its cursors are reset when it comes back anew, so nothing is claimed. */
-  peerGone(peer: string): void { this.#byPeer.delete(peer) }
+  /**
+   * Keeps the records of the keys `keep` names only (those this hub owns: a key that comes back
+   * comes in a new epoch). Peers are kept: one declared dead and back without a restart still
+   * holds its cursors, and a restarted one checks nothing against a claim.
+   */
+  keepOnly(keep: (key: string) => boolean): void {
+    for (const [peer, keys] of this.#byPeer) {
+      for (const key of keys.keys()) if (!keep(key)) keys.delete(key)
+      if (keys.size === 0) this.#byPeer.delete(peer)
+    }
+  }
 
   /** Keys on record, over all peers. */
   get size(): number {
