@@ -9,7 +9,7 @@ const msg = (epoch: number, seq: number, topic = `${KEY}/t`): Delivery => ({ key
 const entry = (epoch: number, seq: number, topic = `${KEY}/t`): LogEntry => ({ ...msg(epoch, seq, topic), retain: false, tsMs: 0 })
 const after = (e: Offset, from: Offset): boolean => e.epoch > from.epoch || (e.epoch === from.epoch && e.seq > from.seq)
 
-function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail?: boolean } = {}) {
+function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail?: boolean, perRead?: number } = {}) {
   const handed: string[] = []
   const reads: Array<{ hub: string, from: Offset }> = []
   const pending: Array<() => void> = []
@@ -18,7 +18,7 @@ function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail
     hand: (d) => { handed.push(`${d.epoch}:${d.seq}`) },
     readLog: (hub, _key, from) => {
       reads.push({ hub, from })
-      const entries = (logs[hub] ?? []).filter((e) => after(e, from))
+      const entries = (logs[hub] ?? []).filter((e) => after(e, from)).slice(0, opts.perRead)
       if (!opts.async) return entries
       return new Promise<LogEntry[]>((resolve, reject) => pending.push(() => (opts.fail ? reject(new Error('unreachable')) : resolve(entries))))
     },
@@ -45,6 +45,24 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 2 } }])
     expect(handed, '1:4 is on a topic nobody here wants').toEqual(['1:1', '1:2', '1:3', '1:5', '1:6'])
     expect(cursors.stats.caughtUp).toBe(2)
+  })
+
+  it('reads a gap in rounds, and counts one longer than ten reads as a failure (the rest stays missing) instead of skipping it silently', async () => {
+    const log = Array.from({ length: 30 }, (_, i) => entry(1, i + 1))
+    const { cursors, handed, reads, flush } = harness({ h2: log }, { async: true, perRead: 2 })
+    cursors.deliver('h2', msg(1, 1))
+    cursors.deliver('h2', msg(1, 30)) // 2-29 lost: 28 entries, two a read
+    await flush()
+    expect(reads).toHaveLength(10)
+    expect(handed).toEqual(['1:1', ...Array.from({ length: 20 }, (_, i) => `1:${i + 2}`), '1:30'])
+    expect(cursors.stats.catchUpFailures).toBe(1)
+    // Shorter gaps are read whole, in as many rounds as they need.
+    const short = harness({ h2: log }, { async: true, perRead: 2 })
+    short.cursors.deliver('h2', msg(1, 1))
+    short.cursors.deliver('h2', msg(1, 8))
+    await short.flush()
+    expect(short.handed).toEqual(['1:1', '1:2', '1:3', '1:4', '1:5', '1:6', '1:7', '1:8'])
+    expect(short.cursors.stats.catchUpFailures).toBe(0)
   })
 
   it('hands over what a gap read finds up to the sender\'s claim only: what lies between the claim and the delivery was not sent here (a subscription made since must not get it)', () => {

@@ -16,7 +16,7 @@ export interface DeliveryCursorStats {
   catchUps: number
   /** Messages handed over by catch-ups: sent by an earlier owner, never received here. */
   caughtUp: number
-  /** Catch-ups that could not read the new owner's log (the missing messages stay missing). */
+  /** Catch-ups that could not read the source's log, or not all of a gap (the missing messages stay missing). */
   catchUpFailures: number
 }
 
@@ -189,7 +189,13 @@ export class DeliveryCursors {
       for (let round = 1; ; round++) {
         this.#handMissing(key, entries, next, until)
         const last = entries.at(-1)
-        if (!last || (next && !after(next, last)) || (until && !after(until, last)) || round >= MAX_CATCH_UP_READS) break
+        if (!last || (next && !after(next, last)) || (until && !after(until, last))) break
+        if (round >= MAX_CATCH_UP_READS) {
+          // Counted and said, not silent: the rest of the gap stays missing here.
+          this.stats.catchUpFailures++
+          this.deps.log.warn({ key, source, readUpTo: { epoch: last.epoch, seq: last.seq } }, `a gap longer than ${MAX_CATCH_UP_READS} log reads: the rest stays missing here`)
+          break
+        }
         entries = await this.deps.readLog(source, key, last)
       }
     } catch (err) {
