@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TransportError } from '../../hub/src/base/errors.js'
+import type { RouterMessage, RouterRequest } from '../../hub/src/routing/messages.js'
 import { FrameReader, encodeFrame } from '../../hub/src/routing/link-frames.js'
 import { FrameKind, deliver, echo, meshPeers, publish, rawLink, startBus, type TestBus } from '../helpers/peer-bus.js'
 import { waitFor } from '../helpers/wait.js'
@@ -77,6 +78,26 @@ describe('one inter-hub connection per pair of hubs', () => {
       }
     }
     expect(a.bus.stats.dialed + b.bus.stats.dialed).toBe(1)
+  })
+
+  it('drops a message of a type it does not know (a newer hub\'s) and answers such a request with an error, counted, keeping the link', async () => {
+    const [a, b] = [await startBus('a', cleanups), await startBus('b', cleanups)]
+    meshPeers([a, b])
+    const got = echo(b.bus)
+    echo(a.bus)
+    expect(a.bus.send('b', deliver(1))).toBe(true)
+    await waitFor(() => got.length === 1, 'the first delivery', 5_000, 5)
+    const linked = b.bus.stats.linked + b.bus.stats.accepted
+    // Types a later version may add: not in this version's RouterMessage / RouterRequest.
+    expect(a.bus.send('b', { t: 'sent-heads', heads: [['devices/d1', 1, 1]] } as unknown as RouterMessage)).toBe(true)
+    expect(a.bus.send('b', deliver(2))).toBe(true)
+    await waitFor(() => got.length === 2, 'the delivery after it', 5_000, 5)
+    await expect(a.bus.request('b', { t: 'from-the-future' } as unknown as RouterRequest, 2_000)).rejects.toThrow(/does not know/)
+    expect(await a.bus.request('b', publish('7'), 2_000)).toMatchObject({ t: 'published', seq: 7 })
+    expect(b.bus.stats.unknownTypes).toBe(2)
+    expect(b.bus.stats.rejected, 'not bad input').toEqual({})
+    expect(b.bus.stats.linked + b.bus.stats.accepted, 'the same connection throughout').toBe(linked)
+    expect(got.map((g) => g.seq)).toEqual([1, 2])
   })
 
   it('sends the deliveries queued in a row in one frame, in order with the messages between them', async () => {

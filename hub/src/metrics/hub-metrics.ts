@@ -63,7 +63,7 @@ export class HubMetrics {
     if (this.gossipSource) set(this.gossipSource().unknownTypes)
   })
   /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
-  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object, wills?: object, replication?: { inflight: number, lagMs: number } }) | undefined
+  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, unknownTypes: number, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object, wills?: object, replication?: { inflight: number, lagMs: number } }) | undefined
   readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped (not queued at first; then resent), deliveriesResent, deliveriesReceived, replicated, replicaFailures, handoffs, replays, retriesKeptFirst and heldForRetries (a key line), refusedBehindRefusal, endedByIngress, catchUpReadRetries (docs/routing.md)', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
   }, ['event'])
@@ -100,6 +100,10 @@ export class HubMetrics {
   readonly interHubDropped = counterFrom(this.registry, 'ringhub_interhub_dropped_total', 'One-way inter-hub messages dropped (peer unreachable, its send queue full, or its connection lost before they were written)', (set) => {
     const link = this.routingSource?.().link
     if (link) set(link.dropped)
+  })
+  readonly interHubUnknownTypes = counterFrom(this.registry, 'ringhub_interhub_unknown_types_total', 'Inter-hub messages and requests of a type this version does not know (a newer hub): dropped, the link kept', (set) => {
+    const link = this.routingSource?.().link
+    if (link) set(link.unknownTypes)
   })
   readonly interHubRejected = counterFrom(this.registry, 'ringhub_interhub_rejected_total', 'Inter-hub connections closed for bad input, by reason', (set) => {
     for (const [reason, n] of Object.entries(this.routingSource?.().link.rejected ?? {})) set(n, { reason })

@@ -50,6 +50,11 @@ export interface BusStats {
   dropped: number
   /** Frames or connections refused as malformed, unauthenticated or failing TLS, by reason. */
   rejected: Record<string, number>
+  /**
+   * Messages and requests of a type this version does not know, from an authenticated peer (a
+   * newer hub): counted and dropped (a request is answered with an error), the link stays.
+   */
+  unknownTypes: number
   /** Connections this hub dialed, and TCP connections it accepted (handshake done or not). */
   dialed: number
   accepted: number
@@ -75,7 +80,7 @@ export class TcpPeerBus implements PeerBus {
   readonly self: string
   /** This run of the hub: a peer that sees another boot for the same id knows it restarted. */
   readonly boot = randomBytes(8).toString('hex')
-  readonly stats: BusStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, rejected: {}, dialed: 0, accepted: 0, linked: 0, replaced: 0 }
+  readonly stats: BusStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, rejected: {}, unknownTypes: 0, dialed: 0, accepted: 0, linked: 0, replaced: 0 }
   readonly #opts: Required<Omit<TcpPeerBusOptions, 'tls'>> & { tls: LinkTls | undefined }
   readonly #server: Server
   readonly #links = new Map<string, PeerLink>()
@@ -315,9 +320,11 @@ export class TcpPeerBus implements PeerBus {
 
   #dispatch(link: PeerLink, frame: Frame): void {
     switch (frame.kind) {
-      case FrameKind.message:
-        for (const m of asRouterMessages(frame.body)) this.#onMessage(link.peer, m)
+      case FrameKind.message: {
+        const messages = this.#known(() => asRouterMessages(frame.body))
+        for (const m of messages ?? []) this.#onMessage(link.peer, m)
         return
+      }
       case FrameKind.request: return this.#serve(link, frame)
       case FrameKind.reply:
       case FrameKind.replyError: return link.settle(frame)
@@ -361,9 +368,25 @@ export class TcpPeerBus implements PeerBus {
     socket.write(bytes)
   }
 
+  /**
+   * `parse`'s result; undefined for a type this version does not know (STYLE §6: counted and
+   * dropped, so a newer hub's additions do not break the link). Other bad input throws.
+   */
+  #known<T>(parse: () => T): T | undefined {
+    try {
+      return parse()
+    } catch (err) {
+      if (!(err instanceof ProtocolError) || err.reason !== 'unknown-type') throw err
+      this.stats.unknownTypes++
+      this.#opts.log.debug({ err }, 'router: a message type this version does not know; dropped')
+      return undefined
+    }
+  }
+
   #serve(link: PeerLink, frame: Frame): void {
-    const request = asRouterRequest(frame.body)
+    const request = this.#known(() => asRouterRequest(frame.body))
     const socket = link.socket
+    if (!request) return this.#reply(link, socket, FrameKind.replyError, frame.id, { reason: 'a request type this hub does not know' })
     this.#onRequest(link.peer, request).then(
       (answer) => this.#reply(link, socket, FrameKind.reply, frame.id, answer),
       (err: unknown) => this.#reply(link, socket, FrameKind.replyError, frame.id, { reason: err instanceof Error ? err.message : String(err) }),
