@@ -93,6 +93,25 @@ function publisher(key: string, ingress: TestHub): { acked: string[], send: (pay
   return { acked, send }
 }
 
+/**
+ * Three hubs; a key owned by h1 with its copy on h2, so the link h1 ↔ h3 can break without
+ * touching replication; h3 subscribed to `<key>/t`.
+ */
+async function linkBreakRing(prefix: string): Promise<{ clock: ManualClock, net: MemoryBusNetwork, h1: TestHub, h3: TestHub, key: string }> {
+  const { clock, net, hubs } = ringOf(3)
+  const ring = new Ring(['h1', 'h2', 'h3'])
+  let key = ''
+  for (let i = 0; key === ''; i++) if (ring.ownerOf(`${prefix}${i}`) === 'h1' && ring.replicasOf(`${prefix}${i}`, 2)[1] === 'h2') key = `${prefix}${i}`
+  const [h1, h3] = [hub(hubs, 'h1'), hub(hubs, 'h3')]
+  await settle(clock, h3.router.subscribe(`${key}/t`))
+  return { clock, net, h1, h3, key }
+}
+
+/** Moves virtual time 1 ms at a time until `done` (checked after each turn, before time moves on). */
+async function until(clock: ManualClock, done: () => boolean): Promise<void> {
+  for (let t = 0; t < 1_000 && !done(); t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+}
+
 /** A key owned by `owner` in `ring`. */
 function keyOwnedBy(ring: Ring, owner: string, prefix = 'devices/d'): string {
   for (let i = 0; ; i++) if (ring.ownerOf(`${prefix}${i}`) === owner) return `${prefix}${i}`
@@ -310,12 +329,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
   })
 
   it('gives a subscriber hub what a live owner wrote into a link that broke and reconnected, as soon as the key\'s next message shows the gap, in order', async () => {
-    const { clock, net, hubs } = ringOf(3)
-    const ring = new Ring(['h1', 'h2', 'h3'])
-    let key = ''
-    for (let i = 0; key === ''; i++) if (ring.ownerOf(`devices/l${i}`) === 'h1' && ring.replicasOf(`devices/l${i}`, 2)[1] === 'h2') key = `devices/l${i}`
-    const [h1, h3] = [hub(hubs, 'h1'), hub(hubs, 'h3')]
-    await settle(clock, h3.router.subscribe(`${key}/t`)) // h3 wants one topic of the key
+    const { clock, net, h1, h3, key } = await linkBreakRing('devices/l') // h3 wants one topic of the key
     const publish = (topic: string, text: string): Promise<unknown> => settle(clock, h1.router.publish({ topic: `${key}/${topic}`, payload: Buffer.from(text), qos: 1, retain: false }))
     await publish('t', 'm1')
     await publish('other', 'x1') // not for h3: the next delivery names m1 as the one before it
@@ -326,7 +340,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     const sent = h1.router.stats.deliveriesSent
     const m3 = h1.router.publish({ topic: `${key}/t`, payload: Buffer.from('m3'), qos: 1, retain: false })
     // (Time moves only while it has not left: it arrives 1 ms after.)
-    for (let t = 0; t < 1_000 && h1.router.stats.deliveriesSent === sent; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+    await until(clock, () => h1.router.stats.deliveriesSent !== sent)
     net.cut('h1', 'h3')
     await settle(clock, m3)
     net.heal() // reconnected: nobody was declared dead, no delivery was refused by the link
@@ -341,25 +355,20 @@ describe('Router over an in-memory bus (virtual time)', () => {
   })
 
   it('reads a gap again when the link breaks once more during the read', async () => {
-    const { clock, net, hubs } = ringOf(3)
-    const ring = new Ring(['h1', 'h2', 'h3'])
-    let key = ''
-    for (let i = 0; key === ''; i++) if (ring.ownerOf(`devices/g${i}`) === 'h1' && ring.replicasOf(`devices/g${i}`, 2)[1] === 'h2') key = `devices/g${i}`
-    const [h1, h3] = [hub(hubs, 'h1'), hub(hubs, 'h3')]
-    await settle(clock, h3.router.subscribe(`${key}/t`))
+    const { clock, net, h1, h3, key } = await linkBreakRing('devices/g')
     const publish = (text: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false })
     await settle(clock, publish('m1'))
     // m2 leaves h1 and is lost in the link (as above).
     const sent = h1.router.stats.deliveriesSent
     const m2 = publish('m2')
-    for (let t = 0; t < 1_000 && h1.router.stats.deliveriesSent === sent; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+    await until(clock, () => h1.router.stats.deliveriesSent !== sent)
     net.cut('h1', 'h3')
     await settle(clock, m2)
     net.heal()
     // m3 arrives and shows the gap; the link breaks again as h3 asks h1's log for m2.
     const received = h3.router.stats.deliveriesReceived
     const m3 = publish('m3')
-    for (let t = 0; t < 1_000 && h3.router.stats.deliveriesReceived === received; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+    await until(clock, () => h3.router.stats.deliveriesReceived !== received)
     net.cut('h1', 'h3')
     await run(clock, 50)
     net.heal()
@@ -371,12 +380,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
   })
 
   it('gives a subscriber hub what an owner resent from its log into a link that broke again: the next live delivery names the resent one before it', async () => {
-    const { clock, net, hubs } = ringOf(3)
-    const ring = new Ring(['h1', 'h2', 'h3'])
-    let key = ''
-    for (let i = 0; key === ''; i++) if (ring.ownerOf(`devices/r${i}`) === 'h1' && ring.replicasOf(`devices/r${i}`, 2)[1] === 'h2') key = `devices/r${i}`
-    const [h1, h3] = [hub(hubs, 'h1'), hub(hubs, 'h3')]
-    await settle(clock, h3.router.subscribe(`${key}/t`))
+    const { clock, net, h1, h3, key } = await linkBreakRing('devices/r')
     const publish = (text: string): Promise<unknown> => settle(clock, h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false }))
     await publish('m1')
     net.cut('h1', 'h3') // down: the link refuses m2, so h1 owes it to h3 and resends it from its log
@@ -384,7 +388,7 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h1.router.stats.deliveriesDropped).toBe(1)
     net.heal()
     // The resend leaves (every 100 ms while owed), and the link breaks again before it arrives.
-    for (let t = 0; t < 1_000 && h1.router.stats.deliveriesResent === 0; t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
+    await until(clock, () => h1.router.stats.deliveriesResent !== 0)
     net.cut('h1', 'h3')
     await run(clock, 5)
     net.heal()
