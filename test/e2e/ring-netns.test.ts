@@ -77,11 +77,16 @@ describe('a ring on three test hosts (network namespaces)', () => {
   }, 30_000)
   it('declares nobody dead when two hosts cannot reach each other but both reach the third (indirect probes)', async () => {
     const deathsBefore = await total([1, 2, 3], 'memberDied')
+    const suspectsBefore = await total([1, 2, 3], 'memberSuspected')
     net.partition(1, 3)
     try {
       await new Promise((r) => setTimeout(r, 6_000)) // 30 probe rounds; the Lifeguard maximum is 3.6 s
       expect(await total([1, 2, 3], 'memberDied')).toBe(deathsBefore)
-      expect(await whole()).toBeDefined()
+      // A slow indirect probe on a loaded machine may raise a suspicion that the suspect then
+      // refutes through n2; a snapshot taken during that second sees a suspect or two checksums.
+      // What must hold is that nobody dies and the views agree again, still partitioned.
+      await waitFor(whole, 'one ring while n1 and n3 cannot reach each other', 5_000, 50)
+      console.log(`edge, n1 and n3 partitioned for 6 s: ${await total([1, 2, 3], 'memberSuspected') - suspectsBefore} suspicions, all refuted`)
     } finally {
       net.heal()
     }
