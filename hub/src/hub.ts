@@ -327,7 +327,7 @@ function startOverloadProtection(config: HubConfig, clock: Clock, memory: Proces
   // pausing reads then left nothing to trigger the collection. Bounded growth keeps RSS near the
   // live heap, so the governor is the last resort rather than the rule.
   if (capBytes > 0) memory.boundHeapGrowth(HEAP_GROWTH_PERCENT_UNDER_CAP)
-  const readGate = new ReadGate(() => overload.shed('read-paused'))
+  const readGate = new ReadGate(() => overload.shed('read-paused'), (bytes) => overload.noteRead(bytes))
   const overload: OverloadGovernor = new OverloadGovernor({
     capBytes,
     clock,

@@ -2,24 +2,25 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { silentLogger } from '../../hub/src/base/log.js'
 import { loadConfig } from '../../hub/src/config/load.js'
-import { OverloadGovernor, PLATEAU_SAMPLES, RSS_RECLAIM_EVERY_MS, SAMPLE_MS } from '../../hub/src/mqtt/overload-governor.js'
+import { OverloadGovernor, PLATEAU_SAMPLES, READ_CHECK_BYTES, RSS_RECLAIM_EVERY_MS, SAMPLE_MS } from '../../hub/src/mqtt/overload-governor.js'
 
 const MB = 1_048_576
-const CAP = 100 * MB // high water 75 MB, low water 65 MB
+const CAP = 100 * MB // high water 70 MB, low water 60 MB
 
-function governor(capBytes = CAP): { gov: OverloadGovernor, clock: ManualClock, set: (inUseMb: number, heapFreeMb?: number) => void, changes: boolean[], reclaims: () => number } {
+function governor(capBytes = CAP): { gov: OverloadGovernor, clock: ManualClock, set: (inUseMb: number, heapFreeMb?: number) => void, changes: boolean[], reclaims: () => number, looks: () => number } {
   const clock = new ManualClock()
   let memory = { rssBytes: 10 * MB, heapFreeBytes: 0 }
   const changes: boolean[] = []
   let reclaims = 0
+  let looks = 0
   const gov = new OverloadGovernor({
     capBytes, clock, log: silentLogger(),
-    readMemory: () => memory,
+    readMemory: () => { looks++; return memory },
     reclaim: () => { reclaims++ },
     onChange: (active) => changes.push(active),
   })
   gov.start()
-  return { gov, clock, set: (inUseMb, heapFreeMb = 0) => { memory = { rssBytes: (inUseMb + heapFreeMb) * MB, heapFreeBytes: heapFreeMb * MB } }, changes, reclaims: () => reclaims }
+  return { gov, clock, set: (inUseMb, heapFreeMb = 0) => { memory = { rssBytes: (inUseMb + heapFreeMb) * MB, heapFreeBytes: heapFreeMb * MB } }, changes, reclaims: () => reclaims, looks: () => looks }
 }
 
 describe('OverloadGovernor', () => {
@@ -34,11 +35,11 @@ describe('OverloadGovernor', () => {
 
   it.each([
     // [memory in use MB, then, expected active after each]
-    ['stays off below high water', [74, 70, 74], [false, false, false]],
-    ['turns on at high water', [74, 75], [false, true]],
-    ['stays on between the marks (hysteresis)', [80, 70, 66, 70], [true, true, true, true]],
-    ['turns off below low water', [80, 70, 64], [true, true, false]],
-    ['turns on again at high water only', [80, 60, 70, 74, 75], [true, false, false, false, true]],
+    ['stays off below high water', [69, 65, 69], [false, false, false]],
+    ['turns on at high water', [69, 70], [false, true]],
+    ['stays on between the marks (hysteresis)', [80, 65, 61, 65], [true, true, true, true]],
+    ['turns off below low water', [80, 65, 59], [true, true, false]],
+    ['turns on again at high water only', [80, 55, 65, 69, 70], [true, false, false, false, true]],
   ] as const)('%s', (_name, inUse, expected) => {
     const { gov, clock, set } = governor()
     const seen: boolean[] = []
@@ -80,7 +81,7 @@ describe('OverloadGovernor', () => {
     set(90)
     clock.advance(SAMPLE_MS)
     expect(reclaims()).toBe(1)
-    set(70) // falls, then stays: no new low for PLATEAU_SAMPLES samples
+    set(65) // falls, then stays: no new low for PLATEAU_SAMPLES samples
     for (let i = 0; i <= PLATEAU_SAMPLES; i++) clock.advance(SAMPLE_MS)
     expect(gov.active).toBe(false)
     expect(changes).toEqual([true, false])
@@ -104,19 +105,48 @@ describe('OverloadGovernor', () => {
     clock.advance(SAMPLE_MS)
     expect(gov.active).toBe(true)
     expect(reclaims()).toBe(1)
-    // Falling slowly (no plateau), RSS 93-95 of 100 with 15 MB of it free heap.
+    // Falling slowly (no plateau), RSS 94-96 of 100 with 16 MB of it free heap.
     let inUse = 80
     const samples = (n: number, freeMb: number): void => {
       for (let i = 0; i < n; i++) { inUse -= 0.1; set(inUse, freeMb); clock.advance(SAMPLE_MS) }
     }
-    samples(5, 15)
+    samples(5, 16)
     expect(reclaims(), 'not within a second of the last').toBe(1)
-    samples(5, 15)
+    samples(5, 16)
     expect(gov.active).toBe(true)
     expect(reclaims(), 'once more, a second after it').toBe(2)
     samples(15, 2) // little free heap: collecting gives nothing back
     expect(gov.active).toBe(true)
     expect(reclaims()).toBe(2)
+  })
+
+  it('looks at memory every READ_CHECK_BYTES read between two timer samples, and starts an episode there at high water', () => {
+    const { gov, clock, set, changes, looks } = governor()
+    set(60)
+    const before = looks()
+    gov.noteRead(READ_CHECK_BYTES - 1)
+    expect(looks(), 'not before the budget is read').toBe(before)
+    gov.noteRead(1)
+    expect(looks()).toBe(before + 1)
+    expect(gov.active).toBe(false)
+    // A timer sample starts the count again.
+    gov.noteRead(READ_CHECK_BYTES / 2)
+    clock.advance(SAMPLE_MS)
+    gov.noteRead(READ_CHECK_BYTES / 2)
+    expect(looks()).toBe(before + 2)
+    // Memory jumps within one turn of reads: the next look starts the episode, no timer needed.
+    set(90)
+    for (let i = 0; i < 4; i++) gov.noteRead(READ_CHECK_BYTES / 4)
+    expect(gov.active).toBe(true)
+    expect(changes).toEqual([true])
+    expect(gov.stats).toMatchObject({ episodes: 1, episodesSeenOnRead: 1, readChecks: 2 })
+    // While overloaded, reads do not judge: the end is the timer's.
+    const during = looks()
+    gov.noteRead(10 * READ_CHECK_BYTES)
+    expect(looks()).toBe(during)
+    set(50)
+    clock.advance(SAMPLE_MS)
+    expect(gov.active).toBe(false)
   })
 
   it('counts episodes, time overloaded and what was shed, in total and per episode', () => {

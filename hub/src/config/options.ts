@@ -88,7 +88,7 @@ export interface HubConfig {
   flapMaxConnects: number
   flapWindowMs: number
   flapBanMs: number
-  /** Process memory cap (RSS), MiB: above 75 % of it the hub sheds load until below 65 %; 0 = off. */
+  /** Process memory cap (RSS), MiB: above 70 % of it the hub sheds load until below 60 %; 0 = off. */
   maxRssMb: number
   /** Bearer token of the admin API (`/api/*`, `/api/v1/ws`); unset: loopback clients only. Never logged. */
   adminToken?: string | undefined
@@ -121,7 +121,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'flapMaxConnects', flag: '--flap-max-connects', type: 'int', min: 0, max: 1_000_000, defaultText: '0 (off, as in EMQX)', doc: 'Flapping detection: a client id that sends more CONNECTs than this within flapWindowMs is banned for flapBanMs (its CONNECTs get CONNACK 0x05 and are counted). Per hub. 15 is EMQX\'s suggested value.' },
   { key: 'flapWindowMs', flag: '--flap-window-ms', type: 'int', min: 1_000, max: 86_400_000, defaultText: '60000', doc: 'Window of flapMaxConnects, ms.' },
   { key: 'flapBanMs', flag: '--flap-ban-ms', type: 'int', min: 1_000, max: 86_400_000, defaultText: '300000', doc: 'How long a flapping client id stays banned, ms.' },
-  { key: 'maxRssMb', flag: '--max-rss-mb', type: 'int', min: 0, max: 1_048_576, defaultText: '0 (off)', doc: 'Memory overload protection: a cap on the hub process\'s resident memory (RSS), MiB; 0 or at least 64. RSS is sampled every 100 ms; from 75 % of the cap (RSS less the free heap V8 keeps) the hub is overloaded until below 65 % (or no longer falling): it stops reading from connected clients (TCP pushes back on publishers; no acknowledged message is lost), refuses new connections with CONNACK 0x03 and drops QoS 0 deliveries, all counted (ringhub_overload_*). Set it well above the idle RSS (docs/reliability.md "Overload").' },
+  { key: 'maxRssMb', flag: '--max-rss-mb', type: 'int', min: 0, max: 1_048_576, defaultText: '0 (off)', doc: 'Memory overload protection: a cap on the hub process\'s resident memory (RSS), MiB; 0 or at least 64. Memory is looked at every 100 ms and every 256 KiB read from clients; from 70 % of the cap (RSS less the free heap V8 keeps) the hub is overloaded until below 60 % (or no longer falling): it stops reading from connected clients (TCP pushes back on publishers; no acknowledged message is lost), refuses new connections with CONNACK 0x03 and drops QoS 0 deliveries, all counted (ringhub_overload_*). Set it well above the idle RSS (docs/reliability.md "Overload").' },
   { key: 'groupCommitMs', flag: '--group-commit-ms', type: 'int', min: 0, max: 1000, defaultText: '0 (next event-loop turn)', doc: 'Milliseconds writes gather into one SQLite transaction before commit; 0 = everything written in one event-loop turn (one socket read of every client) shares one commit.' },
   { key: 'storeSync', flag: '--store-sync', type: 'enum', values: ['normal', 'full'], defaultText: 'normal', doc: 'SQLite synchronous mode: normal survives process crashes (kill -9); full also survives power loss, at a cost per commit.' },
   { key: 'sysIntervalMs', flag: '--sys-interval-ms', type: 'int', min: 0, max: 3_600_000, defaultText: '10000', doc: 'Milliseconds between $SYS/broker/... updates (0 = off).' },

@@ -119,14 +119,20 @@ export class HubMetrics {
   readonly storeWritable = new Gauge({ name: 'ringhub_store_writable', help: '1 while the last SQLite write committed, 0 from a failed one (a full disk) until one commits again', registers: [this.registry] })
 
   /** Memory overload protection (overload-governor.ts), read at scrape time once the hub runs. */
-  overloadSource: (() => { active: boolean, capBytes: number, episodes: number, activeMs: number, peakRssBytes: number, shed: Record<string, number> }) | undefined
+  overloadSource: (() => { active: boolean, capBytes: number, episodes: number, episodesSeenOnRead: number, readChecks: number, activeMs: number, peakRssBytes: number, shed: Record<string, number> }) | undefined
   readonly overloadActive = new Gauge({
-    name: 'ringhub_overload_active', help: '1 while the hub is overloaded (memory in use above 75 % of --max-rss-mb until below 65 %): client reads paused, new connections refused (CONNACK 0x03), QoS 0 deliveries dropped', registers: [this.registry],
+    name: 'ringhub_overload_active', help: '1 while the hub is overloaded (memory in use above 70 % of --max-rss-mb until below 60 %): client reads paused, new connections refused (CONNACK 0x03), QoS 0 deliveries dropped', registers: [this.registry],
     collect: () => { this.overloadActive.set(this.overloadSource?.().active === true ? 1 : 0) },
   })
   readonly overloadEvents = counterFrom(this.registry, 'ringhub_overload_events_total', 'Memory overload episodes begun', (set) => {
     if (this.overloadSource) set(this.overloadSource().episodes)
   })
+  readonly overloadReadChecks = counterFrom(this.registry, 'ringhub_overload_read_checks_total', 'Looks at memory between two timer samples, prompted by 256 KiB read from clients, by result: below (under high water) or overloaded (the look started an episode, also in ringhub_overload_events_total)', (set) => {
+    const source = this.overloadSource?.()
+    if (!source) return
+    set(source.readChecks - source.episodesSeenOnRead, { result: 'below' })
+    set(source.episodesSeenOnRead, { result: 'overloaded' })
+  }, ['result'])
   readonly overloadSeconds = counterFrom(this.registry, 'ringhub_overload_seconds_total', 'Time spent overloaded, seconds', (set) => {
     if (this.overloadSource) set(this.overloadSource().activeMs / 1000)
   })

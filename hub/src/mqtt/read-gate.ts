@@ -19,7 +19,12 @@ export class ReadGate {
   /** Connections that asked to read while closed: told to read again on open. */
   readonly #starved = new Set<Duplex>()
 
-  constructor(private readonly onHeld: () => void = () => {}) {}
+  /**
+   * `onHeld`: a connection was held (counted as shed). `onRead`: bytes were read from a client
+   * (the governor looks at memory every so many, `OverloadGovernor.noteRead`), before the gate
+   * is asked about the next read.
+   */
+  constructor(private readonly onHeld: () => void = () => {}, private readonly onRead: (bytes: number) => void = () => {}) {}
 
   get closed(): boolean { return this.#closed }
 
@@ -54,6 +59,7 @@ export class ReadGate {
     const starved = this.#starved
     const closed = (): boolean => this.#closed
     const onHeld = this.onHeld
+    const onRead = this.onRead
     conn.once('close', () => starved.delete(conn))
     conn.read = function gatedRead(this: Duplex, size?: number) {
       if (closed() && held() && !this.writableNeedDrain) {
@@ -63,7 +69,9 @@ export class ReadGate {
         }
         return null
       }
-      return originalRead.call(this, size) as unknown
+      const chunk = originalRead.call(this, size) as unknown
+      if (chunk instanceof Uint8Array) onRead(chunk.length)
+      return chunk
     }
     conn.write = function gatedWrite(this: Duplex, ...args: Parameters<Duplex['write']>) {
       const ok = originalWrite.apply(this, args)
