@@ -143,6 +143,24 @@ describe('one inter-hub connection per pair of hubs', () => {
     expect(b.bus.linkedPeers()).toEqual(['a'])
   })
 
+  it('says whether a link that opens is to the same run of the peer as its last link (a broken connection that came back) or not', async () => {
+    const b = await startBus('b', cleanups)
+    echo(b.bus)
+    const opened: Array<[string, boolean]> = []
+    b.bus.onLinkOpen((peer, again) => opened.push([peer, again]))
+    const link = async (boot: string): Promise<void> => {
+      const raw = rawLink(b.address, cleanups)
+      raw.send(FrameKind.hello, 0, { id: 'a', boot })
+      await waitFor(() => raw.frames.some((f) => f.kind === FrameKind.welcome), `welcome to ${boot}`)
+      raw.socket.destroy()
+      await waitFor(() => b.bus.linkedPeers().length === 0, 'the link closed')
+    }
+    await link('run-1')
+    await link('run-1') // the connection broke and the same run dialed again
+    await link('run-2') // a restart
+    expect(opened).toEqual([['a', false], ['a', true], ['a', false]])
+  })
+
   it('dials a restarted peer at its new address at once and links again', async () => {
     const a = await startBus('a', cleanups)
     const b1 = await startBus('b', cleanups)

@@ -64,7 +64,7 @@ export class HubMetrics {
   })
   /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
   routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, unknownTypes: number, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object, wills?: object, replication?: { inflight: number, lagMs: number } }) | undefined
-  readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped (not queued at first; then resent), deliveriesResent, deliveriesReceived, replicated, replicaFailures, handoffs, replays, retriesKeptFirst and heldForRetries (a key line), refusedBehindRefusal, endedByIngress, catchUpReadRetries (docs/routing.md)', (set) => {
+  readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped (not queued at first; then resent), deliveriesResent, deliveriesReceived, replicated, replicaFailures, handoffs, replays, retriesKeptFirst and heldForRetries (a key line), refusedBehindRefusal, endedByIngress, catchUpReadRetries, tailsResent (docs/routing.md)', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
   }, ['event'])
   readonly sessionEvents = counterFrom(this.registry, 'ringhub_session_handoff_total', 'Persistent sessions moving between hubs: taken, handedOver, discarded, takeFailures, barrierTimeouts', (set) => {

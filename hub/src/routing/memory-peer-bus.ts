@@ -6,8 +6,8 @@ import type { PeerBus } from './peer-bus.js'
 /**
  * Buses of many hubs in one process on a virtual clock: each one-way message and each request
  * and reply arrives after `delayMs`, in order per direction. `cut(a, b)` drops traffic both ways
- * (requests time out); `crash(id)` makes a hub unreachable (requests refused at once) until
- * `revive(id)`;
+ * (requests time out) until `heal()`, which tells both ends that their link opened again;
+ * `crash(id)` makes a hub unreachable (requests refused at once) until `revive(id)`;
  * `refuse(a, b)` makes a's one-way messages to b fail to queue, as a full send queue does.
  */
 export class MemoryBusNetwork {
@@ -26,7 +26,15 @@ export class MemoryBusNetwork {
   }
 
   cut(a: string, b: string): void { this.#cuts.add(`${a}>${b}`).add(`${b}>${a}`) }
-  heal(): void { this.#cuts.clear() }
+  /** Ends every cut; each end of a cut pair is told its link opened again, `delayMs` later (the reconnect). */
+  heal(): void {
+    const cuts = [...this.#cuts]
+    this.#cuts.clear()
+    for (const pair of cuts) {
+      const [from, to] = pair.split('>') as [string, string]
+      this.clock.setTimeout(() => { if (this.reach(from, to) instanceof MemoryPeerBus) this.#buses.get(to)?.linkOpened(from) }, this.delayMs)
+    }
+  }
   refuse(from: string, to: string): void { this.#refused.add(`${from}>${to}`) }
   accept(): void { this.#refused.clear() }
   /** @internal whether `from`'s one-way messages to `to` fail to queue. */
@@ -49,9 +57,15 @@ export class MemoryBusNetwork {
 export class MemoryPeerBus implements PeerBus {
   #onMessage: (from: string, message: RouterMessage) => void = () => {}
   #onRequest: (from: string, request: RouterRequest) => Promise<RouterReply> = () => Promise.reject(new Error('no request handler'))
+  #onLinkOpen: (peer: string, again: boolean) => void = () => {}
   #closed = false
 
   constructor(readonly self: string, private readonly net: MemoryBusNetwork) {}
+
+  /** @internal the link from `peer` opened again after a cut (`MemoryBusNetwork.heal`). */
+  linkOpened(peer: string): void {
+    if (!this.#closed) this.#onLinkOpen(peer, true)
+  }
 
   setPeers(): void { /* peers are found by id */ }
 
@@ -97,6 +111,7 @@ export class MemoryPeerBus implements PeerBus {
 
   onMessage(handler: (from: string, message: RouterMessage) => void): void { this.#onMessage = handler }
   onRequest(handler: (from: string, request: RouterRequest) => Promise<RouterReply>): void { this.#onRequest = handler }
+  onLinkOpen(handler: (peer: string, again: boolean) => void): void { this.#onLinkOpen = handler }
 
   async close(): Promise<void> {
     this.#closed = true

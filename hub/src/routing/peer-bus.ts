@@ -17,5 +17,11 @@ export interface PeerBus {
   request(peer: string, request: RouterRequest, timeoutMs: number): Promise<RouterReply>
   onMessage(handler: (from: string, message: RouterMessage) => void): void
   onRequest(handler: (from: string, request: RouterRequest) => Promise<RouterReply>): void
+  /**
+   * Told each time a link to a peer opens, on both ends. `again`: the peer is the same run of its
+   * process as on this bus's last link to it (a connection that broke and came back, rather than
+   * a first link or one to a restarted hub): what was written into the broken one may be lost.
+   */
+  onLinkOpen(handler: (peer: string, again: boolean) => void): void
   close(): Promise<void>
 }

@@ -40,9 +40,9 @@ export class PeerReplay {
     interest: Pick<InterestTable, 'isActive' | 'isDormant' | 'peersFor'>
     bus: Pick<PeerBus, 'send'>
     /** What each peer was last sent of each key, live or from here (the `from` of later deliveries). */
-    sent: Pick<SentOffsets, 'fromFor' | 'sent'>
+    sent: Pick<SentOffsets, 'fromFor' | 'sent' | 'lastSent'>
     owns(key: string): boolean
-    stats: { replayedToReturningPeers: number, deliveriesResent: number }
+    stats: { replayedToReturningPeers: number, deliveriesResent: number, tailsResent: number }
     clock: Clock
     log: Logger
   }) {}
@@ -75,6 +75,29 @@ export class PeerReplay {
     const owed = this.#owedBy(peer)
     if (!owed.has(key)) owed.set(key, { from: before, returning: false })
     this.#arm()
+  }
+
+  /**
+   * The link to the live `peer` opened again, to the same run of it: what was written into the
+   * one that broke may be lost, and a lost delivery shows only with the key's next one (its
+   * `from`). So the last delivery of each key this hub still owns goes again, from the log,
+   * claiming what it claimed the first time: a peer that has it skips it (its delivery cursor), one
+   * that lost it (and what came before it) reads the gap and hands it over. The last messages of a
+   * key that went quiet after the break reach the peer then, not with the key's next publish.
+   */
+  linkOpened(peer: string): void {
+    if (!this.deps.interest.isActive(peer)) return
+    for (const [key, last] of this.deps.sent.lastSent(peer)) {
+      // Owed already: those resends name their predecessors. Moved: the new owner's first delivery shows the gap.
+      if (this.isBehind(peer, key) || !this.deps.owns(key)) continue
+      const e = this.deps.topicLog.since(key, { epoch: last.epoch, seq: last.seq - 1 }, 1)[0]
+      if (!e || e.epoch !== last.epoch || e.seq !== last.seq) continue // gone from the log (retention)
+      const frame: DeliverMessage = { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }
+      const from = this.deps.sent.fromFor(peer, frame)
+      if (from) frame.from = { epoch: from.epoch, seq: from.seq }
+      if (this.deps.bus.send(peer, frame)) this.deps.stats.tailsResent++
+      else this.dropped(peer, key, { epoch: e.epoch, seq: e.seq - 1 })
+    }
   }
 
   /** Whether `peer` is still owed deliveries of `key` (its new ones wait for them). */

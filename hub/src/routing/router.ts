@@ -122,6 +122,8 @@ export interface RouterStats {
   endedByIngress: number
   /** Catch-up reads of a peer's log tried again after a failure (a link that had just broken). */
   catchUpReadRetries: number
+  /** Last deliveries of keys sent again to a peer whose link broke and came back (`PeerReplay.linkOpened`). */
+  tailsResent: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -152,7 +154,7 @@ const CATCH_UP_READ_AGAIN_MS = [100, 400, 1_500]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0, catchUpReadRetries: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0, catchUpReadRetries: 0, tailsResent: 0 }
   readonly #interest = new InterestTable()
   /** What each peer was last sent of each key (the `from` of live deliveries). */
   readonly #sent = new SentOffsets()
@@ -234,6 +236,7 @@ export class Router {
     if (deps.stallMs !== undefined) this.#stallWatch = new StallWatch({ clock: deps.clock, stallMs: deps.stallMs, onStall: (gapMs) => this.#stalled(gapMs) })
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
     deps.bus.onRequest((from, r) => this.#onRequest(from, r))
+    deps.bus.onLinkOpen((peer, again) => { if (again && !this.#stopped) this.#replay.linkOpened(peer) })
   }
 
   start(): void {

@@ -15,13 +15,19 @@ export const NO_CLAIM: Offset = Object.freeze({ epoch: 0, seq: 0 })
  * receiver checks nothing but the epoch. Bounded by the keys this hub owns (`keepOnly`) × peers.
  */
 export class SentOffsets {
-  readonly #byPeer = new Map<string, Map<string, { epoch: number, seq: number }>>()
+  /** Per peer and key: the last delivery sent, and the one before it (what its `from` claimed). */
+  readonly #byPeer = new Map<string, Map<string, { epoch: number, seq: number, before: Offset }>>()
 
-  /** The `from` a live delivery of `d` to `peer` carries (undefined: the one just before it). */
+  /**
+   * The `from` a delivery of `d` to `peer` carries (undefined: the one just before it). The last
+   * delivery sent, sent again (`PeerReplay.linkOpened`), claims what it claimed the first time.
+   */
   fromFor(peer: string, d: Offset & { key: string }): Offset | undefined {
     const last = this.#byPeer.get(peer)?.get(d.key)
     if (!last) return NO_CLAIM
-    return last.epoch === d.epoch && last.seq === d.seq - 1 ? undefined : { epoch: last.epoch, seq: last.seq }
+    const claim = last.epoch === d.epoch && last.seq === d.seq ? last.before : last
+    if (claim === NO_CLAIM) return NO_CLAIM
+    return claim.epoch === d.epoch && claim.seq === d.seq - 1 ? undefined : { epoch: claim.epoch, seq: claim.seq }
   }
 
   /** `d` went to `peer` (queued on the link). An earlier one sent again changes nothing. */
@@ -29,11 +35,17 @@ export class SentOffsets {
     let keys = this.#byPeer.get(peer)
     if (!keys) this.#byPeer.set(peer, keys = new Map())
     const last = keys.get(d.key)
-    if (!last) keys.set(d.key, { epoch: d.epoch, seq: d.seq })
+    if (!last) keys.set(d.key, { epoch: d.epoch, seq: d.seq, before: NO_CLAIM })
     else if (d.epoch > last.epoch || (d.epoch === last.epoch && d.seq > last.seq)) {
+      last.before = { epoch: last.epoch, seq: last.seq }
       last.epoch = d.epoch
       last.seq = d.seq
     }
+  }
+
+  /** The last delivery `peer` was sent of each key on record. */
+  * lastSent(peer: string): IterableIterator<[string, Offset]> {
+    for (const [key, last] of this.#byPeer.get(peer) ?? []) yield [key, { epoch: last.epoch, seq: last.seq }]
   }
 
   /**

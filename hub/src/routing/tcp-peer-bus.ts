@@ -97,6 +97,9 @@ export class TcpPeerBus implements PeerBus {
   #closed = false
   #onMessage: (from: string, message: RouterMessage) => void = () => {}
   #onRequest: (from: string, request: RouterRequest) => Promise<RouterReply> = () => Promise.reject(new Error('no request handler'))
+  #onLinkOpen: (peer: string, again: boolean) => void = () => {}
+  /** The boot of each peer's last link: a link to the same boot again is a connection that came back. */
+  readonly #boots = new Map<string, string>()
 
   constructor(opts: TcpPeerBusOptions) {
     this.self = opts.self
@@ -133,6 +136,7 @@ export class TcpPeerBus implements PeerBus {
       this.#opts.clock.clearTimeout(this.#retry.get(id)?.timer)
       this.#retry.delete(id)
       this.#down.delete(id)
+      this.#boots.delete(id) // one declared dead and back is PeerReplay's (replay to a returning hub)
     }
     if (this.#closed) return
     for (const [id, address] of peers) {
@@ -153,6 +157,7 @@ export class TcpPeerBus implements PeerBus {
 
   onMessage(handler: (from: string, message: RouterMessage) => void): void { this.#onMessage = handler }
   onRequest(handler: (from: string, request: RouterRequest) => Promise<RouterReply>): void { this.#onRequest = handler }
+  onLinkOpen(handler: (peer: string, again: boolean) => void): void { this.#onLinkOpen = handler }
 
   send(peer: string, message: RouterMessage): boolean {
     const link = this.#linkFor(peer)
@@ -316,6 +321,9 @@ export class TcpPeerBus implements PeerBus {
     this.stats.linked++
     this.#opts.log.debug({ peer: peer.id, boot: peer.boot }, 'router: link open')
     link.opened(socket)
+    const again = this.#boots.get(peer.id) === peer.boot
+    this.#boots.set(peer.id, peer.boot)
+    this.#onLinkOpen(peer.id, again)
   }
 
   #dispatch(link: PeerLink, frame: Frame): void {
