@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer, type Socket } from 'node:net'
+import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TransportError } from '../../hub/src/base/errors.js'
 import type { RouterMessage, RouterRequest } from '../../hub/src/routing/messages.js'
@@ -159,6 +161,29 @@ describe('one inter-hub connection per pair of hubs', () => {
     await link('run-1') // the connection broke and the same run dialed again
     await link('run-2') // a restart
     expect(opened).toEqual([['a', false], ['a', true], ['a', false]])
+  })
+
+  it('says the same at the dialing end: again after its connection was killed and redialed, not for a restarted peer', async () => {
+    const a = await startBus('a', cleanups)
+    const b1 = await startBus('b', cleanups)
+    echo(a.bus)
+    echo(b1.bus)
+    const opened: boolean[] = []
+    a.bus.onLinkOpen((peer, again) => { if (peer === 'b') opened.push(again) })
+    meshPeers([a, b1])
+    await a.bus.request('b', publish('1'), 5_000)
+    // The kernel aborts the connection (a reset): a dials the same run of b again.
+    const port = b1.address.slice(b1.address.lastIndexOf(':') + 1)
+    await promisify(execFile)('ss', ['-K', '-t', 'state', 'established', `( dport = :${port} )`])
+    await waitFor(() => opened.length === 2, 'linked again')
+    await b1.bus.close()
+    const b2 = await startBus('b', cleanups)
+    echo(b2.bus)
+    b2.bus.setPeers(new Map([['a', a.address]]))
+    a.bus.setPeers(new Map([['b', b2.address]]))
+    // (A request may still meet the closing link to the old run: tried until one goes through.)
+    await waitFor(() => a.bus.request('b', publish('2'), 5_000).then(() => true, () => false), 'a request to the new run of b')
+    expect(opened).toEqual([false, true, false])
   })
 
   it('dials a restarted peer at its new address at once and links again', async () => {

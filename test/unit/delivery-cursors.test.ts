@@ -35,6 +35,21 @@ function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail
 }
 
 describe('delivery cursors: each message once, nothing lost when a key changes owner', () => {
+  it('counts a peer\'s claim it cannot check (no cursor for the key here), reads nothing and hands the delivery over', () => {
+    const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3)] })
+    cursors.deliver('h2', msg(1, 3), { epoch: 1, seq: 2 }) // 1:1-1:2 lost before any cursor here
+    expect(cursors.stats.claimsWithoutCursor).toBe(1)
+    const other = harness({})
+    other.cursors.deliver('h2', msg(1, 7), { epoch: 0, seq: 0 }) // the owner sent this hub nothing before
+    other.cursors.deliver('h2', { ...msg(2, 1), key: 'devices/d2' }) // the first of its epoch
+    other.cursors.deliver('h1', { ...msg(1, 9), key: 'devices/d3' }) // this hub's own key
+    expect(other.cursors.stats.claimsWithoutCursor).toBe(0)
+    cursors.deliver('h2', { ...msg(1, 4), key: 'devices/d4' }) // no from: it says 1:3 came before it
+    expect(cursors.stats.claimsWithoutCursor).toBe(2)
+    expect(handed).toEqual(['1:3', '1:4'])
+    expect(reads).toEqual([])
+  })
+
   it('reads what a peer\'s live delivery says came before it and never arrived (lost in a link that broke and reconnected), before handing it over', () => {
     const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4, `${KEY}/other`), entry(1, 5), entry(1, 6)] })
     cursors.deliver('h2', msg(1, 1))

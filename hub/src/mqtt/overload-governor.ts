@@ -48,6 +48,8 @@ export const PLATEAU_SAMPLES = 5
  * (a forced cap), and once 365 over 320, the governor judging only ~180-230 MB in use.
  */
 export const RSS_RECLAIM_FRACTION = 0.85
+/** ...and with at least this fraction of the cap free heap (collecting less gives little back). */
+export const RSS_RECLAIM_MIN_FREE_FRACTION = 0.1
 export const RSS_RECLAIM_EVERY_MS = 1_000
 
 /** What the governor sheds or refuses while overloaded, for the counters. */
@@ -105,6 +107,11 @@ export class OverloadGovernor {
   #aboveCap = false
   /** Bytes read from clients since memory was last looked at (`noteRead`). */
   #readSinceLook = 0
+  /**
+   * An episode ended at a plateau still at high water: reads let V8 settle what it counts as in
+   * use, so the next timer sample, not the first 256 KiB read, judges whether a new one starts.
+   */
+  #readEntryHeld = false
   readonly #shed: Record<ShedAction, number> = { 'qos0-dropped': 0, 'connect-refused': 0, 'read-paused': 0 }
   #episodeShed: Record<ShedAction, number> = { 'qos0-dropped': 0, 'connect-refused': 0, 'read-paused': 0 }
 
@@ -132,6 +139,7 @@ export class OverloadGovernor {
   /** Takes one sample and changes state if it crosses a mark. Called by the timer; public for tests. */
   sample(): void {
     if (!this.enabled) return
+    this.#readEntryHeld = false
     const { memory, inUse } = this.#look()
     if (!this.#active && inUse >= this.highWaterBytes) return this.#enter(inUse)
     // RSS near the cap with free heap in it (which the memory in use does not count): collected,
@@ -139,7 +147,7 @@ export class OverloadGovernor {
     // water, so the free heap is this much at least; overloaded, it must be (a CI run peaked at
     // 334 MB over a cap of 320 with 3 short episodes).
     const freeHeapNearCap = memory.rssBytes >= this.opts.capBytes * RSS_RECLAIM_FRACTION &&
-      memory.heapFreeBytes >= this.opts.capBytes * (RSS_RECLAIM_FRACTION - HIGH_WATER_FRACTION)
+      memory.heapFreeBytes >= this.opts.capBytes * RSS_RECLAIM_MIN_FREE_FRACTION
     if (freeHeapNearCap) this.#reclaimFreeHeap()
     if (!this.#active) return
     if (inUse < this.#episodeLowBytes) {
@@ -165,10 +173,11 @@ export class OverloadGovernor {
    * Told of every chunk read from a client (the read gate). Every READ_CHECK_BYTES, memory is
    * looked at on the spot and an episode starts there if it is at high water, so the read gate
    * closes before the rest of this turn's reads (see READ_CHECK_BYTES). Only the start: the
-   * timer's samples alone judge an episode's end, so its plateau count stays in time.
+   * timer's samples alone judge an episode's end, so its plateau count stays in time, and after
+   * an episode that ended still at high water the next one is the timer's to start too.
    */
   noteRead(bytes: number): void {
-    if (!this.enabled || this.#active) return
+    if (!this.enabled || this.#active || this.#readEntryHeld) return
     this.#readSinceLook += bytes
     if (this.#readSinceLook < READ_CHECK_BYTES) return
     this.#readChecks++
@@ -237,6 +246,7 @@ export class OverloadGovernor {
 
   #leave(inUse: number, why: string): void {
     this.#active = false
+    this.#readEntryHeld = inUse >= this.highWaterBytes
     const durationMs = this.opts.clock.monotonicMs() - this.#episodeStartMs
     this.#activeMs += durationMs
     this.opts.log.warn({ inUseMb: mb(inUse), lowWaterMb: mb(this.lowWaterBytes), durationMs: Math.round(durationMs), why, shed: this.#episodeShed }, 'memory overload over: reading from clients again')

@@ -18,6 +18,12 @@ export interface DeliveryCursorStats {
   caughtUp: number
   /** Catch-ups that could not read the source's log, or not all of a gap (the missing messages stay missing). */
   catchUpFailures: number
+  /**
+   * Deliveries from a peer saying it had sent this hub earlier ones of the key, with no cursor
+   * here to check that against: this hub restarted since, or lost the key's first deliveries to
+   * it in a link that broke (those stay missing). Nothing is read.
+   */
+  claimsWithoutCursor: number
 }
 
 export interface DeliveryCursorDeps {
@@ -47,7 +53,7 @@ export interface DeliveryCursorDeps {
  *   that arrive meanwhile wait, in order.
  */
 export class DeliveryCursors {
-  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0 }
+  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0, claimsWithoutCursor: 0 }
   readonly #cursors = new Map<string, Offset & { source: string }>()
   /** Keys being caught up: the deliveries that arrived meanwhile, in order. */
   readonly #waiting = new Map<string, Array<{ source: string, d: Delivery, from?: Offset | undefined }>>()
@@ -66,6 +72,7 @@ export class DeliveryCursors {
       return
     }
     const cursor = this.#cursors.get(d.key)
+    if (!cursor && source !== this.deps.self && (from !== undefined ? from.epoch > 0 || from.seq > 0 : d.seq > 1)) this.stats.claimsWithoutCursor++
     if (cursor && d.epoch < cursor.epoch) {
       // An earlier owner's copy arriving after the new owner's messages: handed over, late,
       // rather than lost (a catch-up may have read the new owner's log before that copy reached

@@ -26,10 +26,14 @@ export class MemoryBusNetwork {
   }
 
   cut(a: string, b: string): void { this.#cuts.add(`${a}>${b}`).add(`${b}>${a}`) }
-  /** Ends every cut; each end of a cut pair is told its link opened again, `delayMs` later (the reconnect). */
-  heal(): void {
+  /**
+   * Ends every cut; each end of a cut pair is told its link opened again, `delayMs` later (the
+   * reconnect), unless `announce` is false (a test of what works without that notice).
+   */
+  heal({ announce = true }: { announce?: boolean } = {}): void {
     const cuts = [...this.#cuts]
     this.#cuts.clear()
+    if (!announce) return
     for (const pair of cuts) {
       const [from, to] = pair.split('>') as [string, string]
       this.clock.setTimeout(() => { if (this.reach(from, to) instanceof MemoryPeerBus) this.#buses.get(to)?.linkOpened(from) }, this.delayMs)

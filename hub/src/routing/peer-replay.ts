@@ -9,6 +9,8 @@ import { NO_CLAIM, type SentOffsets } from './sent-offsets.js'
 
 /** Entries read from the log per key and round. */
 const READ = 1_000
+/** Keys whose last delivery goes again per turn when a link came back (`linkOpened`). */
+const TAIL_BATCH = 500
 /** How often what a peer is owed is tried again while its send queue is full, ms. */
 export const RESEND_MS = 100
 
@@ -33,6 +35,7 @@ export class PeerReplay {
   /** Live peers owed messages: per key, the offset after which they are owed them, and whether they are owed them for having been gone (which counter counts them). */
   readonly #owed = new Map<string, Map<string, { from: Offset, returning: boolean }>>()
   #resendTimer: TimerHandle | undefined
+  #stopped = false
 
   constructor(private readonly deps: {
     sequencer: Pick<Sequencer, 'ownedKeys' | 'offsetOf'>
@@ -86,24 +89,42 @@ export class PeerReplay {
    * key that went quiet after the break reach the peer then, not with the key's next publish.
    */
   linkOpened(peer: string): void {
-    if (!this.deps.interest.isActive(peer)) return
-    for (const [key, last] of this.deps.sent.lastSent(peer)) {
-      // Owed already: those resends name their predecessors. Moved: the new owner's first delivery shows the gap.
-      if (this.isBehind(peer, key) || !this.deps.owns(key)) continue
-      const e = this.deps.topicLog.since(key, { epoch: last.epoch, seq: last.seq - 1 }, 1)[0]
-      if (!e || e.epoch !== last.epoch || e.seq !== last.seq) continue // gone from the log (retention)
-      const frame: DeliverMessage = { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }
-      const from = this.deps.sent.fromFor(peer, frame)
-      if (from) frame.from = { epoch: from.epoch, seq: from.seq }
-      if (this.deps.bus.send(peer, frame)) this.deps.stats.tailsResent++
-      else this.dropped(peer, key, { epoch: e.epoch, seq: e.seq - 1 })
+    // On a later turn, not inside the link's handshake, and TAIL_BATCH keys a turn: one log read
+    // and one frame per key this hub sent the peer.
+    const keys = [...this.deps.sent.lastSent(peer)]
+    const next = (): void => {
+      if (this.#stopped || !this.deps.interest.isActive(peer)) return
+      try {
+        for (const [key, last] of keys.splice(0, TAIL_BATCH)) this.#resendTail(peer, key, last)
+      } catch (err) {
+        this.deps.log.warn({ err, peer }, 'router: the last deliveries to a peer whose link came back could not be sent again')
+        return
+      }
+      if (keys.length > 0) this.deps.clock.setTimeout(next, 0).unref()
     }
+    this.deps.clock.setTimeout(next, 0).unref()
+  }
+
+  #resendTail(peer: string, key: string, last: Offset): void {
+    // Owed already: those resends name their predecessors. Moved, or numbered here in a newer
+    // epoch since (this hub gave the key up without a ring change: superseded, or a refuted
+    // death): the key's current owner sends what follows, and the old message may have been
+    // handed already under the newer epoch's cursor, which would not see it as a repeat.
+    if (this.isBehind(peer, key) || !this.deps.owns(key) || this.deps.sequencer.offsetOf(key)?.epoch !== last.epoch) return
+    const e = this.deps.topicLog.since(key, { epoch: last.epoch, seq: last.seq - 1 }, 1)[0]
+    if (!e || e.epoch !== last.epoch || e.seq !== last.seq) return // gone from the log (retention)
+    const frame: DeliverMessage = { t: 'deliver', key, epoch: e.epoch, seq: e.seq, topic: e.topic, payload: e.payload, qos: e.qos }
+    const from = this.deps.sent.fromFor(peer, frame)
+    if (from) frame.from = { epoch: from.epoch, seq: from.seq }
+    if (this.deps.bus.send(peer, frame)) this.deps.stats.tailsResent++
+    else this.dropped(peer, key, { epoch: e.epoch, seq: e.seq - 1 })
   }
 
   /** Whether `peer` is still owed deliveries of `key` (its new ones wait for them). */
   isBehind(peer: string, key: string): boolean { return this.#owed.get(peer)?.has(key) === true }
 
   stop(): void {
+    this.#stopped = true
     this.deps.clock.clearTimeout(this.#resendTimer)
     this.#resendTimer = undefined
   }
@@ -153,7 +174,7 @@ export class PeerReplay {
           const from = first && claim === NO_CLAIM ? owed.from : claim
           if (from) frame.from = { epoch: from.epoch, seq: from.seq }
           if (!this.deps.bus.send(peer, frame)) return cursor
-          this.deps.sent.sent(peer, frame)
+          this.deps.sent.sent(peer, frame, frame.from)
           first = false
           if (owed.returning) this.deps.stats.replayedToReturningPeers++
           else this.deps.stats.deliveriesResent++

@@ -838,7 +838,7 @@ export class Router {
         const from = this.#sent.fromFor(peer, d)
         if (this.deps.bus.send(peer, from ? { ...frame, from } : frame)) {
           this.stats.deliveriesSent++
-          this.#sent.sent(peer, d)
+          this.#sent.sent(peer, d, from)
         } else {
           this.stats.deliveriesDropped++
           this.#replay.dropped(peer, d.key, { epoch: d.epoch, seq: d.seq - 1 })

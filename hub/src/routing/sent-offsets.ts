@@ -30,17 +30,17 @@ export class SentOffsets {
     return claim.epoch === d.epoch && claim.seq === d.seq - 1 ? undefined : { epoch: claim.epoch, seq: claim.seq }
   }
 
-  /** `d` went to `peer` (queued on the link). An earlier one sent again changes nothing. */
-  sent(peer: string, d: Offset & { key: string }): void {
+  /**
+   * `d` went to `peer` (queued on the link), carrying `from` (none: it claimed the message just
+   * before it). An earlier one sent again changes nothing.
+   */
+  sent(peer: string, d: Offset & { key: string }, from: Offset | undefined): void {
     let keys = this.#byPeer.get(peer)
     if (!keys) this.#byPeer.set(peer, keys = new Map())
     const last = keys.get(d.key)
-    if (!last) keys.set(d.key, { epoch: d.epoch, seq: d.seq, before: NO_CLAIM })
-    else if (d.epoch > last.epoch || (d.epoch === last.epoch && d.seq > last.seq)) {
-      last.before = { epoch: last.epoch, seq: last.seq }
-      last.epoch = d.epoch
-      last.seq = d.seq
-    }
+    if (last && !(d.epoch > last.epoch || (d.epoch === last.epoch && d.seq > last.seq))) return
+    const before = from === undefined ? { epoch: d.epoch, seq: d.seq - 1 } : from === NO_CLAIM ? NO_CLAIM : { epoch: from.epoch, seq: from.seq }
+    keys.set(d.key, { epoch: d.epoch, seq: d.seq, before })
   }
 
   /** The last delivery `peer` was sent of each key on record. */
