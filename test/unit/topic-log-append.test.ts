@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { silentLogger } from '../../hub/src/base/log.js'
 import { HubDb } from '../../hub/src/store/db.js'
-import { TopicLog, type LogEntry } from '../../hub/src/store/topic-log.js'
+import { SINCE_SQL, TopicLog, type LogEntry } from '../../hub/src/store/topic-log.js'
 
 // The owner's hot path: appends gather in memory, go into the table just before the group
 // commit (one prepared single-row INSERT each), and share the batch's promise.
@@ -44,6 +44,20 @@ describe('TopicLog.append', () => {
     db.flush()
     await Promise.all([first, second])
     expect(log.since('devices/a', { epoch: 2, seq: 1 }).map((e) => e.seq)).toEqual([2])
+  })
+
+  it('reads after an offset across epochs, and starts at the offset in the primary key instead of walking the key from its first entry', async () => {
+    const { db, log } = open()
+    const appended = [1, 2, 3].map((seq) => log.append({ ...entry('devices/a', seq), epoch: 1 })).concat([1, 2].map((seq) => log.append(entry('devices/a', seq))))
+    db.flush()
+    await Promise.all(appended)
+    const read = (epoch: number, seq: number, limit?: number): string[] => log.since('devices/a', { epoch, seq }, limit).map((e) => `${e.epoch}:${e.seq}`)
+    expect(read(0, 0)).toEqual(['1:1', '1:2', '1:3', '2:1', '2:2'])
+    expect(read(1, 2)).toEqual(['1:3', '2:1', '2:2'])
+    expect(read(1, 3, 1)).toEqual(['2:1'])
+    expect(read(2, 2)).toEqual([])
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${SINCE_SQL}`).all('devices/a', 1, 2, 10) as Array<{ detail: string }>
+    expect(plan.map((p) => p.detail)).toEqual(['SEARCH topic_log USING PRIMARY KEY (key=? AND (epoch,seq)>(?,?))'])
   })
 
   it('fails the batch when an entry repeats an offset (the sequencer never gives one twice)', async () => {

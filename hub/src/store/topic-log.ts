@@ -25,6 +25,15 @@ interface Row { key: string, epoch: number, seq: number, topic: string, payload:
  * written through HubDb's group commit. Sequencing itself (who may append, and when the epoch
  * moves) is the sequencer's business; this class only stores and reads.
  */
+/**
+ * A key's entries after an offset. The row-value comparison lets SQLite start at the offset in
+ * the primary key; written as `epoch > ? OR (epoch = ? AND seq > ?)` it walked the key's entries
+ * from its first (11.5 ms a read at the end of a 20,000-entry key of 1 KiB payloads, against
+ * 0.03): an owner answering 550 retries at once read for 12 s, which a stall watch took for a
+ * death (test/e2e/ring-link-break.test.ts).
+ */
+export const SINCE_SQL = 'SELECT * FROM topic_log WHERE key = ? AND (epoch, seq) > (?, ?) ORDER BY epoch, seq LIMIT ?'
+
 export class TopicLog {
   readonly #insert
   readonly #saveState
@@ -56,8 +65,7 @@ export class TopicLog {
     this.#saveState = sql.prepare<[string, number, number]>(
       'INSERT INTO key_state (key, epoch, seq) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq')
     this.#state = sql.prepare<[string], { epoch: number, seq: number }>('SELECT epoch, seq FROM key_state WHERE key = ?')
-    this.#since = sql.prepare<[string, number, number, number, number], Row>(
-      'SELECT * FROM topic_log WHERE key = ? AND (epoch > ? OR (epoch = ? AND seq > ?)) ORDER BY epoch, seq LIMIT ?')
+    this.#since = sql.prepare<[string, number, number, number], Row>(SINCE_SQL)
     this.#count = sql.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM topic_log WHERE key = ?')
     this.#newest = sql.prepare<[string, number], Row>('SELECT * FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC LIMIT ?')
     this.#prune = {
@@ -68,7 +76,7 @@ export class TopicLog {
       newestSizes: sql.prepare<[string], { epoch: number, seq: number, n: number }>('SELECT epoch, seq, length(payload) AS n FROM topic_log WHERE key = ? ORDER BY epoch DESC, seq DESC'),
       totals: sql.prepare<[], { entries: number, bytes: number | null }>('SELECT COUNT(*) AS entries, SUM(length(payload)) AS bytes FROM topic_log'),
     }
-    this.#deleteBefore = sql.prepare<[string, number, number, number]>('DELETE FROM topic_log WHERE key = ? AND (epoch < ? OR (epoch = ? AND seq < ?))')
+    this.#deleteBefore = sql.prepare<[string, number, number]>('DELETE FROM topic_log WHERE key = ? AND (epoch, seq) < (?, ?)')
     this.#oldest = sql.prepare<[string], Offset>('SELECT epoch, seq FROM topic_log WHERE key = ? ORDER BY epoch, seq LIMIT 1')
     this.#maxEpoch = sql.prepare<[string], { epoch: number | null }>('SELECT MAX(epoch) AS epoch FROM topic_log WHERE key = ?')
     this.#insertReplica = sql.prepare<[string, number, number, string, Buffer, number, number, number]>(
@@ -174,7 +182,7 @@ export class TopicLog {
   /** Entries of `key` after `from`, oldest first, at most `limit`. */
   since(key: string, from: Offset, limit = 1000): LogEntry[] {
     this.#visible()
-    return this.db.read(() => this.#since.all(key, from.epoch, from.epoch, from.seq, limit)).map(toEntry)
+    return this.db.read(() => this.#since.all(key, from.epoch, from.seq, limit)).map(toEntry)
   }
 
   /**
@@ -191,7 +199,7 @@ export class TopicLog {
       if (limits.maxEntries > 0) {
         for (const { key } of st.keysOverCount.all(limits.maxEntries)) {
           const oldestKept = st.nthNewest.get(key, limits.maxEntries - 1)
-          if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.epoch, oldestKept.seq).changes
+          if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.seq).changes
         }
       }
       if (limits.maxBytes > 0) {
@@ -205,7 +213,7 @@ export class TopicLog {
           }
           // Not even the newest fits: keep it anyway (a log is never emptied by size alone).
           oldestKept ??= st.newestSizes.get(key)
-          if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.epoch, oldestKept.seq).changes
+          if (oldestKept) removed += this.#deleteBefore.run(key, oldestKept.epoch, oldestKept.seq).changes
         }
       }
       const totals = st.totals.get()
