@@ -9,7 +9,7 @@ const msg = (epoch: number, seq: number, topic = `${KEY}/t`): Delivery => ({ key
 const entry = (epoch: number, seq: number, topic = `${KEY}/t`): LogEntry => ({ ...msg(epoch, seq, topic), retain: false, tsMs: 0 })
 const after = (e: Offset, from: Offset): boolean => e.epoch > from.epoch || (e.epoch === from.epoch && e.seq > from.seq)
 
-function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail?: boolean, perRead?: number } = {}) {
+function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail?: boolean, perRead?: number, maxWaiting?: number } = {}) {
   const handed: string[] = []
   const reads: Array<{ hub: string, from: Offset }> = []
   const pending: Array<() => void> = []
@@ -24,6 +24,7 @@ function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail
     },
     wanted: () => (topic) => !topic.endsWith('/other'),
     log: silentLogger(),
+    ...(opts.maxWaiting === undefined ? {} : { maxWaitingPerKey: opts.maxWaiting }),
   })
   const flush = async (): Promise<void> => {
     while (pending.length > 0) {
@@ -100,6 +101,20 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     // A claim beyond the cursor is a gap, whatever the sender.
     cursors.deliver('h2', msg(1, 15), { epoch: 1, seq: 13 })
     expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 12 } }])
+  })
+
+  it('keeps at most maxWaitingPerKey deliveries while a gap is read, and reads the ones it let go from the log after them, in order', async () => {
+    const log = Array.from({ length: 30 }, (_, i) => entry(1, i + 1))
+    const { cursors, handed, reads, flush } = harness({ h2: log }, { async: true, maxWaiting: 5 })
+    cursors.deliver('h2', msg(1, 1))
+    cursors.deliver('h2', msg(1, 4)) // 1:2-1:3 lost in a link: a read starts
+    for (let seq = 5; seq <= 30; seq++) cursors.deliver('h2', msg(1, seq))
+    // Waiting: 1:4 (the one that showed the gap), 1:5-1:8, then the newest let go is kept (1:30).
+    expect(cursors.stats.waitingLetGo).toBe(21) // 1:9-1:29
+    await flush()
+    expect(handed).toEqual(Array.from({ length: 30 }, (_, i) => `1:${i + 1}`))
+    expect(reads.map((r) => r.from)).toEqual([{ epoch: 1, seq: 1 }, { epoch: 1, seq: 8 }])
+    expect(cursors.stats).toMatchObject({ caughtUp: 2 + 21, catchUpFailures: 0 })
   })
 
   it('hands over messages in order and skips those at or before the cursor (repeats)', () => {

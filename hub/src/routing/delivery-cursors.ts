@@ -6,6 +6,14 @@ import type { Delivery, LocalDelivery } from './router.js'
 const MAX_CATCH_UP_READS = 10
 /** Catch-ups after an owner left that read at once; the others wait their turn. */
 const PARALLEL_CATCH_UPS = 16
+/**
+ * Deliveries of one key kept in memory while its gap is read (a read may take seconds when the
+ * link keeps breaking). Beyond, only the newest is kept: handed over after the others, it names
+ * what came before it, so what was let go is read from its sender's log then.
+ */
+export const MAX_WAITING_PER_KEY = 10_000
+
+type Waiting = { source: string, d: Delivery, from?: Offset | undefined }
 
 export interface DeliveryCursorStats {
   /** Deliveries not handed over because this hub had already handed over that offset. */
@@ -18,6 +26,8 @@ export interface DeliveryCursorStats {
   caughtUp: number
   /** Catch-ups that could not read the source's log, or not all of a gap (the missing messages stay missing). */
   catchUpFailures: number
+  /** Deliveries let go while their key's gap was read, beyond MAX_WAITING_PER_KEY: read from the log after it. */
+  waitingLetGo: number
   /**
    * Deliveries from a peer saying it had sent this hub earlier ones of the key, with no cursor
    * here to check that against: this hub restarted since, or lost the key's first deliveries to
@@ -53,12 +63,14 @@ export interface DeliveryCursorDeps {
  *   that arrive meanwhile wait, in order.
  */
 export class DeliveryCursors {
-  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0, claimsWithoutCursor: 0 }
+  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0, waitingLetGo: 0, claimsWithoutCursor: 0 }
   readonly #cursors = new Map<string, Offset & { source: string }>()
   /** Keys being caught up: the deliveries that arrived meanwhile, in order. */
-  readonly #waiting = new Map<string, Array<{ source: string, d: Delivery, from?: Offset | undefined }>>()
+  readonly #waiting = new Map<string, Waiting[]>()
+  /** Per key being caught up with a full waiting list: the newest delivery let go (MAX_WAITING_PER_KEY). */
+  readonly #newestLetGo = new Map<string, Waiting>()
 
-  constructor(private readonly deps: DeliveryCursorDeps) {}
+  constructor(private readonly deps: DeliveryCursorDeps & { maxWaitingPerKey?: number }) {}
 
   /**
    * A message of `key` from `source` (this hub for its own keys, else the owner that sent it).
@@ -68,7 +80,14 @@ export class DeliveryCursors {
   deliver(source: string, d: Delivery, from?: Offset): LocalDelivery | void {
     const waiting = this.#waiting.get(d.key)
     if (waiting) {
-      waiting.push({ source, d, from })
+      const newest = this.#newestLetGo.get(d.key)
+      // An earlier epoch's copy is kept all the same: a read from the newer owner starts after it.
+      if (waiting.length < (this.deps.maxWaitingPerKey ?? MAX_WAITING_PER_KEY) || (newest !== undefined ? d.epoch < newest.d.epoch : d.epoch < (waiting.at(-1) as Waiting).d.epoch)) {
+        waiting.push({ source, d, from })
+        return
+      }
+      if (newest) this.stats.waitingLetGo++
+      this.#newestLetGo.set(d.key, { source, d, from })
       return
     }
     const cursor = this.#cursors.get(d.key)
@@ -190,7 +209,7 @@ export class DeliveryCursors {
   }
 
   async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined, until?: Offset): Promise<void> {
-    const waiting = this.#waiting.get(key) as Array<{ source: string, d: Delivery, from?: Offset | undefined }>
+    const waiting = this.#waiting.get(key) as Waiting[]
     try {
       let entries = await first
       for (let round = 1; ; round++) {
@@ -217,7 +236,11 @@ export class DeliveryCursors {
       }
       cursor.source = source
       this.#waiting.delete(key)
+      const newest = this.#newestLetGo.get(key)
+      this.#newestLetGo.delete(key)
       for (const w of waiting) this.deliver(w.source, w.d, w.from)
+      // What was let go lies between the last kept and this one: its claim shows the gap.
+      if (newest) this.deliver(newest.source, newest.d, newest.from)
     }
   }
 }
