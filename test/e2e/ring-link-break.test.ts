@@ -106,6 +106,8 @@ describe('router links that break between live hubs', () => {
     expect(kills).toBeGreaterThanOrEqual(3)
     // The kills did break C's links (each came back with a new handshake), not just ran ss.
     expect(await linked('c') - linkedBefore, 'links of C established again').toBeGreaterThanOrEqual(3)
+    // After the kills B's links came back to the same run of C, and B sent its last deliveries again.
+    expect(b.tailsResent ?? 0, 'last deliveries sent again').toBeGreaterThan(0)
     expect(distinct.size, 'every acknowledged message').toBe(MESSAGES)
     // In order: each message after the one before it (a repeat, if any, only of the one just before).
     const once = new Set<number>()

@@ -117,6 +117,26 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     expect(cursors.stats).toMatchObject({ caughtUp: 2 + 21, catchUpFailures: 0 })
   })
 
+  it('keeps the newest let go when a repeat arrives behind it, reads all it let go past the ten-read limit, and never lets go of its own deliveries', async () => {
+    const log = Array.from({ length: 40 }, (_, i) => entry(1, i + 1))
+    const { cursors, handed, flush } = harness({ h2: log }, { async: true, maxWaiting: 3, perRead: 2 })
+    cursors.deliver('h2', msg(1, 1))
+    cursors.deliver('h2', msg(1, 4)) // a gap: a read starts
+    for (let seq = 5; seq <= 40; seq++) cursors.deliver('h2', msg(1, seq))
+    cursors.deliver('h2', msg(1, 2)) // a late repeat: it must not take the newest's place
+    await flush()
+    expect(handed).toEqual(Array.from({ length: 40 }, (_, i) => `1:${i + 1}`))
+    expect(cursors.stats).toMatchObject({ waitingLetGo: 33, catchUpFailures: 0 }) // 1:7-1:39 (waiting: 1:4-1:6; 1:40 kept)
+    // This hub's own deliveries of a key being read wait, however many.
+    const own = harness({ h2: [entry(1, 1), entry(1, 2)] }, { async: true, maxWaiting: 1 })
+    own.cursors.deliver('h2', msg(1, 1))
+    own.cursors.deliver('h2', msg(2, 1)) // a new owner: a read of h2's log starts
+    for (let seq = 2; seq <= 5; seq++) own.cursors.deliver('h1', msg(2, seq)) // this hub took the key over meanwhile
+    await own.flush()
+    expect(own.handed).toEqual(['1:1', '1:2', '2:1', '2:2', '2:3', '2:4', '2:5'])
+    expect(own.cursors.stats.waitingLetGo).toBe(0)
+  })
+
   it('hands over messages in order and skips those at or before the cursor (repeats)', () => {
     const { cursors, handed } = harness({})
     for (const d of [msg(1, 1), msg(1, 2), msg(1, 2), msg(1, 1), msg(1, 3)]) cursors.deliver('h2', d)

@@ -46,6 +46,16 @@ describe('PeerReplay.linkOpened (the last delivery of each key, again, on a link
     expect([...sent.lastSent('h3')].map(([, o]) => o.seq), 'the records are unchanged').toEqual([5, 4])
   })
 
+  it('sends each key once when the link opens twice before the round runs, and the last delivery as it is then', () => {
+    const { replay, sent, frames, clock } = owner({ seqs: 7 })
+    sent.sent('h3', { key: 'devices/a', epoch: 1, seq: 5 }, undefined)
+    replay.linkOpened('h3')
+    sent.sent('h3', { key: 'devices/a', epoch: 1, seq: 7 }, { epoch: 1, seq: 5 }) // a live one went since (6 not for h3)
+    replay.linkOpened('h3')
+    clock.advance(0)
+    expect(frames.map((f) => [f.seq, f.from])).toEqual([[7, { epoch: 1, seq: 5 }]])
+  })
+
   it('sends nothing of a key this hub numbers in a newer epoch now (it gave the key up and took it back without a ring change)', () => {
     const { replay, sent, frames, clock } = owner({ epochNow: 2 })
     sent.sent('h3', { key: 'devices/a', epoch: 1, seq: 5 }, undefined)

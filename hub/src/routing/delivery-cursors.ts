@@ -69,6 +69,8 @@ export class DeliveryCursors {
   readonly #waiting = new Map<string, Waiting[]>()
   /** Per key being caught up with a full waiting list: the newest delivery let go (MAX_WAITING_PER_KEY). */
   readonly #newestLetGo = new Map<string, Waiting>()
+  /** Keys whose gap read now covers deliveries let go: no MAX_CATCH_UP_READS limit. */
+  readonly #readAllOf = new Set<string>()
 
   constructor(private readonly deps: DeliveryCursorDeps & { maxWaitingPerKey?: number }) {}
 
@@ -81,11 +83,15 @@ export class DeliveryCursors {
     const waiting = this.#waiting.get(d.key)
     if (waiting) {
       const newest = this.#newestLetGo.get(d.key)
-      // An earlier epoch's copy is kept all the same: a read from the newer owner starts after it.
-      if (waiting.length < (this.deps.maxWaitingPerKey ?? MAX_WAITING_PER_KEY) || (newest !== undefined ? d.epoch < newest.d.epoch : d.epoch < (waiting.at(-1) as Waiting).d.epoch)) {
+      const top = newest?.d ?? waiting.at(-1)?.d
+      // Kept whatever the count: an earlier epoch's copy (a read from the newer owner starts after
+      // it), and this hub's own deliveries (no claim is checked for them).
+      if (waiting.length < (this.deps.maxWaitingPerKey ?? MAX_WAITING_PER_KEY) || source === this.deps.self || top === undefined || d.epoch < top.epoch) {
         waiting.push({ source, d, from })
         return
       }
+      // Not after the newest: a repeat, or within what the newest's read will cover.
+      if (!after(d, top)) return
       if (newest) this.stats.waitingLetGo++
       this.#newestLetGo.set(d.key, { source, d, from })
       return
@@ -210,13 +216,14 @@ export class DeliveryCursors {
 
   async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined, until?: Offset): Promise<void> {
     const waiting = this.#waiting.get(key) as Waiting[]
+    const maxReads = this.#readAllOf.has(key) ? Infinity : MAX_CATCH_UP_READS
     try {
       let entries = await first
       for (let round = 1; ; round++) {
         this.#handMissing(key, entries, next, until)
         const last = entries.at(-1)
         if (!last || (next && !after(next, last)) || (until && !after(until, last))) break
-        if (round >= MAX_CATCH_UP_READS) {
+        if (round >= maxReads) {
           // Counted and said, not silent: the rest of the gap stays missing here.
           this.stats.catchUpFailures++
           this.deps.log.warn({ key, source, readUpTo: { epoch: last.epoch, seq: last.seq } }, `a gap longer than ${MAX_CATCH_UP_READS} log reads: the rest stays missing here`)
@@ -239,8 +246,13 @@ export class DeliveryCursors {
       const newest = this.#newestLetGo.get(key)
       this.#newestLetGo.delete(key)
       for (const w of waiting) this.deliver(w.source, w.d, w.from)
-      // What was let go lies between the last kept and this one: its claim shows the gap.
-      if (newest) this.deliver(newest.source, newest.d, newest.from)
+      // What was let go lies between the last kept and this one: its claim shows the gap, read
+      // without the round limit (it may be longer than what one gap read takes).
+      if (newest) {
+        this.#readAllOf.add(key)
+        this.deliver(newest.source, newest.d, newest.from)
+        this.#readAllOf.delete(key)
+      }
     }
   }
 }

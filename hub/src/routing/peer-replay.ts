@@ -36,6 +36,8 @@ export class PeerReplay {
   readonly #owed = new Map<string, Map<string, { from: Offset, returning: boolean }>>()
   #resendTimer: TimerHandle | undefined
   #stopped = false
+  /** Per peer, the latest round of `linkOpened` (an earlier one still running stops). */
+  readonly #tailRounds = new Map<string, number>()
 
   constructor(private readonly deps: {
     sequencer: Pick<Sequencer, 'ownedKeys' | 'offsetOf'>
@@ -43,7 +45,7 @@ export class PeerReplay {
     interest: Pick<InterestTable, 'isActive' | 'isDormant' | 'peersFor'>
     bus: Pick<PeerBus, 'send'>
     /** What each peer was last sent of each key, live or from here (the `from` of later deliveries). */
-    sent: Pick<SentOffsets, 'fromFor' | 'sent' | 'lastSent'>
+    sent: Pick<SentOffsets, 'fromFor' | 'sent' | 'lastSent' | 'lastOf'>
     owns(key: string): boolean
     stats: { replayedToReturningPeers: number, deliveriesResent: number, tailsResent: number }
     clock: Clock
@@ -91,11 +93,18 @@ export class PeerReplay {
   linkOpened(peer: string): void {
     // On a later turn, not inside the link's handshake, and TAIL_BATCH keys a turn: one log read
     // and one frame per key this hub sent the peer.
-    const keys = [...this.deps.sent.lastSent(peer)]
+    // Each key's last delivery is looked up as its turn comes (live ones may have gone since);
+    // a link that opens again meanwhile starts over, and this round ends.
+    const keys = [...this.deps.sent.lastSent(peer)].map(([key]) => key)
+    const round = (this.#tailRounds.get(peer) ?? 0) + 1
+    this.#tailRounds.set(peer, round)
     const next = (): void => {
-      if (this.#stopped || !this.deps.interest.isActive(peer)) return
+      if (this.#stopped || this.#tailRounds.get(peer) !== round || !this.deps.interest.isActive(peer)) return
       try {
-        for (const [key, last] of keys.splice(0, TAIL_BATCH)) this.#resendTail(peer, key, last)
+        for (const key of keys.splice(0, TAIL_BATCH)) {
+          const last = this.deps.sent.lastOf(peer, key)
+          if (last) this.#resendTail(peer, key, last)
+        }
       } catch (err) {
         this.deps.log.warn({ err, peer }, 'router: the last deliveries to a peer whose link came back could not be sent again')
         return

@@ -43,6 +43,12 @@ export class SentOffsets {
     keys.set(d.key, { epoch: d.epoch, seq: d.seq, before })
   }
 
+  /** The last delivery `peer` was sent of `key`, if on record. */
+  lastOf(peer: string, key: string): Offset | undefined {
+    const last = this.#byPeer.get(peer)?.get(key)
+    return last && { epoch: last.epoch, seq: last.seq }
+  }
+
   /** The last delivery `peer` was sent of each key on record. */
   * lastSent(peer: string): IterableIterator<[string, Offset]> {
     for (const [key, last] of this.#byPeer.get(peer) ?? []) yield [key, { epoch: last.epoch, seq: last.seq }]
