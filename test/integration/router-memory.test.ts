@@ -386,6 +386,29 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(h3.router.stats.catchUpReadRetries).toBeGreaterThanOrEqual(1)
   })
 
+  it('keeps reading a gap while the link stays down as long as a redial may take (9 s), the sender still in the ring', async () => {
+    const { clock, net, h1, h3, key } = await linkBreakRing('devices/w')
+    const publish = (text: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false })
+    await settle(clock, publish('m1'))
+    const sent = h1.router.stats.deliveriesSent
+    const m2 = publish('m2')
+    await until(clock, () => h1.router.stats.deliveriesSent !== sent)
+    net.cut('h1', 'h3')
+    await settle(clock, m2)
+    net.heal(QUIET)
+    const received = h3.router.stats.deliveriesReceived
+    const m3 = publish('m3')
+    await until(clock, () => h3.router.stats.deliveriesReceived !== received)
+    net.cut('h1', 'h3') // every read h3 tries in the next 9 s times out
+    await run(clock, 9_000)
+    net.heal(QUIET)
+    await settle(clock, m3)
+    await run(clock, 15_000)
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3'])
+    expect(h3.router.deliveryStats).toMatchObject({ caughtUp: 1, catchUpFailures: 0 })
+    expect(h3.router.stats.catchUpReadRetries).toBeGreaterThanOrEqual(4)
+  })
+
   it('gives a subscriber hub what an owner resent from its log into a link that broke again: the next live delivery names the resent one before it', async () => {
     const { clock, net, h1, h3, key } = await linkBreakRing('devices/r')
     const publish = (text: string): Promise<unknown> => settle(clock, h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false }))

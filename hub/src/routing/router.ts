@@ -139,9 +139,11 @@ const RETRY_HOLD_MS = 1_000
 const CATCH_UP_AGAIN_MS = [1_000, 3_000, 6_000]
 /**
  * A catch-up's read of a peer's log is tried again after these delays, ms, while the peer is in
- * the ring: the link it needs may be the one that just broke (it redials within them).
+ * the ring: the link it needs may be the one that just broke, and redials back off up to 5 s
+ * (about 10 s in all; 2 s before, which a link down for 9 s outlasted, router-memory.test.ts).
+ * Given up, a read leaves its gap missing for good.
  */
-const CATCH_UP_READ_AGAIN_MS = [100, 400, 1_500]
+const CATCH_UP_READ_AGAIN_MS = [100, 400, 1_500, 3_000, 5_000]
 
 /**
  * One broker made of many hubs (DESIGN §2–§3): a publish goes to its key's owner, which numbers
