@@ -137,6 +137,20 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     expect(own.cursors.stats.waitingLetGo).toBe(0)
   })
 
+  it('on a newer epoch whose delivery claims nothing (0, 0: its sender sent this hub nothing of the key), hands over all it reads before it', async () => {
+    // The pause scenario: h3 numbered the key in epoch 3 while this hub counted as dead, so its
+    // first delivery here claims nothing; the gap read must not stop at that "claim".
+    const { cursors, handed, flush } = harness({ h3: [entry(3, 1), entry(3, 2), entry(3, 3)] }, { async: true })
+    cursors.deliver('h1', msg(2, 5))
+    cursors.deliver('h3', msg(3, 4), { epoch: 0, seq: 0 })
+    await flush()
+    expect(handed).toEqual(['2:5', '3:1', '3:2', '3:3', '3:4'])
+    const sync = harness({ h3: [entry(3, 1), entry(3, 2)] })
+    sync.cursors.deliver('h1', msg(2, 5))
+    sync.cursors.deliver('h3', msg(3, 3), { epoch: 0, seq: 0 })
+    expect(sync.handed).toEqual(['2:5', '3:1', '3:2', '3:3'])
+  })
+
   it('hands over messages in order and skips those at or before the cursor (repeats)', () => {
     const { cursors, handed } = harness({})
     for (const d of [msg(1, 1), msg(1, 2), msg(1, 2), msg(1, 1), msg(1, 3)]) cursors.deliver('h2', d)
