@@ -119,6 +119,32 @@ async function until(clock: ManualClock, done: () => boolean): Promise<void> {
   for (let t = 0; t < 1_000 && !done(); t++) { clock.advance(1); await new Promise((r) => setImmediate(r)) }
 }
 
+/**
+ * m2 is lost in a link that broke; m3 arrives and shows the gap, and the link breaks again for
+ * `cutMs` as h3 asks h1's log for m2; then `thenMs` pass. Returns h3.
+ */
+async function gapReadWhileCut(prefix: string, cutMs: number, thenMs: number): Promise<TestHub> {
+  const { clock, net, h1, h3, key } = await linkBreakRing(prefix)
+  const publish = (text: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false })
+  await settle(clock, publish('m1'))
+  // m2 leaves h1 and is lost in the link (as above).
+  const sent = h1.router.stats.deliveriesSent
+  const m2 = publish('m2')
+  await until(clock, () => h1.router.stats.deliveriesSent !== sent)
+  net.cut('h1', 'h3')
+  await settle(clock, m2)
+  net.heal(QUIET)
+  const received = h3.router.stats.deliveriesReceived
+  const m3 = publish('m3')
+  await until(clock, () => h3.router.stats.deliveriesReceived !== received)
+  net.cut('h1', 'h3') // every read h3 tries meanwhile times out
+  await run(clock, cutMs)
+  net.heal(QUIET)
+  await settle(clock, m3)
+  await run(clock, thenMs)
+  return h3
+}
+
 /** A key owned by `owner` in `ring`. */
 function keyOwnedBy(ring: Ring, owner: string, prefix = 'devices/d'): string {
   for (let i = 0; ; i++) if (ring.ownerOf(`${prefix}${i}`) === owner) return `${prefix}${i}`
@@ -362,48 +388,14 @@ describe('Router over an in-memory bus (virtual time)', () => {
   })
 
   it('reads a gap again when the link breaks once more during the read', async () => {
-    const { clock, net, h1, h3, key } = await linkBreakRing('devices/g')
-    const publish = (text: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false })
-    await settle(clock, publish('m1'))
-    // m2 leaves h1 and is lost in the link (as above).
-    const sent = h1.router.stats.deliveriesSent
-    const m2 = publish('m2')
-    await until(clock, () => h1.router.stats.deliveriesSent !== sent)
-    net.cut('h1', 'h3')
-    await settle(clock, m2)
-    net.heal(QUIET)
-    // m3 arrives and shows the gap; the link breaks again as h3 asks h1's log for m2.
-    const received = h3.router.stats.deliveriesReceived
-    const m3 = publish('m3')
-    await until(clock, () => h3.router.stats.deliveriesReceived !== received)
-    net.cut('h1', 'h3')
-    await run(clock, 50)
-    net.heal(QUIET)
-    await settle(clock, m3)
-    await run(clock, 10_000) // the first read times out; the next one goes through
+    const h3 = await gapReadWhileCut('devices/g', 50, 10_000) // the first read times out; the next one goes through
     expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3'])
     expect(h3.router.deliveryStats).toMatchObject({ caughtUp: 1, catchUpFailures: 0 })
     expect(h3.router.stats.catchUpReadRetries).toBeGreaterThanOrEqual(1)
   })
 
   it('keeps reading a gap while the link stays down as long as a redial may take (9 s), the sender still in the ring', async () => {
-    const { clock, net, h1, h3, key } = await linkBreakRing('devices/w')
-    const publish = (text: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false })
-    await settle(clock, publish('m1'))
-    const sent = h1.router.stats.deliveriesSent
-    const m2 = publish('m2')
-    await until(clock, () => h1.router.stats.deliveriesSent !== sent)
-    net.cut('h1', 'h3')
-    await settle(clock, m2)
-    net.heal(QUIET)
-    const received = h3.router.stats.deliveriesReceived
-    const m3 = publish('m3')
-    await until(clock, () => h3.router.stats.deliveriesReceived !== received)
-    net.cut('h1', 'h3') // every read h3 tries in the next 9 s times out
-    await run(clock, 9_000)
-    net.heal(QUIET)
-    await settle(clock, m3)
-    await run(clock, 15_000)
+    const h3 = await gapReadWhileCut('devices/w', 9_000, 15_000)
     expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3'])
     expect(h3.router.deliveryStats).toMatchObject({ caughtUp: 1, catchUpFailures: 0 })
     expect(h3.router.stats.catchUpReadRetries).toBeGreaterThanOrEqual(4)

@@ -1,6 +1,7 @@
 import type { Logger } from '../base/log.js'
 import type { LogEntry, Offset } from '../store/topic-log.js'
 import type { Delivery, LocalDelivery } from './router.js'
+import { claimsNothing } from './sent-offsets.js'
 
 /** Rounds of log reads one catch-up makes at most (MAX_LOG_READ entries each). */
 const MAX_CATCH_UP_READS = 10
@@ -69,8 +70,6 @@ export class DeliveryCursors {
   readonly #waiting = new Map<string, Waiting[]>()
   /** Per key being caught up with a full waiting list: the newest delivery let go (MAX_WAITING_PER_KEY). */
   readonly #newestLetGo = new Map<string, Waiting>()
-  /** Keys whose gap read now covers deliveries let go: no MAX_CATCH_UP_READS limit. */
-  readonly #readAllOf = new Set<string>()
 
   constructor(private readonly deps: DeliveryCursorDeps & { maxWaitingPerKey?: number }) {}
 
@@ -80,6 +79,11 @@ export class DeliveryCursors {
    * absent from a peer, the delivery follows the message just before it (`SentOffsets`).
    */
   deliver(source: string, d: Delivery, from?: Offset): LocalDelivery | void {
+    return this.#deliver(source, d, from, MAX_CATCH_UP_READS)
+  }
+
+  /** `deliver`, with at most `maxReads` log reads for a gap it finds. */
+  #deliver(source: string, d: Delivery, from: Offset | undefined, maxReads: number): LocalDelivery | void {
     const waiting = this.#waiting.get(d.key)
     if (waiting) {
       const newest = this.#newestLetGo.get(d.key)
@@ -96,8 +100,13 @@ export class DeliveryCursors {
       this.#newestLetGo.set(d.key, { source, d, from })
       return
     }
+    // A claim: what the sender says came before `d` here (none: `d.seq - 1`). `NO_CLAIM` is none
+    // at all, and bounds no gap read: taken as a bound, it ended a newer epoch's read before its
+    // first entry and the cursor jumped past the epoch (the 15 s pause scenario lost 217-425
+    // messages of a key at the paused hub, 1 run in 4).
+    const claim = from !== undefined && claimsNothing(from) ? undefined : from
     const cursor = this.#cursors.get(d.key)
-    if (!cursor && source !== this.deps.self && (from !== undefined ? from.epoch > 0 || from.seq > 0 : d.seq > 1)) this.stats.claimsWithoutCursor++
+    if (!cursor && source !== this.deps.self && (from === undefined ? d.seq > 1 : claim !== undefined)) this.stats.claimsWithoutCursor++
     if (cursor && d.epoch < cursor.epoch) {
       // An earlier owner's copy arriving after the new owner's messages: handed over, late,
       // rather than lost (a catch-up may have read the new owner's log before that copy reached
@@ -115,17 +124,13 @@ export class DeliveryCursors {
     // `SentOffsets`): what lies between is read from the source first.
     if (cursor && (d.epoch > cursor.epoch || (from !== undefined ? after(from, cursor) : source !== this.deps.self && d.seq - 1 > cursor.seq))) {
       // Handed over up to the claim only: what lies between it and `d` the sender did not send
-      // here (not wanted when it was numbered: a subscription made since must not get it). A
-      // claim of (0, 0) says nothing was sent here (`NO_CLAIM`): no bound. Taken as one, it
-      // ended a newer epoch's read before its first entry and the cursor jumped past the epoch
-      // (the 15 s pause scenario lost 217-425 messages of a key at the paused hub, 1 run in 4).
-      const until = from !== undefined && (from.epoch > 0 || from.seq > 0) ? from : undefined
+      // here (not wanted when it was numbered: a subscription made since must not get it).
       const read = this.deps.readLog(source, d.key, { epoch: cursor.epoch, seq: cursor.seq })
       if (Array.isArray(read)) {
-        this.#handMissing(d.key, read, d, until)
+        this.#handMissing(d.key, read, d, claim)
       } else {
         this.#waiting.set(d.key, [{ source, d }])
-        void this.#catchUp(source, d.key, read, d, until)
+        void this.#catchUp(source, d.key, read, d, claim, maxReads)
         return
       }
     }
@@ -218,9 +223,8 @@ export class DeliveryCursors {
     this.stats.caughtUp += handed
   }
 
-  async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined, until?: Offset): Promise<void> {
+  async #catchUp(source: string, key: string, first: Promise<LogEntry[]>, next: Delivery | undefined, until?: Offset, maxReads = MAX_CATCH_UP_READS): Promise<void> {
     const waiting = this.#waiting.get(key) as Waiting[]
-    const maxReads = this.#readAllOf.has(key) ? Infinity : MAX_CATCH_UP_READS
     try {
       let entries = await first
       for (let round = 1; ; round++) {
@@ -252,11 +256,7 @@ export class DeliveryCursors {
       for (const w of waiting) this.deliver(w.source, w.d, w.from)
       // What was let go lies between the last kept and this one: its claim shows the gap, read
       // without the round limit (it may be longer than what one gap read takes).
-      if (newest) {
-        this.#readAllOf.add(key)
-        this.deliver(newest.source, newest.d, newest.from)
-        this.#readAllOf.delete(key)
-      }
+      if (newest) this.#deliver(newest.source, newest.d, newest.from, Infinity)
     }
   }
 }

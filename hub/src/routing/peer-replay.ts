@@ -92,9 +92,9 @@ export class PeerReplay {
    */
   linkOpened(peer: string): void {
     // On a later turn, not inside the link's handshake, and TAIL_BATCH keys a turn: one log read
-    // and one frame per key this hub sent the peer.
-    // Each key's last delivery is looked up as its turn comes (live ones may have gone since);
-    // a link that opens again meanwhile starts over, and this round ends.
+    // and one frame per key this hub sent the peer. Each key's last delivery is looked up as its
+    // turn comes (live ones may have gone since); a link that opens again meanwhile starts a new
+    // round, and this one ends.
     const keys = [...this.deps.sent.lastSent(peer)].map(([key]) => key)
     const round = (this.#tailRounds.get(peer) ?? 0) + 1
     this.#tailRounds.set(peer, round)

@@ -3,6 +3,11 @@ import type { Offset } from '../store/topic-log.js'
 /** "No claim": a `from` no cursor is before, so it shows no gap (every offset is after it). */
 export const NO_CLAIM: Offset = Object.freeze({ epoch: 0, seq: 0 })
 
+/** Whether a `from` claims nothing: `NO_CLAIM`, compared by value (a decoded one is a copy). */
+export function claimsNothing(from: Offset): boolean {
+  return from.epoch === 0 && from.seq === 0
+}
+
 /**
  * What this hub last sent each peer of each key, so a live delivery says what came before it
  * (`DeliverMessage.from`, docs/routing.md "Deliveries lost in a broken link"). A delivery without
@@ -26,7 +31,7 @@ export class SentOffsets {
     const last = this.#byPeer.get(peer)?.get(d.key)
     if (!last) return NO_CLAIM
     const claim = last.epoch === d.epoch && last.seq === d.seq ? last.before : last
-    if (claim === NO_CLAIM) return NO_CLAIM
+    if (claimsNothing(claim)) return NO_CLAIM
     return claim.epoch === d.epoch && claim.seq === d.seq - 1 ? undefined : { epoch: claim.epoch, seq: claim.seq }
   }
 
@@ -39,7 +44,7 @@ export class SentOffsets {
     if (!keys) this.#byPeer.set(peer, keys = new Map())
     const last = keys.get(d.key)
     if (last && !(d.epoch > last.epoch || (d.epoch === last.epoch && d.seq > last.seq))) return
-    const before = from === undefined ? { epoch: d.epoch, seq: d.seq - 1 } : from === NO_CLAIM ? NO_CLAIM : { epoch: from.epoch, seq: from.seq }
+    const before = from === undefined ? { epoch: d.epoch, seq: d.seq - 1 } : claimsNothing(from) ? NO_CLAIM : { epoch: from.epoch, seq: from.seq }
     keys.set(d.key, { epoch: d.epoch, seq: d.seq, before })
   }
 
