@@ -12,10 +12,14 @@ import { criterion, holds, reportScenario } from './record.js'
 // Issue 7 item 3, overload, on one hub process:
 // - a subscriber that stops reading is disconnected after the drain timeout, and slows the
 //   subscribers that keep reading by at most 10 % meanwhile (its QoS 0 messages are dropped
-//   and counted while its socket is backed up: max-qos-delivery.ts);
+//   and counted while its socket is backed up: max-qos-delivery.ts), measured in alternating
+//   windows (it reads, it stalls) before it stalls for good;
 // - a storm of idle sockets (no CONNECT) is closed by the connect timeout while a device keeps
 //   publishing, and nothing of that device's traffic is lost.
 const DRAIN_TIMEOUT_MS = 4_000
+/** Alternating windows (reading, stalled) of the drain-timeout scenario, and their length. */
+const AB_PAIRS = 7
+const AB_WINDOW_MS = 750
 const CONNECT_TIMEOUT_MS = 2_000
 const STORM_SOCKETS = 2_000
 const PAYLOAD = Buffer.alloc(512, 'x')
@@ -88,9 +92,13 @@ async function rateOver(count: () => number, ms: number): Promise<number> {
 async function medianRateOver(count: () => number, ms: number): Promise<number> {
   const rates: number[] = []
   for (let left = ms; left >= 250; left -= 250) rates.push(await rateOver(count, 250))
-  rates.sort((a, b) => a - b)
-  const mid = rates.length >> 1
-  return rates.length % 2 === 1 ? rates[mid] as number : ((rates[mid - 1] as number) + (rates[mid] as number)) / 2
+  return median(rates)
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 /** The hub process's CPU time, µs (user + system). */
@@ -99,12 +107,15 @@ function hubCpuUs(): number {
   return u.cpuUserUs + u.cpuSystemUs
 }
 
+interface RateAndCost { rate: number, cpuUsPerMsg: number }
+
 /**
  * `medianRateOver`, and the hub's CPU time per message each reader got over the same window, µs:
- * what the hub spends per message, which other processes on the shared machine do not change
- * (they take CPU from the hub, and so messages per second, not CPU per message).
+ * what the hub spends per message. Other processes on the shared machine take CPU from the hub,
+ * which shows in messages per second more than in CPU per message, but not only there (caches,
+ * clock speed): windows far apart in time are not compared.
  */
-async function rateAndCost(count: () => number, ms: number): Promise<{ rate: number, cpuUsPerMsg: number }> {
+async function rateAndCost(count: () => number, ms: number): Promise<RateAndCost> {
   const [n0, cpu0] = [count(), hubCpuUs()]
   const rate = await medianRateOver(count, ms)
   return { rate, cpuUsPerMsg: (hubCpuUs() - cpu0) / Math.max(1, count() - n0) }
@@ -125,38 +136,54 @@ describe('overload', () => {
     const load = saturate(pub, 'load/x', 200)
     const delivered = (): number => readers.reduce((a, b) => a + b, 0) / readers.length
     await rateOver(delivered, 1_000) // warm-up
-    // All four read: the baseline.
-    const before = await rateAndCost(delivered, 3_000)
-    const drainsBefore = await counter(admin(), 'ringhub_disconnects_total', 'reason="drain-timeout"')
-    // The fourth stops reading: its socket buffers fill, aedes waits for a drain that never comes.
+    const drainTimeouts = (): Promise<number> => counter(admin(), 'ringhub_disconnects_total', 'reason="drain-timeout"')
+    const drainsBefore = await drainTimeouts()
+    // The cost of a stalled reader, measured A/B: windows with all four reading alternate with
+    // windows where the fourth stops reading (shorter than the drain timeout; its socket drains
+    // when it reads again, which clears aedes' timer). Each stalled window is compared with the
+    // reading window just before it, and the median pair decides: a neighbour on the shared
+    // machine that slows one stretch moves both windows of a pair, or one pair of seven.
+    // (One 3 s window before against one 3.5 s window during moved by up to 13 % in CI.)
+    const pairs: Array<{ reading: RateAndCost, stalled: RateAndCost }> = []
+    for (let i = 0; i < AB_PAIRS; i++) {
+      const reading = await rateAndCost(delivered, AB_WINDOW_MS)
+      slow.socket.pause()
+      const stalled = await rateAndCost(delivered, AB_WINDOW_MS)
+      slow.socket.resume()
+      pairs.push({ reading, stalled })
+      await new Promise((r) => setTimeout(r, 200)) // its backlog drains
+    }
+    const before = await rateAndCost(delivered, 1_000)
+    // The fourth stops reading for good: its socket buffers fill, aedes waits for a drain that never comes.
     const stalledAt = performance.now()
     slow.socket.pause()
-    const during = await rateAndCost(delivered, DRAIN_TIMEOUT_MS - 500)
     // A paused socket does not read the hub's FIN, so the hub's own count tells when it closed it.
-    const drainTimeouts = (): Promise<number> => counter(admin(), 'ringhub_disconnects_total', 'reason="drain-timeout"')
     await waitFor(async () => (await drainTimeouts()) > drainsBefore, 'the stalled subscriber disconnected', DRAIN_TIMEOUT_MS + 30_000, 50)
     const disconnectMs = performance.now() - stalledAt
-    const after = await medianRateOver(delivered, 2_000)
+    const after = await rateAndCost(delivered, 2_000)
     await load.stop()
     const drains = await drainTimeouts() - drainsBefore
     const slowDrops = await counter(admin(), 'ringhub_dropped_total', 'reason="slow-consumer"')
     // Slowing the others shows two ways: head-of-line blocking (the hub waits on the stalled
     // socket: the others' rate collapses) and extra work (the hub spends more per message). The
-    // rate on this shared machine also moves with the neighbours (CI saw 17.8 % and 19.1 % in
-    // 3.5 s windows whose "after" was back up, and 0–3.5 % otherwise), so the 10 % bound is on the
-    // hub's cost per message; the rate must not collapse (≥ 75 % of before).
-    const slowdownPct = Math.max(0, (1 - during.rate / before.rate) * 100)
-    const costPct = (during.cpuUsPerMsg / before.cpuUsPerMsg - 1) * 100
+    // rate on this shared machine also moves with the neighbours, so the 10 % bound is on the
+    // hub's cost per message; the rate must not collapse (>= 75 % of the reading window).
+    const costPct = (median(pairs.map((p) => p.stalled.cpuUsPerMsg / p.reading.cpuUsPerMsg)) - 1) * 100
+    const ratePct = median(pairs.map((p) => p.stalled.rate / p.reading.rate)) * 100
     reportScenario({
       scenario: 'a subscriber stops reading (drain timeout)',
       figures: {
-        'msg/s per reader before': Math.round(before.rate), 'msg/s during': Math.round(during.rate), 'msg/s after': Math.round(after),
-        'slowdown %': Number(slowdownPct.toFixed(1)), 'hub CPU µs per message before': Number(before.cpuUsPerMsg.toFixed(1)), 'during': Number(during.cpuUsPerMsg.toFixed(1)),
-        'cost change %': Number(costPct.toFixed(1)), 'disconnected after ms': Math.round(disconnectMs), 'drain timeouts counted': drains, 'QoS 0 dropped for it': slowDrops,
+        'A/B pairs': AB_PAIRS, 'msg/s per reader, reading windows': pairs.map((p) => Math.round(p.reading.rate)).join('/'),
+        'stalled windows': pairs.map((p) => Math.round(p.stalled.rate)).join('/'),
+        'hub CPU µs per message, reading windows': pairs.map((p) => p.reading.cpuUsPerMsg.toFixed(1)).join('/'),
+        'stalled windows ': pairs.map((p) => p.stalled.cpuUsPerMsg.toFixed(1)).join('/'),
+        'cost change % (median pair)': Number(costPct.toFixed(1)), 'rate, % of reading (median pair)': Number(ratePct.toFixed(1)),
+        'msg/s and µs per message with four reading': `${Math.round(before.rate)} / ${before.cpuUsPerMsg.toFixed(1)}`,
+        'with three after the disconnect': `${Math.round(after.rate)} / ${after.cpuUsPerMsg.toFixed(1)}`, 'disconnected after ms': Math.round(disconnectMs), 'drain timeouts counted': drains, 'QoS 0 dropped for it': slowDrops,
       },
       criteria: [
-        criterion('hub CPU per message to the others, change %', Number(costPct.toFixed(1)), '<=', 10),
-        criterion('others\' rate during, % of before', Number((during.rate / before.rate * 100).toFixed(1)), '>=', 75),
+        criterion('hub CPU per message to the others, stalled against reading, change % (median pair)', Number(costPct.toFixed(1)), '<=', 10),
+        criterion('others\' rate, stalled against reading, % (median pair)', Number(ratePct.toFixed(1)), '>=', 75),
         criterion('disconnected after ms', Math.round(disconnectMs), '>=', DRAIN_TIMEOUT_MS),
         criterion('disconnected within drain timeout + 10 s', Math.round(disconnectMs), '<=', DRAIN_TIMEOUT_MS + 10_000),
         criterion('drain timeouts counted', drains, '==', 1),
