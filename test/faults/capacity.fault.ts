@@ -209,8 +209,16 @@ describe('capacity', () => {
     // What the hub read of the flood; the rest it left in the sockets (TCP back-pressure: a QoS 1
     // publish not read is not acknowledged, and its publisher still holds it).
     const takenInFlood = await takenIn() - takenInBefore
-    for (const p of pubs) p.socket.destroy()
+    // The flood stops: its publishers reset their connections. What they had written but the hub
+    // had not taken in sits in their kernel send buffers (loopback autotunes those up to
+    // tcp_wmem's 4 MiB: some 14,000 publishes each, where a device's own buffer is a few KiB). A
+    // plain close sends that on ahead of its FIN, a reset drops it, and which one `destroy()`
+    // does depends on whether a PUBACK sat unread at that instant: one CI run where several
+    // sockets closed that way measured a 16.6 s recovery, the hub busy with the flood's tail.
+    // The hub's own receive buffers are read either way ('flood taken in after the stop').
+    for (const p of pubs) p.socket.resetAndDestroy()
     const stoppedAt = performance.now()
+    const takenInAtStop = takenInBefore + takenInFlood
     const overloadSec = (stoppedAt - overloadStart) / 1_000
 
     // 3. Recovery: closed-loop publishers again until they achieve 90 % of the capacity.
@@ -218,8 +226,12 @@ describe('capacity', () => {
     let recoveryMs = Infinity
     while (performance.now() - stoppedAt < 20_000) {
       const rate = await rateOver(after.acked, RECOVERY_WINDOW_MS)
+      if (process.env.RINGHUB_CAPACITY_DEBUG === '1') process.stdout.write(`recovery t=${Math.round(performance.now() - stoppedAt)} rate=${Math.round(rate)} recv=${received.map((r) => r.size).join('/')} acked=${before.ackedIds.size + overloadAcked.size + after.ackedIds.size}\n`)
       if (rate >= 0.9 * capacity) { recoveryMs = performance.now() - stoppedAt; break }
     }
+    // What the hub still read of the flood after its publishers closed (the recovery probe's own
+    // publishes taken out; up to PROBE_CLIENTS × PROBE_WINDOW of those may be in flight).
+    const floodAfterStop = await takenIn() - takenInAtStop - after.ackedIds.size
     await after.stop()
     clearInterval(rssTimer)
     peakRss = Math.max(peakRss, rssOf(pid))
@@ -244,7 +256,7 @@ describe('capacity', () => {
         'offered msgs': offered, 'taken in by the hub': takenInFlood, 'left unread in its sockets': sent - takenInFlood, 'held back by TCP': heldBack, 'idle RSS MB': mb(idleRss), 'peak RSS MB': mb(peakRss), 'cap MB': CAP_MB,
         'overload episodes': episodes, 'overloaded s': Number(overloadSeconds.toFixed(1)), 'QoS 0 dropped': qos0Dropped, 'read pauses': readPauses,
         'connects refused (0x03)': refused, 'late connects': connacks.length, 'QoS 1 acked': acked.length, 'QoS 1 lost': lost(),
-        'recovery ms': Number.isFinite(recoveryMs) ? Math.round(recoveryMs) : 'never',
+        'flood taken in after the stop': floodAfterStop, 'recovery ms': Number.isFinite(recoveryMs) ? Math.round(recoveryMs) : 'never',
       },
       criteria: [
         holds('hub alive', hub.child.exitCode === null && hub.child.signalCode === null),
