@@ -8,8 +8,9 @@ import { ringOf } from '../helpers/admin.js'
  */
 
 /** A hub's own timeline events (`seenBy` = that hub), read from its admin port. */
-export async function ownTimeline(admin: string, id: string): Promise<TimelineEvent[]> {
-  const res = await fetch(`http://${admin}/api/v1/timeline?sinceMs=0&limit=10000`, { signal: AbortSignal.timeout(5_000) })
+export async function ownTimeline(admin: string, id: string, token?: string): Promise<TimelineEvent[]> {
+  const headers = token === undefined ? undefined : { authorization: `Bearer ${token}` }
+  const res = await fetch(`http://${admin}/api/v1/timeline?sinceMs=0&limit=10000`, { headers, signal: AbortSignal.timeout(5_000) })
   if (!res.ok) throw new Error(`GET /api/v1/timeline on ${admin}: ${res.status}`)
   return ((await res.json()) as { events: TimelineEvent[] }).events.filter((e) => e.seenBy === id)
 }
@@ -25,6 +26,28 @@ export function newEvents(before: readonly TimelineEvent[], after: readonly Time
 /** Counts events by `type` whose member and observer satisfy `which`. */
 export function countEvents(events: readonly TimelineEvent[], type: TimelineEvent['type'], which: (e: TimelineEvent) => boolean = () => true): number {
   return events.filter((e) => e.type === type && which(e)).length
+}
+
+/**
+ * How long each suspicion lasted, ms: from a hub's `memberSuspected` about a member to that
+ * hub's next `memberAlive` (refuted) or `memberDied` about it; a suspicion still open at the
+ * end of `events` is left out. Sorted, longest last.
+ */
+export function suspicionDurations(events: readonly TimelineEvent[]): Array<{ ms: number, ended: 'memberAlive' | 'memberDied', seenBy: string, member: string }> {
+  const open = new Map<string, number>()
+  const out: Array<{ ms: number, ended: 'memberAlive' | 'memberDied', seenBy: string, member: string }> = []
+  for (const e of [...events].sort((a, b) => a.tsMs - b.tsMs)) {
+    const pair = `${e.seenBy}\u0000${e.member}`
+    if (e.type === 'memberSuspected') {
+      if (!open.has(pair)) open.set(pair, e.tsMs)
+    } else if (e.type === 'memberAlive' || e.type === 'memberDied') {
+      const since = open.get(pair)
+      if (since === undefined) continue
+      open.delete(pair)
+      out.push({ ms: e.tsMs - since, ended: e.type, seenBy: e.seenBy, member: e.member })
+    }
+  }
+  return out.sort((a, b) => a.ms - b.ms)
 }
 
 /** One line per event, for the test output. */
