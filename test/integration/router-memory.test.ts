@@ -145,6 +145,22 @@ async function gapReadWhileCut(prefix: string, cutMs: number, thenMs: number): P
   return h3
 }
 
+/**
+ * m1 and m2, the first messages of the key for h3, leave h1, and the link breaks before they
+ * arrive: h3 has no cursor for the key.
+ */
+async function firstTwoLost(prefix: string): Promise<{ clock: ManualClock, net: MemoryBusNetwork, h3: TestHub, publish: (text: string) => Promise<unknown> }> {
+  const { clock, net, h1, h3, key } = await linkBreakRing(prefix)
+  const publish = (text: string): Promise<unknown> => h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false })
+  const sent = h1.router.stats.deliveriesSent
+  const first = [publish('m1'), publish('m2')]
+  await until(clock, () => h1.router.stats.deliveriesSent === sent + 2)
+  net.cut('h1', 'h3')
+  await settle(clock, Promise.all(first))
+  expect(h3.delivered, 'both lost in the link').toEqual([])
+  return { clock, net, h3, publish }
+}
+
 /** A key owned by `owner` in `ring`. */
 function keyOwnedBy(ring: Ring, owner: string, prefix = 'devices/d'): string {
   for (let i = 0; ; i++) if (ring.ownerOf(`${prefix}${i}`) === owner) return `${prefix}${i}`
@@ -440,6 +456,23 @@ describe('Router over an in-memory bus (virtual time)', () => {
     // m3 went again naming m2: with m2 lost too, h3 read it from h1's log first.
     expect(h3.router.deliveryStats).toMatchObject({ caughtUp: lost - 1, catchUpFailures: 0 })
     expect(h1.router.stats.deliveriesDropped, 'the link took every delivery: no replay from the owner').toBe(0)
+  })
+
+  it('gives a subscriber hub the first deliveries of a key, all lost in a link that broke, when the link opens again: the owner says where they began', async () => {
+    const { clock, net, h3 } = await firstTwoLost('devices/f')
+    net.heal() // the link opens again, to the same run of h3: m2 goes again, claiming m1
+    await run(clock, 20)
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2'])
+    expect(h3.router.deliveryStats).toMatchObject({ cursorsFromBegan: 1, caughtUp: 1, claimsWithoutCursor: 0, catchUpFailures: 0 })
+  })
+
+  it('gives a subscriber hub the first deliveries of a key, all lost in a link that broke, before the key\'s next one: asked, the owner says where they began', async () => {
+    const { clock, net, h3, publish } = await firstTwoLost('devices/v')
+    net.heal(QUIET) // the next delivery alone shows the loss: m3 claims m2
+    await settle(clock, publish('m3'))
+    await run(clock, 20)
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3'])
+    expect(h3.router.deliveryStats).toMatchObject({ cursorsFromBegan: 1, caughtUp: 2, claimsWithoutCursor: 0, catchUpFailures: 0 })
   })
 
   it('sends nothing twice to a subscriber hub whose link came back with nothing lost', async () => {

@@ -145,11 +145,11 @@ describe('one inter-hub connection per pair of hubs', () => {
     expect(b.bus.linkedPeers()).toEqual(['a'])
   })
 
-  it('says whether a link that opens is to the same run of the peer as its last link (a broken connection that came back) or not', async () => {
+  it('says whether a link that opens is to the same run of the peer as its last link (a broken connection that came back) or not, and which run', async () => {
     const b = await startBus('b', cleanups)
     echo(b.bus)
-    const opened: Array<[string, boolean]> = []
-    b.bus.onLinkOpen((peer, again) => opened.push([peer, again]))
+    const opened: Array<[string, boolean, string]> = []
+    b.bus.onLinkOpen((peer, again, boot) => opened.push([peer, again, boot]))
     const link = async (boot: string): Promise<void> => {
       const raw = rawLink(b.address, cleanups)
       raw.send(FrameKind.hello, 0, { id: 'a', boot })
@@ -160,7 +160,7 @@ describe('one inter-hub connection per pair of hubs', () => {
     await link('run-1')
     await link('run-1') // the connection broke and the same run dialed again
     await link('run-2') // a restart
-    expect(opened).toEqual([['a', false], ['a', true], ['a', false]])
+    expect(opened).toEqual([['a', false, 'run-1'], ['a', true, 'run-1'], ['a', false, 'run-2']])
   })
 
   it('says the same at the dialing end: again after its connection was killed and redialed, not for a restarted peer', async () => {

@@ -9,9 +9,14 @@ const msg = (epoch: number, seq: number, topic = `${KEY}/t`): Delivery => ({ key
 const entry = (epoch: number, seq: number, topic = `${KEY}/t`): LogEntry => ({ ...msg(epoch, seq, topic), retain: false, tsMs: 0 })
 const after = (e: Offset, from: Offset): boolean => e.epoch > from.epoch || (e.epoch === from.epoch && e.seq > from.seq)
 
-function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail?: boolean, perRead?: number, maxWaiting?: number } = {}) {
+/**
+ * `began`: what a peer says when asked where its deliveries of a key to this hub began (per key;
+ * absent: it cannot say, as a hub before the question answers with an error).
+ */
+function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail?: boolean, perRead?: number, maxWaiting?: number, began?: Record<string, Offset | null> } = {}) {
   const handed: string[] = []
   const reads: Array<{ hub: string, from: Offset }> = []
+  const asked: Array<{ hub: string, key: string }> = []
   const pending: Array<() => void> = []
   const cursors = new DeliveryCursors({
     self: 'h1',
@@ -21,6 +26,11 @@ function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail
       const entries = (logs[hub] ?? []).filter((e) => after(e, from)).slice(0, opts.perRead)
       if (!opts.async) return entries
       return new Promise<LogEntry[]>((resolve, reject) => pending.push(() => (opts.fail ? reject(new Error('unreachable')) : resolve(entries))))
+    },
+    began: (hub, key) => {
+      asked.push({ hub, key })
+      const first = opts.began?.[key]
+      return first === undefined ? Promise.reject(new Error(`${hub} does not serve began`)) : Promise.resolve(first ?? undefined)
     },
     wanted: () => (topic) => !topic.endsWith('/other'),
     log: silentLogger(),
@@ -32,23 +42,44 @@ function harness(logs: Record<string, LogEntry[]>, opts: { async?: boolean, fail
       for (let i = 0; i < 5; i++) await Promise.resolve()
     }
   }
-  return { cursors, handed, reads, flush }
+  return { cursors, handed, reads, asked, flush }
 }
 
+/** Lets the promise jobs queued so far (an answer to `began`) run. */
+const settled = async (): Promise<void> => { for (let i = 0; i < 10; i++) await Promise.resolve() }
+
 describe('delivery cursors: each message once, nothing lost when a key changes owner', () => {
-  it('counts a peer\'s claim it cannot check (no cursor for the key here), reads nothing and hands the delivery over', () => {
-    const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3)] })
-    cursors.deliver('h2', msg(1, 3), { epoch: 1, seq: 2 }) // 1:1-1:2 lost before any cursor here
+  it('asks a peer whose claim it cannot check (no cursor for the key here) where its deliveries began; not told, counts it, reads nothing and hands the delivery over', async () => {
+    const { cursors, handed, reads, asked } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3)] }, { began: { 'devices/d4': null } })
+    cursors.deliver('h2', msg(1, 3), { epoch: 1, seq: 2 }) // 1:1-1:2 lost before any cursor here; h2 cannot say (an older hub)
+    await settled()
     expect(cursors.stats.claimsWithoutCursor).toBe(1)
     const other = harness({})
     other.cursors.deliver('h2', msg(1, 7), { epoch: 0, seq: 0 }) // the owner sent this hub nothing before
     other.cursors.deliver('h2', { ...msg(2, 1), key: 'devices/d2' }) // the first of its epoch
     other.cursors.deliver('h1', { ...msg(1, 9), key: 'devices/d3' }) // this hub's own key
     expect(other.cursors.stats.claimsWithoutCursor).toBe(0)
-    cursors.deliver('h2', { ...msg(1, 4), key: 'devices/d4' }) // no from: it says 1:3 came before it
+    expect(other.asked, 'nothing to ask').toEqual([])
+    cursors.deliver('h2', { ...msg(1, 4), key: 'devices/d4' }) // no from: it says 1:3 came before it; h2 has nothing on record
+    await settled()
     expect(cursors.stats.claimsWithoutCursor).toBe(2)
     expect(handed).toEqual(['1:3', '1:4'])
     expect(reads).toEqual([])
+    expect(asked).toEqual([{ hub: 'h2', key: KEY }, { hub: 'h2', key: 'devices/d4' }])
+  })
+
+  it('reads from where a peer says its deliveries began when all of them were lost before any cursor here, in order with what arrives meanwhile', async () => {
+    const { cursors, handed, reads, asked } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3, `${KEY}/other`), entry(1, 4), entry(1, 5), entry(1, 6)] }, { began: { [KEY]: { epoch: 1, seq: 2 } } })
+    // h2 sent this hub 1:2 to 1:4 (1:1 came before its interest; 1:3 is not wanted here), all lost
+    // in a link that broke; 1:5 comes on the new connection, saying 1:4 came before it.
+    cursors.deliver('h2', msg(1, 5))
+    cursors.deliver('h2', msg(1, 6)) // waits behind the question
+    expect(handed).toEqual([])
+    await settled()
+    expect(asked).toEqual([{ hub: 'h2', key: KEY }])
+    expect(reads).toEqual([{ hub: 'h2', from: { epoch: 1, seq: 1 } }])
+    expect(handed).toEqual(['1:2', '1:4', '1:5', '1:6'])
+    expect(cursors.stats).toMatchObject({ cursorsFromBegan: 1, claimsWithoutCursor: 0, caughtUp: 2 })
   })
 
   it('reads what a peer\'s live delivery says came before it and never arrived (lost in a link that broke and reconnected), before handing it over', () => {
@@ -92,7 +123,7 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
 
   it('reads nothing when a peer names an earlier delivery it sent (this hub wants some of the key\'s topics only), claims nothing, or the messages are its own', () => {
     const { cursors, handed, reads } = harness({ h2: [] })
-    cursors.deliver('h2', msg(1, 2))
+    cursors.deliver('h2', msg(1, 2), { epoch: 0, seq: 0 }) // h2's first to this hub (1:1 was not for it)
     cursors.deliver('h2', msg(1, 7), { epoch: 1, seq: 2 }) // 3-6 were not for this hub
     cursors.deliver('h2', msg(1, 9), { epoch: 0, seq: 0 }) // the sender restarted: no claim
     cursors.deliver('h1', msg(1, 12)) // this hub's own key: handed as numbered
@@ -195,7 +226,7 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
 
   it('reads nothing for a key it sees for the first time, whatever its epoch', () => {
     const { cursors, handed, reads } = harness({})
-    cursors.deliver('h2', msg(7, 40))
+    cursors.deliver('h2', msg(7, 40), { epoch: 0, seq: 0 }) // the sender's first to this hub
     expect(handed).toEqual(['7:40'])
     expect(reads).toEqual([])
   })

@@ -13,6 +13,8 @@ const PARALLEL_CATCH_UPS = 16
  * what came before it, so what was let go is read from its sender's log then.
  */
 export const MAX_WAITING_PER_KEY = 10_000
+/** `maxReads` of a delivery whose sender was asked where its deliveries began and did not say: not asked again. */
+const ASKED = -1
 
 type Waiting = { source: string, d: Delivery, from?: Offset | undefined }
 
@@ -31,10 +33,15 @@ export interface DeliveryCursorStats {
   waitingLetGo: number
   /**
    * Deliveries from a peer saying it had sent this hub earlier ones of the key, with no cursor
-   * here to check that against: this hub restarted since, or lost the key's first deliveries to
-   * it in a link that broke (those stay missing). Nothing is read.
+   * here to check that against, whose sender could not say where its deliveries to this hub
+   * began (`began`: none on record, it did not answer, or a hub before the question). Nothing is read.
    */
   claimsWithoutCursor: number
+  /**
+   * Keys with no cursor here whose sender, asked (`began`), said where its deliveries to this hub
+   * began: this hub had lost every one of them in a link that broke, and reads them first.
+   */
+  cursorsFromBegan: number
 }
 
 export interface DeliveryCursorDeps {
@@ -43,6 +50,11 @@ export interface DeliveryCursorDeps {
   hand(d: Delivery): LocalDelivery | void
   /** A key's log entries after `from`, oldest first, from `hub` (this hub's own log when `hub` is self, read at once). */
   readLog(hub: string, key: string, from: Offset): LogEntry[] | Promise<LogEntry[]>
+  /**
+   * Where `hub`'s deliveries of `key` to this run of this hub began (undefined: none on record);
+   * rejects when `hub` does not answer, or cannot (older hubs).
+   */
+  began(hub: string, key: string): Promise<Offset | undefined>
   /** A test of whether any of this hub's subscriptions matches a topic (catch-up reads whole keys); taken once per catch-up. */
   wanted(): (topic: string) => boolean
   log: Logger
@@ -64,7 +76,7 @@ export interface DeliveryCursorDeps {
  *   that arrive meanwhile wait, in order.
  */
 export class DeliveryCursors {
-  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0, waitingLetGo: 0, claimsWithoutCursor: 0 }
+  readonly stats: DeliveryCursorStats = { repeatsSkipped: 0, lateHanded: 0, catchUps: 0, caughtUp: 0, catchUpFailures: 0, waitingLetGo: 0, claimsWithoutCursor: 0, cursorsFromBegan: 0 }
   readonly #cursors = new Map<string, Offset & { source: string }>()
   /** Keys being caught up: the deliveries that arrived meanwhile, in order. */
   readonly #waiting = new Map<string, Waiting[]>()
@@ -106,7 +118,13 @@ export class DeliveryCursors {
     // messages of a key at the paused hub, 1 run in 4).
     const claim = from !== undefined && claimsNothing(from) ? undefined : from
     const cursor = this.#cursors.get(d.key)
-    if (!cursor && source !== this.deps.self && (from === undefined ? d.seq > 1 : claim !== undefined)) this.stats.claimsWithoutCursor++
+    if (!cursor && source !== this.deps.self && (from === undefined ? d.seq > 1 : claim !== undefined) && maxReads !== ASKED) {
+      // Earlier ones were sent here, and none was handed: all of them were lost in a link that
+      // broke. Where they began is asked of the sender; meanwhile the key's deliveries wait.
+      this.#waiting.set(d.key, [{ source, d, from }])
+      void this.#askBegan(source, d.key, maxReads)
+      return
+    }
     if (cursor && d.epoch < cursor.epoch) {
       // An earlier owner's copy arriving after the new owner's messages: handed over, late,
       // rather than lost (a catch-up may have read the new owner's log before that copy reached
@@ -250,14 +268,48 @@ export class DeliveryCursors {
         cursor.seq = next.seq - 1
       }
       cursor.source = source
-      this.#waiting.delete(key)
-      const newest = this.#newestLetGo.get(key)
-      this.#newestLetGo.delete(key)
-      for (const w of waiting) this.deliver(w.source, w.d, w.from)
-      // What was let go lies between the last kept and this one: its claim shows the gap, read
-      // without the round limit (it may be longer than what one gap read takes).
-      if (newest) this.#deliver(newest.source, newest.d, newest.from, Infinity)
+      this.#release(key, waiting)
     }
+  }
+
+  /**
+   * Asks `source` where its deliveries of `key` to this hub began, for a delivery (the first one
+   * waiting) that claimed earlier ones with no cursor here. Told, the cursor starts just before,
+   * and the waiting deliveries go through the usual checks: the claim shows the gap, read from
+   * `source`. Not told, they are handed as they are, the first one counted (`claimsWithoutCursor`).
+   */
+  async #askBegan(source: string, key: string, maxReads: number): Promise<void> {
+    const waiting = this.#waiting.get(key) as Waiting[]
+    let first: Offset | undefined
+    try {
+      first = await this.deps.began(source, key)
+    } catch (err) {
+      this.deps.log.debug({ err, key, source }, 'could not ask where a peer\'s deliveries of a key to this hub began')
+    }
+    if (first && !this.#cursors.has(key)) {
+      this.#cursors.set(key, { epoch: first.epoch, seq: first.seq - 1, source })
+      this.stats.cursorsFromBegan++
+    } else this.stats.claimsWithoutCursor++
+    const [asked, ...rest] = waiting
+    this.#waiting.delete(key)
+    // The asked one goes first, through the checks (once: not asked again).
+    if (asked) this.#deliver(asked.source, asked.d, asked.from, first ? maxReads : ASKED)
+    if (this.#waiting.has(key)) {
+      (this.#waiting.get(key) as Waiting[]).push(...rest)
+      return
+    }
+    this.#release(key, rest)
+  }
+
+  /** Ends a key's wait: what waited goes, in order, then the newest let go (MAX_WAITING_PER_KEY). */
+  #release(key: string, waiting: readonly Waiting[]): void {
+    this.#waiting.delete(key)
+    const newest = this.#newestLetGo.get(key)
+    this.#newestLetGo.delete(key)
+    for (const w of waiting) this.deliver(w.source, w.d, w.from)
+    // What was let go lies between the last kept and this one: its claim shows the gap, read
+    // without the round limit (it may be longer than what one gap read takes).
+    if (newest) this.#deliver(newest.source, newest.d, newest.from, Infinity)
   }
 }
 

@@ -36,7 +36,7 @@ export class MemoryBusNetwork {
     if (!announce) return
     for (const pair of cuts) {
       const [from, to] = pair.split('>') as [string, string]
-      this.clock.setTimeout(() => { if (this.reach(from, to) instanceof MemoryPeerBus) this.#buses.get(to)?.linkOpened(from) }, this.delayMs)
+      this.clock.setTimeout(() => { if (this.reach(from, to) instanceof MemoryPeerBus) this.#buses.get(to)?.linkOpened(from, this.#buses.get(from)?.boot ?? from) }, this.delayMs)
     }
   }
   refuse(from: string, to: string): void { this.#refused.add(`${from}>${to}`) }
@@ -61,14 +61,19 @@ export class MemoryBusNetwork {
 export class MemoryPeerBus implements PeerBus {
   #onMessage: (from: string, message: RouterMessage) => void = () => {}
   #onRequest: (from: string, request: RouterRequest) => Promise<RouterReply> = () => Promise.reject(new Error('no request handler'))
-  #onLinkOpen: (peer: string, again: boolean) => void = () => {}
+  #onLinkOpen: (peer: string, again: boolean, boot: string) => void = () => {}
   #closed = false
+  static #boots = 0
+  /** This run of the hub: a new bus for the same id (a restart) is a new one. */
+  readonly boot: string
 
-  constructor(readonly self: string, private readonly net: MemoryBusNetwork) {}
+  constructor(readonly self: string, private readonly net: MemoryBusNetwork) {
+    this.boot = `${self}#${++MemoryPeerBus.#boots}`
+  }
 
-  /** @internal the link from `peer` opened again after a cut (`MemoryBusNetwork.heal`). */
-  linkOpened(peer: string): void {
-    if (!this.#closed) this.#onLinkOpen(peer, true)
+  /** @internal the link from `peer` (run `boot`) opened again after a cut (`MemoryBusNetwork.heal`). */
+  linkOpened(peer: string, boot: string): void {
+    if (!this.#closed) this.#onLinkOpen(peer, true, boot)
   }
 
   setPeers(): void { /* peers are found by id */ }
@@ -115,7 +120,7 @@ export class MemoryPeerBus implements PeerBus {
 
   onMessage(handler: (from: string, message: RouterMessage) => void): void { this.#onMessage = handler }
   onRequest(handler: (from: string, request: RouterRequest) => Promise<RouterReply>): void { this.#onRequest = handler }
-  onLinkOpen(handler: (peer: string, again: boolean) => void): void { this.#onLinkOpen = handler }
+  onLinkOpen(handler: (peer: string, again: boolean, boot: string) => void): void { this.#onLinkOpen = handler }
 
   async close(): Promise<void> {
     this.#closed = true

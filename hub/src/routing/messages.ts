@@ -113,6 +113,22 @@ export interface LogRequest {
   limit: number
 }
 
+/**
+ * Where the owner's deliveries of `key` to the asking hub (this run of it) began (request). Asked
+ * by a hub that got a delivery claiming earlier ones while it has no cursor for the key: it lost
+ * all of them in a link that broke (`DeliveryCursors`). Hubs before it answer with an error.
+ */
+export interface BeganRequest {
+  t: 'began'
+  key: string
+}
+
+/** The first delivery of the key the owner sent the asking hub's run; null: none on record. */
+export interface BeganReply {
+  t: 'deliveries-began'
+  first: { epoch: number, seq: number } | null
+}
+
 export interface LogReply {
   t: 'log-entries'
   entries: WireEntry[]
@@ -237,8 +253,8 @@ export interface ReplicaConfirmMessage { t: 'replica-confirm', ids: string[] }
 export interface CopiesFailedMessage { t: 'copies-failed', ids: string[] }
 
 export type RouterMessage = DeliverMessage | InterestMessage | BarrierMessage | WillMessage | SessionEndMessage | ReplicaConfirmMessage | CopiesFailedMessage
-export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest | AdminQueryRequest
-export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | OkReply | KeyStateReply | SessionReply | AdminAnswerReply
+export type RouterRequest = PublishRequest | PublishBatchRequest | RetainedRequest | InterestMessage | LogRequest | BeganRequest | ReplicateRequest | KeyStateRequest | SessionRequest | WillGuardRequest | AdminQueryRequest
+export type RouterReply = PublishReply | PublishBatchReply | RetainedReply | InterestReply | LogReply | BeganReply | OkReply | KeyStateReply | SessionReply | AdminAnswerReply
 
 /** Absent, null, or `{ epoch, seq }` counts. */
 const isOptionalOffset = (v: unknown): boolean =>
@@ -351,6 +367,10 @@ export function asRouterRequest(v: unknown): RouterRequest {
     if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isCount(m.limit)) bad('log')
     return m as unknown as LogRequest
   }
+  if (m.t === 'began') {
+    if (!isString(m.key)) bad('began')
+    return m as unknown as BeganRequest
+  }
   if (m.t === 'will-guard') {
     if (!isString(m.clientId) || !isString(m.boot) || !isStrings(m.guardians) || !isString(m.topic) || !isBytes(m.payload) || !isQos(m.qos) || typeof m.retain !== 'boolean') bad('will-guard')
     return m as unknown as WillGuardRequest
@@ -387,6 +407,9 @@ export function asRouterReply(v: unknown): RouterReply {
       break
     case 'key-state-reply':
       if (!isCount(m.epoch) || !isCount(m.seq) || !isRetainedList(m.retained) || !isTail(m.tail)) bad('key-state-reply')
+      break
+    case 'deliveries-began':
+      if (m.first === undefined || !isOptionalOffset(m.first)) bad('deliveries-began')
       break
     case 'log-entries':
       if (!isEntries(m.entries) || !isOptionalOffset(m.oldest)) bad('log-entries')

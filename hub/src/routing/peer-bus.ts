@@ -21,7 +21,8 @@ export interface PeerBus {
    * Told each time a link to a peer opens, on both ends. `again`: the peer is the same run of its
    * process as on this bus's last link to it (a connection that broke and came back, rather than
    * a first link or one to a restarted hub): what was written into the broken one may be lost.
+   * `boot`: the run of the peer's process the link is to (one per start).
    */
-  onLinkOpen(handler: (peer: string, again: boolean) => void): void
+  onLinkOpen(handler: (peer: string, again: boolean, boot: string) => void): void
   close(): Promise<void>
 }

@@ -229,6 +229,7 @@ export class Router {
       self: deps.self,
       hand: (d) => deps.deliverLocal(d),
       readLog: (hub, key, from) => hub === deps.self ? deps.topicLog.since(key, from, MAX_LOG_READ) : this.#readLogAgain(hub, key, from),
+      began: (hub, key) => this.#began(hub, key),
       wanted: () => {
         const filters = this.#local.filters()
         return (topic) => filters.some((f) => topicMatches(f, topic))
@@ -238,7 +239,11 @@ export class Router {
     if (deps.stallMs !== undefined) this.#stallWatch = new StallWatch({ clock: deps.clock, stallMs: deps.stallMs, onStall: (gapMs) => this.#stalled(gapMs) })
     deps.bus.onMessage((from, m) => this.#onMessage(from, m))
     deps.bus.onRequest((from, r) => this.#onRequest(from, r))
-    deps.bus.onLinkOpen((peer, again) => { if (again && !this.#stopped) this.#replay.linkOpened(peer) })
+    deps.bus.onLinkOpen((peer, again, boot) => {
+      if (this.#stopped) return
+      this.#sent.linkOpened(peer, boot)
+      if (again) this.#replay.linkOpened(peer)
+    })
   }
 
   start(): void {
@@ -513,6 +518,13 @@ export class Router {
         if (this.#stopped) throw err
       }
     }
+  }
+
+  /** Where `hub`'s deliveries of `key` to this run of this hub began (`BeganRequest`). */
+  async #began(hub: string, key: string): Promise<Offset | undefined> {
+    const reply = await this.deps.bus.request(hub, { t: 'began', key }, this.#requestTimeoutMs)
+    if (reply.t !== 'deliveries-began') throw new Error(`${hub} answered ${reply.t}`)
+    return reply.first ?? undefined
   }
 
   async #requestLog(hub: string, key: string, from: Offset, limit: number): Promise<{ entries: LogEntry[], oldest: Offset | null }> {
@@ -944,6 +956,7 @@ export class Router {
       const entries = this.deps.topicLog.since(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ))
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e), oldest: this.deps.topicLog.oldest(r.key) ?? null }
     }
+    if (r.t === 'began') return { t: 'deliveries-began', first: this.#sent.firstOf(from, r.key) ?? null }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
     if (r.t === 'handoff') {
       // Handed back a key numbered elsewhere in an epoch at least this hub's: it was superseded.

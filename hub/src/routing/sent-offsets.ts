@@ -20,8 +20,35 @@ export function claimsNothing(from: Offset): boolean {
  * receiver checks nothing but the epoch. Bounded by the keys this hub owns (`keepOnly`) × peers.
  */
 export class SentOffsets {
-  /** Per peer and key: the last delivery sent, and the one before it (what its `from` claimed). */
-  readonly #byPeer = new Map<string, Map<string, { epoch: number, seq: number, before: Offset }>>()
+  /**
+   * Per peer and key: the last delivery sent, the one before it (what its `from` claimed), and
+   * the first one sent to this run of the peer.
+   */
+  readonly #byPeer = new Map<string, Map<string, { epoch: number, seq: number, before: Offset, first: Offset }>>()
+  /** Per peer: the run (boot) of it the records are for. */
+  readonly #boots = new Map<string, string>()
+
+  /**
+   * A link to `peer` opened (`PeerBus.onLinkOpen`), to its run `boot`. To another run than the
+   * records are for (it restarted), they are dropped: its deliveries claim nothing until new ones
+   * are on record, and `firstOf` names nothing of the run before.
+   */
+  linkOpened(peer: string, boot: string): void {
+    const known = this.#boots.get(peer)
+    if (known !== undefined && known !== boot) this.#byPeer.delete(peer)
+    this.#boots.set(peer, boot)
+  }
+
+  /**
+   * The first delivery of `key` this hub sent to this run of `peer`, if on record. A peer with no
+   * cursor for the key that gets a delivery claiming earlier ones lost all of them in a link that
+   * broke (it hands every delivery it gets); it asks for this (`began` request) and reads them
+   * from the log, from here on (`DeliveryCursors`).
+   */
+  firstOf(peer: string, key: string): Offset | undefined {
+    const first = this.#byPeer.get(peer)?.get(key)?.first
+    return first && { epoch: first.epoch, seq: first.seq }
+  }
 
   /**
    * The `from` a delivery of `d` to `peer` carries (undefined: the one just before it). The last
@@ -45,7 +72,7 @@ export class SentOffsets {
     const last = keys.get(d.key)
     if (last && !(d.epoch > last.epoch || (d.epoch === last.epoch && d.seq > last.seq))) return
     const before = from === undefined ? { epoch: d.epoch, seq: d.seq - 1 } : claimsNothing(from) ? NO_CLAIM : { epoch: from.epoch, seq: from.seq }
-    keys.set(d.key, { epoch: d.epoch, seq: d.seq, before })
+    keys.set(d.key, { epoch: d.epoch, seq: d.seq, before, first: last?.first ?? { epoch: d.epoch, seq: d.seq } })
   }
 
   /** The last delivery `peer` was sent of `key`, if on record. */
@@ -62,7 +89,7 @@ export class SentOffsets {
   /**
    * Keeps the records of the keys `keep` names only (those this hub owns: a key that comes back
    * comes in a new epoch). Peers are kept: one declared dead and back without a restart still
-   * holds its cursors, and a restarted one checks nothing against a claim.
+   * holds its cursors (a restarted one is dropped when its link opens, `linkOpened`).
    */
   keepOnly(keep: (key: string) => boolean): void {
     for (const [peer, keys] of this.#byPeer) {
@@ -78,3 +105,4 @@ export class SentOffsets {
     return n
   }
 }
+

@@ -97,7 +97,7 @@ export class TcpPeerBus implements PeerBus {
   #closed = false
   #onMessage: (from: string, message: RouterMessage) => void = () => {}
   #onRequest: (from: string, request: RouterRequest) => Promise<RouterReply> = () => Promise.reject(new Error('no request handler'))
-  #onLinkOpen: (peer: string, again: boolean) => void = () => {}
+  #onLinkOpen: (peer: string, again: boolean, boot: string) => void = () => {}
   /** The boot of each peer's last link: a link to the same boot again is a connection that came back. */
   readonly #boots = new Map<string, string>()
 
@@ -157,7 +157,7 @@ export class TcpPeerBus implements PeerBus {
 
   onMessage(handler: (from: string, message: RouterMessage) => void): void { this.#onMessage = handler }
   onRequest(handler: (from: string, request: RouterRequest) => Promise<RouterReply>): void { this.#onRequest = handler }
-  onLinkOpen(handler: (peer: string, again: boolean) => void): void { this.#onLinkOpen = handler }
+  onLinkOpen(handler: (peer: string, again: boolean, boot: string) => void): void { this.#onLinkOpen = handler }
 
   send(peer: string, message: RouterMessage): boolean {
     const link = this.#linkFor(peer)
@@ -323,7 +323,7 @@ export class TcpPeerBus implements PeerBus {
     link.opened(socket)
     const again = this.#boots.get(peer.id) === peer.boot
     this.#boots.set(peer.id, peer.boot)
-    this.#onLinkOpen(peer.id, again)
+    this.#onLinkOpen(peer.id, again, peer.boot)
   }
 
   #dispatch(link: PeerLink, frame: Frame): void {
