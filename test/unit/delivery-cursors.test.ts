@@ -82,6 +82,16 @@ describe('delivery cursors: each message once, nothing lost when a key changes o
     expect(cursors.stats).toMatchObject({ cursorsFromBegan: 1, claimsWithoutCursor: 0, caughtUp: 2 })
   })
 
+  it('hands a delivery over as it is when the start its sender names comes after it (records of this run begun since: the delivery was for the run before)', async () => {
+    const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4)] }, { began: { [KEY]: { epoch: 1, seq: 4 } } })
+    cursors.deliver('h2', msg(1, 2), { epoch: 1, seq: 1 })
+    cursors.deliver('h2', msg(1, 4), { epoch: 0, seq: 0 }) // h2's first to this run of this hub
+    await settled()
+    expect(handed).toEqual(['1:2', '1:4'])
+    expect(reads).toEqual([])
+    expect(cursors.stats).toMatchObject({ cursorsFromBegan: 0, claimsWithoutCursor: 1, repeatsSkipped: 0 })
+  })
+
   it('reads what a peer\'s live delivery says came before it and never arrived (lost in a link that broke and reconnected), before handing it over', () => {
     const { cursors, handed, reads } = harness({ h2: [entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4, `${KEY}/other`), entry(1, 5), entry(1, 6)] })
     cursors.deliver('h2', msg(1, 1))

@@ -286,11 +286,17 @@ export class DeliveryCursors {
     } catch (err) {
       this.deps.log.debug({ err, key, source }, 'could not ask where a peer\'s deliveries of a key to this hub began')
     }
-    if (first && !this.#cursors.has(key)) {
+    const [asked, ...rest] = waiting
+    // A start after the asked delivery is not its run's: the sender dropped its records since (a
+    // link opened to this run of this hub after the delivery was queued on the link while it was
+    // dialed, the records then being those of the run before) and started new ones.
+    if (first && asked && !after(first, asked.d) && !this.#cursors.has(key)) {
       this.#cursors.set(key, { epoch: first.epoch, seq: first.seq - 1, source })
       this.stats.cursorsFromBegan++
-    } else this.stats.claimsWithoutCursor++
-    const [asked, ...rest] = waiting
+    } else {
+      first = undefined
+      this.stats.claimsWithoutCursor++
+    }
     this.#waiting.delete(key)
     // The asked one goes first, through the checks (once: not asked again).
     if (asked) this.#deliver(asked.source, asked.d, asked.from, first ? maxReads : ASKED)
