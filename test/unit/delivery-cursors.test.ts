@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { silentLogger } from '../../hub/src/base/log.js'
 import { DeliveryCursors } from '../../hub/src/routing/delivery-cursors.js'
 import type { Delivery } from '../../hub/src/routing/router.js'
@@ -278,5 +278,27 @@ describe('delivery cursors: a replay that resumes beyond the cursor (DeliverMess
     expect(reads).toEqual([])
     expect(handed).toEqual(['1:1', '1:2', '1:3'])
     expect(cursors.stats.repeatsSkipped).toBe(1)
+  })
+
+  it('logs a hand-over that throws in a catch-up instead of leaving an unhandled rejection', async () => {
+    const log = silentLogger()
+    const error = vi.spyOn(log, 'error')
+    let reply: (entries: LogEntry[]) => void = () => {}
+    const cursors = new DeliveryCursors({
+      self: 'h1',
+      hand: (d) => { if (d.epoch === 2) throw new Error('hand-over bug') }, // the one that waited for the read
+      readLog: () => new Promise<LogEntry[]>((resolve) => { reply = resolve }),
+      began: () => Promise.resolve(undefined),
+      wanted: () => () => true,
+      log,
+    })
+    cursors.deliver('h2', msg(1, 1), { epoch: 0, seq: 0 })
+    cursors.deliver('h2', msg(2, 3)) // a new epoch: reads the gap first
+    reply([entry(1, 2)])
+    await new Promise((r) => setImmediate(r))
+    reply([]) // the read goes on until a round finds nothing more
+    await new Promise((r) => setImmediate(r))
+    expect(error).toHaveBeenCalledTimes(1)
+    expect(error.mock.calls[0]?.[1]).toBe('delivery cursors: handing a key\'s deliveries over failed')
   })
 })

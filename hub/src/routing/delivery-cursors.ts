@@ -122,7 +122,7 @@ export class DeliveryCursors {
       // Earlier ones were sent here, and none was handed: all of them were lost in a link that
       // broke. Where they began is asked of the sender; meanwhile the key's deliveries wait.
       this.#waiting.set(d.key, [{ source, d, from }])
-      void this.#askBegan(source, d.key, maxReads)
+      this.#askBegan(source, d.key, maxReads).catch(this.#failed(d.key))
       return
     }
     if (cursor && d.epoch < cursor.epoch) {
@@ -148,7 +148,7 @@ export class DeliveryCursors {
         this.#handMissing(d.key, read, d, claim)
       } else {
         this.#waiting.set(d.key, [{ source, d }])
-        void this.#catchUp(source, d.key, read, d, claim, maxReads)
+        this.#catchUp(source, d.key, read, d, claim, maxReads).catch(this.#failed(d.key))
         return
       }
     }
@@ -200,7 +200,7 @@ export class DeliveryCursors {
         return next()
       }
       this.#waiting.set(key, [])
-      void this.#catchUp(owner, key, read, undefined).finally(next)
+      this.#catchUp(owner, key, read, undefined).catch(this.#failed(key)).finally(next)
     }
     for (let i = 0; i < PARALLEL_CATCH_UPS; i++) next()
   }
@@ -305,6 +305,15 @@ export class DeliveryCursors {
       return
     }
     this.#release(key, rest)
+  }
+
+  /**
+   * For the background work on a key (a catch-up, a question): handing a delivery over threw
+   * (a bug in the hand-over, not a peer's doing). Logged, not left to crash the hub as an
+   * unhandled rejection; the key's deliveries that waited behind it may be stuck.
+   */
+  #failed(key: string): (err: unknown) => void {
+    return (err) => this.deps.log.error({ err, key }, 'delivery cursors: handing a key\'s deliveries over failed')
   }
 
   /** Ends a key's wait: what waited goes, in order, then the newest let go (MAX_WAITING_PER_KEY). */
