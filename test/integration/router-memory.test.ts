@@ -29,7 +29,7 @@ afterEach(() => { for (const db of open.splice(0)) db.close() })
  * from the others sees them dead while they see it dead). Every hub knows all `n` hubs (dead
  * ones are remembered, as SWIM does: `knownHubs`).
  */
-function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: Map<string, TestHub>, ids: string[], setRing: (ids: string[]) => void, setView: (id: string, ids: string[] | undefined) => void } {
+function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: Map<string, TestHub>, ids: string[], setRing: (ids: string[]) => void, setView: (id: string, ids: string[] | undefined) => void, restart: (id: string) => TestHub } {
   const clock = new ManualClock()
   const net = new MemoryBusNetwork(clock, 1)
   const ids = Array.from({ length: n }, (_, i) => `h${i + 1}`)
@@ -38,7 +38,7 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
   const views = new Map<string, { ring: Ring, alive: string[] }>()
   const view = (id: string): { ring: Ring, alive: string[] } => views.get(id) ?? { ring, alive }
   const hubs = new Map<string, TestHub>()
-  for (const id of ids) {
+  const build = (id: string): void => {
     const db = HubDb.open({ path: ':memory:', clock, log: silentLogger(), groupCommitMs: 0 })
     open.push(db)
     const log = new TopicLog(db)
@@ -51,6 +51,7 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
     })
     hubs.set(id, { id, router, db, log, delivered, retained })
   }
+  for (const id of ids) build(id)
   // As hubs do when they see each other join: a hub takes keys over only once it knows every
   // peer's interest.
   for (const h of hubs.values()) h.router.refreshInterest()
@@ -58,6 +59,12 @@ function ringOf(n: number): { clock: ManualClock, net: MemoryBusNetwork, hubs: M
     clock, net, hubs, ids,
     setRing: (next) => { alive = next; ring = new Ring(next) },
     setView: (id, next) => { if (next) views.set(id, { ring: new Ring(next), alive: next }); else views.delete(id) },
+    // A new run of the hub on a new bus (and an empty store), as after a crash no peer saw.
+    restart: (id) => {
+      hub(hubs, id).router.stop()
+      build(id)
+      return hub(hubs, id)
+    },
   }
 }
 
@@ -473,6 +480,27 @@ describe('Router over an in-memory bus (virtual time)', () => {
     await run(clock, 20)
     expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2', 'm3'])
     expect(h3.router.deliveryStats).toMatchObject({ cursorsFromBegan: 1, caughtUp: 2, claimsWithoutCursor: 0, catchUpFailures: 0 })
+  })
+
+  it('asks nothing of a restarted subscriber hub\'s run before: the owner drops what it sent that run when a link opens to the new one', async () => {
+    const { clock, hubs, restart } = ringOf(3)
+    const ring = new Ring(['h1', 'h2', 'h3'])
+    const key = keyOwnedBy(ring, 'h1', 'devices/s')
+    const h1 = hub(hubs, 'h1')
+    const publish = (text: string): Promise<unknown> => settle(clock, h1.router.publish({ topic: `${key}/t`, payload: Buffer.from(text), qos: 1, retain: false }))
+    await settle(clock, hub(hubs, 'h3').router.subscribe(`${key}/t`))
+    await publish('m1')
+    await publish('m2')
+    await run(clock, 5)
+    expect(hub(hubs, 'h3').delivered.map((d) => d.payload.toString())).toEqual(['m1', 'm2'])
+    const h3 = restart('h3')
+    await run(clock, 5) // the links to the new run open
+    await settle(clock, h3.router.subscribe(`${key}/t`))
+    await publish('m3')
+    await run(clock, 20)
+    // Its first delivery to the new run claims nothing: m1 and m2 went to the run before.
+    expect(h3.delivered.map((d) => d.payload.toString())).toEqual(['m3'])
+    expect(h3.router.deliveryStats).toMatchObject({ cursorsFromBegan: 0, claimsWithoutCursor: 0, caughtUp: 0 })
   })
 
   it('sends nothing twice to a subscriber hub whose link came back with nothing lost', async () => {

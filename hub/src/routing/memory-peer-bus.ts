@@ -5,7 +5,8 @@ import type { PeerBus } from './peer-bus.js'
 
 /**
  * Buses of many hubs in one process on a virtual clock: each one-way message and each request
- * and reply arrives after `delayMs`, in order per direction. `cut(a, b)` drops traffic both ways
+ * and reply arrives after `delayMs`, in order per direction. A new bus (a hub started, or
+ * restarted) tells each end that their link opened. `cut(a, b)` drops traffic both ways
  * (requests time out) until `heal()`, which tells both ends that their link opened again;
  * `crash(id)` makes a hub unreachable (requests refused at once) until `revive(id)`;
  * `refuse(a, b)` makes a's one-way messages to b fail to queue, as a full send queue does.
@@ -18,11 +19,28 @@ export class MemoryBusNetwork {
 
   constructor(readonly clock: Clock, readonly delayMs = 1) {}
 
+  /**
+   * A hub's bus (a new run of it when `id` had one: a restart). Its links to the others open
+   * `delayMs` later, and both ends are told (a restarted hub's peers see a new boot).
+   */
   bus(id: string): MemoryPeerBus {
     const bus = new MemoryPeerBus(id, this)
     this.#buses.set(id, bus)
     this.#down.delete(id)
+    for (const other of this.#buses.keys()) {
+      if (other === id) continue
+      this.#announce(id, other)
+      this.#announce(other, id)
+    }
     return bus
+  }
+
+  /** Tells `to`, `delayMs` from now, that its link from `from` opened (if `from` can reach it then). */
+  #announce(from: string, to: string): void {
+    this.clock.setTimeout(() => {
+      const source = this.#buses.get(from)
+      if (source && this.reach(from, to) instanceof MemoryPeerBus) this.#buses.get(to)?.linkOpened(from, source.boot)
+    }, this.delayMs)
   }
 
   cut(a: string, b: string): void { this.#cuts.add(`${a}>${b}`).add(`${b}>${a}`) }
@@ -36,7 +54,7 @@ export class MemoryBusNetwork {
     if (!announce) return
     for (const pair of cuts) {
       const [from, to] = pair.split('>') as [string, string]
-      this.clock.setTimeout(() => { if (this.reach(from, to) instanceof MemoryPeerBus) this.#buses.get(to)?.linkOpened(from, this.#buses.get(from)?.boot ?? from) }, this.delayMs)
+      this.#announce(from, to)
     }
   }
   refuse(from: string, to: string): void { this.#refused.add(`${from}>${to}`) }
@@ -71,9 +89,15 @@ export class MemoryPeerBus implements PeerBus {
     this.boot = `${self}#${++MemoryPeerBus.#boots}`
   }
 
-  /** @internal the link from `peer` (run `boot`) opened again after a cut (`MemoryBusNetwork.heal`). */
+  /** Per peer: the run of it this bus's last link was to. */
+  readonly #peerBoots = new Map<string, string>()
+
+  /** @internal the link from `peer` (run `boot`) opened: first, after a cut (`MemoryBusNetwork.heal`), or to a restarted peer. */
   linkOpened(peer: string, boot: string): void {
-    if (!this.#closed) this.#onLinkOpen(peer, true, boot)
+    if (this.#closed) return
+    const again = this.#peerBoots.get(peer) === boot
+    this.#peerBoots.set(peer, boot)
+    this.#onLinkOpen(peer, again, boot)
   }
 
   setPeers(): void { /* peers are found by id */ }
