@@ -301,4 +301,21 @@ describe('delivery cursors: a replay that resumes beyond the cursor (DeliverMess
     expect(error).toHaveBeenCalledTimes(1)
     expect(error.mock.calls[0]?.[1]).toBe('delivery cursors: handing a key\'s deliveries over failed')
   })
+
+  it('has this hub\'s own QoS 1 delivery that waits behind a catch-up say it is queued only once it went', async () => {
+    const { cursors, handed, flush } = harness({ h2: [entry(1, 2)] }, { async: true })
+    cursors.deliver('h2', msg(1, 1), { epoch: 0, seq: 0 })
+    cursors.deliver('h2', msg(2, 1)) // a new owner: reads 1:2 from h2 first
+    const own = cursors.deliver('h1', msg(2, 2)) // then this hub owns the key (its own delivery waits)
+    const qos0 = cursors.deliver('h1', { ...msg(2, 3), qos: 0 })
+    expect(qos0, 'QoS 0: nothing to wait for').toBeUndefined()
+    let queued = false
+    void own?.queued?.then(() => { queued = true })
+    await Promise.resolve()
+    expect(own?.queued, 'a QoS 1 message waits for its hand-over').toBeDefined()
+    expect(queued).toBe(false)
+    await flush()
+    expect(handed).toEqual(['1:1', '1:2', '2:1', '2:2', '2:3'])
+    expect(queued).toBe(true)
+  })
 })

@@ -16,7 +16,8 @@ export const MAX_WAITING_PER_KEY = 10_000
 /** `maxReads` of a delivery whose sender was asked where its deliveries began and did not say: not asked again. */
 const ASKED = -1
 
-type Waiting = { source: string, d: Delivery, from?: Offset | undefined }
+/** `handed`: for this hub's own QoS 1/2 delivery, settles what `deliver` returned once it went (`#release`). */
+type Waiting = { source: string, d: Delivery, from?: Offset | undefined, handed?: (queued: Promise<void> | undefined) => void }
 
 export interface DeliveryCursorStats {
   /** Deliveries not handed over because this hub had already handed over that offset. */
@@ -103,8 +104,16 @@ export class DeliveryCursors {
       // Kept whatever the count: an earlier epoch's copy (a read from the newer owner starts after
       // it), and this hub's own deliveries (no claim is checked for them).
       if (waiting.length < (this.deps.maxWaitingPerKey ?? MAX_WAITING_PER_KEY) || source === this.deps.self || top === undefined || d.epoch < top.epoch) {
-        waiting.push({ source, d, from })
-        return
+        if (source !== this.deps.self || d.qos === 0) {
+          waiting.push({ source, d, from })
+          return
+        }
+        // This hub's own QoS 1/2 message: its publisher is acknowledged once the persistent
+        // sessions here have it queued (invariant 3), so that waits for it to go as well.
+        let handed: (queued: Promise<void> | undefined) => void = () => {}
+        const queued = new Promise<void>((resolve) => { handed = resolve })
+        waiting.push({ source, d, from, handed })
+        return { queued, backlog: 0, drained: () => Promise.resolve() }
       }
       // Not after the newest: a repeat, or within what the newest's read will cover.
       if (!after(d, top)) return
@@ -321,7 +330,20 @@ export class DeliveryCursors {
     this.#waiting.delete(key)
     const newest = this.#newestLetGo.get(key)
     this.#newestLetGo.delete(key)
-    for (const w of waiting) this.deliver(w.source, w.d, w.from)
+    for (const w of waiting) {
+      if (!w.handed) {
+        this.deliver(w.source, w.d, w.from)
+        continue
+      }
+      let local: LocalDelivery | void
+      try {
+        local = this.deliver(w.source, w.d, w.from)
+      } catch (err) {
+        w.handed(Promise.reject(err))
+        throw err
+      }
+      w.handed(local?.queued)
+    }
     // What was let go lies between the last kept and this one: its claim shows the gap, read
     // without the round limit (it may be longer than what one gap read takes).
     if (newest) this.#deliver(newest.source, newest.d, newest.from, Infinity)
