@@ -8,9 +8,15 @@ const SWEEP_MS = 50
  * `onExpired`. One timer serves every entry, passing over them at most every 50 ms while any is
  * left (a timer per entry was a good part of the inter-hub link's cost); so an entry expires up to
  * 50 ms late. Used for requests awaiting replies and publishes awaiting their replicas.
+ *
+ * An entry found past its deadline expires at the next pass, 1 ms later, if still there: between
+ * the two the event loop reads its sockets. After a stall (a long GC, a paused process, a starved
+ * VM) every timer is due at once, and timers run before the loop reads what arrived meanwhile: a
+ * reply sitting in the socket would otherwise lose to its own timeout (the paused hub of the 15 s
+ * pause scenario failed the publishes it had forwarded before the pause, and closed their clients).
  */
 export class DeadlineMap<K, V> {
-  readonly #entries = new Map<K, { value: V, deadlineMs: number }>()
+  readonly #entries = new Map<K, { value: V, deadlineMs: number, due?: true }>()
   #timer: TimerHandle | undefined
 
   constructor(private readonly clock: Clock, private readonly onExpired: (key: K, value: V) => void) {}
@@ -61,10 +67,15 @@ export class DeadlineMap<K, V> {
     const now = this.clock.monotonicMs()
     let next = Infinity
     for (const [key, entry] of this.#entries) {
-      if (entry.deadlineMs <= now) {
+      if (entry.deadlineMs > now) {
+        next = Math.min(next, entry.deadlineMs)
+      } else if (entry.due) {
         this.#entries.delete(key)
         this.onExpired(key, entry.value)
-      } else next = Math.min(next, entry.deadlineMs)
+      } else {
+        entry.due = true // expires at the next pass, once the loop has read its sockets
+        next = now + 1
+      }
     }
     if (next !== Infinity && this.#timer === undefined) this.#arm(Math.min(SWEEP_MS, next - now))
   }
