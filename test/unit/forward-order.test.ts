@@ -123,4 +123,19 @@ describe('ForwardOrder', () => {
     await expect(waiting).rejects.toThrow(/stopped/)
     await expect(order.ready(order.enter('k2', Number.MAX_SAFE_INTEGER, ++entered)) ?? Promise.resolve()).rejects.toThrow(/stopped/)
   })
+
+  it('leaves the time this process did not run out of a publish\'s deadline: one forwarded before a 15 s pause may still be retried after it', () => {
+    const clock = new ManualClock()
+    let paused = 0
+    const order = new ForwardOrder({ clock, pausedMs: () => paused, ownerOf: () => 'B', minDelayMs: 25, maxDelayMs: 1_000 })
+    const plain = new ForwardOrder({ clock, ownerOf: () => 'B', minDelayMs: 25, maxDelayMs: 1_000 })
+    const t = order.enter('k', order.now() + 10_000, 1)
+    const u = plain.enter('k', plain.now() + 10_000, 2)
+    order.sent(t, 'B')
+    plain.sent(u, 'B')
+    clock.advance(15_000) // stopped: the forward's connection closed meanwhile
+    paused = 14_900
+    expect(order.failed(t), 'retried: 100 ms of its 10 s ran').toBe(true)
+    expect(plain.failed(u), 'without the pause left out: given up').toBe(false)
+  })
 })

@@ -60,4 +60,21 @@ describe('stall watch: a process that did not run for a while notices it once', 
     expect(stalls).toEqual([])
     expect(c.intervals).toBe(1)
   })
+
+  it('counts the time the process did not run, open gap included, and not the ticks of a running one', () => {
+    const c = stoppableClock()
+    const watch = new StallWatch({ clock: c.clock, stallMs: 700, probeMs: 100, onStall: () => {} })
+    watch.start()
+    for (let i = 0; i < 50; i++) { c.move(100); c.tick() }
+    c.move(400) // a late tick (a busy loop): not a pause
+    c.tick()
+    expect(watch.pausedMs).toBe(0)
+    c.move(15_000) // SIGSTOP … SIGCONT, before any look
+    expect(watch.pausedMs, 'the open gap, less one probe').toBe(14_900)
+    c.tick()
+    expect(watch.pausedMs).toBe(14_900)
+    c.move(100)
+    c.tick()
+    expect(watch.pausedMs, 'it only grows').toBe(14_900)
+  })
 })

@@ -6,7 +6,7 @@ export interface ForwardTicket {
   readonly key: string
   /** Its place among its ingress run's publishes (`PublishOrigin.n`): rises with arrival. */
   readonly n: number
-  /** When the publish gives up, ms (`clock.monotonicMs()`: a wall-clock jump moves no deadline). */
+  /** When the publish gives up, ms (`ForwardOrder.now()`: a wall-clock jump moves no deadline, a stall of this process none nearer). */
   readonly deadlineMs: number
   /** The hub its current attempt went to; undefined while it waits to (re)try. */
   target: string | undefined
@@ -24,7 +24,7 @@ interface Lane {
   readonly sentTo: Map<string, number>
   /** While set, the key backs off: no attempt starts until the timer has fired. */
   timer: TimerHandle | undefined
-  /** When the current backoff ends, ms (`clock.monotonicMs()`; for deadlines only: timers may fire a
+  /** When the current backoff ends, ms (`ForwardOrder.now()`; for deadlines only: timers may fire a
    *  millisecond before the clock reads it). */
   retryAtMs: number
   delayMs: number
@@ -32,6 +32,11 @@ interface Lane {
 
 export interface ForwardOrderDeps {
   clock: Clock
+  /**
+   * Monotonic time this process did not run (a SIGSTOP, a paused VM: `StallWatch.pausedMs`), left
+   * out of deadlines: a publish forwarded just before a pause still has its time after it. None: 0.
+   */
+  pausedMs?(): number
   ownerOf(key: string): string | undefined
   /** First backoff of a key after a failed attempt, doubling up to `maxDelayMs`. */
   minDelayMs: number
@@ -56,6 +61,9 @@ export class ForwardOrder {
   #closed = false
 
   constructor(private readonly deps: ForwardOrderDeps) {}
+
+  /** The time deadlines are measured in: monotonic, less the time this process did not run. */
+  now(): number { return this.deps.clock.monotonicMs() - (this.deps.pausedMs?.() ?? 0) }
 
   /** A new publish of `key`, ordered after every earlier one; `n` rises from call to call. */
   enter(key: string, deadlineMs: number, n: number): ForwardTicket {
@@ -107,7 +115,7 @@ export class ForwardOrder {
   failed(ticket: ForwardTicket): boolean {
     const lane = this.#lanes.get(ticket.key) as Lane
     this.#unsend(lane, ticket)
-    const now = this.deps.clock.monotonicMs()
+    const now = this.now()
     // Publishes failing together (a connection lost) count as one failure of the key.
     if (!lane.timer) {
       lane.retryAtMs = now + lane.delayMs
@@ -190,7 +198,7 @@ export class ForwardOrder {
   /** Wakes the first waiting publish that may go (it wakes the next one through `sent`). */
   #pump(lane: Lane): void {
     if (lane.unsent === 0) return
-    const now = this.deps.clock.monotonicMs()
+    const now = this.now()
     for (const t of lane.tickets) {
       if (t.target !== undefined) continue
       if (now > t.deadlineMs) { this.#reject(t, `no owner acknowledged before the deadline`); continue }

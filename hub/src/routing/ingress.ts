@@ -40,6 +40,8 @@ export interface IngressDeps {
   clock: Clock
   /** How long a publish keeps retrying (owner unreachable or moving), ms. */
   forwardTimeoutMs: number
+  /** `ForwardOrderDeps.pausedMs`: the forward deadline leaves out time this process did not run. */
+  pausedMs?: () => number
   /** Deadline of one request to a peer, and of the replicas' confirmations, ms. */
   requestTimeoutMs: number
 }
@@ -66,7 +68,7 @@ export class Ingress {
   #stopped = false
 
   constructor(private readonly deps: IngressDeps) {
-    this.#order = new ForwardOrder({ clock: deps.clock, ownerOf: (key) => deps.ownerOf(key), minDelayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS })
+    this.#order = new ForwardOrder({ clock: deps.clock, pausedMs: deps.pausedMs, ownerOf: (key) => deps.ownerOf(key), minDelayMs: RETRY_MIN_MS, maxDelayMs: RETRY_MAX_MS })
     this.source = `${deps.self}:${deps.clock.now().toString(36)}`
     this.#forwards = new TurnBatches((owner, items) => deps.bus.request(owner, { t: 'publish-batch', items }, deps.requestTimeoutMs).then((reply) => {
       if (reply.t !== 'published-batch' || reply.results.length !== items.length) throw new TransportError('closed', `owner ${owner} answered a batch of ${items.length} with ${reply.t}`)
@@ -78,7 +80,7 @@ export class Ingress {
   /** Publishes a message of `key`; resolves with its offset once it may be acknowledged. */
   async publish(key: string, message: IngressMessage): Promise<Offset> {
     const n = ++this.#entered
-    const ticket = this.#order.enter(key, this.deps.clock.monotonicMs() + this.deps.forwardTimeoutMs, n)
+    const ticket = this.#order.enter(key, this.#order.now() + this.deps.forwardTimeoutMs, n)
     let ok = false
     try {
       const offset = await this.#publishInOrder(key, ticket, message, n)

@@ -216,6 +216,7 @@ export class Router {
         return this.#sequence(key, id, message, undefined, undefined, n)
       },
       stats: this.stats, clock: deps.clock, forwardTimeoutMs: deps.forwardTimeoutMs ?? 10_000, requestTimeoutMs: this.#requestTimeoutMs,
+      pausedMs: () => this.#stallWatch?.pausedMs ?? 0,
     })
     this.#replicator = new Replicator({
       self: deps.self, bus: deps.bus, replicasOf: deps.replicasOf, replicationFactor: deps.replicationFactor ?? 2, knownHubs: deps.knownHubs, topicLog: deps.topicLog,
