@@ -3,6 +3,7 @@ import mqttPacket from 'mqtt-packet'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { procUsage } from '../../bench/src/proc-stat.js'
+import { median } from '../../bench/src/stats.js'
 import { counter } from '../helpers/admin.js'
 import { spawnHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
 import { close, connect } from '../helpers/mqtt.js'
@@ -93,12 +94,6 @@ async function medianRateOver(count: () => number, ms: number): Promise<number> 
   const rates: number[] = []
   for (let left = ms; left >= 250; left -= 250) rates.push(await rateOver(count, 250))
   return median(rates)
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 /** The hub process's CPU time, µs (user + system). */

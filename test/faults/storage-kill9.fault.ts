@@ -1,4 +1,5 @@
 import { afterAll, describe, it } from 'vitest'
+import { median } from '../../bench/src/stats.js'
 import { spawnHub, stopHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
 import { Qos1Load } from '../helpers/qos1-load.js'
 import { criterion, reportScenario } from './record.js'
@@ -108,8 +109,3 @@ describe('storage: kill -9 under QoS 1 writes', () => {
     })
   })
 })
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? 0
-}

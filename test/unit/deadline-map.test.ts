@@ -5,11 +5,16 @@ import { ManualClock } from '../../hub/src/base/manual-clock.js'
 import { systemClock } from '../../hub/src/base/system-clock.js'
 import { waitFor } from '../helpers/wait.js'
 
+/** A map on a virtual clock, and the keys it expired, in order. */
+function setup(): { clock: ManualClock, expired: string[], map: DeadlineMap<string, number> } {
+  const clock = new ManualClock()
+  const expired: string[] = []
+  return { clock, expired, map: new DeadlineMap<string, number>(clock, (key) => expired.push(key)) }
+}
+
 describe('DeadlineMap (one timer for many deadlines)', () => {
   it('expires each entry 1 ms after its deadline (within one 50 ms pass), and never one taken or cleared', () => {
-    const clock = new ManualClock()
-    const expired: string[] = []
-    const map = new DeadlineMap<string, number>(clock, (key) => expired.push(key))
+    const { clock, expired, map } = setup()
     map.set('short', 1, 30)
     map.set('long', 2, 500)
     map.set('taken', 3, 30)
@@ -31,9 +36,7 @@ describe('DeadlineMap (one timer for many deadlines)', () => {
   })
 
   it('takes the entries that match, which then never expire', () => {
-    const clock = new ManualClock()
-    const expired: string[] = []
-    const map = new DeadlineMap<string, number>(clock, (key) => expired.push(key))
+    const { clock, expired, map } = setup()
     for (const [k, v] of [['a', 1], ['b', 2], ['c', 3]] as const) map.set(k, v, 100)
     expect(map.takeWhere((v) => v % 2 === 1)).toEqual([1, 3])
     expect(map.size).toBe(1)
@@ -72,9 +75,7 @@ describe('DeadlineMap (one timer for many deadlines)', () => {
   })
 
   it('lets an entry past its deadline be taken before the next pass: after a stall, what arrived meanwhile is read before anything expires', () => {
-    const clock = new ManualClock()
-    const expired: string[] = []
-    const map = new DeadlineMap<string, number>(clock, (key) => expired.push(key))
+    const { clock, expired, map } = setup()
     map.set('answered', 1, 2_000)
     map.set('silent', 2, 2_000)
     clock.advanceTo(clock.monotonicMs() + 2_000) // the pass at the deadline marks both due

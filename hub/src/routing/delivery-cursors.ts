@@ -289,26 +289,22 @@ export class DeliveryCursors {
    */
   async #askBegan(source: string, key: string, maxReads: number): Promise<void> {
     const waiting = this.#waiting.get(key) as Waiting[]
-    let first: Offset | undefined
-    try {
-      first = await this.deps.began(source, key)
-    } catch (err) {
+    const first = await this.deps.began(source, key).catch((err: unknown) => {
       this.deps.log.debug({ err, key, source }, 'could not ask where a peer\'s deliveries of a key to this hub began')
-    }
+      return undefined
+    })
     const [asked, ...rest] = waiting
     // A start after the asked delivery is not its run's: the sender dropped its records since (a
     // link opened to this run of this hub after the delivery was queued on the link while it was
     // dialed, the records then being those of the run before) and started new ones.
-    if (first && asked && !after(first, asked.d) && !this.#cursors.has(key)) {
+    const told = first !== undefined && asked !== undefined && !after(first, asked.d) && !this.#cursors.has(key)
+    if (told) {
       this.#cursors.set(key, { epoch: first.epoch, seq: first.seq - 1, source })
       this.stats.cursorsFromBegan++
-    } else {
-      first = undefined
-      this.stats.claimsWithoutCursor++
-    }
+    } else this.stats.claimsWithoutCursor++
     this.#waiting.delete(key)
     // The asked one goes first, through the checks (once: not asked again).
-    if (asked) this.#deliver(asked.source, asked.d, asked.from, first ? maxReads : ASKED)
+    if (asked) this.#deliver(asked.source, asked.d, asked.from, told ? maxReads : ASKED)
     if (this.#waiting.has(key)) {
       (this.#waiting.get(key) as Waiting[]).push(...rest)
       return
@@ -331,18 +327,14 @@ export class DeliveryCursors {
     const newest = this.#newestLetGo.get(key)
     this.#newestLetGo.delete(key)
     for (const w of waiting) {
-      if (!w.handed) {
-        this.deliver(w.source, w.d, w.from)
-        continue
-      }
       let local: LocalDelivery | void
       try {
         local = this.deliver(w.source, w.d, w.from)
       } catch (err) {
-        w.handed(Promise.reject(err))
+        w.handed?.(Promise.reject(err))
         throw err
       }
-      w.handed(local?.queued)
+      w.handed?.(local?.queued)
     }
     // What was let go lies between the last kept and this one: its claim shows the gap, read
     // without the round limit (it may be longer than what one gap read takes).

@@ -105,4 +105,3 @@ export class SentOffsets {
     return n
   }
 }
-
