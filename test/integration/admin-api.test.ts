@@ -224,7 +224,7 @@ describe('admin API v1 on a 3-hub ring', () => {
 })
 
 describe('the admin WebSocket on a 3-hub ring', () => {
-  it('ring: a frame on subscribe; stats: every hub\'s latest point each second', async () => {
+  it('ring: a frame on subscribe; stats: every hub\'s points each second, each point once and none left out', async () => {
     const ws = await socket('b')
     expect(await ws.call({ ref: 'r1', op: 'subscribe', channel: 'ring' })).toEqual({ ref: 'r1', op: 'ok' })
     const ringFrame = await ws.next((f) => f.op === 'ring', 'ring frame')
@@ -233,8 +233,18 @@ describe('the admin WebSocket on a 3-hub ring', () => {
     const started = performance.now()
     await waitFor(() => ws.of('stats').length >= 3, '3 stats frames', 6_000)
     expect(performance.now() - started).toBeGreaterThan(1_500)
-    const last = ws.of('stats').at(-1)
-    expect(new Set(last?.points.map((p) => p.hub))).toEqual(new Set(['a', 'b', 'c']))
+    await waitFor(() => ws.of('stats').length >= 5, '5 stats frames', 6_000)
+    const streamed = ws.of('stats').flatMap((f) => f.points)
+    const ids = (points: readonly HubStatsPoint[]): string[] => points.map((p) => `${p.hub}@${p.tsMs}`)
+    expect(new Set(ids(streamed)).size).toBe(streamed.length)
+    // Per hub, every 1 s point the stats hold between its first and its last streamed one was streamed.
+    const stored = (await get<StatsResponse>('a', `/api/v1/stats?sinceMs=${Math.min(...streamed.map((p) => p.tsMs))}`)).body.points
+    for (const hub of ['a', 'b', 'c']) {
+      const mine = streamed.filter((p) => p.hub === hub)
+      expect(mine.length).toBeGreaterThanOrEqual(3)
+      const [from, to] = [(mine[0] as HubStatsPoint).tsMs, (mine.at(-1) as HubStatsPoint).tsMs]
+      expect(ids(mine)).toEqual(ids(stored.filter((p) => p.hub === hub && p.intervalMs < 60_000 && p.tsMs >= from && p.tsMs <= to)))
+    }
     expect(await ws.call({ ref: 's2', op: 'unsubscribe', channel: 'stats' })).toEqual({ ref: 's2', op: 'ok' })
     expect(await ws.call({ ref: 's3', op: 'unsubscribe', channel: 'stats' })).toEqual({ ref: 's3', op: 'ok' })
   })

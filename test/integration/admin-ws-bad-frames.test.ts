@@ -125,8 +125,8 @@ describe('bad frames on the admin WebSocket', () => {
 
   it('a real feed subscribed twice on one socket keeps feeding it (the replaced subscription does not take the new one with it)', async () => {
     const clock = new ManualClock()
-    const point: HubStatsPoint = { hub: 'h1', tsMs: 1, intervalMs: 1000, connections: 0, msgsInPerS: 0, msgsOutPerS: 0, interHubBytesInPerS: 0, interHubBytesOutPerS: 0, drops: 0, storeLagMs: 0 }
-    const { client } = await start({ stats: statsFeed({ clock, log: silentLogger(), latestOfRing: () => Promise.resolve([point]) }) }, clock)
+    const point: HubStatsPoint = { hub: 'h1', tsMs: clock.now(), intervalMs: 1000, connections: 0, msgsInPerS: 0, msgsOutPerS: 0, interHubBytesInPerS: 0, interHubBytesOutPerS: 0, drops: 0, storeLagMs: 0 }
+    const { client } = await start({ stats: statsFeed({ clock, log: silentLogger(), pointsOfRing: () => Promise.resolve([point]) }) }, clock)
     await client.call({ ref: '1', op: 'subscribe', channel: 'stats' })
     await client.call({ ref: '2', op: 'subscribe', channel: 'stats' })
     clock.advance(FEED_PERIOD_MS)

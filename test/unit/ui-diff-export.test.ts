@@ -3,7 +3,7 @@ import type { TopicMessage } from '../../hub/src/contract/admin-api.js'
 import { csvField, exportFileName, toCsv, toJsonLines } from '../../ui/src/renderer/logic/history-export.js'
 import { jsonDiff, lineDiff, parseJson, prettyPayload } from '../../ui/src/renderer/logic/json-diff.js'
 import { numericFields } from '../../ui/src/renderer/logic/numeric-fields.js'
-import { SeriesSet } from '../../ui/src/renderer/logic/series.js'
+import { SeriesSet, STATS_POLL_OVERLAP_MS, statsPollSinceMs } from '../../ui/src/renderer/logic/series.js'
 
 describe('message diff', () => {
   it('reports changed, added and removed leaves by path', () => {
@@ -102,5 +102,15 @@ describe('numeric fields and series', () => {
     s.add('x', 12_500, 5)
     expect(s.get('x').map((p) => p.tsMs)).toEqual([3_000, 12_500])
     expect(s.max(['x'])).toBe(5)
+  })
+
+  it('polls the stats again from before the newest point: a hub that answered first and sampled after it is not skipped', () => {
+    const window = 15 * 60_000
+    expect(statsPollSinceMs(0, 100_000_000, window)).toBe(100_000_000 - window)
+    // One gathering: hub b answered at 9.7 s, hub a at 10.05 s with its point of 10 s; b's point
+    // of 9.8 s came after b answered. The next poll must still reach it.
+    const since = statsPollSinceMs(10_000, 11_000, window)
+    expect(since).toBeLessThanOrEqual(9_800)
+    expect(since).toBe(10_000 - STATS_POLL_OVERLAP_MS)
   })
 })

@@ -75,7 +75,7 @@ export class OperatorApi {
     const ringFeed = new RingFeed({ clock, view: () => cluster.view() })
     for (const event of ['memberJoined', 'memberUpdated', 'memberSuspected', 'memberDied', 'memberLeft'] as const) cluster.swim.on(event, () => ringFeed.changed())
     const feeds = {
-      stats: statsFeed({ clock, log, latestOfRing: stats.latestOfRing }),
+      stats: statsFeed({ clock, log, pointsOfRing: stats.pointsOfRing }),
       devices: devicesFeed({ clock, log, changedOfRing: deviceRoutes.changedOfRing }),
       timeline: timelineFeed({ clock, log, ofRing: timelineRoutes.ofRing }),
     }

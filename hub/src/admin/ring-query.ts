@@ -58,13 +58,16 @@ export class RingQuery {
     this.#handlers.set(query, handler)
   }
 
-  /** Every alive hub's part, this hub's first; hubs that failed are left out. */
-  async gather<T>(query: string, params: Record<string, unknown>, validate: Validate<T>): Promise<Array<{ hub: string, part: T }>> {
+  /**
+   * Every alive hub's part, this hub's first; hubs that failed are left out. `params` may differ
+   * per hub (a function of the hub asked).
+   */
+  async gather<T>(query: string, params: Record<string, unknown> | ((hub: string) => Record<string, unknown>), validate: Validate<T>): Promise<Array<{ hub: string, part: T }>> {
     const hubs = [this.deps.self, ...this.deps.peers()]
     const parts: Array<{ hub: string, part: T }> = []
     await Promise.all(hubs.map(async (hub) => {
       try {
-        parts.push({ hub, part: await this.ask(hub, query, params, validate) })
+        parts.push({ hub, part: await this.ask(hub, query, typeof params === 'function' ? params(hub) : params, validate) })
       } catch (err) {
         this.deps.metrics.peerQueryFailures.inc({ query })
         this.deps.log.info({ err, hub, query }, 'a hub did not answer an admin query; its part is left out')

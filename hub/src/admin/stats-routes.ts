@@ -13,10 +13,11 @@ const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
  * `GET /api/v1/stats?hub=&sinceMs=`: every hub's points (or one hub's), gathered over the link.
- * Each hub answers `stats` (its points since a time) and `stats-latest` (its last point, for the
- * WebSocket's `stats` channel).
+ * Each hub answers `stats` (its points since a time; the WebSocket's `stats` channel asks it too)
+ * and `stats-latest` (its last point: what hubs before the channel asked for, kept for a ring of
+ * mixed versions).
  */
-export function registerStats(deps: { admin: AdminServer, ring: RingQuery, sampler: StatsSampler, clock: Clock }): { latestOfRing: () => Promise<HubStatsPoint[]> } {
+export function registerStats(deps: { admin: AdminServer, ring: RingQuery, sampler: StatsSampler, clock: Clock }): { pointsOfRing: (sinceOf: (hub: string) => number) => Promise<HubStatsPoint[]> } {
   const { admin, ring, sampler, clock } = deps
   ring.handle('stats', (params) => ({ points: sampler.points(typeof params.sinceMs === 'number' ? params.sinceMs : 0) }))
   ring.handle('stats-latest', () => {
@@ -48,5 +49,8 @@ export function registerStats(deps: { admin: AdminServer, ring: RingQuery, sampl
     const body: StatsResponse = { points }
     sendJson(res, 200, body)
   })
-  return { latestOfRing: async () => (await ring.gather('stats-latest', {}, validPoints)).flatMap((p) => p.part) }
+  return {
+    // A hub's answer is only its own points: one that answers for another is cut to its own.
+    pointsOfRing: async (sinceOf) => (await ring.gather('stats', (hub) => ({ sinceMs: sinceOf(hub) }), validPoints)).flatMap((p) => p.part.filter((point) => point.hub === p.hub)),
+  }
 }

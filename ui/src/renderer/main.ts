@@ -15,6 +15,7 @@ import { DevicesTab } from './views/devices-view.js'
 import { RingTab } from './views/ring-view.js'
 import { TopicsTab } from './views/topics-view.js'
 import { topicsResyncDue } from './logic/topics-resync.js'
+import { statsPollSinceMs } from './logic/series.js'
 import { TRAFFIC_WINDOW_MS, TrafficTab } from './views/traffic-view.js'
 import { HubColors } from './widgets/hub-colors.js'
 
@@ -116,8 +117,7 @@ const feeds = [
   }), 1_000),
   new LiveFeed(socket, 'timeline', tracked('timeline', async () => addTimeline(await client.timeline(lastTimelineMs || undefined))), 2_000),
   new LiveFeed(socket, 'stats', tracked('stats', async () => {
-    const since = traffic.lastPointMs > 0 ? traffic.lastPointMs + 1 : Date.now() - TRAFFIC_WINDOW_MS
-    const { points } = await client.stats(since)
+    const { points } = await client.stats(statsPollSinceMs(traffic.lastPointMs, Date.now(), TRAFFIC_WINDOW_MS))
     ring.setStats(points)
     traffic.addStats(points)
   }), 1_000),

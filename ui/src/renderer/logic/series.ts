@@ -50,3 +50,16 @@ export class SeriesSet {
     return m
   }
 }
+
+/**
+ * How far back the stats poll reaches before the newest point it has, ms: the hubs answer one
+ * gathering at slightly different moments, so a hub can take a point older than another hub's
+ * newest after the poll that brought that one (a poll from just after it would skip the point).
+ * Points asked for twice replace themselves (`SeriesSet.add`).
+ */
+export const STATS_POLL_OVERLAP_MS = 5_000
+
+/** Where the next stats poll starts: the whole window at first, then the overlap before the newest point. */
+export function statsPollSinceMs(newestPointMs: number, nowMs: number, windowMs: number): number {
+  return newestPointMs > 0 ? newestPointMs - STATS_POLL_OVERLAP_MS : nowMs - windowMs
+}
