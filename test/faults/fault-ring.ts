@@ -140,6 +140,14 @@ export class FaultRing {
     return (await Promise.all(hosts.map((i) => counter(this.admin(i), 'ringhub_membership_events_total', `event="${event}"`)))).reduce((a, b) => a + b, 0)
   }
 
+  /** The port every hub's router link listens on (each on its own host). */
+  get interHubPort(): number { return PORTS.interHub }
+
+  /** An inter-hub connection counter of hub i (`linked`, `silent`, ...). */
+  linkEvents(i: number, event: string): Promise<number> {
+    return counter(this.admin(i), 'ringhub_interhub_connections_total', `event="${event}"`)
+  }
+
   /** A router event counter of hub i (`sequenced`, `refusedNotOwner`, ...). */
   routerEvents(i: number, event: string): Promise<number> {
     return counter(this.admin(i), 'ringhub_router_events_total', `event="${event}"`)

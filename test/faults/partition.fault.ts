@@ -1,6 +1,7 @@
 import { describe, it } from 'vitest'
 import { criterion, holds, reportScenario } from './record.js'
 import { OwnershipWatch, sleep } from './fault-ring.js'
+import { waitFor } from '../helpers/wait.js'
 import { deliveryCriteria, deliveryFigures, endLoad, keys, seconds, withRing } from './scenario.js'
 
 // Partitions (docs/reliability.md, "Partitions"). Three hubs on three test hosts, edge profile,
@@ -100,4 +101,49 @@ describe('partitions', () => {
       })
     })
   }, 120_000)
+
+  it('the router link between two live hubs black-holed for 30 s (gossip untouched): the silent link is closed, nobody dies, nothing acknowledged is lost, and after the heal the link and every key are back within seconds', async () => {
+    await withRing({ hosts: 3 }, async (ring) => {
+      const started = performance.now()
+      for (const i of [1, 2, 3]) await ring.subscribe(i)
+      await ring.load({ on: [1, 2, 3], keys: KEYS, ratePerSec: RATE })
+      await sleep(2_000)
+      const deathsBefore = await ring.events([1, 2, 3], 'memberDied')
+      const [silentBefore, linkedBefore] = [await ring.linkEvents(1, 'silent'), await ring.linkEvents(1, 'linked')]
+      const cutAt = performance.now()
+      // h1 dials h2 on its router port: that connection carries nothing now, and new ones get no answer.
+      ring.net.blackHoleTcp(1, 2, ring.interHubPort)
+      // Not closed within 15 s: a figure of Infinity, failing its criterion below.
+      const closedMs = await waitFor(async () => (await ring.linkEvents(1, 'silent')) > silentBefore, 'h1 closing its silent link to h2', 15_000, 100)
+        .then(() => performance.now() - cutAt, () => Infinity)
+      await sleep(30_000 - (performance.now() - cutAt))
+      const ackedWhileCut = ring.history.ackedBetween(cutAt, performance.now()).length
+      ring.net.heal()
+      const healAt = performance.now()
+      // Linked again (a new connection) within 20 s, else a figure of Infinity.
+      const linkedAgainMs = await waitFor(async () => (await ring.linkEvents(1, 'linked')) > linkedBefore, 'h1 linked to h2 again', 20_000, 100)
+        .then(() => performance.now() - healAt, () => Infinity)
+      await sleep(Math.max(6_000, 30_000 - (performance.now() - healAt)))
+      const { c, missing } = await endLoad(ring, 'router-black-hole', { zeroMs: cutAt, keys: KEYS, logsVia: 1 })
+      const deaths = (await ring.events([1, 2, 3], 'memberDied')) - deathsBefore
+      const recoveryMs = ring.history.recoveryMs(healAt, KEYS)
+      reportScenario({
+        scenario: 'router link h1 ↔ h2 black-holed 30 s (gossip open), then heal',
+        figures: {
+          ...deliveryFigures(c), 'silent link closed after ms': Math.round(closedMs), 'acked while cut': ackedWhileCut, deaths,
+          'linked again after heal ms': Math.round(linkedAgainMs), 'every key acked again after heal ms': Math.round(recoveryMs), 'wall s': seconds(performance.now() - started),
+        },
+        criteria: [
+          ...deliveryCriteria(c, missing),
+          criterion('deaths', deaths, '==', 0),
+          holds('acks go on while cut', ackedWhileCut > 0),
+          // 6 s of silence, found at the next two passes of the watch (0.5 s apart).
+          criterion('silent link closed after ms', closedMs, '<=', 8_000),
+          // Without the watch, TCP's own retransmission (backing off to ~26 s between tries by
+          // then) was what brought the old connection back: about 20 s after a 30 s cut.
+          criterion('every key acked again after heal ms', recoveryMs, '<=', 10_000),
+        ],
+      })
+    })
+  }, 150_000)
 })

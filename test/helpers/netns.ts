@@ -81,6 +81,19 @@ export class TestNet {
     }
   }
 
+  /**
+   * TCP to and from `port` between a and b is dropped, both directions, silently (no reset):
+   * their connections on that port look open and carry nothing; everything else flows.
+   */
+  blackHoleTcp(a: number, b: number, port: number): void {
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      for (const side of ['--dport', '--sport']) {
+        iptables(this.namespace(x), '-I', 'INPUT', '-s', this.address(y), '-p', 'tcp', side, String(port), '-j', 'DROP')
+        iptables(this.namespace(x), '-I', 'OUTPUT', '-d', this.address(y), '-p', 'tcp', side, String(port), '-j', 'DROP')
+      }
+    }
+  }
+
   /** `from` can no longer send to `to`; the other direction still flows. */
   oneWay(from: number, to: number): void { iptables(this.namespace(from), '-I', 'OUTPUT', '-d', this.address(to), '-j', 'DROP') }
 

@@ -30,13 +30,14 @@ describe('who dials, and when again', () => {
 })
 
 /** Runs both halves against each other; returns what each learned of the other, or the error. */
-function handshake(dialerKeys: Uint8Array[], acceptorKeys: Uint8Array[], opts: { expected?: string, acceptorId?: string } = {}): { dialer?: LinkPeer, acceptor?: LinkPeer, error?: ProtocolError } {
+function handshake(dialerKeys: Uint8Array[], acceptorKeys: Uint8Array[], opts: { expected?: string, acceptorId?: string, beats?: [number | undefined, number | undefined] } = {}): { dialer?: LinkPeer, acceptor?: LinkPeer, error?: ProtocolError } {
   const toDialer: Frame[] = []
   const toAcceptor: Frame[] = []
   const frame = (kind: FrameKind, body: object): Frame => ({ kind, id: 0, body: structuredClone(body) })
-  const me = { id: 'a', boot: 'boot-a' }
+  const [dialerBeat, acceptorBeat] = opts.beats ?? [undefined, undefined]
+  const me = { id: 'a', boot: 'boot-a', ...(dialerBeat === undefined ? {} : { beatMs: dialerBeat }) }
   const dialer = new DialerHandshake(me, dialerKeys, opts.expected ?? 'b', (kind, body) => toAcceptor.push(frame(kind, body)))
-  const acceptor = new AcceptorHandshake({ id: opts.acceptorId ?? 'b', boot: 'boot-b' }, acceptorKeys, (kind, body) => toDialer.push(frame(kind, body)))
+  const acceptor = new AcceptorHandshake({ id: opts.acceptorId ?? 'b', boot: 'boot-b', ...(acceptorBeat === undefined ? {} : { beatMs: acceptorBeat }) }, acceptorKeys, (kind, body) => toDialer.push(frame(kind, body)))
   const out: { dialer?: LinkPeer, acceptor?: LinkPeer, error?: ProtocolError } = {}
   try {
     dialer.start()
@@ -44,7 +45,7 @@ function handshake(dialerKeys: Uint8Array[], acceptorKeys: Uint8Array[], opts: {
       for (const f of toDialer.splice(0)) out.dialer = dialer.receive(f) ?? out.dialer
       for (const f of toAcceptor.splice(0)) {
         const hello = acceptor.receive(f)
-        out.acceptor = { id: hello.id, boot: hello.boot }
+        out.acceptor = { id: hello.id, boot: hello.boot, ...(hello.beatMs === undefined ? {} : { beatMs: hello.beatMs }) }
         acceptor.welcome(hello)
       }
     }
@@ -76,6 +77,12 @@ describe('the link handshake', () => {
     expect(out.error?.reason).toBe(reason)
     expect(out.dialer).toBeUndefined()
     expect(out.acceptor !== undefined).toBe(acceptorAdmitted)
+  })
+
+  it.each([[[] as Uint8Array[]], [[k1]]])('tells each end the other\'s beat interval, when it announced one (keys: %j)', (keys) => {
+    expect(handshake(keys, keys, { beats: [1_000, 250] })).toEqual({ dialer: { id: 'b', boot: 'boot-b', beatMs: 250 }, acceptor: { id: 'a', boot: 'boot-a', beatMs: 1_000 } })
+    // A hub from before beats announces none, and is told of none it could not read anyway.
+    expect(handshake(keys, keys, { beats: [1_000, undefined] })).toEqual({ dialer: { id: 'b', boot: 'boot-b' }, acceptor: { id: 'a', boot: 'boot-a', beatMs: 1_000 } })
   })
 
   it('refuses a welcome from another hub than the one dialed', () => {

@@ -63,7 +63,7 @@ export class HubMetrics {
     if (this.gossipSource) set(this.gossipSource().unknownTypes)
   })
   /** Routing counters (router events, inter-hub link), read at scrape time once the router runs. */
-  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, unknownTypes: number, dialed: number, accepted: number, linked: number, replaced: number }, sessions?: object, wills?: object, replication?: { inflight: number, lagMs: number } }) | undefined
+  routingSource: (() => { events: Record<string, number>, link: { framesIn: number, framesOut: number, bytesIn: number, bytesOut: number, dropped: number, rejected: Record<string, number>, unknownTypes: number, dialed: number, accepted: number, linked: number, replaced: number, silent: number }, sessions?: object, wills?: object, replication?: { inflight: number, lagMs: number } }) | undefined
   readonly routerEvents = counterFrom(this.registry, 'ringhub_router_events_total', 'Routing events: forwarded, forwardRetries, sequenced, duplicates, refusedNotOwner, deliveriesSent, deliveriesDropped (not queued at first; then resent), deliveriesResent, deliveriesReceived, replicated, replicaFailures, handoffs, replays, retriesKeptFirst and heldForRetries (a key line), refusedBehindRefusal, endedByIngress, catchUpReadRetries, tailsResent; and the delivery cursors: repeatsSkipped, lateHanded, catchUps, caughtUp, catchUpFailures, waitingLetGo, claimsWithoutCursor, cursorsFromBegan (docs/routing.md)', (set) => {
     for (const [event, n] of Object.entries(this.routingSource?.().events ?? {})) set(n, { event })
   }, ['event'])
@@ -108,9 +108,9 @@ export class HubMetrics {
   readonly interHubRejected = counterFrom(this.registry, 'ringhub_interhub_rejected_total', 'Inter-hub connections closed for bad input, by reason', (set) => {
     for (const [reason, n] of Object.entries(this.routingSource?.().link.rejected ?? {})) set(n, { reason })
   }, ['reason'])
-  readonly interHubConnections = counterFrom(this.registry, 'ringhub_interhub_connections_total', 'Inter-hub connections: dialed, accepted (TCP), linked (handshake done), replaced (the peer connected again)', (set) => {
+  readonly interHubConnections = counterFrom(this.registry, 'ringhub_interhub_connections_total', 'Inter-hub connections: dialed, accepted (TCP), linked (handshake done), replaced (the peer connected again), silent (closed: nothing came from the peer for the silent-link time)', (set) => {
     const link = this.routingSource?.().link
-    if (link) for (const event of ['dialed', 'accepted', 'linked', 'replaced'] as const) set(link[event], { event })
+    if (link) for (const event of ['dialed', 'accepted', 'linked', 'replaced', 'silent'] as const) set(link[event], { event })
   }, ['event'])
   readonly topicLogEntries = new Gauge({ name: 'ringhub_topic_log_entries', help: 'Entries in this hub\'s topic log (owned keys and replica copies), as of the last retention pass', registers: [this.registry] })
   readonly topicLogBytes = new Gauge({ name: 'ringhub_topic_log_bytes', help: 'Payload bytes in this hub\'s topic log, as of the last retention pass', registers: [this.registry] })

@@ -21,6 +21,11 @@ export const FrameKind = {
   challenge: 6,
   /** The accepting hub's answer to a good hello: `{ id, boot }`, plus `{ mac }` with gossip keys (`link-handshake.ts`). */
   welcome: 7,
+  /**
+   * Nothing else was sent for the sender's `beatMs`: the link is alive (no body). Only to a peer
+   * whose hello or welcome announced `beatMs` (`link-handshake.ts`).
+   */
+  beat: 8,
 } as const
 export type FrameKind = typeof FrameKind[keyof typeof FrameKind]
 const KINDS = new Set<number>(Object.values(FrameKind))

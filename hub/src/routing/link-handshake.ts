@@ -16,12 +16,17 @@ import { FrameKind, type Frame } from './link-frames.js'
  * Without keys the dialer sends `hello { id, boot }` at once and the answer is `welcome { id, boot }`.
  * Each side checks the other's proof against every installed key (a rotation carries over) with
  * its primary key used for its own. `boot` names one run of a hub process, so the logs tell a
- * restarted peer from a redial.
+ * restarted peer from a redial. `beatMs` (optional, in the hello and the welcome) says the hub
+ * sends a beat frame when it has sent nothing else for that long (`tcp-peer-bus.ts`, "silent
+ * links"): only a peer that announced it is expected to beat, and only such a peer is sent beats
+ * (a hub before them would close the link on a frame kind it does not know).
  */
 export const NONCE_BYTES = 16
 const MAX_NAME_CHARS = 128
+/** The longest beat interval a peer may announce, ms. */
+export const MAX_BEAT_MS = 60_000
 
-export interface LinkPeer { id: string, boot: string }
+export interface LinkPeer { id: string, boot: string, beatMs?: number }
 
 type Send = (kind: FrameKind, body: object) => void
 
@@ -100,9 +105,9 @@ export function challengeNonce(body: unknown): Uint8Array {
 /** The dialer's hello, answering `challenge` when there are keys; `nonce` is what the welcome must prove. */
 export function makeHello(self: LinkPeer, keys: readonly Uint8Array[], challenge: Uint8Array | undefined): { body: object, nonce: Uint8Array | undefined } {
   const key = keys[0]
-  if (key === undefined || challenge === undefined) return { body: { id: self.id, boot: self.boot }, nonce: undefined }
+  if (key === undefined || challenge === undefined) return { body: named(self), nonce: undefined }
   const nonce = randomBytes(NONCE_BYTES)
-  return { body: { id: self.id, boot: self.boot, nonce, mac: helloMac(key, challenge, self.id) }, nonce }
+  return { body: { ...named(self), nonce, mac: helloMac(key, challenge, self.id) }, nonce }
 }
 
 /** Checks a hello against the challenge this hub sent (none: no keys); returns the peer and its nonce. */
@@ -120,8 +125,8 @@ export function checkHello(body: unknown, keys: readonly Uint8Array[], challenge
 /** The acceptor's answer to a good hello; proves a key when the hello carried a nonce. */
 export function makeWelcome(self: LinkPeer, keys: readonly Uint8Array[], nonce: Uint8Array | undefined): object {
   const key = keys[0]
-  if (key === undefined || nonce === undefined) return { id: self.id, boot: self.boot }
-  return { id: self.id, boot: self.boot, mac: welcomeMac(key, nonce, self.id) }
+  if (key === undefined || nonce === undefined) return named(self)
+  return { ...named(self), mac: welcomeMac(key, nonce, self.id) }
 }
 
 /**
@@ -137,11 +142,21 @@ export function checkWelcome(body: unknown, keys: readonly Uint8Array[], nonce: 
   return peer
 }
 
+/** What a hello or welcome says of its hub: id, boot, and its beat interval when it beats. */
+function named(self: LinkPeer): object {
+  return self.beatMs === undefined ? { id: self.id, boot: self.boot } : { id: self.id, boot: self.boot, beatMs: self.beatMs }
+}
+
 function readPeer(body: unknown, what: string): LinkPeer {
   const id = field(body, 'id')
   const boot = field(body, 'boot')
   if (!isName(id) || !isName(boot)) throw new ProtocolError('malformed', `router ${what} needs an id and a boot`)
-  return { id, boot }
+  const beatMs = field(body, 'beatMs')
+  if (beatMs === undefined) return { id, boot }
+  if (typeof beatMs !== 'number' || !Number.isInteger(beatMs) || beatMs < 1 || beatMs > MAX_BEAT_MS) {
+    throw new ProtocolError('malformed', `router ${what} from ${id}: beatMs must be an integer from 1 to ${MAX_BEAT_MS}`)
+  }
+  return { id, boot, beatMs }
 }
 
 function field(body: unknown, name: string): unknown {

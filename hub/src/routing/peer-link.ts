@@ -28,6 +28,13 @@ export class PeerLink {
   openedMs = 0
   /** Accepting end, before the peer has connected: when to give up waiting. */
   waitTimer: TimerHandle | undefined
+  /** The peer's beat interval when both ends announced one: then each beats, and expects the other's beats. */
+  peerBeatMs: number | undefined
+  /** When bytes last came from the peer, and when this hub last wrote to it (monotonic ms, from the open). */
+  heardMs = 0
+  sentMs = 0
+  /** `heardMs` when a watch pass found the link silent too long; it closes at the next pass unless bytes came meanwhile. */
+  silentAt: number | undefined
   #queue: Buffer[] = []
   #queuedBytes = 0
   /** One-way messages in the queued frames (a delivery batch counts each): what closing drops. */
@@ -46,13 +53,19 @@ export class PeerLink {
   get hasQueued(): boolean { return this.#queue.length > 0 || this.#deliveries.length > 0 }
 
   /** The handshake is done on `socket`: what waited goes out. */
-  opened(socket: Socket): void {
+  opened(socket: Socket, peerBeatMs: number | undefined): void {
     this.clock.clearTimeout(this.waitTimer)
     this.waitTimer = undefined
     this.socket = socket
     this.open = true
-    this.openedMs = this.clock.monotonicMs()
+    this.peerBeatMs = peerBeatMs
+    this.openedMs = this.heardMs = this.sentMs = this.clock.monotonicMs()
     this.flush()
+  }
+
+  /** Bytes came from the peer. */
+  heard(): void {
+    this.heardMs = this.clock.monotonicMs()
   }
 
   /**
@@ -120,6 +133,7 @@ export class PeerLink {
     this.#queue = []
     this.#queuedBytes = 0
     this.#queuedMessages = 0
+    this.sentMs = this.clock.monotonicMs()
     this.socket.write(bytes)
   }
 

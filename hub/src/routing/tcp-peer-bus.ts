@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import type { Server, Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../base/clock.js'
 import { nextTurn } from '../base/next-turn.js'
-import { ProtocolError, TransportError } from '../base/errors.js'
+import { ConfigError, ProtocolError, TransportError } from '../base/errors.js'
 import type { Logger } from '../base/log.js'
-import { AcceptorHandshake, DialerHandshake, type LinkPeer } from './link-handshake.js'
+import { AcceptorHandshake, DialerHandshake, MAX_BEAT_MS, type LinkPeer } from './link-handshake.js'
 import { FrameKind, FrameReader, encodeFrame, type Frame } from './link-frames.js'
 import { STABLE_LINK_MS, dials, redialDelayMs } from './link-pairing.js'
 import { dialLink, listenLink, type LinkTls } from './link-tls.js'
@@ -39,7 +39,19 @@ export interface TcpPeerBusOptions {
   authKeys?: () => readonly Uint8Array[]
   /** TLS with the cluster CA on every link connection; plain TCP when undefined. */
   tls?: LinkTls
+  /**
+   * Silent links: this hub sends a beat when it has written nothing to a peer for `beatMs`
+   * (announced in its hello or welcome; 0: no beats, none announced, as hubs before them), and
+   * closes a link to a peer that announced beats once nothing came from it for `silentLinkMs`
+   * (at least three of the peer's beats), ms.
+   */
+  beatMs?: number
+  silentLinkMs?: number
 }
+
+/** Defaults of the silent-link watch, ms: a beat a second, a link closed after 6 s of silence. */
+export const BEAT_MS = 1_000
+export const SILENT_LINK_MS = 6_000
 
 export interface BusStats {
   framesIn: number
@@ -62,6 +74,8 @@ export interface BusStats {
   linked: number
   /** Links closed because their peer connected again (a restart, or a redial over a half-open connection). */
   replaced: number
+  /** Links closed because nothing came from a peer that beats for `silentLinkMs` (a connection lost without a reset). */
+  silent: number
 }
 
 /**
@@ -80,7 +94,7 @@ export class TcpPeerBus implements PeerBus {
   readonly self: string
   /** This run of the hub: a peer that sees another boot for the same id knows it restarted. */
   readonly boot = randomBytes(8).toString('hex')
-  readonly stats: BusStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, rejected: {}, unknownTypes: 0, dialed: 0, accepted: 0, linked: 0, replaced: 0 }
+  readonly stats: BusStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, rejected: {}, unknownTypes: 0, dialed: 0, accepted: 0, linked: 0, replaced: 0, silent: 0 }
   readonly #opts: Required<Omit<TcpPeerBusOptions, 'tls'>> & { tls: LinkTls | undefined }
   readonly #server: Server
   readonly #links = new Map<string, PeerLink>()
@@ -100,10 +114,20 @@ export class TcpPeerBus implements PeerBus {
   #onLinkOpen: (peer: string, again: boolean, boot: string) => void = () => {}
   /** The boot of each peer's last link: a link to the same boot again is a connection that came back. */
   readonly #boots = new Map<string, string>()
+  /** This hub as its hellos and welcomes name it. */
+  readonly #me: LinkPeer
+  readonly #watch: TimerHandle
 
   constructor(opts: TcpPeerBusOptions) {
     this.self = opts.self
-    this.#opts = { maxFrameBytes: 8 * 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, helloTimeoutMs: 10_000, dialWaitMs: 5_000, authKeys: () => [], tls: undefined, ...opts }
+    this.#opts = { maxFrameBytes: 8 * 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, helloTimeoutMs: 10_000, dialWaitMs: 5_000, authKeys: () => [], tls: undefined, beatMs: BEAT_MS, silentLinkMs: SILENT_LINK_MS, ...opts }
+    const { beatMs, silentLinkMs } = this.#opts
+    if (!Number.isInteger(beatMs) || beatMs < 0 || beatMs > MAX_BEAT_MS) throw new ConfigError('beatMs', `must be an integer from 0 to ${MAX_BEAT_MS}, got ${beatMs}`)
+    if (!Number.isInteger(silentLinkMs) || silentLinkMs < 1) throw new ConfigError('silentLinkMs', `must be a positive integer, got ${silentLinkMs}`)
+    this.#me = beatMs > 0 ? { id: this.self, boot: this.boot, beatMs } : { id: this.self, boot: this.boot }
+    // A pass a quarter of the silence allowed (and twice a beat): a link closes within 1.25 × silentLinkMs.
+    this.#watch = this.#opts.clock.setInterval(() => this.#watchLinks(), Math.max(10, Math.min(silentLinkMs / 4, beatMs > 0 ? beatMs / 2 : Infinity)))
+    this.#watch.unref()
     this.#server = listenLink({
       tls: this.#opts.tls,
       handshakeTimeoutMs: this.#opts.helloTimeoutMs,
@@ -189,6 +213,7 @@ export class TcpPeerBus implements PeerBus {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#opts.clock.clearInterval(this.#watch)
     for (const link of [...this.#links.values()]) this.#drop(link, new TransportError('closed', 'router closed'))
     for (const retry of this.#retry.values()) this.#opts.clock.clearTimeout(retry.timer)
     this.#retry.clear()
@@ -232,14 +257,14 @@ export class TcpPeerBus implements PeerBus {
       return undefined
     }
     const { socket } = dialed
-    const handshake = new DialerHandshake({ id: this.self, boot: this.boot }, this.#opts.authKeys(), peer, (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
+    const handshake = new DialerHandshake(this.#me, this.#opts.authKeys(), peer, (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
     this.stats.dialed++
     this.#track(socket)
     const link = this.#newLink(peer)
     link.socket = socket
     const deadline = this.#opts.clock.setTimeout(() => socket.destroy(), this.#opts.helloTimeoutMs)
     deadline.unref()
-    this.#read(socket, peer, (frame) => {
+    this.#read(socket, peer, () => link.heard(), (frame) => {
       if (link.open) return this.#dispatch(link, frame)
       const welcome = handshake.receive(frame)
       if (!welcome) return
@@ -284,11 +309,11 @@ export class TcpPeerBus implements PeerBus {
     if (this.#closed) { socket.destroy(); return }
     this.#track(socket)
     socket.setNoDelay(true)
-    const handshake = new AcceptorHandshake({ id: this.self, boot: this.boot }, this.#opts.authKeys(), (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
+    const handshake = new AcceptorHandshake(this.#me, this.#opts.authKeys(), (kind, body) => this.#write(socket, encodeFrame(kind, 0, body)))
     const helloTimer = this.#opts.clock.setTimeout(() => { this.#reject(new ProtocolError('idle', 'no hello'), {}); socket.destroy() }, this.#opts.helloTimeoutMs)
     helloTimer.unref()
     let link: PeerLink | undefined
-    const reader = this.#read(socket, () => link?.peer, (frame) => {
+    const reader = this.#read(socket, () => link?.peer, () => link?.heard(), (frame) => {
       if (link) return this.#dispatch(link, frame)
       const hello = handshake.receive(frame)
       if (!dials(hello.id, this.self)) throw new ProtocolError('wrong-dialer', `${hello.id} dialed ${this.self}; the smaller id dials`)
@@ -320,10 +345,45 @@ export class TcpPeerBus implements PeerBus {
   #opened(link: PeerLink, socket: Socket, peer: LinkPeer): void {
     this.stats.linked++
     this.#opts.log.debug({ peer: peer.id, boot: peer.boot }, 'router: link open')
-    link.opened(socket)
+    // Beats both ways only when both ends announced them: each then beats, and expects the other's.
+    link.opened(socket, this.#me.beatMs !== undefined ? peer.beatMs : undefined)
     const again = this.#boots.get(peer.id) === peer.boot
     this.#boots.set(peer.id, peer.boot)
     this.#onLinkOpen(peer.id, again, peer.boot)
+  }
+
+  /**
+   * Silent links (docs/routing.md): beats to the peers that announced them, when nothing else was
+   * written to them for `beatMs`; and a link to such a peer from which nothing came for
+   * `silentLinkMs` (nor three of its beats) is closed, as a connection lost without a reset (a
+   * NAT or firewall that forgot it, a black-holed path) would otherwise stay open until TCP gives
+   * up, minutes later, while requests on it time out one by one. A link found silent is closed at
+   * the next pass, not at once: after this process stalled, every link looks silent until the
+   * event loop has read what came meanwhile, which it does between two passes.
+   */
+  #watchLinks(): void {
+    const beatMs = this.#me.beatMs
+    if (beatMs === undefined) return // no link beats (see #opened)
+    const now = this.#opts.clock.monotonicMs()
+    for (const link of [...this.#links.values()]) {
+      if (!link.open || link.peerBeatMs === undefined) continue
+      if (now - link.sentMs >= beatMs) {
+        link.push(encodeFrame(FrameKind.beat, 0, null))
+        link.flush()
+      }
+      const allowedMs = Math.max(this.#opts.silentLinkMs, 3 * link.peerBeatMs)
+      if (now - link.heardMs <= allowedMs) { link.silentAt = undefined; continue }
+      if (link.silentAt !== link.heardMs) { link.silentAt = link.heardMs; continue }
+      this.#closeSilent(link, now - link.heardMs)
+    }
+  }
+
+  #closeSilent(link: PeerLink, silentMs: number): void {
+    this.stats.silent++
+    this.#opts.log.warn({ peer: link.peer, silentMs: Math.round(silentMs) }, 'router: nothing from the peer for too long; link closed')
+    this.#drop(link, new TransportError('closed', `nothing from ${link.peer} for ${Math.round(silentMs)} ms`))
+    if (dials(this.self, link.peer)) this.#redial(link.peer, false)
+    else this.#down.add(link.peer)
   }
 
   #dispatch(link: PeerLink, frame: Frame): void {
@@ -336,15 +396,17 @@ export class TcpPeerBus implements PeerBus {
       case FrameKind.request: return this.#serve(link, frame)
       case FrameKind.reply:
       case FrameKind.replyError: return link.settle(frame)
+      case FrameKind.beat: return // heard: that is all it is for
       default: throw new ProtocolError('malformed', `unexpected router frame kind ${frame.kind}`)
     }
   }
 
-  /** Reads frames off `socket` into `handle`; bad input is counted and closes the connection. */
-  #read(socket: Socket, peer: string | (() => string | undefined), handle: (frame: Frame) => void): FrameReader {
+  /** Reads frames off `socket` into `handle` (`heard` on every read); bad input is counted and closes the connection. */
+  #read(socket: Socket, peer: string | (() => string | undefined), heard: () => void, handle: (frame: Frame) => void): FrameReader {
     const reader = new FrameReader(this.#opts.maxFrameBytes)
     socket.on('data', (chunk: Buffer) => {
       this.stats.bytesIn += chunk.length
+      heard()
       try {
         for (const frame of reader.push(chunk)) {
           if (socket.destroyed) return
