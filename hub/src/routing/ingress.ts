@@ -136,7 +136,8 @@ export class Ingress {
         try {
           const offset = await this.#acknowledged(id, owner, message.topic, await request)
           if (offset) return offset
-          failure = `${owner} does not own ${key} any more`
+          // Not its key any more, or it numbered the message but could not get enough copies.
+          failure = `${owner} refused ${key} (not its key now, or too few copies)`
         } catch (err) {
           if (!(err instanceof TransportError)) throw err
           failure = err
