@@ -203,6 +203,7 @@ export class Hub {
       cleanups.unshift(() => router.stop())
       const retention = startLogRetention({ config, topicLog, metrics, clock, log })
       cleanups.unshift(() => clock.clearTimeout(retention.timer))
+      metrics.linksSource = () => bus.linkStates()
       metrics.routingSource = () => ({ events: { ...router.stats, ...router.deliveryStats }, link: bus.stats, sessions: sessions.stats, wills: wills.stats, replication: router.replication() })
       registerRoutingRoutes(admin, { router, broker, keyDepth: config.keyDepth, hubId: config.id, clock, metrics })
       installResumeTopic({ broker, router, keyDepth: config.keyDepth, identityOf: (client) => auth.identityOf(client), metrics, log })

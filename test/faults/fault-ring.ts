@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 import { Ring } from '../../hub/src/ring/ring.js'
-import { counter, oneRing, ringOf, stateIn } from '../helpers/admin.js'
+import { counter, linksDownOf, oneRing, ringOf, stateIn } from '../helpers/admin.js'
 import { spawnHub, tempDir, type SpawnedHub } from '../helpers/hubs.js'
 import { close, connect } from '../helpers/mqtt.js'
 import { TestNet } from '../helpers/netns.js'
@@ -142,6 +142,9 @@ export class FaultRing {
 
   /** The port every hub's router link listens on (each on its own host). */
   get interHubPort(): number { return PORTS.interHub }
+
+  /** The router links hub i's admin API reports down, as `h1>h2` (from the hub that holds it). */
+  linksDown(i: number): Promise<string[]> { return linksDownOf(this.admin(i), ADMIN_TOKEN) }
 
   /** An inter-hub connection counter of hub i (`linked`, `silent`, ...). */
   linkEvents(i: number, event: string): Promise<number> {

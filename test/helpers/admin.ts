@@ -1,3 +1,4 @@
+import type { RingLinksResponse } from '../../hub/src/contract/admin-api.js'
 import type { RingView } from '../../hub/src/contract/ring-view.js'
 
 /** `GET /api/ring` from the admin port at `host:port` (off loopback the hub wants its admin token). */
@@ -5,6 +6,13 @@ export async function ringOf(admin: string, token?: string): Promise<RingView> {
   const res = await fetch(`http://${admin}/api/ring`, { signal: AbortSignal.timeout(2_000), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
   if (!res.ok) throw new Error(`GET /api/ring on ${admin}: ${res.status} ${await res.text()}`)
   return await res.json() as RingView
+}
+
+/** `GET /api/v1/ring/links` from the admin port at `host:port`: every `from>to` link reported down. */
+export async function linksDownOf(admin: string, token?: string): Promise<string[]> {
+  const res = await fetch(`http://${admin}/api/v1/ring/links`, { signal: AbortSignal.timeout(4_000), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+  if (!res.ok) throw new Error(`GET /api/v1/ring/links on ${admin}: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as RingLinksResponse).links.filter((l) => !l.up).map((l) => `${l.from}>${l.to}`)
 }
 
 /** An unlabelled metric's value (a gauge such as ringhub_wills_held), from the admin port's /metrics. */

@@ -12,6 +12,7 @@ import type { AdminServer } from './admin-server.js'
 import { AdminWs, WS_API_PATH } from './admin-ws.js'
 import { DeviceTracker } from './device-tracker.js'
 import { registerDevices } from './devices-routes.js'
+import { registerLinks } from './links-routes.js'
 import { LiveTap } from './live-tap.js'
 import { RingQuery } from './ring-query.js'
 import { registerStats } from './stats-routes.js'
@@ -67,6 +68,7 @@ export class OperatorApi {
     const sampler = new StatsSampler({ hub: self, clock, history, log, read: () => readStats(deps) })
     sampler.start()
     const stats = registerStats({ admin, ring, sampler, clock })
+    registerLinks({ admin, ring, linkStates: () => bus.linkStates() })
     const deviceRoutes = registerDevices({ admin, ring, devices, ownerOf: (id) => ownerOfTopic(`devices/${id}`) })
     registerTopics({ admin, ring, topics, topicLog, broker, keyDepth, maxPacketBytes: deps.maxPacketBytes, ownerOf: ownerOfTopic })
     const timeline = new Timeline({ self, cluster, history, clock, log })

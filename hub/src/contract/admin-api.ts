@@ -48,6 +48,23 @@ export interface StatsResponse {
   points: HubStatsPoint[]
 }
 
+/**
+ * One hub's router link to a peer its membership names (`GET /api/v1/ring/links`): open (`up`)
+ * or not, since when (ms since the epoch; for a link never open, since the peer was named).
+ */
+export interface RouterLinkView {
+  from: string
+  to: string
+  up: boolean
+  sinceMs: number
+}
+
+/** `GET /api/v1/ring/links`: the links of every hub that answered (`hubs`), sorted by from, to. */
+export interface RingLinksResponse {
+  hubs: string[]
+  links: RouterLinkView[]
+}
+
 export interface DeviceView {
   /** The device's client id. */
   id: string

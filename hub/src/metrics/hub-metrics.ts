@@ -112,6 +112,17 @@ export class HubMetrics {
     const link = this.routingSource?.().link
     if (link) for (const event of ['dialed', 'accepted', 'linked', 'replaced', 'silent'] as const) set(link[event], { event })
   }, ['event'])
+  /** The router link's state per peer (`TcpPeerBus.linkStates`), read at scrape time once the hub routes. */
+  linksSource: (() => ReadonlyArray<{ up: boolean }>) | undefined
+  readonly interHubLinks = new Gauge({
+    name: 'ringhub_interhub_links', help: 'Peers membership names, by the state of this hub\'s router link to them (up, down): a peer that is alive for gossip but down here cannot be routed to', labelNames: ['state'] as const, registers: [this.registry],
+    collect: () => {
+      const links = this.linksSource?.() ?? []
+      const up = links.filter((l) => l.up).length
+      this.interHubLinks.set({ state: 'up' }, up)
+      this.interHubLinks.set({ state: 'down' }, links.length - up)
+    },
+  })
   readonly topicLogEntries = new Gauge({ name: 'ringhub_topic_log_entries', help: 'Entries in this hub\'s topic log (owned keys and replica copies), as of the last retention pass', registers: [this.registry] })
   readonly topicLogBytes = new Gauge({ name: 'ringhub_topic_log_bytes', help: 'Payload bytes in this hub\'s topic log, as of the last retention pass', registers: [this.registry] })
   readonly topicLogPruned = new Counter({ name: 'ringhub_topic_log_pruned_total', help: 'Topic log entries deleted by retention (age, entries or bytes per key)', registers: [this.registry] })

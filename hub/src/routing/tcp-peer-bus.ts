@@ -49,6 +49,9 @@ export interface TcpPeerBusOptions {
   silentLinkMs?: number
 }
 
+/** A peer membership names, and whether this hub has an open link to it: since when (wall ms). */
+export interface LinkState { peer: string, up: boolean, sinceMs: number }
+
 /** Defaults of the silent-link watch, ms: a beat a second, a link closed after 6 s of silence. */
 export const BEAT_MS = 1_000
 export const SILENT_LINK_MS = 6_000
@@ -114,6 +117,8 @@ export class TcpPeerBus implements PeerBus {
   #onLinkOpen: (peer: string, again: boolean, boot: string) => void = () => {}
   /** The boot of each peer's last link: a link to the same boot again is a connection that came back. */
   readonly #boots = new Map<string, string>()
+  /** Each peer's link up or down since when (wall ms), for the peers membership names. */
+  readonly #linkSince = new Map<string, { up: boolean, sinceMs: number }>()
   /** This hub as its hellos and welcomes name it. */
   readonly #me: LinkPeer
   readonly #watch: TimerHandle
@@ -161,7 +166,9 @@ export class TcpPeerBus implements PeerBus {
       this.#retry.delete(id)
       this.#down.delete(id)
       this.#boots.delete(id) // one declared dead and back is PeerReplay's (replay to a returning hub)
+      this.#linkSince.delete(id)
     }
+    for (const id of peers.keys()) if (!this.#linkSince.has(id)) this.#linkSince.set(id, { up: this.#links.get(id)?.open === true, sinceMs: this.#opts.clock.now() })
     if (this.#closed) return
     for (const [id, address] of peers) {
       const moved = before.get(id) !== address
@@ -203,6 +210,14 @@ export class TcpPeerBus implements PeerBus {
       if (!this.#enqueue(link, encodeFrame(FrameKind.request, id, packRequest(request)))) return reject(new TransportError('overloaded', `send queue to ${peer} is full`))
       link.await(id, timeoutMs, resolve, reject)
     })
+  }
+
+  /**
+   * Every peer membership names, with whether its link is open and since when (wall ms): a
+   * peer gossip reaches and this hub cannot link to shows here (docs/routing.md "Link states").
+   */
+  linkStates(): LinkState[] {
+    return [...this.#linkSince].map(([peer, { up, sinceMs }]) => ({ peer, up, sinceMs })).sort((a, b) => (a.peer < b.peer ? -1 : 1))
   }
 
   /** Peers with an open link (handshake done). */
@@ -347,6 +362,7 @@ export class TcpPeerBus implements PeerBus {
     this.#opts.log.debug({ peer: peer.id, boot: peer.boot }, 'router: link open')
     // Beats both ways only when both ends announced them: each then beats, and expects the other's.
     link.opened(socket, this.#me.beatMs !== undefined ? peer.beatMs : undefined)
+    if (this.#peers.has(peer.id)) this.#linkSince.set(peer.id, { up: true, sinceMs: this.#opts.clock.now() })
     const again = this.#boots.get(peer.id) === peer.boot
     this.#boots.set(peer.id, peer.boot)
     this.#onLinkOpen(peer.id, again, peer.boot)
@@ -493,6 +509,7 @@ export class TcpPeerBus implements PeerBus {
   /** Closes the link: its connection, its queue, its pending requests (failed with `error`). */
   #drop(link: PeerLink, error: Error): void {
     if (this.#links.get(link.peer) === link) this.#links.delete(link.peer)
+    if (link.open && this.#linkSince.get(link.peer)?.up === true) this.#linkSince.set(link.peer, { up: false, sinceMs: this.#opts.clock.now() })
     link.close(error)
   }
 

@@ -108,6 +108,9 @@ function tracked(name: string, poll: () => Promise<void>): () => Promise<void> {
   }
 }
 
+/** How often the Ring tab asks for the router links, ms. */
+const LINKS_POLL_MS = 2_000
+
 const feeds = [
   new LiveFeed(socket, 'ring', tracked('ring', async () => {
     const view = await client.ring()
@@ -141,6 +144,12 @@ function start(): void {
   socket.subscribe({ channel: 'tap', filter: '#', maxPerS: TAP_MAX_PER_S })
   socket.start()
   for (const f of feeds) f.start()
+  // Router links: no channel, polled (one gathering over the ring per poll).
+  const pollLinks = (): void => {
+    client.links().then((answer) => ring.setLinks(answer), (err: unknown) => ring.setLinks({ error: err instanceof Error ? err.message : String(err) }))
+  }
+  pollLinks()
+  setInterval(pollLinks, LINKS_POLL_MS)
   let lastResync = Date.now()
   setInterval(() => {
     if (!socket.isLive('tap')) return // the feed polls the list itself

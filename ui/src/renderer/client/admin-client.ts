@@ -5,7 +5,7 @@
  * answers 404 for the v1 path, so the UI also works against a hub one version older.
  */
 import type {
-  DevicesResponse, PublishRequest, StatsResponse, TimelineEvent, TopicHistoryResponse, TopicsResponse,
+  DevicesResponse, PublishRequest, RingLinksResponse, StatsResponse, TimelineEvent, TopicHistoryResponse, TopicsResponse,
 } from '../../../../hub/src/contract/admin-api.js'
 import type { RingView, RingVnodesView } from '../../../../hub/src/contract/ring-view.js'
 import type { ConnectionSettings } from './connection-settings.js'
@@ -43,6 +43,9 @@ export class AdminClient {
 
   /** The hub's vnode positions of its ring (docs/admin-api.md). */
   ringVnodes(): Promise<RingVnodesView> { return this.#get('/api/v1/ring/vnodes') }
+
+  /** Every hub's router links (docs/admin-api.md "Router links"); ApiError 404 from a hub before them. */
+  links(): Promise<RingLinksResponse> { return this.#get('/api/v1/ring/links') }
 
   ownerOf(topic: string): Promise<OwnerAnswer> {
     const q = `?topic=${encodeURIComponent(topic)}`

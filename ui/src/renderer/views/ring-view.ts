@@ -1,11 +1,13 @@
 /**
  * The Ring tab: the circle, a table of members (state badge, incarnation, keyspace share,
- * connections and message rates from the latest stats, and a Forget button on a dead hub), a
- * key → owner lookup that highlights the owner and replicas, and the membership timeline beside it.
+ * connections and message rates from the latest stats, and a Forget button on a dead hub), the
+ * router links that are down, a key → owner lookup that highlights the owner and replicas, and
+ * the membership timeline beside it.
  */
-import type { HubStatsPoint, TimelineEvent } from '../../../../hub/src/contract/admin-api.js'
+import type { HubStatsPoint, RingLinksResponse, TimelineEvent } from '../../../../hub/src/contract/admin-api.js'
 import type { RingView as RingSnapshot } from '../../../../hub/src/contract/ring-view.js'
 import type { AdminClient, OwnerAnswer } from '../client/admin-client.js'
+import { downFor, linkSummary } from '../logic/link-problems.js'
 import { hashPosition } from '../logic/ring-arcs.js'
 import { compact, h, replaceChildren } from '../widgets/dom.js'
 import type { HubColors } from '../widgets/hub-colors.js'
@@ -25,6 +27,9 @@ export class RingTab {
   readonly #timeline = h('ol', { class: 'timeline' })
   readonly #lookupResult = h('div', { class: 'lookup-result' })
   readonly #forgetResult = h('div', { class: 'forget-result', 'aria-live': 'polite' })
+  readonly #links = h('div', { class: 'router-links' })
+  /** The last answer of `GET /api/v1/ring/links`, or why there is none. */
+  #linkAnswer: RingLinksResponse | { error: string } | undefined
   /** The dead hub whose Forget was clicked once, until its confirmation is due (two clicks: no native dialog). */
   #forgetArmed: { hub: string, untilMs: number, timer: ReturnType<typeof setTimeout> } | undefined
   readonly #throttle: RenderThrottle
@@ -60,7 +65,8 @@ export class RingTab {
         h('div', { class: 'panel' }, h('h2', {}, 'Ring'), this.#circle.element, form, this.#lookupResult),
         h('div', { class: 'panel' }, h('h2', {}, 'Hubs'), h('table', { class: 'hubs' },
           h('thead', {}, h('tr', {}, ...['hub', 'state', 'incarnation', 'share', 'connections', 'in/s', 'out/s', 'drops', 'address', ''].map((c) => h('th', {}, c)))),
-          this.#table), this.#forgetResult)),
+          this.#table), this.#forgetResult),
+        h('div', { class: 'panel' }, h('h2', {}, 'Router links'), this.#links)),
       h('div', { class: 'panel ring-right' }, h('h2', {}, 'Membership timeline'), this.#timeline))
   }
 
@@ -89,6 +95,12 @@ export class RingTab {
     const fresh = events.filter((e) => !seen.has(eventKey(e)))
     if (fresh.length === 0) return
     this.#events = [...this.#events, ...fresh].sort((a, b) => b.tsMs - a.tsMs).slice(0, TIMELINE_ENTRIES)
+    this.#throttle.request()
+  }
+
+  /** Every hub's router links, or the error asking for them gave (a hub before them answers 404). */
+  setLinks(answer: RingLinksResponse | { error: string }): void {
+    this.#linkAnswer = answer
     this.#throttle.request()
   }
 
@@ -128,7 +140,27 @@ export class RingTab {
         h('strong', { 'data-owner': lookup.owner ?? '' }, lookup.owner ?? 'none'),
         lookup.replicas.length > 1 ? `, replicas ${lookup.replicas.slice(1).join(', ')}` : '')
     }
+    this.#renderLinks(now)
     replaceChildren(this.#timeline, ...timelineItems(this.#events, (hub) => this.colors.colorOf(hub), now))
+  }
+
+  /** The links down (from → to, for how long), else how many are up. */
+  #renderLinks(now: number): void {
+    const answer = this.#linkAnswer
+    if (answer === undefined) return
+    if ('error' in answer) {
+      replaceChildren(this.#links, h('span', { class: 'muted', 'data-links-error': '' }, `router links unknown: ${answer.error}`))
+      return
+    }
+    const { down, up, reporting } = linkSummary(answer, now)
+    const header = h('p', { class: down.length > 0 ? 'error' : '', 'data-links-up': up, 'data-links-down': down.length },
+      down.length > 0
+        ? `${down.length} router link${down.length === 1 ? '' : 's'} down: messages of keys owned across them stall`
+        : `all ${up} router links up (${reporting} hub${reporting === 1 ? '' : 's'} reporting)`)
+    replaceChildren(this.#links, header, down.length > 0
+      ? h('ul', {}, ...down.map((l) => h('li', { 'data-link': `${l.from}>${l.to}` },
+        h('span', { class: 'swatch', style: `background:${this.colors.colorOf(l.from)}` }), `${l.from} → ${l.to} down for ${downFor(l.forMs)}`)))
+      : null)
   }
 
   /**

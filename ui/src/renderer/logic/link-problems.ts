@@ -1,0 +1,29 @@
+/**
+ * The Ring tab's router-link summary (pure, no DOM): which hubs cannot reach which over the
+ * router while both are members, and for how long. Gossip and the router are separate paths, so
+ * a hub can be alive to the ring and still unreachable for routing (its router port blocked, a
+ * black-holed path): its keys' messages then stall at the hubs that cannot link to it.
+ */
+import type { RouterLinkView } from '../../../../hub/src/contract/admin-api.js'
+
+export interface LinkSummary {
+  /** Links reported down, longest down first. */
+  down: Array<{ from: string, to: string, forMs: number }>
+  up: number
+  /** Hubs that reported their links. */
+  reporting: number
+}
+
+export function linkSummary(answer: { hubs: readonly string[], links: readonly RouterLinkView[] }, nowMs: number): LinkSummary {
+  const down = answer.links.filter((l) => !l.up).map((l) => ({ from: l.from, to: l.to, forMs: Math.max(0, nowMs - l.sinceMs) }))
+  down.sort((a, b) => b.forMs - a.forMs || (a.from + a.to < b.from + b.to ? -1 : 1))
+  return { down, up: answer.links.length - down.length, reporting: answer.hubs.length }
+}
+
+/** "4 s", "2 min 5 s", "3 h 12 min": how long a link has been down. */
+export function downFor(ms: number): string {
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+}
