@@ -20,7 +20,8 @@ import { StatsSampler, type StatsReading } from './stats-sampler.js'
 import { Timeline } from './timeline.js'
 import { TopicTracker } from './topic-tracker.js'
 import { registerTopics } from './topics-routes.js'
-import { devicesFeed, RingFeed, statsFeed, timelineFeed } from './ws-channels.js'
+import { statsFeed } from './stats-feed.js'
+import { devicesFeed, RingFeed, timelineFeed } from './ws-channels.js'
 
 export interface OperatorApiDeps {
   self: string

@@ -37,7 +37,12 @@ export class RingQuery {
         return { t: 'failed', reason }
       }
       const handler = this.#handlers.get(r.query)
-      if (!handler) return refuse(`unknown admin query ${r.query}`)
+      // A query a newer hub added (STYLE §6): answered with an error, not counted as bad input,
+      // so a UI polling a new route through a ring mid-upgrade does not fill the logs.
+      if (!handler) {
+        deps.log.debug({ from, query: r.query }, 'admin query this hub does not know')
+        return { t: 'failed', reason: `unknown admin query ${r.query}` }
+      }
       let params: unknown
       try {
         params = JSON.parse(r.params)

@@ -3,6 +3,7 @@ import type { HubStatsPoint, StatsResponse } from '../contract/admin-api.js'
 import { sendJson, type AdminServer } from './admin-server.js'
 import { intParam, listOf, queryOf, textParam, type Shape } from './admin-params.js'
 import type { RingQuery } from './ring-query.js'
+import type { StatsAsk } from './stats-feed.js'
 import type { StatsSampler } from './stats-sampler.js'
 
 const POINT: Shape = { hub: 'string', tsMs: 'number', intervalMs: 'number', connections: 'number', msgsInPerS: 'number', msgsOutPerS: 'number', interHubBytesInPerS: 'number', interHubBytesOutPerS: 'number', drops: 'number', storeLagMs: 'number' }
@@ -13,13 +14,17 @@ const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
  * `GET /api/v1/stats?hub=&sinceMs=`: every hub's points (or one hub's), gathered over the link.
- * Each hub answers `stats` (its points since a time; the WebSocket's `stats` channel asks it too)
+ * Each hub answers `stats` (its points since a time, or of its last `lookBackMs` by its own clock;
+ * the WebSocket's `stats` channel asks it too)
  * and `stats-latest` (its last point: what hubs before the channel asked for, kept for a ring of
  * mixed versions).
  */
-export function registerStats(deps: { admin: AdminServer, ring: RingQuery, sampler: StatsSampler, clock: Clock }): { pointsOfRing: (sinceOf: (hub: string) => number) => Promise<HubStatsPoint[]> } {
+export function registerStats(deps: { admin: AdminServer, ring: RingQuery, sampler: StatsSampler, clock: Clock }): { pointsOfRing: (askOf: (hub: string) => StatsAsk) => Promise<HubStatsPoint[]> } {
   const { admin, ring, sampler, clock } = deps
-  ring.handle('stats', (params) => ({ points: sampler.points(typeof params.sinceMs === 'number' ? params.sinceMs : 0) }))
+  ring.handle('stats', (params) => {
+    const sinceMs = typeof params.sinceMs === 'number' ? params.sinceMs : typeof params.lookBackMs === 'number' ? clock.now() - params.lookBackMs : 0
+    return { points: sampler.points(sinceMs) }
+  })
   ring.handle('stats-latest', () => {
     const latest = sampler.latest()
     return { points: latest ? [latest] : [] }
@@ -51,6 +56,6 @@ export function registerStats(deps: { admin: AdminServer, ring: RingQuery, sampl
   })
   return {
     // A hub's answer is only its own points: one that answers for another is cut to its own.
-    pointsOfRing: async (sinceOf) => (await ring.gather('stats', (hub) => ({ sinceMs: sinceOf(hub) }), validPoints)).flatMap((p) => p.part.filter((point) => point.hub === p.hub)),
+    pointsOfRing: async (askOf) => (await ring.gather('stats', askOf, validPoints)).flatMap((p) => p.part.filter((point) => point.hub === p.hub)),
   }
 }

@@ -1,10 +1,9 @@
 import type { Clock, TimerHandle } from '../base/clock.js'
 import type { Logger } from '../base/log.js'
-import type { AdminServerFrame, DeviceView, HubStatsPoint, TimelineEvent } from '../contract/admin-api.js'
+import type { AdminServerFrame, DeviceView, TimelineEvent } from '../contract/admin-api.js'
 import type { RingView } from '../contract/ring-view.js'
 import type { ChannelProvider, SubscribeFrame, Subscriber } from './admin-ws.js'
 import { ringDelta } from './ring-delta.js'
-import { ROLLUP_INTERVAL_MS } from './stats-sampler.js'
 
 /** Ring-wide channels are gathered once a second (the contract's rate for stats and devices). */
 export const FEED_PERIOD_MS = 1_000
@@ -22,21 +21,22 @@ export class PolledFeed implements ChannelProvider {
   #timer: TimerHandle | undefined
   #busy = false
 
-  constructor(private readonly deps: { clock: Clock, log: Logger, poll: () => Promise<AdminServerFrame | undefined>, onStart?: () => void }) {}
+  /** `initial`: the frame a new subscriber gets first (what the others were sent lately), if any. */
+  constructor(private readonly deps: { clock: Clock, log: Logger, poll: () => Promise<AdminServerFrame | undefined>, onStart?: () => void, initial?: () => AdminServerFrame | undefined }) {}
 
-  open(sub: Subscriber): { stop: () => void } {
+  open(sub: Subscriber): { stop: () => void, initial?: AdminServerFrame } {
     this.#subs.add(sub)
     if (!this.#timer) {
       this.deps.onStart?.()
       this.#timer = this.deps.clock.setInterval(() => { void this.#tick() }, FEED_PERIOD_MS)
       this.#timer.unref()
     }
-    return {
-      stop: () => {
-        this.#subs.delete(sub)
-        if (this.#subs.size === 0) this.stop()
-      },
+    const stop = (): void => {
+      this.#subs.delete(sub)
+      if (this.#subs.size === 0) this.stop()
     }
+    const initial = this.deps.initial?.()
+    return initial ? { stop, initial } : { stop }
   }
 
   stop(): void {
@@ -94,34 +94,6 @@ export class RingFeed implements ChannelProvider {
   }
 
   stop(): void { this.deps.clock.clearTimeout(this.#pending) }
-}
-
-/** How far back the `stats` channel looks for points it has not sent yet, ms. */
-export const STATS_CATCH_UP_MS = 10_000
-
-/**
- * `stats`: every hub's 1 s points the feed has not sent yet, once a period. The feed's period and
- * each hub's sampling are not in step, so a hub can take two points between two frames (or a
- * gathering runs late, or skips): the feed keeps, per hub, the newest point it sent and asks each
- * hub for what came after. It looks back at most `STATS_CATCH_UP_MS` (its first frame too, which
- * covers a page that loaded the history just before subscribing): a hub that does not answer for
- * longer loses what it sampled meanwhile from the stream, not from `GET /api/v1/stats`. Rollups
- * (1-minute points) are left to the history.
- */
-export function statsFeed(deps: { clock: Clock, log: Logger, pointsOfRing: (sinceOf: (hub: string) => number) => Promise<HubStatsPoint[]> }): PolledFeed {
-  const sent = new Map<string, number>()
-  return new PolledFeed({
-    ...deps,
-    onStart: () => { sent.clear() },
-    poll: async () => {
-      const floor = deps.clock.now() - STATS_CATCH_UP_MS
-      for (const [hub, tsMs] of sent) if (tsMs < floor) sent.delete(hub) // asked from the floor anyway
-      const after = (hub: string): number => sent.get(hub) ?? floor - 1
-      const fresh = (await deps.pointsOfRing((hub) => after(hub) + 1)).filter((p) => p.intervalMs < ROLLUP_INTERVAL_MS && p.tsMs > after(p.hub))
-      for (const p of fresh) if (p.tsMs > after(p.hub)) sent.set(p.hub, p.tsMs)
-      return fresh.length > 0 ? { op: 'stats', points: fresh } : undefined
-    },
-  })
 }
 
 export function devicesFeed(deps: { clock: Clock, log: Logger, changedOfRing: (sinceMs: number) => Promise<DeviceView[]> }): PolledFeed {

@@ -55,6 +55,7 @@ export interface LinkState { peer: string, up: boolean, sinceMs: number }
 /** Defaults of the silent-link watch, ms: a beat a second, a link closed after 6 s of silence. */
 export const BEAT_MS = 1_000
 export const SILENT_LINK_MS = 6_000
+const MAX_SILENT_LINK_MS = 10 * 60_000
 
 export interface BusStats {
   framesIn: number
@@ -128,9 +129,10 @@ export class TcpPeerBus implements PeerBus {
     this.#opts = { maxFrameBytes: 8 * 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, helloTimeoutMs: 10_000, dialWaitMs: 5_000, authKeys: () => [], tls: undefined, beatMs: BEAT_MS, silentLinkMs: SILENT_LINK_MS, ...opts }
     const { beatMs, silentLinkMs } = this.#opts
     if (!Number.isInteger(beatMs) || beatMs < 0 || beatMs > MAX_BEAT_MS) throw new ConfigError('beatMs', `must be an integer from 0 to ${MAX_BEAT_MS}, got ${beatMs}`)
-    if (!Number.isInteger(silentLinkMs) || silentLinkMs < 1) throw new ConfigError('silentLinkMs', `must be a positive integer, got ${silentLinkMs}`)
+    if (!Number.isInteger(silentLinkMs) || silentLinkMs < 1 || silentLinkMs > MAX_SILENT_LINK_MS) throw new ConfigError('silentLinkMs', `must be an integer from 1 to ${MAX_SILENT_LINK_MS}, got ${silentLinkMs}`)
     this.#me = beatMs > 0 ? { id: this.self, boot: this.boot, beatMs } : { id: this.self, boot: this.boot }
-    // A pass a quarter of the silence allowed (and twice a beat): a link closes within 1.25 × silentLinkMs.
+    // A pass a quarter of the silence allowed (and twice a beat): a silent link closes within two
+    // passes of the silence allowed, 1.5 × silentLinkMs at most.
     this.#watch = this.#opts.clock.setInterval(() => this.#watchLinks(), Math.max(10, Math.min(silentLinkMs / 4, beatMs > 0 ? beatMs / 2 : Infinity)))
     this.#watch.unref()
     this.#server = listenLink({
@@ -383,22 +385,26 @@ export class TcpPeerBus implements PeerBus {
     const now = this.#opts.clock.monotonicMs()
     for (const link of [...this.#links.values()]) {
       if (!link.open || link.peerBeatMs === undefined) continue
-      if (now - link.sentMs >= beatMs) {
+      // A link with frames queued writes them within this turn anyway (and a beat's flush here
+      // would write a reply ahead of the turn's deliveries to other hubs: #flushReplies).
+      if (now - link.sentMs >= beatMs && !link.hasQueued) {
         link.push(encodeFrame(FrameKind.beat, 0, null))
         link.flush()
       }
       const allowedMs = Math.max(this.#opts.silentLinkMs, 3 * link.peerBeatMs)
       if (now - link.heardMs <= allowedMs) { link.silentAt = undefined; continue }
       if (link.silentAt !== link.heardMs) { link.silentAt = link.heardMs; continue }
-      this.#closeSilent(link, now - link.heardMs)
+      this.#closeSilent(link, now)
     }
   }
 
-  #closeSilent(link: PeerLink, silentMs: number): void {
+  #closeSilent(link: PeerLink, now: number): void {
+    const silentMs = now - link.heardMs
     this.stats.silent++
     this.#opts.log.warn({ peer: link.peer, silentMs: Math.round(silentMs) }, 'router: nothing from the peer for too long; link closed')
     this.#drop(link, new TransportError('closed', `nothing from ${link.peer} for ${Math.round(silentMs)} ms`))
-    if (dials(this.self, link.peer)) this.#redial(link.peer, false)
+    // A link that was up a while is dialed again at once (a NAT that forgot it lets a new one through).
+    if (dials(this.self, link.peer)) this.#redial(link.peer, now - link.openedMs >= STABLE_LINK_MS)
     else this.#down.add(link.peer)
   }
 

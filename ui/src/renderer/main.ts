@@ -145,8 +145,13 @@ function start(): void {
   socket.start()
   for (const f of feeds) f.start()
   // Router links: no channel, polled (one gathering over the ring per poll).
+  // One question at a time, so a slow answer cannot land after (and over) a newer one.
+  let linksBusy = false
   const pollLinks = (): void => {
+    if (linksBusy) return
+    linksBusy = true
     client.links().then((answer) => ring.setLinks(answer), (err: unknown) => ring.setLinks({ error: err instanceof Error ? err.message : String(err) }))
+      .finally(() => { linksBusy = false })
   }
   pollLinks()
   setInterval(pollLinks, LINKS_POLL_MS)

@@ -16,7 +16,7 @@ export interface LinkSummary {
 
 export function linkSummary(answer: { hubs: readonly string[], links: readonly RouterLinkView[] }, nowMs: number): LinkSummary {
   const down = answer.links.filter((l) => !l.up).map((l) => ({ from: l.from, to: l.to, forMs: Math.max(0, nowMs - l.sinceMs) }))
-  down.sort((a, b) => b.forMs - a.forMs || (a.from + a.to < b.from + b.to ? -1 : 1))
+  down.sort((a, b) => b.forMs - a.forMs || (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
   return { down, up: answer.links.length - down.length, reporting: answer.hubs.length }
 }
 
