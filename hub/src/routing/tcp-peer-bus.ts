@@ -8,6 +8,7 @@ import { AcceptorHandshake, DialerHandshake, MAX_BEAT_MS, type LinkPeer } from '
 import { FrameKind, FrameReader, encodeFrame, type Frame } from './link-frames.js'
 import { STABLE_LINK_MS, dials, redialDelayMs } from './link-pairing.js'
 import { dialLink, listenLink, type LinkTls } from './link-tls.js'
+import { watchLink } from './link-watch.js'
 import { asRouterMessages, asRouterRequest, type RouterMessage, type RouterReply, type RouterRequest } from './messages.js'
 import type { PeerBus } from './peer-bus.js'
 import { PeerLink } from './peer-link.js'
@@ -370,31 +371,20 @@ export class TcpPeerBus implements PeerBus {
     this.#onLinkOpen(peer.id, again, peer.boot)
   }
 
-  /**
-   * Silent links (docs/routing.md): beats to the peers that announced them, when nothing else was
-   * written to them for `beatMs`; and a link to such a peer from which nothing came for
-   * `silentLinkMs` (nor three of its beats) is closed, as a connection lost without a reset (a
-   * NAT or firewall that forgot it, a black-holed path) would otherwise stay open until TCP gives
-   * up, minutes later, while requests on it time out one by one. A link found silent is closed at
-   * the next pass, not at once: after this process stalled, every link looks silent until the
-   * event loop has read what came meanwhile, which it does between two passes.
-   */
+  /** Silent links: one pass of the watch over every link that beats (`link-watch.ts`). */
   #watchLinks(): void {
     const beatMs = this.#me.beatMs
     if (beatMs === undefined) return // no link beats (see #opened)
     const now = this.#opts.clock.monotonicMs()
     for (const link of [...this.#links.values()]) {
       if (!link.open || link.peerBeatMs === undefined) continue
-      // A link with frames queued writes them within this turn anyway (and a beat's flush here
-      // would write a reply ahead of the turn's deliveries to other hubs: #flushReplies).
-      if (now - link.sentMs >= beatMs && !link.hasQueued) {
+      const verdict = watchLink({ sentMs: link.sentMs, heardMs: link.heardMs, peerBeatMs: link.peerBeatMs, hasQueued: link.hasQueued, silentAt: link.silentAt }, now, beatMs, this.#opts.silentLinkMs)
+      if (verdict.beat) {
         link.push(encodeFrame(FrameKind.beat, 0, null))
         link.flush()
       }
-      const allowedMs = Math.max(this.#opts.silentLinkMs, 3 * link.peerBeatMs)
-      if (now - link.heardMs <= allowedMs) { link.silentAt = undefined; continue }
-      if (link.silentAt !== link.heardMs) { link.silentAt = link.heardMs; continue }
-      this.#closeSilent(link, now)
+      link.silentAt = verdict.silentAt
+      if (verdict.close) this.#closeSilent(link, now)
     }
   }
 
