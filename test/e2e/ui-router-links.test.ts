@@ -59,7 +59,10 @@ describe('router links', () => {
     // c cannot be asked over the router any more: its own part is missing.
     expect(answer.hubs).toEqual(['a', 'b'])
     expect(states(answer)).toEqual(['a>b up', 'a>c down', 'b>a up', 'b>c down'])
-    for (const l of answer.links.filter((x) => !x.up)) expect(l.sinceMs).toBeGreaterThanOrEqual(stoppedAt)
+    for (const l of answer.links.filter((x) => !x.up)) {
+      expect(l.sinceMs).toBeGreaterThanOrEqual(stoppedAt)
+      expect(l.forMs).toBeLessThanOrEqual(Date.now() - stoppedAt)
+    }
     // Gossip still has c alive everywhere: this is not a death.
     expect(stateIn(await ringOf(admin('a')), 'c')).toBe('alive')
     expect([await gauge('a', 'up'), await gauge('a', 'down')]).toEqual([1, 1])

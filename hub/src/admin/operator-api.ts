@@ -69,7 +69,7 @@ export class OperatorApi {
     const sampler = new StatsSampler({ hub: self, clock, history, log, read: () => readStats(deps) })
     sampler.start()
     const stats = registerStats({ admin, ring, sampler, clock })
-    registerLinks({ admin, ring, linkStates: () => bus.linkStates() })
+    registerLinks({ admin, ring, clock, linkStates: () => bus.linkStates() })
     const deviceRoutes = registerDevices({ admin, ring, devices, ownerOf: (id) => ownerOfTopic(`devices/${id}`) })
     registerTopics({ admin, ring, topics, topicLog, broker, keyDepth, maxPacketBytes: deps.maxPacketBytes, ownerOf: ownerOfTopic })
     const timeline = new Timeline({ self, cluster, history, clock, log })

@@ -57,6 +57,8 @@ export interface RouterLinkView {
   to: string
   up: boolean
   sinceMs: number
+  /** How long it has been so, by the reporting hub's clock (a reader's clock may differ from the hub's). */
+  forMs: number
 }
 
 /** `GET /api/v1/ring/links`: the links of every hub that answered (`hubs`), sorted by from, to. */

@@ -14,8 +14,12 @@ export interface LinkSummary {
   reporting: number
 }
 
-export function linkSummary(answer: { hubs: readonly string[], links: readonly RouterLinkView[] }, nowMs: number): LinkSummary {
-  const down = answer.links.filter((l) => !l.up).map((l) => ({ from: l.from, to: l.to, forMs: Math.max(0, nowMs - l.sinceMs) }))
+/**
+ * `elapsedMs`: time since the answer came, by this computer's clock (how long a link has been
+ * down is the hub's `forMs` then, plus that: the hub's clock and this one's may differ).
+ */
+export function linkSummary(answer: { hubs: readonly string[], links: readonly RouterLinkView[] }, elapsedMs: number): LinkSummary {
+  const down = answer.links.filter((l) => !l.up).map((l) => ({ from: l.from, to: l.to, forMs: l.forMs + Math.max(0, elapsedMs) }))
   down.sort((a, b) => b.forMs - a.forMs || (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
   return { down, up: answer.links.length - down.length, reporting: answer.hubs.length }
 }

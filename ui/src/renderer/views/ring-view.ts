@@ -30,6 +30,8 @@ export class RingTab {
   readonly #links = h('div', { class: 'router-links' })
   /** The last answer of `GET /api/v1/ring/links`, or why there is none. */
   #linkAnswer: RingLinksResponse | { error: string } | undefined
+  /** When the answer came (this computer's clock). */
+  #linkAnswerMs = 0
   /** The dead hub whose Forget was clicked once, until its confirmation is due (two clicks: no native dialog). */
   #forgetArmed: { hub: string, untilMs: number, timer: ReturnType<typeof setTimeout> } | undefined
   readonly #throttle: RenderThrottle
@@ -101,6 +103,7 @@ export class RingTab {
   /** Every hub's router links, or the error asking for them gave (a hub before them answers 404). */
   setLinks(answer: RingLinksResponse | { error: string }): void {
     this.#linkAnswer = answer
+    this.#linkAnswerMs = Date.now()
     this.#throttle.request()
   }
 
@@ -152,7 +155,7 @@ export class RingTab {
       replaceChildren(this.#links, h('span', { class: 'muted', 'data-links-error': '' }, `router links unknown: ${answer.error}`))
       return
     }
-    const { down, up, reporting } = linkSummary(answer, now)
+    const { down, up, reporting } = linkSummary(answer, now - this.#linkAnswerMs)
     const header = h('p', { class: down.length > 0 ? 'error' : '', 'data-links-up': up, 'data-links-down': down.length },
       down.length > 0
         ? `${down.length} router link${down.length === 1 ? '' : 's'} down: messages of keys owned across them stall`
