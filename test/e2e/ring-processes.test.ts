@@ -51,6 +51,13 @@ describe('a ring of real hub processes', () => {
     expect(status.status).toBe(0)
     expect(status.stdout).toContain(`ring ${views[0]?.checksum} as seen by r2`)
     expect(status.stdout.split('\n').filter((l) => / alive /.test(l))).toHaveLength(3)
+    // Every hub links to the two others once their links are up (they dial as membership names them).
+    await waitFor(() => {
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/ringhub.js'), 'ring', 'links', '--admin', admin], { encoding: 'utf8', timeout: 10_000 })
+      return r.status === 0 && r.stdout.startsWith('router links: all 6 up (3 hubs reporting: r1, r2, r3)') ? r.stdout : undefined
+    }, 'ringhub ring links: all six up', 10_000, 200)
+    const again = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/ringhub.js'), 'ring', 'status', '--admin', admin], { encoding: 'utf8', timeout: 10_000 })
+    expect(again.stdout).toContain('router links: all 6 up (3 hubs reporting: r1, r2, r3)')
 
     const owners = new Set<string>()
     for (const id of ['r1', 'r2', 'r3']) {

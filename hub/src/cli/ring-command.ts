@@ -1,14 +1,16 @@
+import type { RingLinksResponse } from '../contract/admin-api.js'
 import type { RingView } from '../contract/ring-view.js'
 
 const USAGE = `Usage:
-  ringhub ring status --admin HOST:PORT        the ring as this hub sees it
+  ringhub ring status --admin HOST:PORT        the ring as this hub sees it, and the router links down
+  ringhub ring links --admin HOST:PORT         every hub's router links, up or down, and for how long
   ringhub ring owner TOPIC --admin HOST:PORT   the hub that owns TOPIC's key, and its replicas
   ringhub ring forget ID --admin HOST:PORT     count a crashed hub as left (only one held dead)
   add --json for the raw JSON of the admin API; --token T (or RINGHUB_ADMIN_TOKEN) for a hub
   started with an admin token
 `
 
-/** `ringhub ring status|owner|forget`: a hub's admin API, for people. */
+/** `ringhub ring status|links|owner|forget`: a hub's admin API, for people. */
 export async function runRing(argv: readonly string[]): Promise<number> {
   const [action, ...rest] = argv
   const admin = flag(rest, '--admin') ?? process.env.RINGHUB_ADMIN_ADDR ?? '127.0.0.1:8080'
@@ -25,7 +27,18 @@ export async function runRing(argv: readonly string[]): Promise<number> {
     switch (action) {
       case 'status': {
         const view = await getJson<RingView>(`${base}/api/ring`)
-        process.stdout.write(json ? JSON.stringify(view, null, 2) + '\n' : formatStatus(view))
+        if (json) {
+          process.stdout.write(JSON.stringify(view, null, 2) + '\n')
+          return 0
+        }
+        // A hub from before the links route answers 404: the status is printed without them.
+        const links = await getJson<RingLinksResponse>(`${base}/api/v1/ring/links`).catch((err: unknown) => (err as Error).message)
+        process.stdout.write(formatStatus(view) + (typeof links === 'string' ? `router links: unknown (${links})\n` : formatLinks(links, false)))
+        return 0
+      }
+      case 'links': {
+        const links = await getJson<RingLinksResponse>(`${base}/api/v1/ring/links`)
+        process.stdout.write(json ? JSON.stringify(links, null, 2) + '\n' : formatLinks(links, true))
         return 0
       }
       case 'owner': {
@@ -68,6 +81,28 @@ export function formatStatus(view: RingView): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
   return `ring ${view.checksum} as seen by ${view.self} (* = this hub)\n${line(header)}\n${rows.map(line).join('\n')}\n`
+}
+
+/**
+ * The router links: a summary line ("all 6 up" or how many are down), then each link down
+ * (longest first), or with `all` every link, "a → c  down  12 s".
+ */
+export function formatLinks(answer: RingLinksResponse, all: boolean): string {
+  const down = answer.links.filter((l) => !l.up).sort((a, b) => b.forMs - a.forMs)
+  const hubs = `${answer.hubs.length} hub${answer.hubs.length === 1 ? '' : 's'} reporting: ${answer.hubs.join(', ')}`
+  const head = down.length === 0
+    ? `router links: all ${answer.links.length} up (${hubs})\n`
+    : `router links: ${down.length} of ${answer.links.length} down (${hubs}); keys owned across them stall\n`
+  const shown = all ? answer.links : down
+  return head + shown.map((l) => `  ${l.from} → ${l.to}  ${l.up ? 'up  ' : 'down'}  ${duration(l.forMs)}\n`).join('')
+}
+
+/** "4 s", "2 min 5 s", "3 h 12 min". */
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
 }
 
 /** The first argument that is neither a flag nor a flag's value. */
