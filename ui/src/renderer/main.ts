@@ -145,10 +145,12 @@ function start(): void {
   socket.start()
   for (const f of feeds) f.start()
   // Router links: no channel, polled (one gathering over the ring per poll).
-  // One question at a time, so a slow answer cannot land after (and over) a newer one.
+  // One question at a time, so a slow answer cannot land after (and over) a newer one; none
+  // while the Ring tab is hidden (each is a gathering over the ring).
   let linksBusy = false
+  const ringShown = visible('ring')
   const pollLinks = (): void => {
-    if (linksBusy) return
+    if (linksBusy || !ringShown()) return
     linksBusy = true
     client.links().then((answer) => ring.setLinks(answer), (err: unknown) => ring.setLinks({ error: err instanceof Error ? err.message : String(err) }))
       .finally(() => { linksBusy = false })
