@@ -16,8 +16,12 @@ export class StallWatch {
   /** Time the process did not run in gaps past PAUSE_MIN_MS, up to the last look. */
   #pausedMs = 0
 
+  /** How often the ticker looks, ms. */
+  readonly #probeMs: number
+
   constructor(private readonly deps: { clock: Clock, stallMs: number, probeMs?: number, onStall(gapMs: number): void }) {
     this.#last = deps.clock.monotonicMs()
+    this.#probeMs = deps.probeMs ?? Math.max(10, Math.min(100, Math.floor(deps.stallMs / 4)))
   }
 
   start(): void {
@@ -25,8 +29,6 @@ export class StallWatch {
     this.#timer = this.deps.clock.setInterval(() => this.check(), this.#probeMs)
     this.#timer.unref()
   }
-
-  get #probeMs(): number { return this.deps.probeMs ?? Math.max(10, Math.min(100, Math.floor(this.deps.stallMs / 4))) }
 
   /**
    * Monotonic time this process did not run, ms, counting every gap between looks longer than

@@ -123,7 +123,8 @@ export class TcpPeerBus implements PeerBus {
   readonly #linkSince = new Map<string, { up: boolean, sinceMs: number }>()
   /** This hub as its hellos and welcomes name it. */
   readonly #me: LinkPeer
-  readonly #watch: TimerHandle
+  /** The silent-link watch; none when this hub does not beat (no link then beats: see #opened). */
+  readonly #watch: TimerHandle | undefined
 
   constructor(opts: TcpPeerBusOptions) {
     this.self = opts.self
@@ -134,8 +135,10 @@ export class TcpPeerBus implements PeerBus {
     this.#me = beatMs > 0 ? { id: this.self, boot: this.boot, beatMs } : { id: this.self, boot: this.boot }
     // A pass a quarter of the silence allowed (and twice a beat): a silent link closes within two
     // passes of the silence allowed, 1.5 × silentLinkMs at most.
-    this.#watch = this.#opts.clock.setInterval(() => this.#watchLinks(), Math.max(10, Math.min(silentLinkMs / 4, beatMs > 0 ? beatMs / 2 : Infinity)))
-    this.#watch.unref()
+    if (beatMs > 0) {
+      this.#watch = this.#opts.clock.setInterval(() => this.#watchLinks(beatMs), Math.max(10, Math.min(silentLinkMs / 4, beatMs / 2)))
+      this.#watch.unref()
+    }
     this.#server = listenLink({
       tls: this.#opts.tls,
       handshakeTimeoutMs: this.#opts.helloTimeoutMs,
@@ -372,9 +375,7 @@ export class TcpPeerBus implements PeerBus {
   }
 
   /** Silent links: one pass of the watch over every link that beats (`link-watch.ts`). */
-  #watchLinks(): void {
-    const beatMs = this.#me.beatMs
-    if (beatMs === undefined) return // no link beats (see #opened)
+  #watchLinks(beatMs: number): void {
     const now = this.#opts.clock.monotonicMs()
     for (const link of [...this.#links.values()]) {
       if (!link.open || link.peerBeatMs === undefined) continue

@@ -20,7 +20,8 @@ export interface LinkSummary {
  */
 export function linkSummary(answer: { hubs: readonly string[], links: readonly RouterLinkView[] }, elapsedMs: number): LinkSummary {
   const down = answer.links.filter((l) => !l.up).map((l) => ({ from: l.from, to: l.to, forMs: l.forMs + Math.max(0, elapsedMs) }))
-  down.sort((a, b) => b.forMs - a.forMs || (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
+  // A stable sort: links down equally long keep the route's order (by from, then to).
+  down.sort((a, b) => b.forMs - a.forMs)
   return { down, up: answer.links.length - down.length, reporting: answer.hubs.length }
 }
 
