@@ -6,6 +6,17 @@ import type { AdminMetrics } from './admin-metrics.js'
 /** How long a hub waits for a peer's part of a ring-wide answer, ms; a late peer is left out. */
 export const PEER_QUERY_TIMEOUT_MS = 1_500
 
+/** The reason text a hub answers a query it does not know with (a newer hub's query). */
+const UNKNOWN_QUERY = 'unknown admin query '
+
+/** A peer answered that it does not know the query: an older hub, during a rolling upgrade. */
+export class UnknownQueryError extends Error {
+  constructor(readonly hub: string, readonly query: string) {
+    super(`${hub} does not know admin query ${query} (an older version?)`)
+    this.name = 'UnknownQueryError'
+  }
+}
+
 /** Checks a peer's JSON answer; undefined when it has the wrong shape (counted, left out). */
 export type Validate<T> = (v: unknown) => T | undefined
 type QueryHandler = (params: Record<string, unknown>, from: string) => unknown
@@ -28,6 +39,8 @@ export interface RingQueryDeps {
  */
 export class RingQuery {
   readonly #handlers = new Map<string, QueryHandler>()
+  /** `hub\0query` pairs already logged as unknown there: logged once, not at every poll. */
+  readonly #unknownTold = new Set<string>()
 
   constructor(private readonly deps: RingQueryDeps) {
     deps.router.serve(['admin-query'], async (from, r) => {
@@ -41,7 +54,7 @@ export class RingQuery {
       // so a UI polling a new route through a ring mid-upgrade does not fill the logs.
       if (!handler) {
         deps.log.debug({ from, query: r.query }, 'admin query this hub does not know')
-        return { t: 'failed', reason: `unknown admin query ${r.query}` }
+        return { t: 'failed', reason: `${UNKNOWN_QUERY}${r.query}` }
       }
       let params: unknown
       try {
@@ -75,14 +88,30 @@ export class RingQuery {
         parts.push({ hub, part: await this.ask(hub, query, typeof params === 'function' ? params(hub) : params, validate) })
       } catch (err) {
         this.deps.metrics.peerQueryFailures.inc({ query })
-        this.deps.log.info({ err, hub, query }, 'a hub did not answer an admin query; its part is left out')
+        this.#logFailure(err, hub, query)
       }
     }))
     // This hub's part first, then the peers' in a stable order.
     return parts.sort((a, b) => (a.hub === this.deps.self ? -1 : b.hub === this.deps.self ? 1 : a.hub < b.hub ? -1 : 1))
   }
 
-  /** One hub's part; rejects when it fails, times out or answers with the wrong shape. */
+  /**
+   * A hub that does not know the query (an older one, mid-upgrade) is said once at info, then at
+   * debug: a UI polls some queries every 2 s, and the part is missing for as long as the upgrade
+   * takes. Other failures (a timeout, a bad answer) are said each time.
+   */
+  #logFailure(err: unknown, hub: string, query: string): void {
+    if (!(err instanceof UnknownQueryError)) {
+      this.deps.log.info({ err, hub, query }, 'a hub did not answer an admin query; its part is left out')
+      return
+    }
+    const told = `${hub}\u0000${query}`
+    const first = !this.#unknownTold.has(told)
+    this.#unknownTold.add(told)
+    this.deps.log[first ? 'info' : 'debug']({ hub, query }, 'a hub does not know this admin query (an older version?); its part is left out until it is upgraded')
+  }
+
+  /** One hub's part; rejects when it fails, times out or answers with the wrong shape (`UnknownQueryError`: a query the hub does not know). */
   async ask<T>(hub: string, query: string, params: Record<string, unknown>, validate: Validate<T>): Promise<T> {
     let raw: unknown
     if (hub === this.deps.self) {
@@ -92,6 +121,7 @@ export class RingQuery {
       raw = JSON.parse(JSON.stringify(await handler(params, hub)) ?? 'null')
     } else {
       const reply = await this.deps.bus.request(hub, { t: 'admin-query', query, params: JSON.stringify(params) }, PEER_QUERY_TIMEOUT_MS)
+      if (reply.t === 'failed' && reply.reason === `${UNKNOWN_QUERY}${query}`) throw new UnknownQueryError(hub, query)
       if (reply.t !== 'admin-answer') throw new Error(reply.t === 'failed' ? reply.reason : `unexpected reply ${reply.t}`)
       raw = JSON.parse(reply.body)
     }
