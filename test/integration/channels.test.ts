@@ -184,12 +184,29 @@ describe('channels across the ring', () => {
     expect(await counter('c', 'ringhub_channel_resumes_total{result="resumed"}')).toBe(1)
   })
 
-  it('says so when the offset is older than the owner\'s log holds, and sends the retained snapshot instead', async () => {
+  it('resumes from the other hubs\' logs what the owner\'s log no longer holds (its tail after a move, here pruned)', async () => {
+    const key = keyOwnedBy('c')
+    const pub = await device('a', 'ch-pub-8')
+    for (let i = 0; i < 30; i++) await pub.publishAsync(`${key}/w`, String(i), { qos: 1 })
+    // Only the owner's log lacks the older entries, as after a handoff whose tail is shorter: the
+    // replica's copies still hold them.
+    await new TopicLog(hub('c').db).prune({ maxAgeMs: 0, maxEntries: 5, maxBytes: 0 }, Date.now())
+    const [since] = new TopicLog(hub('c').db).since(key, { epoch: 0, seq: 0 }, 1)
+    expect(since?.seq, 'the owner holds the last 5 only').toBe(26)
+    const ch = await channel('b')
+    const reply = ok(await ch.request({ op: 'join', topic: `${key}/#`, since: { epoch: since?.epoch ?? 0, seq: 3 } }))
+    expect(reply.resumed).toBe(true)
+    await waitFor(() => ch.messages.length === 27, 'messages 3..29', 5_000)
+    expect(ch.messages.map((m) => m.payload)).toEqual(Array.from({ length: 27 }, (_, i) => i + 3))
+  })
+
+  it('says so when the offset is older than the ring\'s logs hold, and sends the retained snapshot instead', async () => {
     const key = keyOwnedBy('c')
     const pub = await device('a', 'ch-pub-6')
     for (let i = 0; i < 30; i++) await pub.publishAsync(`${key}/v`, String(i), { qos: 1, retain: i === 29 })
-    // Retention keeps the newest 5 entries of every key of C's log.
-    await new TopicLog(hub('c').db).prune({ maxAgeMs: 0, maxEntries: 5, maxBytes: 0 }, Date.now())
+    // Retention keeps the newest 5 entries of every key, in every hub's log (the owner's and the
+    // replica's: a read from before the owner's oldest entry asks the other hubs' logs too).
+    for (const id of ['a', 'b', 'c']) await new TopicLog(hub(id).db).prune({ maxAgeMs: 0, maxEntries: 5, maxBytes: 0 }, Date.now())
     const ch = await channel('b')
     const reply = ok(await ch.request({ op: 'join', topic: `${key}/#`, since: { epoch: 1, seq: 3 } }))
     expect(reply.resumed).toBe(false)

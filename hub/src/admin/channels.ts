@@ -254,8 +254,9 @@ export class ChannelServer {
 
   /**
    * A key's messages after `since` matching `topic`, read from its owner page by page.
-   * `complete` false when the owner's log no longer reaches back to `since` (retention, or an
-   * owner change whose handed-over tail is shorter): then the client gets a snapshot instead.
+   * `complete` false when the ring's logs no longer reach back to `since` (retention; or an owner
+   * change whose handed-over tail is shorter, while the hubs holding the older entries are down:
+   * `Router.logSince`): then the client gets a snapshot instead.
    */
   async #readLog(key: string, topic: string, since: ChannelOffset): Promise<{ complete: boolean, oldest: Offset | null, inputs: ChannelInput[] }> {
     const inputs: ChannelInput[] = []

@@ -17,7 +17,7 @@ export interface ResumeAnswer {
   key: string
   /** The hub that answered (the key's owner). */
   owner: string
-  /** The first offset the owner's log holds (null: none of the key); a `since` before it missed what retention removed. */
+  /** The first offset the ring's logs hold (null: none of the key); a `since` before it missed what retention removed (`Router.logSince`). */
   oldest: Offset | null
   messages: ResumedMessage[]
   /** The offset to ask from next time (the last message's, or `since` when there was none). */

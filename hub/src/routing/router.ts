@@ -12,6 +12,7 @@ import { Replicator } from './replicator.js'
 import { RefusalGaps } from './refusal-gaps.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
+import { mayLackAfter, withOlder } from './log-reach.js'
 import { KeyHandoff } from './key-handoff.js'
 import { Ingress, originOf, type IngressMessage, type PublishOrigin } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
@@ -124,6 +125,8 @@ export interface RouterStats {
   catchUpReadRetries: number
   /** Last deliveries of keys sent again to a peer whose link broke and came back (`PeerReplay.linkOpened`). */
   tailsResent: number
+  /** Reads from an offset before the owner's oldest entry that found older entries in other hubs' logs (`logSince`). */
+  olderLogReads: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -156,7 +159,7 @@ const CATCH_UP_READ_AGAIN_MS = [100, 400, 1_500, 3_000, 5_000]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0, catchUpReadRetries: 0, tailsResent: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0, catchUpReadRetries: 0, tailsResent: 0, olderLogReads: 0 }
   readonly #interest = new InterestTable()
   /** What each peer was last sent of each key (the `from` of live deliveries). */
   readonly #sent = new SentOffsets()
@@ -490,13 +493,25 @@ export class Router {
   /**
    * Resume from an offset: the key's messages after `from`, oldest first, at most `limit`, read
    * from the owner's log (this hub's, or the owner's over the link). `owner` says who answered.
-   * Earlier owners' entries are there as far as the handoff tail reached.
+   * Earlier owners' entries are in it as far as the handoff tail reached; when the read starts
+   * before the owner's oldest entry, what lies between is read from the other alive hubs' logs
+   * (`log-reach.ts`; a hub that does not answer is left out). `oldest`: the first offset any of
+   * them holds.
    */
   async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[], oldest: Offset | null }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
-    if (owner === this.deps.self) return { owner, entries: this.deps.topicLog.since(key, from, limit), oldest: this.deps.topicLog.oldest(key) ?? null }
-    const reply = await this.#requestLog(owner, key, from, limit)
-    return { owner, entries: reply.entries, oldest: reply.oldest }
+    const read = (hub: string): Promise<{ entries: LogEntry[], oldest: Offset | null }> => hub === this.deps.self
+      ? Promise.resolve({ entries: this.deps.topicLog.since(key, from, limit), oldest: this.deps.topicLog.oldest(key) ?? null })
+      : this.#requestLog(hub, key, from, limit)
+    const fromOwner = await read(owner)
+    if (!mayLackAfter(from, fromOwner.oldest)) return { owner, ...fromOwner }
+    const others = [this.deps.self, ...this.deps.peers()].filter((hub) => hub !== owner)
+    const parts = await Promise.all(others.map((hub) => read(hub).catch((err: unknown) => {
+      this.deps.log.debug({ err, hub, key }, 'a hub did not answer a log read before the owner\'s oldest entry; left out')
+      return { entries: [], oldest: null }
+    })))
+    if (parts.some((p) => p.entries.length > 0)) this.stats.olderLogReads++
+    return { owner, ...withOlder(from, limit, fromOwner, parts) }
   }
 
   /** Delivery counters (repeats skipped, catch-ups after an owner change). */
