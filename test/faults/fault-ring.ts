@@ -200,8 +200,9 @@ export class FaultRing {
   /**
    * Acknowledged messages of `keys` that the key's owner's log (asked through hub `via`, paged
    * through `GET /api/v1/keys/messages`) does not hold: what a resume could not give back. (Before
-   * the owner's oldest entry the read also takes the other hubs' logs, `Router.logSince`; a hole
-   * after it is never filled from elsewhere, so a loss in the owner's log still counts.)
+   * the owner's oldest entry the read also takes the other hubs' logs, `Router.logSince`: what the
+   * owner lacks only at the start of its log is found there, as a resume finds it. A hole after
+   * its oldest entry is never filled from elsewhere, so such a loss still counts.)
    */
   async missingFromOwnerLogs(via: number, keys: readonly string[]): Promise<string[]> {
     const ackedByKey = new Map<string, string[]>()

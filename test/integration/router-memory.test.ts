@@ -359,12 +359,14 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(hub(hubs, 'h4').log.since(key, { epoch: 0, seq: 0 }).map((e) => [e.epoch, e.payload.toString()])).toEqual([[first.epoch, 'v1'], [next.epoch, 'v2']])
   })
 
-  it('reads from an offset before the new owner\'s handoff tail: the older entries come from the earlier owner\'s log, in order, once each', async () => {
-    const { clock, hubs, ids, setRing } = ringOf(4)
+  it('reads from an offset before the new owner\'s handoff tail: the older entries come from the earlier owner\'s log, in order, once each; without it, the owner\'s answer shows the gap', async () => {
+    const { clock, net, hubs, ids, setRing } = ringOf(4)
+    const before = new Ring(['h1', 'h2', 'h3'])
     const after = new Ring(['h1', 'h2', 'h3', 'h4'])
     setRing(['h1', 'h2', 'h3'])
     const key = keyOwnedBy(after, 'h4', 'devices/t')
-    const oldOwner = hub(hubs, new Ring(['h1', 'h2', 'h3']).ownerOf(key) as string)
+    const [oldOwnerId, oldReplica] = before.replicasOf(key, 2) as [string, string]
+    const oldOwner = hub(hubs, oldOwnerId)
     // More than a handoff tail holds (1000 entries): the first 500 stay with the earlier owner and its replica.
     const sent = Array.from({ length: 1_500 }, (_, i) => oldOwner.router.publish({ topic: `${key}/t`, payload: Buffer.from(`m${i + 1}`), qos: 1, retain: false }))
     const first = await settle(clock, Promise.all(sent))
@@ -373,9 +375,11 @@ describe('Router over an in-memory bus (virtual time)', () => {
     await run(clock, 50)
     const next = await settle(clock, hub(hubs, 'h2').router.publish({ topic: `${key}/t`, payload: Buffer.from('m1501'), qos: 1, retain: false }))
     const h4 = hub(hubs, 'h4')
-    expect(h4.log.oldest(key), 'the new owner holds the tail only').toEqual({ epoch: first[500]?.epoch, seq: 501 })
-    // Two pages from the start, read at a hub that is neither owner: 1000, then the rest.
-    const reader = hub(hubs, ids.find((id) => id !== 'h4' && id !== oldOwner.id) as string).router
+    const tailStart = { epoch: first[500]?.epoch ?? 0, seq: 501 }
+    expect(h4.log.oldest(key), 'the new owner holds the tail only').toEqual(tailStart)
+    // Two pages from the start, read at the hub that holds none of it (neither owner nor copy).
+    const readerId = ids.find((id) => id !== 'h4' && id !== oldOwnerId && id !== oldReplica) as string
+    const reader = hub(hubs, readerId).router
     const page1 = await settle(clock, reader.logSince(key, { epoch: 0, seq: 0 }, 1_000))
     expect(page1.owner).toBe('h4')
     expect(page1.oldest).toEqual({ epoch: first[0]?.epoch, seq: 1 })
@@ -386,8 +390,16 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(page2.entries.at(-1)).toMatchObject({ epoch: next.epoch, seq: next.seq })
     expect(reader.stats.olderLogReads).toBe(1)
     // From inside the tail, the owner's log alone answers.
-    const inside = await settle(clock, reader.logSince(key, { epoch: first[600]?.epoch ?? 0, seq: 601 }, 3))
+    const inside = await settle(clock, reader.logSince(key, { epoch: tailStart.epoch, seq: 601 }, 3))
     expect(inside.entries.map((e) => e.payload.toString())).toEqual(['m602', 'm603', 'm604'])
+    expect(reader.stats.olderLogReads).toBe(1)
+    // The hubs holding the older entries do not answer: the owner's answer, whose oldest shows what is missing.
+    net.cut(readerId, oldOwnerId)
+    net.cut(readerId, oldReplica)
+    const cut = await settle(clock, reader.logSince(key, { epoch: 0, seq: 0 }, 1_000))
+    expect(cut.oldest).toEqual(tailStart)
+    expect(cut.entries.map((e) => e.payload.toString())).toEqual(Array.from({ length: 1_001 }, (_, i) => `m${i + 501}`).slice(0, 1_000))
+    expect(reader.stats.olderLogReadFailures).toBe(2)
     expect(reader.stats.olderLogReads).toBe(1)
   })
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { framePayload, maxChannelFrameBytes, parseChannelFrame, payloadOfFrame } from '../../hub/src/admin/channel-frames.js'
-import { reachesBack } from '../../hub/src/admin/channels.js'
+import { reachesBack, readKeyLog } from '../../hub/src/admin/channels.js'
+import type { LogEntry, Offset } from '../../hub/src/store/topic-log.js'
 
 describe('channel frames', () => {
   it.each([
@@ -64,5 +65,34 @@ describe('whether an owner\'s log still reaches back to an offset', () => {
     [[1, 2], [0, 0], false],
   ] as const)('oldest %j, since %j → %s', (oldest, since, expected) => {
     expect(reachesBack(oldest ? { epoch: oldest[0], seq: oldest[1] } : null, { epoch: since[0], seq: since[1] })).toBe(expected)
+  })
+})
+
+describe('readKeyLog (a join catching up from an offset)', () => {
+  const entry = (seq: number): LogEntry => ({ key: 'devices/d1', epoch: 1, seq, topic: 'devices/d1/t', payload: Buffer.from(String(seq)), qos: 1, retain: false, tsMs: 0 })
+  /** A ring whose reads answer pages of `size` from `1..last`, with the oldest offset `oldestAt(from)` says. */
+  const ring = (last: number, size: number, oldestAt: (from: Offset) => Offset) => {
+    const asked: number[] = []
+    const read = async (from: Offset): Promise<{ entries: LogEntry[], oldest: Offset | null }> => {
+      asked.push(from.seq)
+      const entries = Array.from({ length: Math.max(0, Math.min(size, last - from.seq)) }, (_, i) => entry(from.seq + i + 1))
+      return { entries, oldest: oldestAt(from) }
+    }
+    return { read, asked }
+  }
+
+  it('reads page after page until a short one', async () => {
+    const { read, asked } = ring(25, 10, () => ({ epoch: 1, seq: 1 }))
+    const got = await readKeyLog(read, { epoch: 1, seq: 2 }, 10)
+    expect(got.complete).toBe(true)
+    expect(got.entries.map((e) => e.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i + 3))
+    expect(asked).toEqual([2, 12, 22])
+  })
+
+  it('is not complete when a later page shows a gap (a hub that held the rest did not answer), not only the first', async () => {
+    // The first page came across hubs from the start; the second, its hub silent, is the owner's own, starting at 21.
+    const { read } = ring(30, 10, (from) => (from.seq < 10 ? { epoch: 1, seq: 1 } : { epoch: 1, seq: 21 }))
+    const got = await readKeyLog(read, { epoch: 0, seq: 0 }, 10)
+    expect(got).toEqual({ complete: false, oldest: { epoch: 1, seq: 21 }, entries: [] })
   })
 })

@@ -1,18 +1,27 @@
 import { describe, expect, it } from 'vitest'
-import { mayLackAfter, offsetBefore, withOlder } from '../../hub/src/routing/log-reach.js'
+import { follows, mayLackAfter, offsetBefore, withOlder, type LogRead } from '../../hub/src/routing/log-reach.js'
 import type { LogEntry, Offset } from '../../hub/src/store/topic-log.js'
 
 const at = (epoch: number, seq: number): Offset => ({ epoch, seq })
 const entry = (epoch: number, seq: number): LogEntry => ({ key: 'devices/d1', epoch, seq, topic: 'devices/d1/t', payload: Buffer.from(`${epoch}:${seq}`), qos: 1, retain: false, tsMs: 0 })
 const run = (epoch: number, from: number, to: number): LogEntry[] => Array.from({ length: to - from + 1 }, (_, i) => entry(epoch, from + i))
 const names = (entries: LogEntry[]): string[] => entries.map((e) => `${e.epoch}:${e.seq}`)
+const log = (entries: LogEntry[], oldest: Offset | null = entries[0] ? at(entries[0].epoch, entries[0].seq) : null): LogRead => ({ entries, oldest })
 
-describe('offsetBefore', () => {
+describe('offsetBefore and follows', () => {
   it('orders by epoch, then seq', () => {
     expect(offsetBefore(at(1, 9), at(2, 1))).toBe(true)
     expect(offsetBefore(at(2, 1), at(1, 9))).toBe(false)
     expect(offsetBefore(at(2, 3), at(2, 4))).toBe(true)
     expect(offsetBefore(at(2, 4), at(2, 4))).toBe(false)
+  })
+
+  it('takes the next seq of an epoch, or the first of a later one, as the next entry', () => {
+    expect(follows(at(2, 3), at(2, 4))).toBe(true)
+    expect(follows(at(2, 3), at(2, 5))).toBe(false)
+    expect(follows(at(2, 3), at(3, 1))).toBe(true)
+    expect(follows(at(2, 3), at(3, 2))).toBe(false)
+    expect(follows(at(0, 0), at(1, 1))).toBe(true)
   })
 })
 
@@ -34,38 +43,54 @@ describe('mayLackAfter', () => {
 })
 
 describe('withOlder', () => {
-  it('puts what the others hold between the offset and the owner\'s oldest entry first, once each, in order', () => {
-    const owner = { entries: run(2, 1, 3), oldest: at(2, 1) }
-    const earlierOwner = { entries: [...run(1, 5, 9), ...run(2, 1, 2)], oldest: at(1, 1) }
-    const replica = { entries: run(1, 7, 9).reverse(), oldest: at(1, 4) }
+  it('puts what the others hold between the offset and the owner\'s oldest entry first, once each, in order, when it runs on to that entry', () => {
+    const owner = log(run(2, 1, 3))
+    const earlierOwner = log([...run(1, 5, 9), ...run(2, 1, 2)], at(1, 1))
+    const replica = log(run(1, 7, 9).reverse(), at(1, 4))
     const read = withOlder(at(1, 4), 100, owner, [earlierOwner, replica])
     expect(names(read.entries)).toEqual(['1:5', '1:6', '1:7', '1:8', '1:9', '2:1', '2:2', '2:3'])
     expect(read.oldest).toEqual(at(1, 1))
+    // The owner's own entries, not the others' copies of them.
+    expect(read.entries[5]).toBe(owner.entries[0])
   })
 
-  it('keeps at most `limit`, the oldest first', () => {
-    const read = withOlder(at(0, 0), 4, { entries: run(2, 1, 3), oldest: at(2, 1) }, [{ entries: run(1, 1, 3), oldest: at(1, 1) }])
-    expect(names(read.entries)).toEqual(['1:1', '1:2', '1:3', '2:1'])
+  it('keeps at most `limit`, the oldest first: a page of the others\' entries alone', () => {
+    const read = withOlder(at(0, 0), 2, log(run(2, 1, 3)), [log(run(1, 1, 3))])
+    expect(names(read.entries)).toEqual(['1:1', '1:2'])
+    expect(read.oldest).toEqual(at(1, 1))
+    const fuller = withOlder(at(0, 0), 4, log(run(2, 1, 3)), [log(run(1, 1, 3))])
+    expect(names(fuller.entries)).toEqual(['1:1', '1:2', '1:3', '2:1'])
+  })
+
+  it('answers with the owner\'s read when the others\' entries stop short of it: the gap shows in `oldest`, a short page still ends the log', () => {
+    // An earlier owner still holds the first entries of epoch 1; retention left every current
+    // log only the newest of epoch 2.
+    const owner = log(run(2, 10_001, 10_003))
+    const read = withOlder(at(0, 0), 100, owner, [log(run(1, 1, 5))])
+    expect(read).toBe(owner)
+    // A hole inside the others' part: the same.
+    expect(withOlder(at(1, 0), 100, log(run(1, 10, 12)), [log(run(1, 1, 3)), log(run(1, 6, 9))])).toEqual(log(run(1, 10, 12)))
+    // Their first entry does not follow the offset.
+    expect(withOlder(at(1, 2), 100, log(run(1, 10, 12)), [log(run(1, 5, 9))]).entries).toEqual(run(1, 10, 12))
   })
 
   it('takes nothing at or before the offset from the others, nor anything from the owner\'s oldest entry on', () => {
-    const owner = { entries: run(1, 5, 7), oldest: at(1, 5) }
-    const read = withOlder(at(1, 2), 100, owner, [{ entries: run(1, 1, 7), oldest: at(1, 1) }])
+    const owner = log(run(1, 5, 7))
+    const read = withOlder(at(1, 2), 100, owner, [log(run(1, 1, 7))])
     expect(names(read.entries)).toEqual(['1:3', '1:4', '1:5', '1:6', '1:7'])
     expect(read.entries.slice(2)).toEqual(owner.entries)
     expect(read.entries[2]).toBe(owner.entries[0])
   })
 
-  it('answers the owner\'s read as it is when the others hold nothing older, the oldest offset being the smallest any holds', () => {
-    const owner = { entries: run(3, 1, 2), oldest: at(3, 1) }
-    const read = withOlder(at(0, 0), 100, owner, [{ entries: [], oldest: null }, { entries: [], oldest: at(2, 7) }])
-    expect(read.entries).toBe(owner.entries)
-    expect(read.oldest).toEqual(at(2, 7))
+  it('answers the owner\'s read as it is when the others hold nothing older', () => {
+    const owner = log(run(3, 1, 2))
+    const read = withOlder(at(0, 0), 100, owner, [log([]), log([], at(2, 7))])
+    expect(read).toBe(owner)
   })
 
-  it('reads everything after the offset from the others when the owner holds nothing of the key', () => {
-    const read = withOlder(at(1, 1), 100, { entries: [], oldest: null }, [{ entries: run(1, 2, 3), oldest: at(1, 1) }])
-    expect(names(read.entries)).toEqual(['1:2', '1:3'])
+  it('reads the others\' entries as one log when the owner holds nothing of the key', () => {
+    const read = withOlder(at(1, 1), 100, log([]), [log(run(1, 2, 3), at(1, 1)), log(run(1, 3, 4), at(1, 3))])
+    expect(names(read.entries)).toEqual(['1:2', '1:3', '1:4'])
     expect(read.oldest).toEqual(at(1, 1))
   })
 })

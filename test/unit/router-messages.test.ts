@@ -19,4 +19,13 @@ describe('router one-way messages from peers', () => {
       expect(() => asRouterReply(bad)).toThrow(ProtocolError)
     }
   })
+
+  it('takes a log read with or without an upper bound (`before`), and refuses a malformed bound', () => {
+    const read = { t: 'log', key: 'devices/d1', epoch: 0, seq: 0, limit: 1000 }
+    expect(asRouterRequest(read)).toEqual(read)
+    expect(asRouterRequest({ ...read, before: [3, 501] })).toEqual({ ...read, before: [3, 501] })
+    for (const before of [[3], [3, -1], [3, 1, 2], { epoch: 3, seq: 1 }, '3:1', null]) {
+      expect(() => asRouterRequest({ ...read, before }), JSON.stringify(before)).toThrow(ProtocolError)
+    }
+  })
 })

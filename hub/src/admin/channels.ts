@@ -259,20 +259,13 @@ export class ChannelServer {
    * `Router.logSince`): then the client gets a snapshot instead.
    */
   async #readLog(key: string, topic: string, since: ChannelOffset): Promise<{ complete: boolean, oldest: Offset | null, inputs: ChannelInput[] }> {
+    const { complete, oldest, entries } = await readKeyLog((from) => this.deps.router.logSince(key, from, CATCH_UP_PAGE), since, CATCH_UP_PAGE)
+    if (!complete) return { complete, oldest, inputs: [] }
     const inputs: ChannelInput[] = []
-    let from: Offset = since
-    let first = true
-    for (;;) {
-      const { entries, oldest } = await this.deps.router.logSince(key, from, CATCH_UP_PAGE)
-      if (first && !reachesBack(oldest, since)) return { complete: false, oldest, inputs: [] }
-      first = false
-      for (const e of entries) {
-        if (topicMatches(topic, e.topic)) inputs.push({ topic: e.topic, payload: e.payload, key, offset: { epoch: e.epoch, seq: e.seq }, retained: false })
-      }
-      const last = entries.at(-1)
-      if (!last || entries.length < CATCH_UP_PAGE) return { complete: true, oldest, inputs }
-      from = { epoch: last.epoch, seq: last.seq }
+    for (const e of entries) {
+      if (topicMatches(topic, e.topic)) inputs.push({ topic: e.topic, payload: e.payload, key, offset: { epoch: e.epoch, seq: e.seq }, retained: false })
     }
+    return { complete, oldest, inputs }
   }
 
   async #sendRetained(session: ChannelSession, join: Join): Promise<void> {
@@ -334,7 +327,26 @@ export class ChannelServer {
 function noop(): void {}
 
 /**
- * True when the owner's log still holds everything after `since`: its oldest entry is the very
+ * A key's log after `since`, page by page (`read` answers one page of at most `pageSize`) until a
+ * short page. `complete` false as soon as a page's `oldest` shows that the logs no longer reach
+ * back to where it starts (retention; or, on a later page read across hubs, a hub that held the
+ * rest and did not answer: `Router.logSince`): then nothing is returned.
+ */
+export async function readKeyLog(read: (from: Offset) => Promise<{ entries: LogEntry[], oldest: Offset | null }>, since: Offset, pageSize: number): Promise<{ complete: boolean, oldest: Offset | null, entries: LogEntry[] }> {
+  const entries: LogEntry[] = []
+  let from = since
+  for (;;) {
+    const page = await read(from)
+    if (!reachesBack(page.oldest, from)) return { complete: false, oldest: page.oldest, entries: [] }
+    entries.push(...page.entries)
+    const last = page.entries.at(-1)
+    if (!last || page.entries.length < pageSize) return { complete: true, oldest: page.oldest, entries }
+    from = { epoch: last.epoch, seq: last.seq }
+  }
+}
+
+/**
+ * True when the log read still holds everything after `since`: its oldest entry is the very
  * next one, or not newer than `since` (nothing after `since` was pruned). An empty log loses
  * nothing it could tell of. A new epoch's first entry cannot be told from a pruned gap unless
  * `since` is the very start, so that case counts as not reaching back (a snapshot, never a gap).

@@ -86,6 +86,8 @@ export class RingQuery {
     await Promise.all(hubs.map(async (hub) => {
       try {
         parts.push({ hub, part: await this.ask(hub, query, typeof params === 'function' ? params(hub) : params, validate) })
+        // Known there now (upgraded): should it forget the query again (a rollback), say so again.
+        if (this.#unknownTold.size > 0) this.#unknownTold.delete(`${hub}\u0000${query}`)
       } catch (err) {
         this.deps.metrics.peerQueryFailures.inc({ query })
         this.#logFailure(err, hub, query)
@@ -102,13 +104,13 @@ export class RingQuery {
    */
   #logFailure(err: unknown, hub: string, query: string): void {
     if (!(err instanceof UnknownQueryError)) {
-      this.deps.log.info({ err, hub, query }, 'a hub did not answer an admin query; its part is left out')
+      this.deps.log.info({ err, peer: hub, query }, 'a hub did not answer an admin query; its part is left out')
       return
     }
     const told = `${hub}\u0000${query}`
     const first = !this.#unknownTold.has(told)
     this.#unknownTold.add(told)
-    this.deps.log[first ? 'info' : 'debug']({ hub, query }, 'a hub does not know this admin query (an older version?); its part is left out until it is upgraded')
+    this.deps.log[first ? 'info' : 'debug']({ peer: hub, query }, 'a hub does not know this admin query (an older version?); its part is left out until it is upgraded')
   }
 
   /** One hub's part; rejects when it fails, times out or answers with the wrong shape (`UnknownQueryError`: a query the hub does not know). */

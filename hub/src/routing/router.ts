@@ -12,10 +12,10 @@ import { Replicator } from './replicator.js'
 import { RefusalGaps } from './refusal-gaps.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
-import { mayLackAfter, withOlder } from './log-reach.js'
+import { mayLackAfter, offsetBefore, withOlder, type LogRead } from './log-reach.js'
 import { KeyHandoff } from './key-handoff.js'
 import { Ingress, originOf, type IngressMessage, type PublishOrigin } from './ingress.js'
-import type { BarrierMessage, DeliverMessage, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
+import type { BarrierMessage, DeliverMessage, LogRequest, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
 import { SeenPublishes, type SeenPublish } from './seen-publishes.js'
 import { SentOffsets } from './sent-offsets.js'
 import type { PeerBus } from './peer-bus.js'
@@ -125,8 +125,10 @@ export interface RouterStats {
   catchUpReadRetries: number
   /** Last deliveries of keys sent again to a peer whose link broke and came back (`PeerReplay.linkOpened`). */
   tailsResent: number
-  /** Reads from an offset before the owner's oldest entry that found older entries in other hubs' logs (`logSince`). */
+  /** Reads from an offset before the owner's oldest entry answered with older entries from other hubs' logs (`logSince`). */
   olderLogReads: number
+  /** Hubs that did not answer such a read (left out: the answer stops before what only they held). */
+  olderLogReadFailures: number
 }
 
 /** Log entries one resume request returns at most. */
@@ -159,7 +161,7 @@ const CATCH_UP_READ_AGAIN_MS = [100, 400, 1_500, 3_000, 5_000]
  * moving keys between owners is `KeyHandoff`'s; reads from an offset are `logSince`.
  */
 export class Router {
-  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0, catchUpReadRetries: 0, tailsResent: 0, olderLogReads: 0 }
+  readonly stats: RouterStats = { forwarded: 0, forwardRetries: 0, sequenced: 0, duplicates: 0, refusedNotOwner: 0, deliveriesSent: 0, deliveriesDropped: 0, deliveriesReceived: 0, replicated: 0, replicaFailures: 0, handoffsSent: 0, handoffsReceived: 0, replayedToReturningPeers: 0, deliveriesResent: 0, superseded: 0, stalls: 0, retriesKeptFirst: 0, heldForRetries: 0, refusedBehindRefusal: 0, endedByIngress: 0, catchUpReadRetries: 0, tailsResent: 0, olderLogReads: 0, olderLogReadFailures: 0 }
   readonly #interest = new InterestTable()
   /** What each peer was last sent of each key (the `from` of live deliveries). */
   readonly #sent = new SentOffsets()
@@ -500,18 +502,28 @@ export class Router {
    */
   async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[], oldest: Offset | null }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
-    const read = (hub: string): Promise<{ entries: LogEntry[], oldest: Offset | null }> => hub === this.deps.self
-      ? Promise.resolve({ entries: this.deps.topicLog.since(key, from, limit), oldest: this.deps.topicLog.oldest(key) ?? null })
-      : this.#requestLog(hub, key, from, limit)
+    const max = Math.min(limit, MAX_LOG_READ)
+    const read = (hub: string, before?: Offset): Promise<LogRead> => hub === this.deps.self
+      ? Promise.resolve(this.#logHere(key, from, max, before))
+      : this.#requestLog(hub, key, from, max, before)
     const fromOwner = await read(owner)
     if (!mayLackAfter(from, fromOwner.oldest)) return { owner, ...fromOwner }
     const others = [this.deps.self, ...this.deps.peers()].filter((hub) => hub !== owner)
-    const parts = await Promise.all(others.map((hub) => read(hub).catch((err: unknown) => {
-      this.deps.log.debug({ err, hub, key }, 'a hub did not answer a log read before the owner\'s oldest entry; left out')
+    const parts = await Promise.all(others.map((hub) => read(hub, fromOwner.oldest ?? undefined).catch((err: unknown) => {
+      // Left out: if it held the only copies of some, the answer stops before them (`withOlder`).
+      this.stats.olderLogReadFailures++
+      this.deps.log.info({ err, peer: hub, key }, 'a hub did not answer a log read before the owner\'s oldest entry; left out')
       return { entries: [], oldest: null }
     })))
-    if (parts.some((p) => p.entries.length > 0)) this.stats.olderLogReads++
-    return { owner, ...withOlder(from, limit, fromOwner, parts) }
+    const answer = withOlder(from, max, fromOwner, parts)
+    if (answer !== fromOwner) this.stats.olderLogReads++
+    return { owner, ...answer }
+  }
+
+  /** This hub's log of `key` after `from`: at most `limit` entries, only those before `before` when given. */
+  #logHere(key: string, from: Offset, limit: number, before?: Offset): LogRead {
+    const entries = this.deps.topicLog.since(key, from, limit)
+    return { entries: before ? entries.filter((e) => offsetBefore(e, before)) : entries, oldest: this.deps.topicLog.oldest(key) ?? null }
   }
 
   /** Delivery counters (repeats skipped, catch-ups after an owner change). */
@@ -543,8 +555,9 @@ export class Router {
     return reply.first ?? undefined
   }
 
-  async #requestLog(hub: string, key: string, from: Offset, limit: number): Promise<{ entries: LogEntry[], oldest: Offset | null }> {
-    const reply = await this.deps.bus.request(hub, { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }, this.#requestTimeoutMs)
+  async #requestLog(hub: string, key: string, from: Offset, limit: number, before?: Offset): Promise<LogRead> {
+    const request: LogRequest = before ? { t: 'log', key, epoch: from.epoch, seq: from.seq, limit, before: [before.epoch, before.seq] } : { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }
+    const reply = await this.deps.bus.request(hub, request, this.#requestTimeoutMs)
     if (reply.t !== 'log-entries') throw new Error(`${hub} answered ${reply.t}`)
     return { entries: reply.entries.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) })), oldest: reply.oldest ?? null }
   }
@@ -969,8 +982,9 @@ export class Router {
       return { t: 'not-owner', key: refused.key }
     }
     if (r.t === 'log') {
-      const entries = this.deps.topicLog.since(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ))
-      return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e), oldest: this.deps.topicLog.oldest(r.key) ?? null }
+      const before = r.before ? { epoch: r.before[0], seq: r.before[1] } : undefined
+      const { entries, oldest } = this.#logHere(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ), before)
+      return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e), oldest }
     }
     if (r.t === 'began') return { t: 'deliveries-began', first: this.#sent.firstOf(from, r.key) ?? null }
     if (r.t === 'retained') return { t: 'retained-messages', messages: await this.#ownedRetained(r.filters) }
