@@ -401,6 +401,10 @@ describe('Router over an in-memory bus (virtual time)', () => {
     expect(cut.entries.map((e) => e.payload.toString())).toEqual(Array.from({ length: 1_001 }, (_, i) => `m${i + 501}`).slice(0, 1_000))
     expect(reader.stats.olderLogReadFailures).toBe(2)
     expect(reader.stats.olderLogReads).toBe(1)
+    // What the others are asked: up to and including the owner's oldest entry (`through`).
+    const probe = net.bus('probe')
+    const asked = await settle(clock, probe.request(oldOwnerId, { t: 'log', key, epoch: 0, seq: 0, limit: 1_000, through: [tailStart.epoch, tailStart.seq] }, 1_000))
+    expect(asked.t === 'log-entries' && asked.entries.map((e) => e.seq)).toEqual(Array.from({ length: 501 }, (_, i) => i + 1))
   })
 
   it('reports replication lag: copies in flight and the age of the oldest, back to 0 once confirmed', async () => {

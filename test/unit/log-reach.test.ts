@@ -16,12 +16,13 @@ describe('offsetBefore and follows', () => {
     expect(offsetBefore(at(2, 4), at(2, 4))).toBe(false)
   })
 
-  it('takes the next seq of an epoch, or the first of a later one, as the next entry', () => {
+  it('takes only the next seq of an epoch, or 1:1 after the beginning, as surely the next entry', () => {
     expect(follows(at(2, 3), at(2, 4))).toBe(true)
     expect(follows(at(2, 3), at(2, 5))).toBe(false)
-    expect(follows(at(2, 3), at(3, 1))).toBe(true)
-    expect(follows(at(2, 3), at(3, 2))).toBe(false)
     expect(follows(at(0, 0), at(1, 1))).toBe(true)
+    // Whether epoch 2 went on after seq 3 cannot be told from the offsets.
+    expect(follows(at(2, 3), at(3, 1))).toBe(false)
+    expect(follows(at(0, 0), at(2, 1))).toBe(false)
   })
 })
 
@@ -35,7 +36,6 @@ describe('mayLackAfter', () => {
 
   it('is true when the log starts later in the same epoch, in a later epoch, or holds nothing of the key', () => {
     expect(mayLackAfter(at(3, 10), at(3, 12))).toBe(true)
-    // Each epoch numbers from 1: whether epoch 3 went on after seq 10 cannot be told from here.
     expect(mayLackAfter(at(3, 10), at(4, 1))).toBe(true)
     expect(mayLackAfter(at(0, 0), at(2, 1))).toBe(true)
     expect(mayLackAfter(at(0, 0), null)).toBe(true)
@@ -44,34 +44,55 @@ describe('mayLackAfter', () => {
 
 describe('withOlder', () => {
   it('puts what the others hold between the offset and the owner\'s oldest entry first, once each, in order, when it runs on to that entry', () => {
-    const owner = log(run(2, 1, 3))
-    const earlierOwner = log([...run(1, 5, 9), ...run(2, 1, 2)], at(1, 1))
-    const replica = log(run(1, 7, 9).reverse(), at(1, 4))
+    const owner = log(run(1, 10, 12))
+    // The others answer up to and including the owner's oldest entry (`through`).
+    const earlierOwner = log(run(1, 5, 10), at(1, 1))
+    const replica = log(run(1, 7, 10).reverse(), at(1, 4))
     const read = withOlder(at(1, 4), 100, owner, [earlierOwner, replica])
-    expect(names(read.entries)).toEqual(['1:5', '1:6', '1:7', '1:8', '1:9', '2:1', '2:2', '2:3'])
+    expect(names(read.entries)).toEqual(['1:5', '1:6', '1:7', '1:8', '1:9', '1:10', '1:11', '1:12'])
     expect(read.oldest).toEqual(at(1, 1))
     // The owner's own entries, not the others' copies of them.
     expect(read.entries[5]).toBe(owner.entries[0])
   })
 
-  it('keeps at most `limit`, the oldest first: a page of the others\' entries alone', () => {
-    const read = withOlder(at(0, 0), 2, log(run(2, 1, 3)), [log(run(1, 1, 3))])
-    expect(names(read.entries)).toEqual(['1:1', '1:2'])
-    expect(read.oldest).toEqual(at(1, 1))
-    const fuller = withOlder(at(0, 0), 4, log(run(2, 1, 3)), [log(run(1, 1, 3))])
-    expect(names(fuller.entries)).toEqual(['1:1', '1:2', '1:3', '2:1'])
+  it('crosses an epoch boundary only where one hub\'s log holds both sides next to each other', () => {
+    const owner = log(run(2, 3, 4))
+    const earlierOwner = log([...run(1, 1, 3), ...run(2, 1, 3)], at(1, 1))
+    expect(names(withOlder(at(0, 0), 100, owner, [earlierOwner]).entries)).toEqual(['1:1', '1:2', '1:3', '2:1', '2:2', '2:3', '2:4'])
+    // The same entries from two hubs, neither holding 1:3 and 2:1 together: epoch 1 may have gone on.
+    const split = withOlder(at(0, 0), 100, owner, [log(run(1, 1, 3)), log(run(2, 1, 3))])
+    expect(split).toBe(owner)
+    // The step to the owner's oldest entry likewise: a run ending at 1:4 before an owner starting at 2:1.
+    const ownerAt2 = log(run(2, 1, 3))
+    expect(withOlder(at(1, 2), 100, ownerAt2, [log(run(1, 3, 4), at(1, 1))])).toBe(ownerAt2)
+    expect(names(withOlder(at(1, 2), 100, ownerAt2, [log([...run(1, 3, 4), entry(2, 1)], at(1, 1))]).entries)).toEqual(['1:3', '1:4', '2:1', '2:2', '2:3'])
+    // Nor the step from the offset into a later epoch: the hub's log need not hold the offset.
+    const ownerAt2s10 = log(run(2, 10, 11))
+    expect(withOlder(at(1, 2), 100, ownerAt2s10, [log(run(2, 1, 10), at(1, 1))])).toBe(ownerAt2s10)
   })
 
-  it('answers with the owner\'s read when the others\' entries stop short of it: the gap shows in `oldest`, a short page still ends the log', () => {
+  it('keeps at most `limit`, the oldest first: a page of the others\' entries alone', () => {
+    const owner = log(run(1, 4, 6))
+    const read = withOlder(at(0, 0), 2, owner, [log(run(1, 1, 4))])
+    expect(names(read.entries)).toEqual(['1:1', '1:2'])
+    expect(read.oldest).toEqual(at(1, 1))
+    expect(names(withOlder(at(0, 0), 4, owner, [log(run(1, 1, 4))]).entries)).toEqual(['1:1', '1:2', '1:3', '1:4'])
+    expect(names(withOlder(at(0, 0), 5, owner, [log(run(1, 1, 4))]).entries)).toEqual(['1:1', '1:2', '1:3', '1:4', '1:5'])
+  })
+
+  it('answers with the owner\'s read when the others\' entries stop short of it or leave some out: the gap shows in `oldest`, a short page still ends the log', () => {
     // An earlier owner still holds the first entries of epoch 1; retention left every current
     // log only the newest of epoch 2.
     const owner = log(run(2, 10_001, 10_003))
-    const read = withOlder(at(0, 0), 100, owner, [log(run(1, 1, 5))])
-    expect(read).toBe(owner)
-    // A hole inside the others' part: the same.
-    expect(withOlder(at(1, 0), 100, log(run(1, 10, 12)), [log(run(1, 1, 3)), log(run(1, 6, 9))])).toEqual(log(run(1, 10, 12)))
+    expect(withOlder(at(0, 0), 100, owner, [log(run(1, 1, 5))])).toBe(owner)
+    // A hole inside the others' part.
+    const ownerAt10 = log(run(1, 10, 12))
+    expect(withOlder(at(1, 0), 100, ownerAt10, [log(run(1, 1, 3)), log(run(1, 6, 10))])).toBe(ownerAt10)
+    // A hole, and an owner starting a later epoch: entries the run left out are not skipped.
+    const ownerAt2 = log(run(2, 1, 3))
+    expect(withOlder(at(1, 0), 100, ownerAt2, [log([...run(1, 1, 3), entry(2, 1)]), log([...run(1, 6, 7), entry(2, 1)])])).toBe(ownerAt2)
     // Their first entry does not follow the offset.
-    expect(withOlder(at(1, 2), 100, log(run(1, 10, 12)), [log(run(1, 5, 9))]).entries).toEqual(run(1, 10, 12))
+    expect(withOlder(at(1, 2), 100, ownerAt10, [log(run(1, 5, 10))])).toBe(ownerAt10)
   })
 
   it('takes nothing at or before the offset from the others, nor anything from the owner\'s oldest entry on', () => {
@@ -84,13 +105,16 @@ describe('withOlder', () => {
 
   it('answers the owner\'s read as it is when the others hold nothing older', () => {
     const owner = log(run(3, 1, 2))
-    const read = withOlder(at(0, 0), 100, owner, [log([]), log([], at(2, 7))])
-    expect(read).toBe(owner)
+    expect(withOlder(at(0, 0), 100, owner, [log([]), log([], at(2, 7))])).toBe(owner)
   })
 
-  it('reads the others\' entries as one log when the owner holds nothing of the key', () => {
-    const read = withOlder(at(1, 1), 100, log([]), [log(run(1, 2, 3), at(1, 1)), log(run(1, 3, 4), at(1, 3))])
+  it('reads the others\' entries as one log when the owner holds nothing of the key, under the same rule', () => {
+    const nothing = log([])
+    const read = withOlder(at(1, 1), 100, nothing, [log(run(1, 2, 3), at(1, 1)), log(run(1, 3, 4), at(1, 3))])
     expect(names(read.entries)).toEqual(['1:2', '1:3', '1:4'])
     expect(read.oldest).toEqual(at(1, 1))
+    // A hole, or a start that does not follow the offset: nothing, as the owner answered.
+    expect(withOlder(at(1, 0), 100, nothing, [log(run(1, 1, 3)), log(run(1, 6, 7))])).toBe(nothing)
+    expect(withOlder(at(1, 5), 100, nothing, [log([], at(1, 1)), log(run(1, 9, 12))])).toBe(nothing)
   })
 })

@@ -20,12 +20,12 @@ describe('router one-way messages from peers', () => {
     }
   })
 
-  it('takes a log read with or without an upper bound (`before`), and refuses a malformed bound', () => {
+  it('takes a log read with or without an upper bound (`through`), and refuses a malformed bound', () => {
     const read = { t: 'log', key: 'devices/d1', epoch: 0, seq: 0, limit: 1000 }
     expect(asRouterRequest(read)).toEqual(read)
-    expect(asRouterRequest({ ...read, before: [3, 501] })).toEqual({ ...read, before: [3, 501] })
-    for (const before of [[3], [3, -1], [3, 1, 2], { epoch: 3, seq: 1 }, '3:1', null]) {
-      expect(() => asRouterRequest({ ...read, before }), JSON.stringify(before)).toThrow(ProtocolError)
+    expect(asRouterRequest({ ...read, through: [3, 501] })).toEqual({ ...read, through: [3, 501] })
+    for (const through of [[3], [3, -1], [3, 1, 2], { epoch: 3, seq: 1 }, '3:1', null]) {
+      expect(() => asRouterRequest({ ...read, through }), JSON.stringify(through)).toThrow(ProtocolError)
     }
   })
 })

@@ -25,7 +25,7 @@ export const CHANNEL_PING_MS = 30_000
 export const MAX_CHANNEL_ERRORS = 20
 /** Joins one connection may hold. */
 export const MAX_JOINS = 1_000
-/** Log entries read per request while a join catches up from an offset. */
+/** Log entries read per request while a join catches up from an offset (at most `MAX_LOG_READ`, what a read returns at most: a shorter page ends the catch-up). */
 const CATCH_UP_PAGE = 1_000
 
 export interface ChannelDeps {

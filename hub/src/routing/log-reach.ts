@@ -14,13 +14,13 @@ export function offsetBefore(a: Offset, b: Offset): boolean {
 }
 
 /**
- * Whether `b` may be the entry right after `a`: the next seq of the same epoch, or the first of a
- * later epoch (whether `a`'s epoch went on after `a` cannot be told: each epoch numbers from 1,
- * so a log read across epochs trusts that boundary, as one hub's log does). `0:0`, the
- * beginning, comes right before the first entry of any epoch.
+ * Whether `b` is surely the entry right after `a` in any log: the next seq of the same epoch, or
+ * the very first entry (`1:1`) after the beginning (`0:0`). A later epoch's first entry after the
+ * end of another epoch is the next only if a log that holds both says so (`withOlder`): whether
+ * `a`'s epoch went on cannot be told from the offsets (each epoch numbers from 1).
  */
 export function follows(a: Offset, b: Offset): boolean {
-  return (b.epoch === a.epoch && b.seq === a.seq + 1) || (b.epoch > a.epoch && b.seq === 1)
+  return (b.epoch === a.epoch && b.seq === a.seq + 1) || (a.epoch === 0 && a.seq === 0 && b.epoch === 1 && b.seq === 1)
 }
 
 /**
@@ -39,39 +39,52 @@ export function mayLackAfter(from: Offset, oldest: Offset | null): boolean {
 /** A log read: entries after an offset, and the first offset the log holds (null: none). */
 export interface LogRead { entries: LogEntry[], oldest: Offset | null }
 
+const name = (o: Offset): string => `${o.epoch}:${o.seq}`
+
 /**
  * The answer to a read after `from` of at most `limit` entries, given the owner's read (`owner`)
- * and the other hubs' reads of the same key after `from` (`others`; a hub that did not answer is
- * simply not there). The entries the others hold between `from` and the owner's oldest entry come
- * first, once each, in numbering order, when they run on from `from` without a gap (each
- * `follows` the one before it) to the owner's oldest entry, or fill the page; then the owner's
- * entries. When that run stops short of the owner's oldest entry (retention, or the hub that held
- * the rest did not answer), the answer is the owner's own: its `oldest` shows the reader the gap,
- * and a page shorter than `limit` still means the end. `oldest`: the owner's, unless the others'
- * entries were taken; then the first offset any hub that answered holds. An owner that holds
- * nothing of the key: the others' entries, as one log.
+ * and the other hubs' reads of the same key after `from` up to and including the owner's oldest
+ * entry (`others`; a hub that did not answer is simply not there). The others' entries before the
+ * owner's oldest come first, once each, in numbering order, then the owner's entries, only when
+ * they run on without a gap from `from` to the owner's oldest entry (or fill the page) and leave
+ * none of the others' entries out: each entry `follows` the one before it, or comes right after
+ * it in one hub's log.
+ * Otherwise the answer is the owner's own: its `oldest` shows the reader the gap, and a page
+ * shorter than `limit` still means the end of the log. `oldest` of a merged answer: the first
+ * offset the hubs that answered hold. An owner holding nothing of the key: the others' entries
+ * under the same rule (else nothing, as the owner's read).
  */
 export function withOlder(from: Offset, limit: number, owner: LogRead, others: readonly LogRead[]): LogRead {
   const ownerOldest = owner.oldest
   const older = new Map<string, LogEntry>()
+  /** Steps `a→b` some hub's log vouches for: b right after a there. */
+  const vouched = new Set<string>()
   for (const part of others) {
+    // (Not the step from `from` to its first entry: the hub's log need not hold `from` itself.)
+    let prev: Offset | undefined
     for (const e of part.entries) {
-      if (offsetBefore(from, e) && (ownerOldest === null || offsetBefore(e, ownerOldest))) older.set(`${e.epoch}:${e.seq}`, e)
+      if (!offsetBefore(from, e)) continue
+      if (prev) vouched.add(`${name(prev)}>${name(e)}`)
+      prev = e
+      if (ownerOldest === null || offsetBefore(e, ownerOldest)) older.set(name(e), e)
     }
   }
   if (older.size === 0) return owner
+  const next = (a: Offset, b: Offset): boolean => follows(a, b) || vouched.has(`${name(a)}>${name(b)}`)
   const sorted = [...older.values()].sort((a, b) => (offsetBefore(a, b) ? -1 : 1))
-  let oldest: Offset | null = ownerOldest
-  for (const part of others) if (part.oldest !== null && (oldest === null || offsetBefore(part.oldest, oldest))) oldest = part.oldest
-  if (ownerOldest === null) return { entries: sorted.slice(0, limit), oldest }
   const run: LogEntry[] = []
   let last: Offset = from
   for (const e of sorted) {
-    if (run.length === limit || !follows(last, e)) break
+    if (run.length === limit || !next(last, e)) break
     run.push(e)
     last = e
   }
+  let oldest: Offset | null = ownerOldest
+  for (const part of others) if (part.oldest !== null && (oldest === null || offsetBefore(part.oldest, oldest))) oldest = part.oldest
   if (run.length === limit) return { entries: run, oldest }
-  if (run.length === 0 || !follows(last, ownerOldest)) return owner
+  // A gap before the owner's oldest entry, or older entries the run left out: the owner's answer.
+  if (run.length < sorted.length || run.length === 0) return owner
+  if (ownerOldest === null) return { entries: run, oldest }
+  if (!next(last, ownerOldest)) return owner
   return { entries: [...run, ...owner.entries].slice(0, limit), oldest }
 }

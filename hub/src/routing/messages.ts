@@ -112,10 +112,11 @@ export interface LogRequest {
   seq: number
   limit: number
   /**
-   * Only entries before this offset `[epoch, seq]` (a read of what lies before the owner's oldest
-   * entry, asked of the other hubs). Hubs before it ignore it and answer more; the asker filters.
+   * Only entries up to and including this offset `[epoch, seq]` (a read of what lies before the
+   * owner's oldest entry, asked of the other hubs, and that entry: a log holding both shows they
+   * are next to each other). Hubs before it ignore it and answer more; the asker filters.
    */
-  before?: [epoch: number, seq: number]
+  through?: [epoch: number, seq: number]
 }
 
 /**
@@ -370,7 +371,7 @@ export function asRouterRequest(v: unknown): RouterRequest {
   }
   if (m.t === 'log') {
     if (!isString(m.key) || !isCount(m.epoch) || !isCount(m.seq) || !isCount(m.limit)) bad('log')
-    if (m.before !== undefined && !(Array.isArray(m.before) && m.before.length === 2 && isCount(m.before[0]) && isCount(m.before[1]))) bad('log')
+    if (m.through !== undefined && !(Array.isArray(m.through) && m.through.length === 2 && isCount(m.through[0]) && isCount(m.through[1]))) bad('log')
     return m as unknown as LogRequest
   }
   if (m.t === 'began') {

@@ -17,7 +17,11 @@ export interface ResumeAnswer {
   key: string
   /** The hub that answered (the key's owner). */
   owner: string
-  /** The first offset the ring's logs hold (null: none of the key); a `since` before it missed what retention removed (`Router.logSince`). */
+  /**
+   * The first offset the log the answer was read from holds: the owner's, or, when older entries
+   * came from other hubs, the first any of them holds (null: none of the key). A `since` before it
+   * missed entries (retention, or a hub holding them did not answer: `Router.logSince`).
+   */
   oldest: Offset | null
   messages: ResumedMessage[]
   /** The offset to ask from next time (the last message's, or `since` when there was none). */

@@ -503,9 +503,9 @@ export class Router {
   async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[], oldest: Offset | null }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
     const max = Math.min(limit, MAX_LOG_READ)
-    const read = (hub: string, before?: Offset): Promise<LogRead> => hub === this.deps.self
-      ? Promise.resolve(this.#logHere(key, from, max, before))
-      : this.#requestLog(hub, key, from, max, before)
+    const read = (hub: string, through?: Offset): Promise<LogRead> => hub === this.deps.self
+      ? Promise.resolve(this.#logHere(key, from, max, through))
+      : this.#requestLog(hub, key, from, max, through)
     const fromOwner = await read(owner)
     if (!mayLackAfter(from, fromOwner.oldest)) return { owner, ...fromOwner }
     const others = [this.deps.self, ...this.deps.peers()].filter((hub) => hub !== owner)
@@ -520,10 +520,10 @@ export class Router {
     return { owner, ...answer }
   }
 
-  /** This hub's log of `key` after `from`: at most `limit` entries, only those before `before` when given. */
-  #logHere(key: string, from: Offset, limit: number, before?: Offset): LogRead {
+  /** This hub's log of `key` after `from`: at most `limit` entries, only those up to `through` (included) when given. */
+  #logHere(key: string, from: Offset, limit: number, through?: Offset): LogRead {
     const entries = this.deps.topicLog.since(key, from, limit)
-    return { entries: before ? entries.filter((e) => offsetBefore(e, before)) : entries, oldest: this.deps.topicLog.oldest(key) ?? null }
+    return { entries: through ? entries.filter((e) => !offsetBefore(through, e)) : entries, oldest: this.deps.topicLog.oldest(key) ?? null }
   }
 
   /** Delivery counters (repeats skipped, catch-ups after an owner change). */
@@ -555,8 +555,8 @@ export class Router {
     return reply.first ?? undefined
   }
 
-  async #requestLog(hub: string, key: string, from: Offset, limit: number, before?: Offset): Promise<LogRead> {
-    const request: LogRequest = before ? { t: 'log', key, epoch: from.epoch, seq: from.seq, limit, before: [before.epoch, before.seq] } : { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }
+  async #requestLog(hub: string, key: string, from: Offset, limit: number, through?: Offset): Promise<LogRead> {
+    const request: LogRequest = through ? { t: 'log', key, epoch: from.epoch, seq: from.seq, limit, through: [through.epoch, through.seq] } : { t: 'log', key, epoch: from.epoch, seq: from.seq, limit }
     const reply = await this.deps.bus.request(hub, request, this.#requestTimeoutMs)
     if (reply.t !== 'log-entries') throw new Error(`${hub} answered ${reply.t}`)
     return { entries: reply.entries.map((e) => ({ ...e, key, payload: Buffer.from(e.payload) })), oldest: reply.oldest ?? null }
@@ -982,8 +982,8 @@ export class Router {
       return { t: 'not-owner', key: refused.key }
     }
     if (r.t === 'log') {
-      const before = r.before ? { epoch: r.before[0], seq: r.before[1] } : undefined
-      const { entries, oldest } = this.#logHere(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ), before)
+      const through = r.through ? { epoch: r.through[0], seq: r.through[1] } : undefined
+      const { entries, oldest } = this.#logHere(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ), through)
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e), oldest }
     }
     if (r.t === 'began') return { t: 'deliveries-began', first: this.#sent.firstOf(from, r.key) ?? null }
