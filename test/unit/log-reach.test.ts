@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { follows, mayLackAfter, offsetBefore, withOlder, type LogRead } from '../../hub/src/routing/log-reach.js'
+import { follows, mayLackAfter, offsetBefore, readFrom, withOlder, type LogRead } from '../../hub/src/routing/log-reach.js'
 import type { LogEntry, Offset } from '../../hub/src/store/topic-log.js'
 
 const at = (epoch: number, seq: number): Offset => ({ epoch, seq })
@@ -66,9 +66,19 @@ describe('withOlder', () => {
     const ownerAt2 = log(run(2, 1, 3))
     expect(withOlder(at(1, 2), 100, ownerAt2, [log(run(1, 3, 4), at(1, 1))])).toBe(ownerAt2)
     expect(names(withOlder(at(1, 2), 100, ownerAt2, [log([...run(1, 3, 4), entry(2, 1)], at(1, 1))]).entries)).toEqual(['1:3', '1:4', '2:1', '2:2', '2:3'])
-    // Nor the step from the offset into a later epoch: the hub's log need not hold the offset.
+    // Nor the step from the offset into a later epoch, unless the hub's answer begins with the
+    // offset itself (the others are read from just before it: `readFrom`).
     const ownerAt2s10 = log(run(2, 10, 11))
     expect(withOlder(at(1, 2), 100, ownerAt2s10, [log(run(2, 1, 10), at(1, 1))])).toBe(ownerAt2s10)
+    const fromEpochEnd = withOlder(at(1, 2), 100, ownerAt2s10, [log([entry(1, 2), ...run(2, 1, 10)], at(1, 1))])
+    expect(names(fromEpochEnd.entries)).toEqual([...Array.from({ length: 9 }, (_, i) => `2:${i + 1}`), '2:10', '2:11'])
+    expect(fromEpochEnd.entries.some((e) => e.epoch === 1), 'the offset itself is not in the answer').toBe(false)
+  })
+
+  it('reads the others from just before the offset, so that their answers begin with it', () => {
+    expect(readFrom(at(3, 7))).toEqual(at(3, 6))
+    expect(readFrom(at(3, 1))).toEqual(at(3, 0))
+    expect(readFrom(at(0, 0))).toEqual(at(0, 0))
   })
 
   it('keeps at most `limit`, the oldest first: a page of the others\' entries alone', () => {

@@ -24,6 +24,15 @@ export function follows(a: Offset, b: Offset): boolean {
 }
 
 /**
+ * Where to read the other hubs' logs from so that their answers begin with `from` itself when
+ * they hold it (a log read returns the entries after an offset): the offset just before it in its
+ * epoch. The beginning (`0:0`) has none.
+ */
+export function readFrom(from: Offset): Offset {
+  return from.seq > 0 ? { epoch: from.epoch, seq: from.seq - 1 } : from
+}
+
+/**
  * Whether a log whose first entry is `oldest` may lack entries after `from` that another hub
  * holds: it has none of the key, or it starts after `from` other than right after it. A log that
  * starts a later epoch at 1 may lack the end of `from`'s epoch: asked too (asking costs a request
@@ -43,8 +52,8 @@ const name = (o: Offset): string => `${o.epoch}:${o.seq}`
 
 /**
  * The answer to a read after `from` of at most `limit` entries, given the owner's read (`owner`)
- * and the other hubs' reads of the same key after `from` up to and including the owner's oldest
- * entry (`others`; a hub that did not answer is simply not there). The others' entries before the
+ * and the other hubs' reads of the same key from `from` (`readFrom`) up to and including the
+ * owner's oldest entry (`others`; a hub that did not answer is simply not there). The others' entries before the
  * owner's oldest come first, once each, in numbering order, then the owner's entries, only when
  * they run on without a gap from `from` to the owner's oldest entry (or fill the page) and leave
  * none of the others' entries out: each entry `follows` the one before it, or comes right after
@@ -60,13 +69,13 @@ export function withOlder(from: Offset, limit: number, owner: LogRead, others: r
   /** Steps `a→b` some hub's log vouches for: b right after a there. */
   const vouched = new Set<string>()
   for (const part of others) {
-    // (Not the step from `from` to its first entry: the hub's log need not hold `from` itself.)
+    // A hub's answer may begin with `from` itself (`readFrom`): then it vouches for what follows it.
     let prev: Offset | undefined
     for (const e of part.entries) {
-      if (!offsetBefore(from, e)) continue
+      if (offsetBefore(e, from)) continue
       if (prev) vouched.add(`${name(prev)}>${name(e)}`)
       prev = e
-      if (ownerOldest === null || offsetBefore(e, ownerOldest)) older.set(name(e), e)
+      if (offsetBefore(from, e) && (ownerOldest === null || offsetBefore(e, ownerOldest))) older.set(name(e), e)
     }
   }
   if (older.size === 0) return owner

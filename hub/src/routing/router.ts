@@ -12,7 +12,7 @@ import { Replicator } from './replicator.js'
 import { RefusalGaps } from './refusal-gaps.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
-import { mayLackAfter, offsetBefore, withOlder, type LogRead } from './log-reach.js'
+import { mayLackAfter, offsetBefore, readFrom, withOlder, type LogRead } from './log-reach.js'
 import { KeyHandoff } from './key-handoff.js'
 import { Ingress, originOf, type IngressMessage, type PublishOrigin } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, LogRequest, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
@@ -503,13 +503,15 @@ export class Router {
   async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[], oldest: Offset | null }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
     const max = Math.min(limit, MAX_LOG_READ)
-    const read = (hub: string, through?: Offset): Promise<LogRead> => hub === this.deps.self
-      ? Promise.resolve(this.#logHere(key, from, max, through))
-      : this.#requestLog(hub, key, from, max, through)
-    const fromOwner = await read(owner)
+    const read = (hub: string, after: Offset, n: number, through?: Offset): Promise<LogRead> => hub === this.deps.self
+      ? Promise.resolve(this.#logHere(key, after, n, through))
+      : this.#requestLog(hub, key, after, n, through)
+    const fromOwner = await read(owner, from, max)
     if (!mayLackAfter(from, fromOwner.oldest)) return { owner, ...fromOwner }
     const others = [this.deps.self, ...this.deps.peers()].filter((hub) => hub !== owner)
-    const parts = await Promise.all(others.map((hub) => read(hub, fromOwner.oldest ?? undefined).catch((err: unknown) => {
+    // From `from` itself (a hub holding it vouches for the entry after it; one more entry, so the
+    // others' part can still fill a page) to the owner's oldest entry, included.
+    const parts = await Promise.all(others.map((hub) => read(hub, readFrom(from), max + 1, fromOwner.oldest ?? undefined).catch((err: unknown) => {
       // Left out: if it held the only copies of some, the answer stops before them (`withOlder`).
       this.stats.olderLogReadFailures++
       this.deps.log.info({ err, peer: hub, key }, 'a hub did not answer a log read before the owner\'s oldest entry; left out')
@@ -983,7 +985,8 @@ export class Router {
     }
     if (r.t === 'log') {
       const through = r.through ? { epoch: r.through[0], seq: r.through[1] } : undefined
-      const { entries, oldest } = this.#logHere(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, MAX_LOG_READ), through)
+      // One more with `through`: such a read begins with the asker's own offset (`readFrom`).
+      const { entries, oldest } = this.#logHere(r.key, { epoch: r.epoch, seq: r.seq }, Math.min(r.limit, through ? MAX_LOG_READ + 1 : MAX_LOG_READ), through)
       return { t: 'log-entries', entries: entries.map(({ key: _key, ...e }) => e), oldest }
     }
     if (r.t === 'began') return { t: 'deliveries-began', first: this.#sent.firstOf(from, r.key) ?? null }
