@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { follows, mayLackAfter, offsetBefore, readFrom, withOlder, type LogRead } from '../../hub/src/routing/log-reach.js'
+import { readKeyLog } from '../../hub/src/admin/channels.js'
+import { resumeErrorText } from '../../hub/src/routing/resume.js'
+import { LogUnknownError, follows, mayLackAfter, offsetBefore, readAcross, readFrom, withOlder, type LogRead, type LogSource } from '../../hub/src/routing/log-reach.js'
 import type { LogEntry, Offset } from '../../hub/src/store/topic-log.js'
 
 const at = (epoch: number, seq: number): Offset => ({ epoch, seq })
@@ -123,8 +125,91 @@ describe('withOlder', () => {
     const read = withOlder(at(1, 1), 100, nothing, [log(run(1, 2, 3), at(1, 1)), log(run(1, 3, 4), at(1, 3))])
     expect(names(read.entries)).toEqual(['1:2', '1:3', '1:4'])
     expect(read.oldest).toEqual(at(1, 1))
-    // A hole, or a start that does not follow the offset: nothing, as the owner answered.
-    expect(withOlder(at(1, 0), 100, nothing, [log(run(1, 1, 3)), log(run(1, 6, 7))])).toBe(nothing)
-    expect(withOlder(at(1, 5), 100, nothing, [log([], at(1, 1)), log(run(1, 9, 12))])).toBe(nothing)
+    // A hole, or a start that does not follow the offset: no entries, `oldest` at the first one
+    // the run could not reach (after the offset: the reader sees the gap).
+    expect(withOlder(at(1, 0), 100, nothing, [log(run(1, 1, 3)), log(run(1, 6, 7))])).toEqual({ entries: [], oldest: at(1, 6) })
+    expect(withOlder(at(1, 5), 100, nothing, [log([], at(1, 1)), log(run(1, 9, 12))])).toEqual({ entries: [], oldest: at(1, 9) })
+    expect(withOlder(at(0, 0), 100, nothing, [log([]), log([])])).toBe(nothing)
+  })
+
+  it('does not cross a seq skipped inside an epoch, even where one hub\'s log skips it (a key taken back)', () => {
+    const owner = log(run(3, 3, 4))
+    const takenBack = log([...run(1, 1, 5), ...run(2, 4, 6), ...run(3, 1, 3)])
+    expect(withOlder(at(0, 0), 100, owner, [takenBack])).toBe(owner)
+  })
+})
+
+describe('readAcross (seeded property: pages read through readKeyLog)', () => {
+  /** A small PRNG (mulberry32), so a failure can be repeated from its printed seed. */
+  const rng = (seed: number): (() => number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+  const seed = Number(process.env.RINGHUB_LOG_REACH_SEED ?? Date.now() % 1_000_000)
+
+  /** A hub's log as the router reads it (`since`, then `through`), or a hub that does not answer. */
+  const source = (held: Offset[], down: boolean): LogSource => async (after, limit, through) => {
+    if (down) throw new Error('no answer')
+    const entries = held.filter((o) => offsetBefore(after, o)).slice(0, limit).filter((o) => !through || !offsetBefore(through, o)).map((o) => entry(o.epoch, o.seq))
+    return { entries, oldest: held[0] ?? null }
+  }
+
+  it('cannot answer when the owner holds nothing and a hub that may hold more did not answer, unless the others fill the page', async () => {
+    const none: LogSource = async () => ({ entries: [], oldest: null })
+    const holds: LogSource = async (after, limit) => ({ entries: run(1, 1, 2).filter((e) => offsetBefore(after, e)).slice(0, limit), oldest: at(1, 1) })
+    const down: LogSource = async () => { throw new Error('no answer') }
+    const failed: number[] = []
+    await expect(readAcross(at(0, 0), 10, none, [holds, down], (_err, i) => failed.push(i))).rejects.toThrow(LogUnknownError)
+    expect(failed).toEqual([1])
+    await expect(readAcross(at(0, 0), 10, none, [down], () => {})).rejects.toThrow('the key\'s owner holds none of its log, and a hub that may did not answer')
+    const full = await readAcross(at(0, 0), 2, none, [holds, down], () => {})
+    expect({ entries: names(full.entries), merged: full.merged }).toEqual({ entries: ['1:1', '1:2'], merged: true })
+    expect(resumeErrorText(new LogUnknownError(2))).toBe('the key\'s owner holds none of its log, and 2 hubs that may did not answer')
+    expect(resumeErrorText(new Error('timed out'))).toBe('the key\'s owner did not answer: timed out')
+  })
+
+  it(`never reports a complete read that skips an entry, and reads without a gap whatever one unbroken log can vouch for (seed ${seed})`, async () => {
+    console.log(`log-reach property seed ${seed} (RINGHUB_LOG_REACH_SEED to repeat)`)
+    const rand = rng(seed)
+    const pick = (n: number): number => Math.floor(rand() * n)
+    let complete = 0
+    for (let i = 0; i < 3_000; i++) {
+      const history: Offset[] = []
+      for (let e = 1, epochs = 1 + pick(3); e <= epochs; e++) for (let q = 1, n = 1 + pick(5); q <= n; q++) history.push(at(e, q))
+      const h = history.length
+      // The owner holds the newest part (maybe nothing); each other hub an unbroken stretch.
+      const ownerFrom = pick(h + 1)
+      const hubs = Array.from({ length: 1 + pick(3) }, () => { const a = pick(h); return { held: history.slice(a, a + 1 + pick(h - a)), down: rand() < 0.2 } })
+      const limit = 1 + pick(4)
+      const sinceAt = pick(h + 1)
+      const since = sinceAt === 0 ? at(0, 0) : history[sinceAt - 1] as Offset
+      const ownerHeld = history.slice(ownerFrom)
+      // What exists after `since` as far as anyone can know: up to the newest entry some hub
+      // holds (the owner holds the newest; an owner holding nothing leaves later ones unknown).
+      const newest = Math.max(ownerHeld.length > 0 ? h - 1 : -1, ...hubs.map((hub) => hub.held.length > 0 ? history.indexOf(hub.held.at(-1) as Offset) : -1))
+      const truth = names(history.slice(sinceAt, newest + 1).map((o) => entry(o.epoch, o.seq)))
+      const read = (from: Offset): Promise<LogRead> => readAcross(from, limit, source(ownerHeld, false), hubs.map((hub) => source(hub.held, hub.down)), () => {})
+      const got = await readKeyLog(read, since, limit).catch((err: unknown) => {
+        if (!(err instanceof LogUnknownError)) throw err
+        return { complete: false, entries: [] }
+      })
+      const context = JSON.stringify({ seed, i, history: history.map((o) => `${o.epoch}:${o.seq}`).join(' '), owner: ownerFrom, hubs: hubs.map((hub) => `${hub.down ? 'down ' : ''}${hub.held.map((o) => `${o.epoch}:${o.seq}`).join(' ')}`), limit, since })
+      if (got.complete) {
+        complete++
+        expect(names(got.entries), context).toEqual(truth)
+      }
+      // Everything after `since` held by the owner or a hub that answers, each epoch boundary
+      // inside one log that holds both sides (or reached at 1:1 from the beginning): readable.
+      const up = [ownerHeld, ...hubs.filter((hub) => !hub.down).map((hub) => hub.held)]
+      const key = (o: Offset): string => `${o.epoch}:${o.seq}`
+      const held = new Set(up.flat().map(key))
+      const together = new Set(up.flatMap((l) => l.slice(1).map((o, j) => `${key(l[j] as Offset)}>${key(o)}`)))
+      const chain = [since, ...history.slice(sinceAt)]
+      const provable = history.slice(sinceAt).every((o, j) => held.has(key(o)) && (follows(chain[j] as Offset, o) || together.has(`${key(chain[j] as Offset)}>${key(o)}`)))
+      if (provable && ownerHeld.length > 0) expect(got.complete, `a false gap: ${context}`).toBe(true)
+    }
+    expect(complete).toBeGreaterThan(1_000)
   })
 })

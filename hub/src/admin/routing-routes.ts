@@ -1,7 +1,7 @@
 import type { Aedes, AedesPublishPacket } from 'aedes'
 import type { Clock } from '../base/clock.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
-import { parseResumeRequest, readResume } from '../routing/resume.js'
+import { parseResumeRequest, readResume, resumeErrorText } from '../routing/resume.js'
 import type { Router } from '../routing/router.js'
 import { queryOf, readJsonBody } from './admin-params.js'
 import { sendJson, type AdminServer } from './admin-server.js'
@@ -26,7 +26,7 @@ export function registerRoutingRoutes(admin: AdminServer, deps: { router: Router
       metrics.resumeRequests.inc({ door: 'admin', result: 'ok' })
     } catch (err) {
       metrics.resumeRequests.inc({ door: 'admin', result: 'error' })
-      sendJson(res, 503, { error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` })
+      sendJson(res, 503, { error: resumeErrorText(err) })
     }
   })
   let commandNo = 0

@@ -1,7 +1,7 @@
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type { Logger } from '../base/log.js'
 import type { HubMetrics } from '../metrics/hub-metrics.js'
-import { parseResumeRequest, readResume } from '../routing/resume.js'
+import { parseResumeRequest, readResume, resumeErrorText } from '../routing/resume.js'
 import type { Router } from '../routing/router.js'
 import { RESUME_PREFIX, aclAllows, ownResumeTopic, type Identity } from './acl.js'
 
@@ -41,7 +41,7 @@ export function installResumeTopic(deps: { broker: Aedes, router: Router, keyDep
     busy.add(client.id)
     readResume(deps.router, parsed).then(
       (answer) => reply({ ref, ...answer }, 'ok'),
-      (err: unknown) => reply({ ref, error: `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}` }, 'error'),
+      (err: unknown) => reply({ ref, error: resumeErrorText(err) }, 'error'),
     ).finally(() => busy.delete(client.id))
   })
 }

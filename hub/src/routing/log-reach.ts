@@ -48,37 +48,73 @@ export function mayLackAfter(from: Offset, oldest: Offset | null): boolean {
 /** A log read: entries after an offset, and the first offset the log holds (null: none). */
 export interface LogRead { entries: LogEntry[], oldest: Offset | null }
 
+/** One hub's log read: at most `limit` entries after `after`, only those up to `through` (included) when given. */
+export type LogSource = (after: Offset, limit: number, through?: Offset) => Promise<LogRead>
+
+/** Nobody can say what a key's log holds after an offset: its owner holds none of it, and a hub that may did not answer. */
+export class LogUnknownError extends Error {
+  constructor(failed: number) {
+    super(`the key's owner holds none of its log, and ${failed === 1 ? 'a hub that may' : `${failed} hubs that may`} did not answer`)
+    this.name = 'LogUnknownError'
+  }
+}
+
+/**
+ * A read after `from` of at most `limit` entries across the ring: the owner's log; and, when it
+ * may lack entries after `from` (`mayLackAfter`), what the other hubs hold from `from` itself up
+ * to and including the owner's oldest entry (`readFrom`; one more entry, so their part can still
+ * fill a page), merged by `withOlder`. `failed` hears of each hub that did not answer; `merged`
+ * says whether the answer took entries from the others. LogUnknownError when the owner holds
+ * nothing and a hub did not answer.
+ */
+export async function readAcross(from: Offset, limit: number, owner: LogSource, others: readonly LogSource[], failed: (err: unknown, index: number) => void): Promise<LogRead & { merged: boolean }> {
+  const fromOwner = await owner(from, limit)
+  if (!mayLackAfter(from, fromOwner.oldest)) return { ...fromOwner, merged: false }
+  let failures = 0
+  const parts = await Promise.all(others.map((read, i) => read(readFrom(from), limit + 1, fromOwner.oldest ?? undefined).catch((err: unknown) => {
+    failures++
+    failed(err, i)
+    return { entries: [], oldest: null }
+  })))
+  const answer = withOlder(from, limit, fromOwner, parts)
+  // With an owner holding nothing, a page shorter than `limit` would say "the end": unless it
+  // shows a gap (no entries, `oldest` after `from`), a hub that did not answer may hold more.
+  const short = answer === fromOwner || (answer.entries.length > 0 && answer.entries.length < limit)
+  if (fromOwner.oldest === null && failures > 0 && short) throw new LogUnknownError(failures)
+  return { ...answer, merged: answer !== fromOwner && answer.entries.length > 0 }
+}
+
 const name = (o: Offset): string => `${o.epoch}:${o.seq}`
 
 /**
  * The answer to a read after `from` of at most `limit` entries, given the owner's read (`owner`)
  * and the other hubs' reads of the same key from `from` (`readFrom`) up to and including the
- * owner's oldest entry (`others`; a hub that did not answer is simply not there). The others' entries before the
- * owner's oldest come first, once each, in numbering order, then the owner's entries, only when
- * they run on without a gap from `from` to the owner's oldest entry (or fill the page) and leave
- * none of the others' entries out: each entry `follows` the one before it, or comes right after
- * it in one hub's log.
- * Otherwise the answer is the owner's own: its `oldest` shows the reader the gap, and a page
- * shorter than `limit` still means the end of the log. `oldest` of a merged answer: the first
- * offset the hubs that answered hold. An owner holding nothing of the key: the others' entries
- * under the same rule (else nothing, as the owner's read).
+ * owner's oldest entry (`others`; a hub that did not answer is simply not there). The others'
+ * entries before the owner's oldest come first, once each, in numbering order, then the owner's
+ * entries, only when they run on without a gap from `from` to the owner's oldest entry (or fill
+ * the page) and leave none of the others' entries out. Each entry must `follow` the one before
+ * it, or be a later epoch's first entry right after it in one hub's log (`from` included when
+ * that log holds it): the same trust as reading one log across an epoch boundary, and no more (a
+ * seq skipped inside an epoch is a gap, whichever log skips it). Otherwise the answer is the
+ * owner's own: its `oldest` shows the reader the gap, and a page shorter than `limit` still means
+ * the end of the log. `oldest` of a merged answer: the first offset any hub that answered holds.
+ * An owner holding nothing of the key: the others' entries under the same rule; with a gap, no
+ * entries and `oldest` at the first entry the run could not reach.
  */
 export function withOlder(from: Offset, limit: number, owner: LogRead, others: readonly LogRead[]): LogRead {
   const ownerOldest = owner.oldest
   const older = new Map<string, LogEntry>()
-  /** Steps `a→b` some hub's log vouches for: b right after a there. */
+  /** Epoch boundaries `a→b` some hub's log vouches for: a later epoch's first entry right after `a` there. */
   const vouched = new Set<string>()
   for (const part of others) {
-    // A hub's answer may begin with `from` itself (`readFrom`): then it vouches for what follows it.
     let prev: Offset | undefined
     for (const e of part.entries) {
       if (offsetBefore(e, from)) continue
-      if (prev) vouched.add(`${name(prev)}>${name(e)}`)
+      if (prev && e.epoch > prev.epoch && e.seq === 1) vouched.add(`${name(prev)}>${name(e)}`)
       prev = e
       if (offsetBefore(from, e) && (ownerOldest === null || offsetBefore(e, ownerOldest))) older.set(name(e), e)
     }
   }
-  if (older.size === 0) return owner
   const next = (a: Offset, b: Offset): boolean => follows(a, b) || vouched.has(`${name(a)}>${name(b)}`)
   const sorted = [...older.values()].sort((a, b) => (offsetBefore(a, b) ? -1 : 1))
   const run: LogEntry[] = []
@@ -91,9 +127,12 @@ export function withOlder(from: Offset, limit: number, owner: LogRead, others: r
   let oldest: Offset | null = ownerOldest
   for (const part of others) if (part.oldest !== null && (oldest === null || offsetBefore(part.oldest, oldest))) oldest = part.oldest
   if (run.length === limit) return { entries: run, oldest }
+  const leftOut = sorted[run.length]
+  if (ownerOldest === null) {
+    if (leftOut) return { entries: [], oldest: { epoch: leftOut.epoch, seq: leftOut.seq } }
+    return run.length > 0 ? { entries: run, oldest } : owner
+  }
   // A gap before the owner's oldest entry, or older entries the run left out: the owner's answer.
-  if (run.length < sorted.length || run.length === 0) return owner
-  if (ownerOldest === null) return { entries: run, oldest }
-  if (!next(last, ownerOldest)) return owner
+  if (leftOut || !next(last, ownerOldest)) return owner
   return { entries: [...run, ...owner.entries].slice(0, limit), oldest }
 }

@@ -1,5 +1,6 @@
 import { keyOf } from '../ring/keys.js'
 import type { Offset } from '../store/topic-log.js'
+import { LogUnknownError } from './log-reach.js'
 import { MAX_LOG_READ, type Router } from './router.js'
 
 /**
@@ -55,6 +56,12 @@ export async function readResume(router: Pick<Router, 'logSince'>, request: Resu
     messages: entries.map((e) => ({ epoch: e.epoch, seq: e.seq, topic: e.topic, qos: e.qos, retain: e.retain, tsMs: e.tsMs, payload: e.payload.toString('base64'), ...textOf(e.payload) })),
     next: last ? { epoch: last.epoch, seq: last.seq } : request.since,
   }
+}
+
+/** What a client is told when a read failed: the owner did not answer, or nobody can say (`LogUnknownError`). */
+export function resumeErrorText(err: unknown): string {
+  if (err instanceof LogUnknownError) return err.message
+  return `the key's owner did not answer: ${err instanceof Error ? err.message : String(err)}`
 }
 
 function parseOffset(value: unknown): Offset | undefined {

@@ -12,7 +12,7 @@ import { Replicator } from './replicator.js'
 import { RefusalGaps } from './refusal-gaps.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
-import { mayLackAfter, offsetBefore, readFrom, withOlder, type LogRead } from './log-reach.js'
+import { offsetBefore, readAcross, type LogRead, type LogSource } from './log-reach.js'
 import { KeyHandoff } from './key-handoff.js'
 import { Ingress, originOf, type IngressMessage, type PublishOrigin } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, LogRequest, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
@@ -502,24 +502,17 @@ export class Router {
    */
   async logSince(key: string, from: Offset, limit: number): Promise<{ owner: string, entries: LogEntry[], oldest: Offset | null }> {
     const owner = this.deps.ownerOf(key) ?? this.deps.self
-    const max = Math.min(limit, MAX_LOG_READ)
-    const read = (hub: string, after: Offset, n: number, through?: Offset): Promise<LogRead> => hub === this.deps.self
+    const source = (hub: string): LogSource => (after, n, through) => hub === this.deps.self
       ? Promise.resolve(this.#logHere(key, after, n, through))
       : this.#requestLog(hub, key, after, n, through)
-    const fromOwner = await read(owner, from, max)
-    if (!mayLackAfter(from, fromOwner.oldest)) return { owner, ...fromOwner }
     const others = [this.deps.self, ...this.deps.peers()].filter((hub) => hub !== owner)
-    // From `from` itself (a hub holding it vouches for the entry after it; one more entry, so the
-    // others' part can still fill a page) to the owner's oldest entry, included.
-    const parts = await Promise.all(others.map((hub) => read(hub, readFrom(from), max + 1, fromOwner.oldest ?? undefined).catch((err: unknown) => {
+    const answer = await readAcross(from, Math.min(limit, MAX_LOG_READ), source(owner), others.map(source), (err, i) => {
       // Left out: if it held the only copies of some, the answer stops before them (`withOlder`).
       this.stats.olderLogReadFailures++
-      this.deps.log.info({ err, peer: hub, key }, 'a hub did not answer a log read before the owner\'s oldest entry; left out')
-      return { entries: [], oldest: null }
-    })))
-    const answer = withOlder(from, max, fromOwner, parts)
-    if (answer !== fromOwner) this.stats.olderLogReads++
-    return { owner, ...answer }
+      this.deps.log.info({ err, peer: others[i], key }, 'a hub did not answer a log read before the owner\'s oldest entry; left out')
+    })
+    if (answer.merged) this.stats.olderLogReads++
+    return { owner, entries: answer.entries, oldest: answer.oldest }
   }
 
   /** This hub's log of `key` after `from`: at most `limit` entries, only those up to `through` (included) when given. */
