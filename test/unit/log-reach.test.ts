@@ -77,6 +77,17 @@ describe('withOlder', () => {
     expect(fromEpochEnd.entries.some((e) => e.epoch === 1), 'the offset itself is not in the answer').toBe(false)
   })
 
+  it('reads on from an offset at the end of an epoch into the owner\'s log that starts the next one, where a hub holds both', () => {
+    const owner = log(run(2, 1, 3))
+    // The others' answers begin with the offset itself (`readFrom`) and end at the owner's oldest (`through`).
+    const read = withOlder(at(1, 1_000), 100, owner, [log([entry(1, 1_000), entry(2, 1)], at(1, 1))])
+    expect(names(read.entries)).toEqual(['2:1', '2:2', '2:3'])
+    expect(read.entries[0]).toBe(owner.entries[0])
+    expect(read.oldest).toEqual(at(1, 1))
+    // Without a hub holding both sides, the owner's answer: its oldest (2:1) shows the possible gap.
+    expect(withOlder(at(1, 1_000), 100, owner, [log([entry(2, 1)], at(2, 1))])).toBe(owner)
+  })
+
   it('reads the others from just before the offset, so that their answers begin with it', () => {
     expect(readFrom(at(3, 7))).toEqual(at(3, 6))
     expect(readFrom(at(3, 1))).toEqual(at(3, 0))
