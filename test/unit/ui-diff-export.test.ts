@@ -3,7 +3,7 @@ import type { TopicMessage } from '../../hub/src/contract/admin-api.js'
 import { csvField, exportFileName, toCsv, toJsonLines } from '../../ui/src/renderer/logic/history-export.js'
 import { jsonDiff, lineDiff, parseJson, prettyPayload } from '../../ui/src/renderer/logic/json-diff.js'
 import { numericFields } from '../../ui/src/renderer/logic/numeric-fields.js'
-import { SeriesSet, STATS_POLL_OVERLAP_MS, statsPollSinceMs } from '../../ui/src/renderer/logic/series.js'
+import { SeriesSet, STATS_POLL_OVERLAP_MS, STATS_POLL_SKEW_MS, pollAnchorMs, statsPollSinceMs } from '../../ui/src/renderer/logic/series.js'
 
 describe('message diff', () => {
   it('reports changed, added and removed leaves by path', () => {
@@ -112,5 +112,18 @@ describe('numeric fields and series', () => {
     const since = statsPollSinceMs(10_000, 11_000, window)
     expect(since).toBeLessThanOrEqual(9_800)
     expect(since).toBe(10_000 - STATS_POLL_OVERLAP_MS)
+  })
+
+  it('polls from the oldest of the hubs\' newest points: a hub whose clock is behind is not skipped, one gone quiet stops holding the poll back', () => {
+    expect(pollAnchorMs(new Map())).toBe(0)
+    // Hub c's clock is 20 s behind: its newest point (by its clock) is 80 s while a and b are at 100 s.
+    const newest = new Map([['a', 100_000], ['b', 99_000], ['c', 80_000]])
+    expect(pollAnchorMs(newest)).toBe(80_000)
+    expect(statsPollSinceMs(pollAnchorMs(newest), 101_000, 15 * 60_000)).toBeLessThanOrEqual(80_000)
+    // Hub d stopped answering two minutes ago: it no longer holds the others' poll back.
+    newest.set('d', 100_000 - STATS_POLL_SKEW_MS - 1)
+    expect(pollAnchorMs(newest)).toBe(80_000)
+    newest.delete('c')
+    expect(pollAnchorMs(newest)).toBe(99_000)
   })
 })

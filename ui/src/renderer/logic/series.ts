@@ -59,7 +59,23 @@ export class SeriesSet {
  */
 export const STATS_POLL_OVERLAP_MS = 5_000
 
-/** Where the next stats poll starts: the whole window at first, then the overlap before the newest point. */
+/** Where the next stats poll starts: the whole window at first, then the overlap before the newest point (`pollAnchorMs`). */
 export function statsPollSinceMs(newestPointMs: number, nowMs: number, windowMs: number): number {
   return newestPointMs > 0 ? newestPointMs - STATS_POLL_OVERLAP_MS : nowMs - windowMs
+}
+
+/**
+ * How far behind the newest point of all a hub's newest point may be and still hold the poll
+ * back, ms. Each hub stamps its points by its own clock and the poll asks with one `sinceMs`: a
+ * hub whose clock is behind (up to this much) is not skipped; one that stopped answering (down,
+ * left) no longer holds the poll back once it is this far behind.
+ */
+export const STATS_POLL_SKEW_MS = 60_000
+
+/** The point the next poll starts from (before the overlap): the oldest of the hubs' newest points within STATS_POLL_SKEW_MS of the newest; 0 when there is none yet. */
+export function pollAnchorMs(newestByHub: ReadonlyMap<string, number>): number {
+  const newest = Math.max(0, ...newestByHub.values())
+  let anchor = newest
+  for (const ms of newestByHub.values()) if (ms >= newest - STATS_POLL_SKEW_MS && ms < anchor) anchor = ms
+  return anchor
 }

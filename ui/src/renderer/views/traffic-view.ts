@@ -7,7 +7,7 @@
  */
 import type { HubStatsPoint, TimelineEvent } from '../../../../hub/src/contract/admin-api.js'
 import { groupTimeline } from '../logic/timeline-groups.js'
-import { SeriesSet } from '../logic/series.js'
+import { SeriesSet, pollAnchorMs } from '../logic/series.js'
 import { topTopics, type TopicNode } from '../logic/topic-tree.js'
 import { compact, h, replaceChildren } from '../widgets/dom.js'
 import type { HubColors } from '../widgets/hub-colors.js'
@@ -33,7 +33,8 @@ export class TrafficTab {
   readonly #timeline = h('ol', { class: 'timeline' })
   #events: TimelineEvent[] = []
   readonly #throttle: RenderThrottle
-  #lastPointMs = 0
+  /** Each hub's newest point (by its clock), for where the next poll starts (`pollAnchorMs`). */
+  readonly #newestByHub = new Map<string, number>()
 
   constructor(private readonly colors: HubColors, private readonly topicTree: () => TopicNode, visible: () => boolean) {
     this.#throttle = new RenderThrottle(() => this.#render(), 2, visible)
@@ -53,8 +54,8 @@ export class TrafficTab {
         h('div', { class: 'panel' }, h('h2', {}, 'Membership timeline'), this.#timeline)))
   }
 
-  /** When the newest point arrived, so a feed can ask for what came after it. */
-  get lastPointMs(): number { return this.#lastPointMs }
+  /** Where a feed asks for what came after: the oldest of the hubs' newest points (`pollAnchorMs`, skewed clocks). */
+  get lastPointMs(): number { return pollAnchorMs(this.#newestByHub) }
 
   addStats(points: readonly HubStatsPoint[]): void {
     for (const p of points) {
@@ -62,7 +63,7 @@ export class TrafficTab {
       for (const metric of ['msgsInPerS', 'msgsOutPerS', 'interHubBytesInPerS', 'interHubBytesOutPerS', 'drops', 'storeLagMs'] as const) {
         this.#series.add(`${p.hub}|${metric}`, p.tsMs, p[metric])
       }
-      if (p.tsMs > this.#lastPointMs) this.#lastPointMs = p.tsMs
+      if (p.tsMs > (this.#newestByHub.get(p.hub) ?? 0)) this.#newestByHub.set(p.hub, p.tsMs)
     }
     this.#throttle.request()
   }
