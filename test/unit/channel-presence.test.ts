@@ -37,8 +37,9 @@ class FakeRing {
         }
         return out
       },
+      failed(): void { /* RingQuery logs it; nothing to check here */ },
     }
-    // The three methods ChannelPresence uses; RingQuery's private field makes the class nominal.
+    // The four methods ChannelPresence uses; RingQuery's private field makes the class nominal.
     return fake as unknown as RingQuery
   }
 }

@@ -87,6 +87,18 @@ describe('RingQuery', () => {
     expect(told()).toEqual([INFO, DEBUG, INFO])
   })
 
+  it('logs a failed ask as gather does: an unknown query once at info, other failures each time with the caller\'s words', async () => {
+    const { queries, lines } = ring(['a', 'old'], new Set())
+    const a = queries.get('a') as RingQuery
+    for (let i = 0; i < 2; i++) {
+      await a.ask('old', 'channel-presence-events', {}, (v) => v).catch((err: unknown) => a.failed(err, 'old', 'channel-presence-events', 'events not taken'))
+    }
+    expect(lines.filter((l) => l.peer === 'old' && /does not know this admin query/.test(l.msg)).map((l) => l.level)).toEqual([INFO, DEBUG])
+    a.failed(new Error('timed out'), 'old', 'channel-presence-events', 'events not taken')
+    a.failed(new Error('timed out'), 'old', 'channel-presence-events', 'events not taken')
+    expect(lines.filter((l) => l.msg === 'events not taken').map((l) => l.level)).toEqual([INFO, INFO])
+  })
+
   it('tells an unknown query per hub and per query: another old hub, or another query, is said again at info', async () => {
     const { queries, lines } = ring(['a', 'old1', 'old2'])
     queries.get('a')?.handle('links', () => [])

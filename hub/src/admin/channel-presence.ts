@@ -119,7 +119,7 @@ export class ChannelPresence {
           this.#notify(event)
         }
       }, (err: unknown) => {
-        this.deps.log.info({ err, hub, topic }, 'a hub back in the ring did not list its presence members')
+        this.deps.ring.failed(err, hub, 'channel-presence', `a hub back in the ring did not list its presence members of ${topic}`)
       })
     }
   }
@@ -161,7 +161,7 @@ export class ChannelPresence {
     }
     for (const peer of this.deps.peers()) {
       this.deps.ring.ask(peer, 'channel-presence-events', { events }, (v) => v).catch((err: unknown) => {
-        this.deps.log.info({ err, peer }, 'a hub did not take presence events; its watchers miss them')
+        this.deps.ring.failed(err, peer, 'channel-presence-events', 'a hub did not take presence events; its watchers miss them')
       })
     }
   }

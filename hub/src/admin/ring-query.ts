@@ -90,7 +90,7 @@ export class RingQuery {
         if (this.#unknownTold.size > 0) this.#unknownTold.delete(`${hub}\u0000${query}`)
       } catch (err) {
         this.deps.metrics.peerQueryFailures.inc({ query })
-        this.#logFailure(err, hub, query)
+        this.failed(err, hub, query, 'a hub did not answer an admin query; its part is left out')
       }
     }))
     // This hub's part first, then the peers' in a stable order.
@@ -98,13 +98,14 @@ export class RingQuery {
   }
 
   /**
-   * A hub that does not know the query (an older one, mid-upgrade) is said once at info, then at
-   * debug: a UI polls some queries every 2 s, and the part is missing for as long as the upgrade
-   * takes. Other failures (a timeout, a bad answer) are said each time.
+   * Logs a failed `ask` (`gather` does for its parts; callers of `ask` may too). A hub that does
+   * not know the query (an older one, mid-upgrade) is said once at info, then at debug: a UI polls
+   * some queries every 2 s, and the part is missing for as long as the upgrade takes. Other
+   * failures (a timeout, a bad answer) are said each time, with `message`.
    */
-  #logFailure(err: unknown, hub: string, query: string): void {
+  failed(err: unknown, hub: string, query: string, message: string): void {
     if (!(err instanceof UnknownQueryError)) {
-      this.deps.log.info({ err, peer: hub, query }, 'a hub did not answer an admin query; its part is left out')
+      this.deps.log.info({ err, peer: hub, query }, message)
       return
     }
     const told = `${hub}\u0000${query}`
