@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { framePayload, maxChannelFrameBytes, parseChannelFrame, payloadOfFrame } from '../../hub/src/admin/channel-frames.js'
-import { reachesBack, readKeyLog } from '../../hub/src/admin/channels.js'
+import { reachesBack, readKeyLog } from '../../hub/src/routing/log-reach.js'
 import type { LogEntry, Offset } from '../../hub/src/store/topic-log.js'
 
 describe('channel frames', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { readKeyLog } from '../../hub/src/admin/channels.js'
 import { resumeErrorText } from '../../hub/src/routing/resume.js'
-import { LogUnknownError, follows, mayLackAfter, offsetBefore, readAcross, readFrom, withOlder, type LogRead, type LogSource } from '../../hub/src/routing/log-reach.js'
+import { offsetAfter } from '../../hub/src/contract/channels.js'
+import { LogUnknownError, follows, mayLackAfter, readAcross, readFrom, readKeyLog, withOlder, type LogRead, type LogSource } from '../../hub/src/routing/log-reach.js'
 import type { LogEntry, Offset } from '../../hub/src/store/topic-log.js'
 
 const at = (epoch: number, seq: number): Offset => ({ epoch, seq })
@@ -10,12 +10,12 @@ const run = (epoch: number, from: number, to: number): LogEntry[] => Array.from(
 const names = (entries: LogEntry[]): string[] => entries.map((e) => `${e.epoch}:${e.seq}`)
 const log = (entries: LogEntry[], oldest: Offset | null = entries[0] ? at(entries[0].epoch, entries[0].seq) : null): LogRead => ({ entries, oldest })
 
-describe('offsetBefore and follows', () => {
+describe('offsetAfter and follows', () => {
   it('orders by epoch, then seq', () => {
-    expect(offsetBefore(at(1, 9), at(2, 1))).toBe(true)
-    expect(offsetBefore(at(2, 1), at(1, 9))).toBe(false)
-    expect(offsetBefore(at(2, 3), at(2, 4))).toBe(true)
-    expect(offsetBefore(at(2, 4), at(2, 4))).toBe(false)
+    expect(offsetAfter(at(2, 1), at(1, 9))).toBe(true)
+    expect(offsetAfter(at(1, 9), at(2, 1))).toBe(false)
+    expect(offsetAfter(at(2, 4), at(2, 3))).toBe(true)
+    expect(offsetAfter(at(2, 4), at(2, 4))).toBe(false)
   })
 
   it('takes only the next seq of an epoch, or 1:1 after the beginning, as surely the next entry', () => {
@@ -163,13 +163,13 @@ describe('readAcross (seeded property: pages read through readKeyLog)', () => {
   /** A hub's log as the router reads it (`since`, then `through`), or a hub that does not answer. */
   const source = (held: Offset[], down: boolean): LogSource => async (after, limit, through) => {
     if (down) throw new Error('no answer')
-    const entries = held.filter((o) => offsetBefore(after, o)).slice(0, limit).filter((o) => !through || !offsetBefore(through, o)).map((o) => entry(o.epoch, o.seq))
+    const entries = held.filter((o) => offsetAfter(o, after)).slice(0, limit).filter((o) => !through || !offsetAfter(o, through)).map((o) => entry(o.epoch, o.seq))
     return { entries, oldest: held[0] ?? null }
   }
 
   it('cannot answer when the owner holds nothing and a hub that may hold more did not answer, unless the others fill the page', async () => {
     const none: LogSource = async () => ({ entries: [], oldest: null })
-    const holds: LogSource = async (after, limit) => ({ entries: run(1, 1, 2).filter((e) => offsetBefore(after, e)).slice(0, limit), oldest: at(1, 1) })
+    const holds: LogSource = async (after, limit) => ({ entries: run(1, 1, 2).filter((e) => offsetAfter(e, after)).slice(0, limit), oldest: at(1, 1) })
     const down: LogSource = async () => { throw new Error('no answer') }
     const failed: number[] = []
     await expect(readAcross(at(0, 0), 10, none, [holds, down], (_err, i) => failed.push(i))).rejects.toThrow(LogUnknownError)

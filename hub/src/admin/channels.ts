@@ -11,6 +11,7 @@ import { certificateIdentity, certificateUser } from '../mqtt/server-tls.js'
 import { classifyFilter } from '../ring/keys.js'
 import { topicMatches } from '../ring/topic-match.js'
 import type { LogEntry, Offset } from '../store/topic-log.js'
+import { readKeyLog } from '../routing/log-reach.js'
 import type { RetainedMessage } from '../routing/router.js'
 import type { AdminServer, UpgradeHandler } from './admin-server.js'
 import { maxChannelFrameBytes, parseChannelFrame, payloadOfFrame } from './channel-frames.js'
@@ -325,37 +326,6 @@ export class ChannelServer {
 }
 
 function noop(): void {}
-
-/**
- * A key's log after `since`, page by page (`read` answers one page of at most `pageSize`) until a
- * short page. `complete` false as soon as a page's `oldest` shows that the logs no longer reach
- * back to where it starts (retention; or, on a later page read across hubs, a hub that held the
- * rest and did not answer: `Router.logSince`): then nothing is returned.
- */
-export async function readKeyLog(read: (from: Offset) => Promise<{ entries: LogEntry[], oldest: Offset | null }>, since: Offset, pageSize: number): Promise<{ complete: boolean, oldest: Offset | null, entries: LogEntry[] }> {
-  const entries: LogEntry[] = []
-  let from = since
-  for (;;) {
-    const page = await read(from)
-    if (!reachesBack(page.oldest, from)) return { complete: false, oldest: page.oldest, entries: [] }
-    entries.push(...page.entries)
-    const last = page.entries.at(-1)
-    if (!last || page.entries.length < pageSize) return { complete: true, oldest: page.oldest, entries }
-    from = { epoch: last.epoch, seq: last.seq }
-  }
-}
-
-/**
- * True when the log read still holds everything after `since`: its oldest entry is the very
- * next one, or not newer than `since` (nothing after `since` was pruned). An empty log loses
- * nothing it could tell of. A new epoch's first entry cannot be told from a pruned gap unless
- * `since` is the very start, so that case counts as not reaching back (a snapshot, never a gap).
- */
-export function reachesBack(oldest: Offset | null, since: Offset): boolean {
-  if (oldest === null) return true
-  if (oldest.epoch < since.epoch || (oldest.epoch === since.epoch && oldest.seq <= since.seq + 1)) return true
-  return since.epoch === 0 && since.seq === 0 && oldest.epoch === 1 && oldest.seq === 1
-}
 
 /** A bus packet as a channel message: ring packets carry `key@epoch` and the seq (ring-emitter.ts). */
 function inputOf(packet: BusPacket): ChannelInput {

@@ -1,3 +1,4 @@
+import { offsetAfter } from '../contract/channels.js'
 import type { LogEntry, Offset } from '../store/topic-log.js'
 
 /**
@@ -7,11 +8,6 @@ import type { LogEntry, Offset } from '../store/topic-log.js'
  * (and its replicas'). A read that starts before the owner's oldest entry reads that part from
  * the other hubs' logs, as far as it runs on without a gap.
  */
-
-/** `a` before `b`, in numbering order. */
-export function offsetBefore(a: Offset, b: Offset): boolean {
-  return a.epoch < b.epoch || (a.epoch === b.epoch && a.seq < b.seq)
-}
 
 /**
  * Whether `b` is surely the entry right after `a` in any log: the next seq of the same epoch, or
@@ -33,16 +29,45 @@ export function readFrom(from: Offset): Offset {
 }
 
 /**
+ * True when a log whose first entry is `oldest` still holds everything after `since`: its oldest
+ * entry is the very next one, or not newer than `since` (nothing after `since` was pruned). An
+ * empty log loses nothing it could tell of. A new epoch's first entry cannot be told from a pruned
+ * gap unless `since` is the very start, so that case counts as not reaching back (a snapshot, never
+ * a gap). Readers check it on every page (`readKeyLog`).
+ */
+export function reachesBack(oldest: Offset | null, since: Offset): boolean {
+  if (oldest === null) return true
+  if (oldest.epoch < since.epoch || (oldest.epoch === since.epoch && oldest.seq <= since.seq + 1)) return true
+  return since.epoch === 0 && since.seq === 0 && oldest.epoch === 1 && oldest.seq === 1
+}
+
+/**
  * Whether a log whose first entry is `oldest` may lack entries after `from` that another hub
- * holds: it has none of the key, or it starts after `from` other than right after it. A log that
+ * holds: it has none of the key, or it does not reach back to `from` (`reachesBack`). A log that
  * starts a later epoch at 1 may lack the end of `from`'s epoch: asked too (asking costs a request
- * per hub; a read from the beginning, `0:0`, of a log starting at `1:1` lacks nothing).
+ * per hub).
  */
 export function mayLackAfter(from: Offset, oldest: Offset | null): boolean {
-  if (oldest === null) return true
-  if (!offsetBefore(from, oldest)) return false
-  if (from.epoch === oldest.epoch && from.seq + 1 === oldest.seq) return false
-  return !(from.epoch === 0 && from.seq === 0 && oldest.epoch === 1 && oldest.seq === 1)
+  return oldest === null || !reachesBack(oldest, from)
+}
+
+/**
+ * A key's log after `since`, page by page (`read` answers one page of at most `pageSize`) until a
+ * short page. `complete` false as soon as a page's `oldest` shows that the logs no longer reach
+ * back to where it starts (retention; or, on a later page read across hubs, a hub that held the
+ * rest and did not answer: `Router.logSince`): then nothing is returned.
+ */
+export async function readKeyLog(read: (from: Offset) => Promise<LogRead>, since: Offset, pageSize: number): Promise<{ complete: boolean, oldest: Offset | null, entries: LogEntry[] }> {
+  const entries: LogEntry[] = []
+  let from = since
+  for (;;) {
+    const page = await read(from)
+    if (!reachesBack(page.oldest, from)) return { complete: false, oldest: page.oldest, entries: [] }
+    entries.push(...page.entries)
+    const last = page.entries.at(-1)
+    if (!last || page.entries.length < pageSize) return { complete: true, oldest: page.oldest, entries }
+    from = { epoch: last.epoch, seq: last.seq }
+  }
 }
 
 /** A log read: entries after an offset, and the first offset the log holds (null: none). */
@@ -109,14 +134,14 @@ export function withOlder(from: Offset, limit: number, owner: LogRead, others: r
   for (const part of others) {
     let prev: Offset | undefined
     for (const e of part.entries) {
-      if (offsetBefore(e, from)) continue
+      if (offsetAfter(from, e)) continue
       if (prev && e.epoch > prev.epoch && e.seq === 1) vouched.add(`${name(prev)}>${name(e)}`)
       prev = e
-      if (offsetBefore(from, e) && (ownerOldest === null || offsetBefore(e, ownerOldest))) older.set(name(e), e)
+      if (offsetAfter(e, from) && (ownerOldest === null || offsetAfter(ownerOldest, e))) older.set(name(e), e)
     }
   }
   const next = (a: Offset, b: Offset): boolean => follows(a, b) || vouched.has(`${name(a)}>${name(b)}`)
-  const sorted = [...older.values()].sort((a, b) => (offsetBefore(a, b) ? -1 : 1))
+  const sorted = [...older.values()].sort((a, b) => (offsetAfter(b, a) ? -1 : 1))
   const run: LogEntry[] = []
   let last: Offset = from
   for (const e of sorted) {
@@ -125,7 +150,7 @@ export function withOlder(from: Offset, limit: number, owner: LogRead, others: r
     last = e
   }
   let oldest: Offset | null = ownerOldest
-  for (const part of others) if (part.oldest !== null && (oldest === null || offsetBefore(part.oldest, oldest))) oldest = part.oldest
+  for (const part of others) if (part.oldest !== null && (oldest === null || offsetAfter(oldest, part.oldest))) oldest = part.oldest
   if (run.length === limit) return { entries: run, oldest }
   const leftOut = sorted[run.length]
   if (ownerOldest === null) {

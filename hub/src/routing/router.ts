@@ -12,7 +12,8 @@ import { Replicator } from './replicator.js'
 import { RefusalGaps } from './refusal-gaps.js'
 import { RetryHolds } from './retry-holds.js'
 import { LocalInterest } from './local-interest.js'
-import { offsetBefore, readAcross, type LogRead, type LogSource } from './log-reach.js'
+import { offsetAfter } from '../contract/channels.js'
+import { readAcross, type LogRead, type LogSource } from './log-reach.js'
 import { KeyHandoff } from './key-handoff.js'
 import { Ingress, originOf, type IngressMessage, type PublishOrigin } from './ingress.js'
 import type { BarrierMessage, DeliverMessage, LogRequest, PublishReply, PublishRequest, ReplicaEntry, RouterMessage, RouterReply, RouterRequest } from './messages.js'
@@ -518,7 +519,7 @@ export class Router {
   /** This hub's log of `key` after `from`: at most `limit` entries, only those up to `through` (included) when given. */
   #logHere(key: string, from: Offset, limit: number, through?: Offset): LogRead {
     const entries = this.deps.topicLog.since(key, from, limit)
-    return { entries: through ? entries.filter((e) => !offsetBefore(through, e)) : entries, oldest: this.deps.topicLog.oldest(key) ?? null }
+    return { entries: through ? entries.filter((e) => !offsetAfter(e, through)) : entries, oldest: this.deps.topicLog.oldest(key) ?? null }
   }
 
   /** Delivery counters (repeats skipped, catch-ups after an owner change). */
