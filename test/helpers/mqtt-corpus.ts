@@ -185,6 +185,8 @@ export const CORPUS: readonly CorpusCase[] = [
   { name: 'publish-topic-101-levels', spec: 'maxTopicLevels (docs/mqtt.md)', start: 'session', bytes: publish(levels(CORPUS_MAX_TOPIC_LEVELS + 1), { qos: 1, id: 3 }), ...closed('client-error') },
   { name: 'publish-packet-id-0', spec: '[MQTT-2.3.1-1]', start: 'session', bytes: publish('a/b', { qos: 1, id: 0 }), ...closed('packet-id-zero') },
   { name: 'publish-qos2-packet-id-0', spec: '[MQTT-2.3.1-1]', start: 'session', bytes: publish('a/b', { qos: 2, id: 0 }), ...closed('packet-id-zero') },
+  { name: 'publish-qos1-no-packet-id', spec: '[MQTT-3.3.2.2] the packet ends after the topic', start: 'session', bytes: frame(0x32, field('a/b')), ...closed('missing-packet-id') },
+  { name: 'publish-qos2-half-packet-id', spec: '[MQTT-3.3.2.2] one byte of the packet id', start: 'session', bytes: frame(0x34, field('a/b'), Buffer.from([7])), ...closed('missing-packet-id') },
 
   // -- SUBSCRIBE / UNSUBSCRIBE [MQTT-3.8], [MQTT-3.10], [MQTT-4.7]
   { name: 'subscribe-no-filters', spec: '[MQTT-3.8.3-3]', start: 'session', bytes: frame(0x82, u16(1)), ...closed('client-error') },

@@ -72,7 +72,7 @@ describe('FrameScanner', () => {
 // read or one byte at a time (a field split across reads must be judged the same), and lets the
 // rest through to the parser and aedes.
 const GUARD_REASONS = new Set(['first-packet-not-connect', 'second-connect', 'reserved-packet-type', 'malformed-remaining-length', 'packet-too-large', 'unacceptable-protocol-level',
-  'unexpected-packet-type', 'unexpected-body', 'dup-on-qos0', 'invalid-utf8', 'nul-character', 'packet-id-zero', 'bad-connect-flags', 'bad-will-topic', 'trailing-bytes', 'bad-unsubscribe'])
+  'unexpected-packet-type', 'unexpected-body', 'dup-on-qos0', 'invalid-utf8', 'nul-character', 'packet-id-zero', 'missing-packet-id', 'bad-connect-flags', 'bad-will-topic', 'trailing-bytes', 'bad-unsubscribe'])
 
 describe('FrameScanner on the malformed-MQTT corpus', () => {
   it.each(CORPUS.map((c) => [c.name, c] as const))('%s', (_name, c) => {

@@ -22,6 +22,12 @@ export type PacketRejection =
   | 'nul-character'
   /** Packet Identifier 0 in PUBLISH (QoS > 0), SUBSCRIBE or UNSUBSCRIBE [MQTT-2.3.1-1]. */
   | 'packet-id-zero'
+  /**
+   * A QoS 1/2 PUBLISH whose Remaining Length ends before its packet identifier [MQTT-3.3.2.2]:
+   * mqtt-packet takes it without one, and the PUBACK aedes writes for it lacks its id bytes, so
+   * the client reads the next packet's header as the id (found by the MQTT fuzzer, seed 871530856).
+   */
+  | 'missing-packet-id'
   /** Will QoS 3 [MQTT-3.1.2-14], or a password without a user name [MQTT-3.1.2-22]. */
   | 'bad-connect-flags'
   /** An empty will topic, or one with + or # [MQTT-4.7.3-1], [MQTT-3.3.2-2]. */
@@ -145,7 +151,10 @@ export function checkPublishAt(headerByte: number, buf: Uint8Array, start: numbe
       return 'invalid-utf8'
     }
   }
-  if ((headerByte & 0x06) !== 0 && end - topicEnd >= 2 && buf[topicEnd] === 0 && buf[topicEnd + 1] === 0) return 'packet-id-zero'
+  if ((headerByte & 0x06) === 0) return undefined
+  // `end` is the packet's end, or its topic and packet id's when the packet is longer (bytesToCheck).
+  if (end - topicEnd < 2) return 'missing-packet-id'
+  if (buf[topicEnd] === 0 && buf[topicEnd + 1] === 0) return 'packet-id-zero'
   return undefined
 }
 
